@@ -1,0 +1,735 @@
+//! The configuration model: TOML text plus `WATCHKEEPER__…` environment overrides in, a typed
+//! and fully validated [`Config`] out, or every error with the field it concerns. Pure: the
+//! caller reads the file and the environment and passes them in.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::validate::check_office_id;
+
+/// The prefix of environment overrides: `WATCHKEEPER__SMTP__PASSWORD=…` sets `smtp.password`.
+pub const ENV_PREFIX: &str = "WATCHKEEPER__";
+
+/// One configuration problem, with the field (or line) it concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Every problem found in a configuration.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} errors):", self.0.len())?;
+        for error in &self.0 {
+            writeln!(f, "  {error}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The validated configuration of a Watchkeeper process.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub kafka: KafkaConfig,
+    pub api: ApiConfig,
+    pub offices: Vec<Office>,
+    pub consoles: BTreeMap<String, Console>,
+    pub smtp: SmtpConfig,
+    pub webhook: WebhookConfig,
+    pub dispatcher: DispatcherConfig,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    pub alerts_topic: String,
+    pub state_topic: String,
+    pub dead_letter_topic: String,
+    pub partitions: i32,
+    /// -1 lets the broker choose its default.
+    pub replication_factor: i32,
+    pub consumer_group: String,
+    /// How long a produce may wait for the broker's acknowledgement before the alert is refused
+    /// with UNAVAILABLE.
+    pub produce_timeout: Duration,
+    /// Passed to librdkafka as they are, e.g. `security.protocol`, `sasl.mechanism`.
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    pub max_message_bytes: usize,
+    /// Submissions waiting for the broker at once; more are refused with RESOURCE_EXHAUSTED.
+    pub max_in_flight: usize,
+    pub max_batch: usize,
+}
+
+/// A field office and the SHA-256 of its bearer token (the token itself is never stored).
+#[derive(Clone, Debug)]
+pub struct Office {
+    pub id: String,
+    pub name: String,
+    pub token_sha256: [u8; 32],
+}
+
+/// An operations-centre console: a webhook endpoint and a duty mailbox list.
+#[derive(Clone, Debug)]
+pub struct Console {
+    pub name: String,
+    pub webhook_url: url::Url,
+    /// Secrets to sign with; two during a rotation, the new one first.
+    pub signing_secrets: Vec<String>,
+    pub emails: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain TCP, upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+    /// No encryption: for a relay on the same host or tests only.
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct DispatcherConfig {
+    /// The console every alert goes to (until routing arrives).
+    pub console: String,
+    /// Delivery attempts per notification before it is recorded as failed.
+    pub delivery_attempts: u32,
+}
+
+// ---- raw serde shapes -------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    kafka: RawKafka,
+    #[serde(default)]
+    api: RawApi,
+    #[serde(default)]
+    offices: Vec<RawOffice>,
+    #[serde(default)]
+    consoles: BTreeMap<String, RawConsole>,
+    smtp: RawSmtp,
+    #[serde(default)]
+    webhook: RawWebhook,
+    dispatcher: RawDispatcher,
+    #[serde(default = "default_grace")]
+    shutdown_grace: String,
+}
+
+fn default_grace() -> String {
+    "20s".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKafka {
+    brokers: String,
+    #[serde(default = "default_alerts_topic")]
+    alerts_topic: String,
+    #[serde(default = "default_state_topic")]
+    state_topic: String,
+    #[serde(default = "default_dead_letter_topic")]
+    dead_letter_topic: String,
+    #[serde(default = "default_partitions")]
+    partitions: i64,
+    #[serde(default = "default_replication")]
+    replication_factor: i64,
+    #[serde(default = "default_group")]
+    consumer_group: String,
+    #[serde(default = "default_produce_timeout")]
+    produce_timeout: String,
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+}
+
+fn default_alerts_topic() -> String {
+    "watchkeeper.alerts".into()
+}
+fn default_state_topic() -> String {
+    "watchkeeper.alert-state".into()
+}
+fn default_dead_letter_topic() -> String {
+    "watchkeeper.dead-letter".into()
+}
+fn default_partitions() -> i64 {
+    6
+}
+fn default_replication() -> i64 {
+    -1
+}
+fn default_group() -> String {
+    "watchkeeper-dispatcher".into()
+}
+fn default_produce_timeout() -> String {
+    "5s".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    #[serde(default = "default_listen")]
+    listen: String,
+    #[serde(default = "default_max_message_bytes")]
+    max_message_bytes: i64,
+    #[serde(default = "default_max_in_flight")]
+    max_in_flight: i64,
+    #[serde(default = "default_max_batch")]
+    max_batch: i64,
+}
+
+impl Default for RawApi {
+    fn default() -> RawApi {
+        RawApi {
+            listen: default_listen(),
+            max_message_bytes: default_max_message_bytes(),
+            max_in_flight: default_max_in_flight(),
+            max_batch: default_max_batch(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:50051".into()
+}
+fn default_max_message_bytes() -> i64 {
+    1024 * 1024
+}
+fn default_max_in_flight() -> i64 {
+    4096
+}
+fn default_max_batch() -> i64 {
+    500
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOffice {
+    id: String,
+    #[serde(default)]
+    name: String,
+    token_sha256: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConsole {
+    webhook_url: String,
+    signing_secret: String,
+    #[serde(default)]
+    previous_signing_secret: Option<String>,
+    #[serde(default)]
+    emails: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: i64,
+    security: SmtpSecurity,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    from: String,
+    #[serde(default = "default_io_timeout")]
+    timeout: String,
+}
+
+fn default_io_timeout() -> String {
+    "10s".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    #[serde(default = "default_io_timeout")]
+    timeout: String,
+}
+
+impl Default for RawWebhook {
+    fn default() -> RawWebhook {
+        RawWebhook {
+            timeout: default_io_timeout(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDispatcher {
+    console: String,
+    #[serde(default = "default_delivery_attempts")]
+    delivery_attempts: i64,
+}
+
+fn default_delivery_attempts() -> i64 {
+    3
+}
+
+// ---- loading ----------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Parses a duration of at least `min`; on error records it and returns `min`.
+    fn duration(&mut self, field: &str, text: &str, min: Duration) -> Duration {
+        match parse_duration(text) {
+            Ok(duration) if duration >= min => duration,
+            Ok(_) => {
+                self.push(field, format!("{text:?} is less than {min:?}"));
+                min
+            }
+            Err(message) => {
+                self.push(field, message);
+                min
+            }
+        }
+    }
+
+    fn in_range(&mut self, field: &str, value: i64, min: i64, max: i64) -> i64 {
+        if !(min..=max).contains(&value) {
+            self.push(field, format!("{value} is not in {min}..={max}"));
+        }
+        value.clamp(min, max)
+    }
+
+    fn non_empty(&mut self, field: &str, value: &str) {
+        if value.trim().is_empty() {
+            self.push(field, "must not be empty");
+        }
+    }
+}
+
+/// Parses a duration such as `5s`, `250ms` or `2m 30s`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let signed: jiff::SignedDuration = text
+        .parse()
+        .map_err(|error| format!("{text:?} is not a duration such as \"5s\": {error}"))?;
+    Duration::try_from(signed).map_err(|_| format!("{text:?} must not be negative"))
+}
+
+/// A plausible mailbox: `local@domain`, no spaces. Delivery is the final judge.
+fn check_email(address: &str) -> Result<(), String> {
+    match address.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !address.chars().any(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!("{address:?} is not an email address")),
+    }
+}
+
+fn check_topic(errors: &mut Errors, field: &str, name: &str) {
+    let valid = !name.is_empty()
+        && name.len() <= 249
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !valid {
+        errors.push(field, format!("{name:?} is not a Kafka topic name"));
+    }
+}
+
+/// Applies `WATCHKEEPER__A__B=value` overrides to the parsed TOML: the path is lower-cased and
+/// split on `__`; the value replaces a string, or a comma-separated list replaces an array.
+fn apply_overrides(
+    document: &mut toml::Table,
+    environment: impl IntoIterator<Item = (String, String)>,
+    errors: &mut Errors,
+) {
+    for (name, value) in environment {
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let segments: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+        let Some((last, parents)) = segments.split_last() else {
+            continue;
+        };
+        if last.is_empty() {
+            continue;
+        }
+        if let Err(segment) = set_path(document, parents, last, value) {
+            errors.push(name.clone(), format!("{segment} is not a table"));
+        }
+    }
+}
+
+/// Sets `parents.last` in `table`, creating tables on the way; `Err` names a non-table parent.
+fn set_path(
+    table: &mut toml::Table,
+    parents: &[String],
+    last: &str,
+    value: String,
+) -> Result<(), String> {
+    if let Some((first, rest)) = parents.split_first() {
+        let entry = table
+            .entry(first.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        return match entry {
+            toml::Value::Table(inner) => set_path(inner, rest, last, value),
+            _ => Err(first.clone()),
+        };
+    }
+    let replacement = match table.get(last) {
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            value
+                .split(',')
+                .map(|item| toml::Value::String(item.trim().to_owned()))
+                .collect(),
+        ),
+        _ => toml::Value::String(value),
+    };
+    table.insert(last.to_owned(), replacement);
+    Ok(())
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).map_or(0, |head| head.matches('\n').count()) + 1
+}
+
+impl Config {
+    /// Parses and validates `text`, after applying the `WATCHKEEPER__…` entries of
+    /// `environment`. Reports every problem found, each with its field.
+    pub fn from_toml(
+        text: &str,
+        environment: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigErrors> {
+        let mut errors = Errors::default();
+        let mut document: toml::Table = toml::from_str(text).map_err(|error| {
+            let line = error.span().map_or(0, |span| line_of(text, span.start));
+            ConfigErrors(vec![ConfigError {
+                field: format!("line {line}"),
+                message: error.message().to_owned(),
+            }])
+        })?;
+        apply_overrides(&mut document, environment, &mut errors);
+        let raw: RawConfig = RawConfig::deserialize(document).map_err(|error| {
+            let mut all = std::mem::take(&mut errors.0);
+            all.push(ConfigError {
+                field: "config".into(),
+                message: error.message().to_owned(),
+            });
+            ConfigErrors(all)
+        })?;
+        let config = Config::check(raw, &mut errors);
+        if errors.0.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors.0))
+        }
+    }
+
+    fn check(raw: RawConfig, errors: &mut Errors) -> Config {
+        let kafka = {
+            let k = raw.kafka;
+            errors.non_empty("kafka.brokers", &k.brokers);
+            check_topic(errors, "kafka.alerts_topic", &k.alerts_topic);
+            check_topic(errors, "kafka.state_topic", &k.state_topic);
+            check_topic(errors, "kafka.dead_letter_topic", &k.dead_letter_topic);
+            let topics: BTreeSet<&str> =
+                [&k.alerts_topic, &k.state_topic, &k.dead_letter_topic].map(String::as_str).into();
+            if topics.len() != 3 {
+                errors.push("kafka", "alerts_topic, state_topic and dead_letter_topic must differ");
+            }
+            errors.non_empty("kafka.consumer_group", &k.consumer_group);
+            let replication_factor = errors.in_range("kafka.replication_factor", k.replication_factor, -1, 32);
+            if replication_factor == 0 {
+                errors.push("kafka.replication_factor", "must be -1 (broker default) or at least 1");
+            }
+            KafkaConfig {
+                partitions: errors.in_range("kafka.partitions", k.partitions, 1, 1024) as i32,
+                replication_factor: replication_factor as i32,
+                produce_timeout: errors.duration("kafka.produce_timeout", &k.produce_timeout, Duration::from_millis(100)),
+                brokers: k.brokers,
+                alerts_topic: k.alerts_topic,
+                state_topic: k.state_topic,
+                dead_letter_topic: k.dead_letter_topic,
+                consumer_group: k.consumer_group,
+                properties: k.properties,
+            }
+        };
+
+        let api = ApiConfig {
+            listen: raw.api.listen.parse().unwrap_or_else(|_| {
+                errors.push("api.listen", format!("{:?} is not an address such as 127.0.0.1:50051", raw.api.listen));
+                SocketAddr::from(([127, 0, 0, 1], 0))
+            }),
+            max_message_bytes: errors.in_range("api.max_message_bytes", raw.api.max_message_bytes, 1024, 64 << 20) as usize,
+            max_in_flight: errors.in_range("api.max_in_flight", raw.api.max_in_flight, 1, 1 << 20) as usize,
+            max_batch: errors.in_range("api.max_batch", raw.api.max_batch, 1, 10_000) as usize,
+        };
+
+        let mut offices = Vec::with_capacity(raw.offices.len());
+        let mut office_ids = BTreeSet::new();
+        let mut token_hashes = BTreeSet::new();
+        for (index, office) in raw.offices.into_iter().enumerate() {
+            let field = format!("offices[{index}]");
+            if let Err(reason) = check_office_id(&office.id) {
+                errors.push(format!("{field}.id"), reason);
+            }
+            if !office_ids.insert(office.id.clone()) {
+                errors.push(format!("{field}.id"), format!("{:?} appears twice", office.id));
+            }
+            let mut token_sha256 = [0u8; 32];
+            if hex::decode_to_slice(&office.token_sha256, &mut token_sha256).is_err() {
+                errors.push(
+                    format!("{field}.token_sha256"),
+                    "must be 64 hex digits (see `watchkeeper hash-token`)",
+                );
+            } else if !token_hashes.insert(token_sha256) {
+                errors.push(format!("{field}.token_sha256"), "is shared with another office");
+            }
+            offices.push(Office {
+                name: if office.name.is_empty() { office.id.clone() } else { office.name },
+                id: office.id,
+                token_sha256,
+            });
+        }
+
+        let mut consoles = BTreeMap::new();
+        for (name, console) in raw.consoles {
+            let field = format!("consoles.{name}");
+            let webhook_url = match url::Url::parse(&console.webhook_url) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => url,
+                _ => {
+                    errors.push(
+                        format!("{field}.webhook_url"),
+                        format!("{:?} is not an http(s) URL", console.webhook_url),
+                    );
+                    continue;
+                }
+            };
+            let mut signing_secrets = vec![console.signing_secret];
+            signing_secrets.extend(console.previous_signing_secret.filter(|s| !s.is_empty()));
+            if signing_secrets[0].len() < 16 {
+                errors.push(
+                    format!("{field}.signing_secret"),
+                    "must be at least 16 characters (set it with WATCHKEEPER__CONSOLES__NAME__SIGNING_SECRET)",
+                );
+            }
+            for (index, email) in console.emails.iter().enumerate() {
+                if let Err(reason) = check_email(email) {
+                    errors.push(format!("{field}.emails[{index}]"), reason);
+                }
+            }
+            consoles.insert(
+                name.clone(),
+                Console {
+                    name,
+                    webhook_url,
+                    signing_secrets,
+                    emails: console.emails,
+                },
+            );
+        }
+
+        let smtp = SmtpConfig {
+            port: errors.in_range("smtp.port", raw.smtp.port, 1, 65_535) as u16,
+            timeout: errors.duration("smtp.timeout", &raw.smtp.timeout, Duration::from_millis(100)),
+            host: raw.smtp.host,
+            security: raw.smtp.security,
+            username: raw.smtp.username.filter(|u| !u.is_empty()),
+            password: raw.smtp.password.filter(|p| !p.is_empty()),
+            from: raw.smtp.from,
+        };
+        errors.non_empty("smtp.host", &smtp.host);
+        if smtp.username.is_some() != smtp.password.is_some() {
+            errors.push("smtp", "username and password must be given together");
+        }
+        let from_address = smtp
+            .from
+            .rsplit_once('<')
+            .map_or(smtp.from.as_str(), |(_, rest)| rest.trim_end_matches('>'));
+        if let Err(reason) = check_email(from_address) {
+            errors.push("smtp.from", reason);
+        }
+
+        let webhook = WebhookConfig {
+            timeout: errors.duration("webhook.timeout", &raw.webhook.timeout, Duration::from_millis(100)),
+        };
+
+        let dispatcher = DispatcherConfig {
+            delivery_attempts: errors.in_range("dispatcher.delivery_attempts", raw.dispatcher.delivery_attempts, 1, 20) as u32,
+            console: raw.dispatcher.console,
+        };
+        if !consoles.contains_key(&dispatcher.console) {
+            errors.push(
+                "dispatcher.console",
+                format!("{:?} is not a configured console", dispatcher.console),
+            );
+        }
+
+        Config {
+            shutdown_grace: errors.duration("shutdown_grace", &raw.shutdown_grace, Duration::ZERO),
+            kafka,
+            api,
+            offices,
+            consoles,
+            smtp,
+            webhook,
+            dispatcher,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const EXAMPLE: &str = r#"
+shutdown_grace = "15s"
+
+[kafka]
+brokers = "127.0.0.1:9092"
+partitions = 3
+
+[api]
+listen = "127.0.0.1:50051"
+
+[[offices]]
+id = "ng-maiduguri"
+name = "Maiduguri sub-office"
+token_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+[consoles.manila]
+webhook_url = "https://console.manila.example.org/hooks/watchkeeper"
+signing_secret = "change-me-change-me"
+emails = ["duty.manila@example.org"]
+
+[smtp]
+host = "smtp.example.org"
+port = 587
+security = "starttls"
+from = "Watchkeeper <alerts@example.org>"
+
+[dispatcher]
+console = "manila"
+"#;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn parses_the_example_with_defaults() {
+        let config = Config::from_toml(EXAMPLE, []).unwrap();
+        assert_eq!(config.kafka.partitions, 3);
+        assert_eq!(config.kafka.alerts_topic, "watchkeeper.alerts");
+        assert_eq!(config.kafka.produce_timeout, Duration::from_secs(5));
+        assert_eq!(config.shutdown_grace, Duration::from_secs(15));
+        assert_eq!(config.offices[0].token_sha256[0], 0x9f);
+        assert_eq!(config.consoles["manila"].signing_secrets.len(), 1);
+    }
+
+    #[test]
+    fn environment_overrides_secrets_and_lists() {
+        let config = Config::from_toml(
+            EXAMPLE,
+            env(&[
+                ("WATCHKEEPER__CONSOLES__MANILA__SIGNING_SECRET", "a-much-better-secret"),
+                ("WATCHKEEPER__CONSOLES__MANILA__EMAILS", "a@example.org, b@example.org"),
+                ("WATCHKEEPER__SMTP__USERNAME", "watchkeeper"),
+                ("WATCHKEEPER__SMTP__PASSWORD", "hunter2"),
+                ("UNRELATED", "ignored"),
+            ]),
+        )
+        .unwrap();
+        let manila = &config.consoles["manila"];
+        assert_eq!(manila.signing_secrets, ["a-much-better-secret"]);
+        assert_eq!(manila.emails, ["a@example.org", "b@example.org"]);
+        assert_eq!(config.smtp.password.as_deref(), Some("hunter2"));
+    }
+
+    #[test]
+    fn reports_every_semantic_error_with_its_field() {
+        let text = EXAMPLE
+            .replace("partitions = 3", "partitions = 0\nproduce_timeout = \"soon\"")
+            .replace("listen = \"127.0.0.1:50051\"", "listen = \"nowhere\"")
+            .replace("9f86d0", "zz86d0")
+            .replace("https://console", "ftp://console")
+            .replace("port = 587", "port = 70000")
+            .replace("console = \"manila\"", "console = \"lagos\"");
+        let ConfigErrors(errors) = Config::from_toml(&text, []).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "kafka.partitions",
+                "kafka.produce_timeout",
+                "api.listen",
+                "offices[0].token_sha256",
+                "consoles.manila.webhook_url",
+                "smtp.port",
+                "dispatcher.console",
+            ],
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn syntax_and_unknown_field_errors_name_the_place() {
+        let ConfigErrors(errors) = Config::from_toml("[kafka\nbrokers = 1", []).unwrap_err();
+        assert_eq!(errors[0].field, "line 1");
+        let ConfigErrors(errors) =
+            Config::from_toml(&EXAMPLE.replace("[api]", "[api]\nlisten_port = 1"), []).unwrap_err();
+        assert!(errors[0].message.contains("listen_port"), "{errors:?}");
+    }
+
+    #[test]
+    fn durations_parse_friendly_text() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m 30s").unwrap(), Duration::from_secs(150));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("often").is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! Watchkeeper's pure domain: the alert model and its validation, alert identity, the webhook
+//! signature scheme and the configuration model. No I/O, no clock reads: time is passed in.
+
+pub mod alert;
+pub mod config;
+pub mod signing;
+pub mod time;
+pub mod validate;
+
+pub use alert::{Alert, AlertId, Category, Coordinates, Severity};
+pub use time::Timestamp;

@@ -1,0 +1,390 @@
+//! Validation of incoming alerts: every rejected field is named, with the reason, and all
+//! violations are reported at once rather than the first only.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::alert::{Alert, AlertId, Category, Coordinates, Severity};
+use crate::time::Timestamp;
+
+/// Limits on what an alert may carry. Generous for real reports, small enough that one alert
+/// cannot hurt the pipeline.
+pub mod limits {
+    pub const OFFICE_ID_CHARS: usize = 64;
+    pub const TITLE_CHARS: usize = 200;
+    pub const DESCRIPTION_CHARS: usize = 8_000;
+    pub const PLACE_CHARS: usize = 200;
+    pub const DEDUP_KEY_CHARS: usize = 255;
+    pub const LABELS: usize = 32;
+    pub const LABEL_KEY_CHARS: usize = 64;
+    pub const LABEL_VALUE_CHARS: usize = 256;
+    pub const STAFF_AFFECTED: u32 = 100_000;
+    /// How far in the future `occurred_at` may be, for clock skew at the field office.
+    pub const FUTURE_SKEW_MILLIS: i64 = 5 * 60 * 1000;
+    /// 2000-01-01T00:00:00Z: anything earlier is a broken clock, not an incident report.
+    pub const EARLIEST_OCCURRED_AT_MILLIS: i64 = 946_684_800_000;
+}
+
+/// An alert as it arrives from any boundary (gRPC, CLI, JSON), before validation.
+/// `None` for an enum or time means missing or not a known value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AlertDraft {
+    pub office_id: String,
+    pub severity: Option<Severity>,
+    pub category: Option<Category>,
+    pub title: String,
+    pub description: String,
+    pub country: String,
+    pub place: String,
+    pub coordinates: Option<Coordinates>,
+    pub occurred_at: Option<Timestamp>,
+    pub staff_affected: u32,
+    pub dedup_key: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One rejected field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// The field path, e.g. `country` or `labels["team"]`.
+    pub field: String,
+    pub description: String,
+}
+
+impl fmt::Display for FieldViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.description)
+    }
+}
+
+/// All the reasons an alert was rejected, in field order.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct Violations(pub Vec<FieldViolation>);
+
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid alert: ")?;
+        for (index, violation) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{violation}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Collector(Vec<FieldViolation>);
+
+impl Collector {
+    fn reject(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
+    }
+
+    /// A single-line text: no control characters, not blank when `required`, within `max` chars.
+    fn line(&mut self, field: &str, value: &str, required: bool, max: usize) {
+        if required && value.trim().is_empty() {
+            self.reject(field, "must not be empty");
+        }
+        self.text(field, value, max, false);
+    }
+
+    fn text(&mut self, field: &str, value: &str, max: usize, multi_line: bool) {
+        let chars = value.chars().count();
+        if chars > max {
+            self.reject(field, format!("is {chars} characters long, at most {max} allowed"));
+        }
+        let allowed = |c: char| multi_line && (c == '\n' || c == '\t' || c == '\r');
+        if value.chars().any(|c| c.is_control() && !allowed(c)) {
+            self.reject(field, "must not contain control characters");
+        }
+    }
+}
+
+fn is_identifier(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.')
+}
+
+fn is_label_key(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
+}
+
+/// Checks that `office_id` is a well-formed office identifier, e.g. `ng-maiduguri`.
+pub fn check_office_id(value: &str) -> Result<(), String> {
+    if value.chars().count() > limits::OFFICE_ID_CHARS {
+        return Err(format!("is longer than {} characters", limits::OFFICE_ID_CHARS));
+    }
+    if !is_identifier(value) {
+        return Err(format!(
+            "{value:?} is not an office id (lower-case letters, digits, '-', '_', '.')"
+        ));
+    }
+    Ok(())
+}
+
+impl AlertDraft {
+    /// Validates the draft at `now`. The alert id comes from (office, dedup key) when a dedup
+    /// key is given, else `fresh_id` is used.
+    pub fn validate(self, now: Timestamp, fresh_id: AlertId) -> Result<Alert, Violations> {
+        let mut errors = Collector::default();
+        if let Err(reason) = check_office_id(&self.office_id) {
+            errors.reject("office_id", reason);
+        }
+        if self.severity.is_none() {
+            errors.reject("severity", "must be one of info, warning, critical, emergency");
+        }
+        if self.category.is_none() {
+            errors.reject(
+                "category",
+                "must be one of security_incident, abduction, armed_conflict, civil_unrest, \
+                 crime, natural_hazard, medical, travel_safety, infrastructure, other",
+            );
+        }
+        errors.line("title", &self.title, true, limits::TITLE_CHARS);
+        errors.text("description", &self.description, limits::DESCRIPTION_CHARS, true);
+        let country = self.country.trim().to_ascii_uppercase();
+        if isocountry::CountryCode::for_alpha2(&country).is_err() {
+            errors.reject(
+                "country",
+                format!("{:?} is not an ISO 3166-1 alpha-2 code", self.country),
+            );
+        }
+        errors.line("place", &self.place, true, limits::PLACE_CHARS);
+        if let Some(Coordinates { latitude, longitude }) = self.coordinates {
+            if !(-90.0..=90.0).contains(&latitude) {
+                errors.reject("coordinates.latitude", format!("{latitude} is not in -90..=90"));
+            }
+            if !(-180.0..=180.0).contains(&longitude) {
+                errors.reject(
+                    "coordinates.longitude",
+                    format!("{longitude} is not in -180..=180"),
+                );
+            }
+        }
+        match self.occurred_at {
+            None => errors.reject("occurred_at", "is required"),
+            Some(at) if at.as_unix_millis() > now.as_unix_millis() + limits::FUTURE_SKEW_MILLIS => {
+                errors.reject(
+                    "occurred_at",
+                    format!("{at} is more than 5 minutes in the future (now {now})"),
+                );
+            }
+            Some(at) if at.as_unix_millis() < limits::EARLIEST_OCCURRED_AT_MILLIS => {
+                errors.reject("occurred_at", format!("{at} is before 2000-01-01"));
+            }
+            Some(_) => {}
+        }
+        if self.staff_affected > limits::STAFF_AFFECTED {
+            errors.reject(
+                "staff_affected",
+                format!("{} is more than {}", self.staff_affected, limits::STAFF_AFFECTED),
+            );
+        }
+        errors.line("dedup_key", &self.dedup_key, false, limits::DEDUP_KEY_CHARS);
+        if self.labels.len() > limits::LABELS {
+            errors.reject(
+                "labels",
+                format!("has {} entries, at most {} allowed", self.labels.len(), limits::LABELS),
+            );
+        }
+        for (key, value) in &self.labels {
+            let field = format!("labels[{key:?}]");
+            if !is_label_key(key) || key.chars().count() > limits::LABEL_KEY_CHARS {
+                errors.reject(
+                    field.clone(),
+                    format!(
+                        "key must be 1..={} of letters, digits, '-', '_', '.', '/'",
+                        limits::LABEL_KEY_CHARS
+                    ),
+                );
+            }
+            errors.line(&field, value, false, limits::LABEL_VALUE_CHARS);
+        }
+
+        let (Some(severity), Some(category), Some(occurred_at), []) = (
+            self.severity,
+            self.category,
+            self.occurred_at,
+            errors.0.as_slice(),
+        ) else {
+            return Err(Violations(errors.0));
+        };
+        let dedup_key = (!self.dedup_key.is_empty()).then_some(self.dedup_key);
+        let id = match &dedup_key {
+            Some(key) => AlertId::for_dedup_key(&self.office_id, key),
+            None => fresh_id,
+        };
+        Ok(Alert {
+            id,
+            office_id: self.office_id,
+            severity,
+            category,
+            title: self.title.trim().to_owned(),
+            description: self.description,
+            country,
+            place: self.place.trim().to_owned(),
+            coordinates: self.coordinates,
+            occurred_at,
+            staff_affected: self.staff_affected,
+            dedup_key,
+            labels: self.labels,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_unix_millis(1_795_000_000_000);
+
+    fn fresh() -> AlertId {
+        AlertId::fresh(NOW, [7; 10])
+    }
+
+    pub(crate) fn valid_draft() -> AlertDraft {
+        AlertDraft {
+            office_id: "ng-maiduguri".into(),
+            severity: Some(Severity::Critical),
+            category: Some(Category::SecurityIncident),
+            title: "Armed men at the compound gate".into(),
+            description: "Two vehicles, no injuries so far.\nStaff in the safe room.".into(),
+            country: "ng".into(),
+            place: "Maiduguri".into(),
+            coordinates: Some(Coordinates { latitude: 11.85, longitude: 13.16 }),
+            occurred_at: Some(NOW.saturating_add_millis(-60_000)),
+            staff_affected: 12,
+            dedup_key: "gate-2026-11-24".into(),
+            labels: [("team".to_owned(), "wash".to_owned())].into(),
+        }
+    }
+
+    fn fields(draft: AlertDraft) -> Vec<String> {
+        let Violations(violations) = draft.validate(NOW, fresh()).unwrap_err();
+        violations.into_iter().map(|v| v.to_string()).collect()
+    }
+
+    #[test]
+    fn accepts_a_valid_alert_and_normalises_it() {
+        let alert = valid_draft().validate(NOW, fresh()).unwrap();
+        assert_eq!(alert.country, "NG");
+        assert_eq!(alert.id, AlertId::for_dedup_key("ng-maiduguri", "gate-2026-11-24"));
+        assert_eq!(alert.country_name(), Some("Nigeria"));
+    }
+
+    #[test]
+    fn without_dedup_key_the_fresh_id_is_used() {
+        let draft = AlertDraft { dedup_key: String::new(), ..valid_draft() };
+        let alert = draft.validate(NOW, fresh()).unwrap();
+        assert_eq!(alert.id, fresh());
+        assert_eq!(alert.dedup_key, None);
+    }
+
+    #[test]
+    fn names_the_country_field_with_the_bad_value() {
+        let draft = AlertDraft { country: "XX".into(), ..valid_draft() };
+        assert_eq!(fields(draft), [r#"country: "XX" is not an ISO 3166-1 alpha-2 code"#]);
+    }
+
+    #[test]
+    fn reports_every_violation_at_once() {
+        let draft = AlertDraft {
+            office_id: "Not An Id".into(),
+            severity: None,
+            category: None,
+            title: "  ".into(),
+            place: "x".repeat(201),
+            coordinates: Some(Coordinates { latitude: 91.0, longitude: -181.0 }),
+            occurred_at: Some(NOW.saturating_add_millis(5 * 60 * 1000 + 1)),
+            staff_affected: 100_001,
+            labels: [("bad key".to_owned(), "v\u{7}".to_owned())].into(),
+            ..valid_draft()
+        };
+        let found: Vec<String> = fields(draft)
+            .into_iter()
+            .map(|text| text.split(':').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "office_id",
+                "severity",
+                "category",
+                "title",
+                "place",
+                "coordinates.latitude",
+                "coordinates.longitude",
+                "occurred_at",
+                "staff_affected",
+                "labels[\"bad key\"]",
+                "labels[\"bad key\"]",
+            ]
+        );
+    }
+
+    #[test]
+    fn bounds_are_inclusive() {
+        let draft = AlertDraft {
+            title: "t".repeat(limits::TITLE_CHARS),
+            coordinates: Some(Coordinates { latitude: -90.0, longitude: 180.0 }),
+            occurred_at: Some(NOW.saturating_add_millis(limits::FUTURE_SKEW_MILLIS)),
+            staff_affected: limits::STAFF_AFFECTED,
+            ..valid_draft()
+        };
+        assert!(draft.validate(NOW, fresh()).is_ok());
+    }
+
+    #[test]
+    fn rejects_missing_time_too_many_labels_and_nan_coordinates() {
+        let labels = (0..33).map(|i| (format!("k{i}"), String::new())).collect();
+        let draft = AlertDraft {
+            occurred_at: None,
+            labels,
+            coordinates: Some(Coordinates { latitude: f64::NAN, longitude: 0.0 }),
+            ..valid_draft()
+        };
+        assert_eq!(
+            fields(draft),
+            [
+                "coordinates.latitude: NaN is not in -90..=90",
+                "occurred_at: is required",
+                "labels: has 33 entries, at most 32 allowed",
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_accepts_only_within_limits(
+            title in ".{0,300}",
+            country in "[A-Za-z]{0,3}",
+            latitude in proptest::num::f64::ANY,
+            skew in -1_000_000_000i64..1_000_000_000,
+        ) {
+            let draft = AlertDraft {
+                title: title.clone(),
+                country,
+                coordinates: Some(Coordinates { latitude, longitude: 0.0 }),
+                occurred_at: Some(NOW.saturating_add_millis(skew)),
+                ..valid_draft()
+            };
+            if let Ok(alert) = draft.validate(NOW, fresh()) {
+                proptest::prop_assert!(alert.title.chars().count() <= limits::TITLE_CHARS);
+                proptest::prop_assert!((-90.0..=90.0).contains(&latitude));
+                proptest::prop_assert!(alert.occurred_at.as_unix_millis()
+                    <= NOW.as_unix_millis() + limits::FUTURE_SKEW_MILLIS);
+                proptest::prop_assert!(alert.country_name().is_some());
+            }
+        }
+    }
+}
