@@ -1,1 +1,48 @@
-//! placeholder
+//! Watchkeeper's Kafka adapter, the only crate that knows rdkafka: topic admin, the idempotent
+//! producer, the dispatcher's group consumer, partition restore from the state changelog, and
+//! the protobuf encoding of every record.
+
+pub mod admin;
+pub mod codec;
+pub mod consumer;
+pub mod producer;
+pub mod restore;
+
+use rdkafka::ClientConfig;
+use wk_core::config::KafkaConfig;
+
+/// The common client settings: brokers, then the operator's pass-through properties (security
+/// settings such as `security.protocol`, `sasl.*`, `ssl.*`).
+fn client_config(kafka: &KafkaConfig) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &kafka.brokers);
+    for (key, value) in &kafka.properties {
+        config.set(key, value);
+    }
+    config
+}
+
+/// A Kafka client failed; the message says which operation.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("kafka {operation}: {source}")]
+    Kafka {
+        operation: &'static str,
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("topic {topic}: {reason}")]
+    Topic { topic: String, reason: String },
+    #[error("restoring {topic}[{partition}] timed out after {seconds} s")]
+    RestoreTimeout {
+        topic: String,
+        partition: i32,
+        seconds: u64,
+    },
+}
+
+impl BusError {
+    fn kafka(operation: &'static str) -> impl FnOnce(rdkafka::error::KafkaError) -> BusError {
+        move |source| BusError::Kafka { operation, source }
+    }
+}

@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod config;
 pub mod signing;
+pub mod state;
 pub mod time;
 pub mod validate;
 

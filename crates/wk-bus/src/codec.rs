@@ -1,0 +1,352 @@
+//! Record encoding: core types to and from the protobuf messages of `records.proto`. Decoding
+//! re-validates, so nothing malformed reaches the dispatcher's decisions.
+
+use prost::Message;
+use wk_core::alert::{Alert, AlertId, Category, Coordinates, Severity};
+use wk_core::state::{AlertState, Channel, Delivery, DeliveryStatus, Status};
+use wk_core::time::Timestamp;
+use wk_core::validate::{AlertDraft, Violations};
+use wk_proto::v1 as pb;
+
+/// A record value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not a valid protobuf message: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    #[error("missing field {0}")]
+    Missing(&'static str),
+    #[error("bad alert id: {0}")]
+    AlertId(#[from] wk_core::alert::ParseAlertIdError),
+    #[error("{0}")]
+    Invalid(#[from] Violations),
+    #[error("alert id {found} does not match the record's {expected}")]
+    IdMismatch { expected: AlertId, found: AlertId },
+    #[error("unknown enum value {value} in {field}")]
+    UnknownEnum { field: &'static str, value: i32 },
+}
+
+pub fn timestamp_to_pb(at: Timestamp) -> prost_types::Timestamp {
+    let (seconds, nanos) = at.to_seconds_nanos();
+    prost_types::Timestamp { seconds, nanos }
+}
+
+pub fn timestamp_from_pb(at: &prost_types::Timestamp) -> Option<Timestamp> {
+    Timestamp::from_seconds_nanos(at.seconds, at.nanos)
+}
+
+pub fn severity_from_pb(value: i32) -> Option<Severity> {
+    Some(match pb::Severity::try_from(value).ok()? {
+        pb::Severity::Unspecified => return None,
+        pb::Severity::Info => Severity::Info,
+        pb::Severity::Warning => Severity::Warning,
+        pb::Severity::Critical => Severity::Critical,
+        pb::Severity::Emergency => Severity::Emergency,
+    })
+}
+
+pub fn severity_to_pb(severity: Severity) -> pb::Severity {
+    match severity {
+        Severity::Info => pb::Severity::Info,
+        Severity::Warning => pb::Severity::Warning,
+        Severity::Critical => pb::Severity::Critical,
+        Severity::Emergency => pb::Severity::Emergency,
+    }
+}
+
+pub fn category_from_pb(value: i32) -> Option<Category> {
+    Some(match pb::Category::try_from(value).ok()? {
+        pb::Category::Unspecified => return None,
+        pb::Category::SecurityIncident => Category::SecurityIncident,
+        pb::Category::Abduction => Category::Abduction,
+        pb::Category::ArmedConflict => Category::ArmedConflict,
+        pb::Category::CivilUnrest => Category::CivilUnrest,
+        pb::Category::Crime => Category::Crime,
+        pb::Category::NaturalHazard => Category::NaturalHazard,
+        pb::Category::Medical => Category::Medical,
+        pb::Category::TravelSafety => Category::TravelSafety,
+        pb::Category::Infrastructure => Category::Infrastructure,
+        pb::Category::Other => Category::Other,
+    })
+}
+
+pub fn category_to_pb(category: Category) -> pb::Category {
+    match category {
+        Category::SecurityIncident => pb::Category::SecurityIncident,
+        Category::Abduction => pb::Category::Abduction,
+        Category::ArmedConflict => pb::Category::ArmedConflict,
+        Category::CivilUnrest => pb::Category::CivilUnrest,
+        Category::Crime => pb::Category::Crime,
+        Category::NaturalHazard => pb::Category::NaturalHazard,
+        Category::Medical => pb::Category::Medical,
+        Category::TravelSafety => pb::Category::TravelSafety,
+        Category::Infrastructure => pb::Category::Infrastructure,
+        Category::Other => pb::Category::Other,
+    }
+}
+
+/// The unvalidated draft carried by a protobuf alert.
+pub fn draft_from_pb(alert: pb::Alert) -> AlertDraft {
+    AlertDraft {
+        office_id: alert.office_id,
+        severity: severity_from_pb(alert.severity),
+        category: category_from_pb(alert.category),
+        title: alert.title,
+        description: alert.description,
+        country: alert.country,
+        place: alert.place,
+        coordinates: alert.coordinates.map(|c| Coordinates {
+            latitude: c.latitude,
+            longitude: c.longitude,
+        }),
+        occurred_at: alert.occurred_at.as_ref().and_then(timestamp_from_pb),
+        staff_affected: alert.staff_affected,
+        dedup_key: alert.dedup_key,
+        labels: alert.labels.into_iter().collect(),
+    }
+}
+
+pub fn alert_to_pb(alert: &Alert) -> pb::Alert {
+    pb::Alert {
+        office_id: alert.office_id.clone(),
+        severity: severity_to_pb(alert.severity) as i32,
+        category: category_to_pb(alert.category) as i32,
+        title: alert.title.clone(),
+        description: alert.description.clone(),
+        country: alert.country.clone(),
+        place: alert.place.clone(),
+        coordinates: alert.coordinates.map(|c| pb::Coordinates {
+            latitude: c.latitude,
+            longitude: c.longitude,
+        }),
+        occurred_at: Some(timestamp_to_pb(alert.occurred_at)),
+        staff_affected: alert.staff_affected,
+        dedup_key: alert.dedup_key.clone().unwrap_or_default(),
+        labels: alert.labels.clone().into_iter().collect(),
+    }
+}
+
+/// Decodes and re-validates an alert that was accepted at `accepted_at` under `id`.
+fn alert_from_pb(
+    alert: Option<pb::Alert>,
+    id: AlertId,
+    accepted_at: Timestamp,
+) -> Result<Alert, DecodeError> {
+    let alert = alert.ok_or(DecodeError::Missing("alert"))?;
+    let alert = draft_from_pb(alert).validate(accepted_at, id)?;
+    if alert.id != id {
+        return Err(DecodeError::IdMismatch {
+            expected: id,
+            found: alert.id,
+        });
+    }
+    Ok(alert)
+}
+
+/// One fact from the alerts topic.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Raised { alert: Alert, at: Timestamp },
+}
+
+impl Event {
+    pub fn alert_id(&self) -> AlertId {
+        match self {
+            Event::Raised { alert, .. } => alert.id,
+        }
+    }
+}
+
+pub fn encode_raised(alert: &Alert, at: Timestamp) -> Vec<u8> {
+    pb::AlertEvent {
+        alert_id: alert.id.to_string(),
+        at: Some(timestamp_to_pb(at)),
+        event: Some(pb::alert_event::Event::Raised(pb::AlertRaised {
+            alert: Some(alert_to_pb(alert)),
+        })),
+    }
+    .encode_to_vec()
+}
+
+pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
+    let event = pb::AlertEvent::decode(bytes)?;
+    let id: AlertId = event.alert_id.parse()?;
+    let at = event
+        .at
+        .as_ref()
+        .and_then(timestamp_from_pb)
+        .ok_or(DecodeError::Missing("at"))?;
+    match event.event.ok_or(DecodeError::Missing("event"))? {
+        pb::alert_event::Event::Raised(raised) => Ok(Event::Raised {
+            alert: alert_from_pb(raised.alert, id, at)?,
+            at,
+        }),
+    }
+}
+
+fn status_to_pb(status: Status) -> pb::AlertStatus {
+    match status {
+        Status::Open => pb::AlertStatus::Open,
+        Status::Acknowledged => pb::AlertStatus::Acknowledged,
+        Status::Resolved => pb::AlertStatus::Resolved,
+    }
+}
+
+pub fn encode_state(state: &AlertState) -> Vec<u8> {
+    pb::AlertState {
+        alert_id: state.alert.id.to_string(),
+        alert: Some(alert_to_pb(&state.alert)),
+        status: status_to_pb(state.status) as i32,
+        first_seen: Some(timestamp_to_pb(state.first_seen)),
+        last_seen: Some(timestamp_to_pb(state.last_seen)),
+        occurrences: state.occurrences,
+        deliveries: state
+            .deliveries
+            .iter()
+            .map(|delivery| pb::Delivery {
+                id: delivery.id.clone(),
+                channel: match delivery.channel {
+                    Channel::Webhook => pb::Channel::Webhook,
+                    Channel::Email => pb::Channel::Email,
+                } as i32,
+                console: delivery.console.clone(),
+                recipient: delivery.recipient.clone().unwrap_or_default(),
+                status: match delivery.status {
+                    DeliveryStatus::Pending => pb::DeliveryStatus::Pending,
+                    DeliveryStatus::Delivered => pb::DeliveryStatus::Delivered,
+                    DeliveryStatus::Failed => pb::DeliveryStatus::Failed,
+                } as i32,
+                attempts: delivery.attempts,
+                last_error: delivery.last_error.clone(),
+            })
+            .collect(),
+        input_offset: state.input_offset,
+    }
+    .encode_to_vec()
+}
+
+pub fn decode_state(bytes: &[u8]) -> Result<AlertState, DecodeError> {
+    let state = pb::AlertState::decode(bytes)?;
+    let id: AlertId = state.alert_id.parse()?;
+    let first_seen = state
+        .first_seen
+        .as_ref()
+        .and_then(timestamp_from_pb)
+        .ok_or(DecodeError::Missing("first_seen"))?;
+    let last_seen = state
+        .last_seen
+        .as_ref()
+        .and_then(timestamp_from_pb)
+        .ok_or(DecodeError::Missing("last_seen"))?;
+    let status = match pb::AlertStatus::try_from(state.status) {
+        Ok(pb::AlertStatus::Open) => Status::Open,
+        Ok(pb::AlertStatus::Acknowledged) => Status::Acknowledged,
+        Ok(pb::AlertStatus::Resolved) => Status::Resolved,
+        _ => {
+            return Err(DecodeError::UnknownEnum {
+                field: "status",
+                value: state.status,
+            });
+        }
+    };
+    let mut deliveries = Vec::with_capacity(state.deliveries.len());
+    for delivery in state.deliveries {
+        let channel = match pb::Channel::try_from(delivery.channel) {
+            Ok(pb::Channel::Webhook) => Channel::Webhook,
+            Ok(pb::Channel::Email) => Channel::Email,
+            _ => {
+                return Err(DecodeError::UnknownEnum {
+                    field: "deliveries.channel",
+                    value: delivery.channel,
+                });
+            }
+        };
+        let status = match pb::DeliveryStatus::try_from(delivery.status) {
+            Ok(pb::DeliveryStatus::Pending) => DeliveryStatus::Pending,
+            Ok(pb::DeliveryStatus::Delivered) => DeliveryStatus::Delivered,
+            Ok(pb::DeliveryStatus::Failed) => DeliveryStatus::Failed,
+            _ => {
+                return Err(DecodeError::UnknownEnum {
+                    field: "deliveries.status",
+                    value: delivery.status,
+                });
+            }
+        };
+        deliveries.push(Delivery {
+            id: delivery.id,
+            channel,
+            console: delivery.console,
+            recipient: (!delivery.recipient.is_empty()).then_some(delivery.recipient),
+            status,
+            attempts: delivery.attempts,
+            last_error: delivery.last_error,
+        });
+    }
+    Ok(AlertState {
+        alert: alert_from_pb(state.alert, id, first_seen)?,
+        status,
+        first_seen,
+        last_seen,
+        occurrences: state.occurrences,
+        deliveries,
+        input_offset: state.input_offset,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wk_core::state::{DeliveryOutcome, Target};
+
+    fn alert(now: Timestamp) -> Alert {
+        AlertDraft {
+            office_id: "so-mogadishu".into(),
+            severity: Some(Severity::Emergency),
+            category: Some(Category::Abduction),
+            title: "Driver missing".into(),
+            description: "Last seen at the checkpoint".into(),
+            country: "SO".into(),
+            place: "Mogadishu".into(),
+            coordinates: Some(Coordinates { latitude: 2.04, longitude: 45.34 }),
+            occurred_at: Some(now),
+            staff_affected: 1,
+            dedup_key: "driver-7".into(),
+            labels: [("vehicle".to_owned(), "LC-12".to_owned())].into(),
+        }
+        .validate(now, AlertId::fresh(now, [0; 10]))
+        .unwrap()
+    }
+
+    #[test]
+    fn events_round_trip() {
+        let now = Timestamp::from_unix_millis(1_795_000_000_000);
+        let alert = alert(now);
+        let decoded = decode_event(&encode_raised(&alert, now)).unwrap();
+        assert_eq!(decoded, Event::Raised { alert, at: now });
+    }
+
+    #[test]
+    fn states_round_trip() {
+        let now = Timestamp::from_unix_millis(1_795_000_000_000);
+        let targets = [
+            Target::Webhook { console: "manila".into() },
+            Target::Email { console: "manila".into(), recipient: "duty@example.org".into() },
+        ];
+        let mut state = AlertState::open(alert(now), &targets, now, 41);
+        let first = state.deliveries[0].id.clone();
+        state.record_attempt(&first, DeliveryOutcome::Failed { error: "503".into() }, 3);
+        assert_eq!(decode_state(&encode_state(&state)).unwrap(), state);
+    }
+
+    #[test]
+    fn refuses_garbage_and_mismatched_ids() {
+        assert!(decode_event(b"\xff\xff\xff").is_err());
+        assert!(matches!(decode_event(&[]), Err(DecodeError::AlertId(_))));
+        let now = Timestamp::from_unix_millis(1_795_000_000_000);
+        let mut event = pb::AlertEvent::decode(encode_raised(&alert(now), now).as_slice()).unwrap();
+        event.alert_id = AlertId::fresh(now, [1; 10]).to_string();
+        assert!(matches!(
+            decode_event(&event.encode_to_vec()),
+            Err(DecodeError::IdMismatch { .. })
+        ));
+    }
+}

@@ -1,0 +1,112 @@
+//! The dispatcher's group consumer: offsets are stored by hand, only after the work for a
+//! record is done (`enable.auto.offset.store=false`); librdkafka commits stored offsets in the
+//! background and on revocation. Revoked partitions are forwarded to the dispatcher's loop.
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+use wk_core::config::KafkaConfig;
+
+use crate::{BusError, client_config};
+
+/// An owned record, detached from the consumer's buffers.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+}
+
+/// Forwards revocations (synchronous librdkafka callbacks) into the dispatcher's loop.
+pub struct RebalanceContext {
+    revoked: mpsc::UnboundedSender<Vec<i32>>,
+}
+
+impl ClientContext for RebalanceContext {}
+
+impl ConsumerContext for RebalanceContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            let partitions = list.elements().iter().map(|element| element.partition()).collect();
+            // The receiver lives as long as the consumer; a send can only fail at shutdown.
+            let _ = self.revoked.send(partitions);
+        }
+    }
+}
+
+pub struct GroupConsumer {
+    inner: StreamConsumer<RebalanceContext>,
+    topic: String,
+    revoked: mpsc::UnboundedReceiver<Vec<i32>>,
+}
+
+impl GroupConsumer {
+    /// Joins `kafka.consumer_group` and subscribes to the alerts topic.
+    pub fn subscribe(kafka: &KafkaConfig) -> Result<GroupConsumer, BusError> {
+        let (sender, revoked) = mpsc::unbounded_channel();
+        let inner: StreamConsumer<RebalanceContext> = client_config(kafka)
+            .set("group.id", &kafka.consumer_group)
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            // Notify as soon as a record lands rather than waiting for a fuller fetch.
+            .set("fetch.wait.max.ms", "10")
+            // A dispatcher killed with -9 is replaced within seconds.
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "1000")
+            .create_with_context(RebalanceContext { revoked: sender })
+            .map_err(BusError::kafka("create consumer"))?;
+        inner
+            .subscribe(&[&kafka.alerts_topic])
+            .map_err(BusError::kafka("subscribe"))?;
+        Ok(GroupConsumer {
+            inner,
+            topic: kafka.alerts_topic.clone(),
+            revoked,
+        })
+    }
+
+    /// The next record of any assigned partition.
+    pub async fn recv(&self) -> Result<Record, BusError> {
+        let message = self.inner.recv().await.map_err(BusError::kafka("consume"))?;
+        Ok(Record {
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec),
+        })
+    }
+
+    /// Partitions revoked since the last call.
+    pub fn take_revoked(&mut self) -> Vec<i32> {
+        let mut partitions = Vec::new();
+        while let Ok(batch) = self.revoked.try_recv() {
+            partitions.extend(batch);
+        }
+        partitions
+    }
+
+    /// Marks the record at `offset` done: the group will resume after it.
+    pub fn store_done(&self, partition: i32, offset: i64) -> Result<(), BusError> {
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(&self.topic, partition, Offset::Offset(offset + 1))
+            .map_err(BusError::kafka("store offset"))?;
+        self.inner
+            .store_offsets(&list)
+            .map_err(BusError::kafka("store offset"))
+    }
+
+    /// Commits the stored offsets now and waits for the broker (on shutdown).
+    pub fn commit_stored(&self) -> Result<(), BusError> {
+        match self.inner.commit_consumer_state(CommitMode::Sync) {
+            // Nothing stored since the last commit.
+            Err(rdkafka::error::KafkaError::ConsumerCommit(
+                rdkafka::types::RDKafkaErrorCode::NoOffset,
+            )) => Ok(()),
+            other => other.map_err(BusError::kafka("commit offsets")),
+        }
+    }
+}
