@@ -1,0 +1,97 @@
+//! Email to duty officers through SMTP (lettre): STARTTLS, implicit TLS or plain, optional
+//! authentication, a plain-text and an HTML part, and a deterministic Message-ID so that a
+//! repeat after a crash can be recognised.
+
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use wk_core::config::{SmtpConfig, SmtpSecurity};
+use wk_core::state::AlertState;
+
+use crate::content::{email_html, email_subject, email_text};
+use crate::{SendError, SetupError};
+
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    message_id_domain: String,
+}
+
+impl Mailer {
+    pub fn new(smtp: &SmtpConfig) -> Result<Mailer, SetupError> {
+        let builder = match smtp.security {
+            SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?,
+            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,
+            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+        };
+        let mut builder = builder.port(smtp.port).timeout(Some(smtp.timeout));
+        if let (Some(username), Some(password)) = (&smtp.username, &smtp.password) {
+            builder = builder.credentials(Credentials::new(username.clone(), password.clone()));
+        }
+        let from: Mailbox = smtp
+            .from
+            .parse()
+            .map_err(|error| SetupError::From(smtp.from.clone(), error))?;
+        let message_id_domain = from.email.domain().to_owned();
+        Ok(Mailer {
+            transport: builder.build(),
+            from,
+            message_id_domain,
+        })
+    }
+
+    /// The Message-ID of delivery `delivery_id`: the same for every attempt.
+    pub fn message_id(&self, delivery_id: &str) -> String {
+        format!("<{delivery_id}@{}>", self.message_id_domain)
+    }
+
+    /// Sends the alert of `state` to `recipient` as delivery `delivery_id`.
+    pub async fn send(
+        &self,
+        state: &AlertState,
+        recipient: &str,
+        delivery_id: &str,
+    ) -> Result<(), SendError> {
+        let to: Mailbox = recipient
+            .parse()
+            .map_err(|_| SendError::Permanent("recipient is not a mailbox".into()))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(email_subject(&state.alert))
+            .message_id(Some(self.message_id(delivery_id)))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(email_text(state)),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(email_html(state)),
+                    ),
+            )
+            .map_err(|error| SendError::Permanent(format!("cannot build message: {error}")))?;
+        match self.transport.send(message).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.is_permanent() => {
+                Err(SendError::Permanent(format!("smtp rejected: {}", code(&error))))
+            }
+            Err(error) if error.is_timeout() => Err(SendError::Transient("smtp timed out".into())),
+            Err(error) => Err(SendError::Transient(format!("smtp: {}", code(&error)))),
+        }
+    }
+}
+
+/// The SMTP status code, or the kind of failure; never the server's text (it may echo addresses).
+fn code(error: &lettre::transport::smtp::Error) -> String {
+    match error.status() {
+        Some(code) => code.to_string(),
+        None if error.is_tls() => "tls failure".into(),
+        None => "connection failed".into(),
+    }
+}
