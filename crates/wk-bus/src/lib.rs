@@ -7,6 +7,7 @@ pub mod codec;
 pub mod consumer;
 pub mod producer;
 pub mod restore;
+pub mod tail;
 
 use rdkafka::ClientConfig;
 use wk_core::config::KafkaConfig;

@@ -1,0 +1,98 @@
+//! Bearer-token authentication of field offices. The configuration holds only SHA-256 hashes
+//! of the tokens; a token maps to exactly one office.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+use tonic::metadata::MetadataMap;
+use wk_core::config::Office;
+
+/// Who is calling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub office_id: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("missing authorization metadata (expected `Bearer <token>`)")]
+    Missing,
+    #[error("authorization metadata is not a bearer token")]
+    Malformed,
+    #[error("unknown token")]
+    Unknown,
+}
+
+/// The SHA-256 of a token, as stored in the configuration.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Authenticator {
+    offices_by_token_hash: HashMap<[u8; 32], String>,
+}
+
+impl Authenticator {
+    pub fn new(offices: &[Office]) -> Authenticator {
+        Authenticator {
+            offices_by_token_hash: offices
+                .iter()
+                .map(|office| (office.token_sha256, office.id.clone()))
+                .collect(),
+        }
+    }
+
+    /// Finds the office whose token is in the `authorization` metadata. Tokens are compared by
+    /// their hash, so timing reveals nothing useful about a stored token.
+    pub fn authenticate(&self, metadata: &MetadataMap) -> Result<Caller, AuthError> {
+        let value = metadata.get("authorization").ok_or(AuthError::Missing)?;
+        let value = value.to_str().map_err(|_| AuthError::Malformed)?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or(AuthError::Malformed)?;
+        self.offices_by_token_hash
+            .get(&token_hash(token))
+            .map(|office_id| Caller {
+                office_id: office_id.clone(),
+            })
+            .ok_or(AuthError::Unknown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authenticator() -> Authenticator {
+        Authenticator::new(&[Office {
+            id: "ng-maiduguri".into(),
+            name: "Maiduguri".into(),
+            token_sha256: token_hash("s3cret-token"),
+        }])
+    }
+
+    fn metadata(value: &str) -> MetadataMap {
+        let mut metadata = MetadataMap::new();
+        metadata.insert("authorization", value.parse().unwrap());
+        metadata
+    }
+
+    #[test]
+    fn maps_a_token_to_its_office() {
+        let caller = authenticator().authenticate(&metadata("Bearer s3cret-token")).unwrap();
+        assert_eq!(caller.office_id, "ng-maiduguri");
+    }
+
+    #[test]
+    fn refuses_missing_malformed_and_unknown_tokens() {
+        let auth = authenticator();
+        assert_eq!(auth.authenticate(&MetadataMap::new()), Err(AuthError::Missing));
+        assert_eq!(auth.authenticate(&metadata("Basic abc")), Err(AuthError::Malformed));
+        assert_eq!(auth.authenticate(&metadata("Bearer ")), Err(AuthError::Malformed));
+        assert_eq!(auth.authenticate(&metadata("Bearer other")), Err(AuthError::Unknown));
+    }
+}

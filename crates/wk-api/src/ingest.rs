@@ -1,0 +1,167 @@
+//! The `AlertIngest` service: authenticate, authorise the office, validate, produce to the
+//! alerts topic and answer OK only once the broker acknowledged the record.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::Semaphore;
+use tonic::{Request, Response, Status};
+use tracing::{Span, instrument, warn};
+use wk_bus::codec::{draft_from_pb, encode_raised};
+use wk_bus::producer::{ProduceError, Producer};
+use wk_core::Timestamp;
+use wk_core::alert::AlertId;
+use wk_proto::v1 as pb;
+use wk_proto::v1::alert_ingest_server::AlertIngest;
+
+use crate::auth::{Authenticator, Caller};
+use crate::error::{IngestError, to_status};
+use crate::known::KnownAlerts;
+
+pub struct IngestService {
+    authenticator: Authenticator,
+    producer: Producer,
+    alerts_topic: String,
+    known: KnownAlerts,
+    in_flight: Arc<Semaphore>,
+    max_batch: usize,
+}
+
+/// The wall clock, read at the boundary and passed into the core.
+fn now() -> Timestamp {
+    let millis = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX));
+    Timestamp::from_unix_millis(millis)
+}
+
+fn fresh_id(now: Timestamp) -> AlertId {
+    let random = uuid::Uuid::new_v4().into_bytes();
+    let mut bits = [0u8; 10];
+    bits.copy_from_slice(&random[..10]);
+    AlertId::fresh(now, bits)
+}
+
+impl IngestService {
+    pub fn new(
+        authenticator: Authenticator,
+        producer: Producer,
+        alerts_topic: String,
+        known: KnownAlerts,
+        max_in_flight: usize,
+        max_batch: usize,
+    ) -> IngestService {
+        IngestService {
+            authenticator,
+            producer,
+            alerts_topic,
+            known,
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            max_batch,
+        }
+    }
+
+    #[instrument(skip_all, fields(office = %caller.office_id, alert_id))]
+    async fn submit_one(
+        &self,
+        caller: &Caller,
+        alert: Option<pb::Alert>,
+    ) -> Result<pb::SubmitAlertResponse, IngestError> {
+        let alert = alert.ok_or(IngestError::MissingAlert)?;
+        if alert.office_id != caller.office_id {
+            return Err(IngestError::WrongOffice {
+                own: caller.office_id.clone(),
+                requested: alert.office_id,
+            });
+        }
+        let now = now();
+        let alert = draft_from_pb(alert).validate(now, fresh_id(now))?;
+        Span::current().record("alert_id", tracing::field::display(alert.id));
+        let _permit = self
+            .in_flight
+            .try_acquire()
+            .map_err(|_| IngestError::Overloaded)?;
+        let key = alert.id.to_string();
+        let payload = encode_raised(&alert, now);
+        match self
+            .producer
+            .send(&self.alerts_topic, &key, &payload, None, Some(&key))
+            .await
+        {
+            Ok(_) => {}
+            Err(ProduceError::QueueFull) => return Err(IngestError::Overloaded),
+            Err(error @ ProduceError::NotAcknowledged(_)) => {
+                warn!(%error, "alert refused: broker did not acknowledge");
+                return Err(IngestError::BrokerUnavailable);
+            }
+        }
+        let duplicate = self.known.accepted(alert.id);
+        Ok(pb::SubmitAlertResponse {
+            alert_id: key,
+            duplicate,
+        })
+    }
+
+    fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        self.authenticator
+            .authenticate(request.metadata())
+            .map_err(|error| to_status(&IngestError::Unauthenticated(error)))
+    }
+}
+
+fn item_error(error: &IngestError) -> pb::ItemError {
+    pb::ItemError {
+        code: error.code() as i32,
+        message: error.to_string(),
+        field_violations: error
+            .violations()
+            .into_iter()
+            .map(|(field, description)| pb::FieldViolation { field, description })
+            .collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl AlertIngest for IngestService {
+    async fn submit_alert(
+        &self,
+        request: Request<pb::SubmitAlertRequest>,
+    ) -> Result<Response<pb::SubmitAlertResponse>, Status> {
+        let caller = self.caller(&request)?;
+        self.submit_one(&caller, request.into_inner().alert)
+            .await
+            .map(Response::new)
+            .map_err(|error| to_status(&error))
+    }
+
+    async fn submit_alerts(
+        &self,
+        request: Request<pb::SubmitAlertsRequest>,
+    ) -> Result<Response<pb::SubmitAlertsResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let alerts = request.into_inner().alerts;
+        if alerts.len() > self.max_batch {
+            return Err(to_status(&IngestError::BatchTooLarge {
+                size: alerts.len(),
+                max: self.max_batch,
+            }));
+        }
+        // Produce concurrently; librdkafka batches them into few requests.
+        let outcomes = futures_util::future::join_all(
+            alerts
+                .into_iter()
+                .map(|alert| self.submit_one(&caller, Some(alert))),
+        )
+        .await;
+        let results = outcomes
+            .into_iter()
+            .map(|outcome| pb::SubmitAlertsResult {
+                outcome: Some(match outcome {
+                    Ok(accepted) => pb::submit_alerts_result::Outcome::Accepted(accepted),
+                    Err(error) => pb::submit_alerts_result::Outcome::Error(item_error(&error)),
+                }),
+            })
+            .collect();
+        Ok(Response::new(pb::SubmitAlertsResponse { results }))
+    }
+}

@@ -1,0 +1,45 @@
+//! Following a whole topic from its beginning without a consumer group: how an api process
+//! builds its view of alert states from the changelog.
+
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use wk_core::config::KafkaConfig;
+
+use crate::consumer::Record;
+use crate::{BusError, admin, client_config};
+
+pub struct Tail {
+    inner: StreamConsumer,
+}
+
+impl Tail {
+    /// Starts reading every partition of `topic` from its first record.
+    pub async fn follow(kafka: &KafkaConfig, topic: &str) -> Result<Tail, BusError> {
+        let partitions = admin::partition_count(kafka, topic).await?;
+        let inner: StreamConsumer = client_config(kafka)
+            .set("group.id", "watchkeeper-tail")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("fetch.wait.max.ms", "10")
+            .create()
+            .map_err(BusError::kafka("create tail consumer"))?;
+        let mut list = TopicPartitionList::new();
+        for partition in 0..partitions {
+            list.add_partition_offset(topic, partition, Offset::Beginning)
+                .map_err(BusError::kafka("assign"))?;
+        }
+        inner.assign(&list).map_err(BusError::kafka("assign"))?;
+        Ok(Tail { inner })
+    }
+
+    pub async fn recv(&self) -> Result<Record, BusError> {
+        let message = self.inner.recv().await.map_err(BusError::kafka("tail"))?;
+        Ok(Record {
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec),
+        })
+    }
+}
