@@ -1,1 +1,124 @@
-fn main() {}
+//! The `watchkeeper` binary: command line, wiring and process lifecycle. `serve` runs the api
+//! and/or the dispatcher, `send` is a field office's client, `check-config` validates a file,
+//! `hash-token` prints the hash to put in the configuration for an office token.
+
+mod config;
+mod send;
+mod serve;
+mod shutdown;
+mod telemetry;
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// `EX_USAGE`: the configuration or the command line is wrong.
+const EXIT_USAGE: u8 = 64;
+
+#[derive(Parser)]
+#[command(name = "watchkeeper", version, about = "24/7 operations-centre alerting")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Role {
+    /// The gRPC api and the dispatcher in one process.
+    All,
+    /// Only the gRPC api (scale behind a load balancer).
+    Api,
+    /// Only the dispatcher (scale through the consumer group).
+    Dispatcher,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run Watchkeeper.
+    Serve {
+        #[arg(long, env = "WATCHKEEPER_CONFIG")]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t = Role::All)]
+        role: Role,
+    },
+    /// Submit one alert as a field office.
+    Send(Box<send::SendArgs>),
+    /// Validate a configuration file and report every error with its field.
+    CheckConfig { file: PathBuf },
+    /// Print the SHA-256 of an office token (read from standard input) for `token_sha256`.
+    HashToken,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match config::load(&file) {
+            Ok(config) => {
+                eprintln!(
+                    "{}: ok ({} offices, {} consoles)",
+                    file.display(),
+                    config.offices.len(),
+                    config.consoles.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("{}: {error}", file.display());
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
+        Command::HashToken => {
+            let mut token = String::new();
+            if let Err(error) = std::io::stdin().read_to_string(&mut token) {
+                eprintln!("cannot read the token from standard input: {error}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            let token = token.trim();
+            if token.len() < 16 {
+                eprintln!("refusing a token shorter than 16 characters; try `openssl rand -hex 32`");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            let hash = wk_api::auth::token_hash(token);
+            let mut stdout = std::io::stdout().lock();
+            let _ = std::io::Write::write_all(&mut stdout, format!("{}\n", hex::encode(hash)).as_bytes());
+            ExitCode::SUCCESS
+        }
+        Command::Send(args) => runtime().map_or(ExitCode::FAILURE, |rt| rt.block_on(send::run(*args))),
+        Command::Serve { config: path, role } => {
+            // Invalid configuration fails before any port is bound.
+            let config = match config::load(&path) {
+                Ok(config) => config,
+                Err(error) => {
+                    eprintln!("{}: {error}", path.display());
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            if let Err(error) = telemetry::init() {
+                eprintln!("cannot set up logging: {error}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            let Some(rt) = runtime() else {
+                return ExitCode::FAILURE;
+            };
+            match rt.block_on(serve::run(config, role)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), "watchkeeper stopped on an error");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            None
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `watchkeeper serve`: wires the components of the chosen role, then waits for a signal or a
+//! component failure, and drains within the configured grace period.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+use wk_api::auth::Authenticator;
+use wk_api::ingest::IngestService;
+use wk_api::known::KnownAlerts;
+use wk_bus::producer::Producer;
+use wk_core::config::Config;
+use wk_dispatcher::Dispatcher;
+use wk_dispatcher::notifier::Notifier;
+use wk_notify::email::Mailer;
+use wk_notify::webhook::WebhookSender;
+
+use crate::Role;
+use crate::shutdown;
+
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
+    let token = CancellationToken::new();
+    shutdown::on_signal(token.clone()).context("installing signal handlers")?;
+
+    // Everything derived from configuration is built before any port is bound.
+    let notifier = if role == Role::Api {
+        None
+    } else {
+        Some(Notifier {
+            webhooks: WebhookSender::new(config.webhook.timeout).context("webhook client")?,
+            mailer: Mailer::new(&config.smtp).context("smtp transport")?,
+            consoles: config.consoles.clone(),
+            max_attempts: config.dispatcher.delivery_attempts,
+        })
+    };
+    let producer = Producer::new(&config.kafka).context("kafka producer")?;
+
+    loop {
+        match wk_bus::admin::ensure_topics(&config.kafka).await {
+            Ok(partitions) => {
+                info!(partitions, "topics ready");
+                break;
+            }
+            Err(error) => warn!(%error, "topics not ready; is the broker up? retrying"),
+        }
+        tokio::select! {
+            () = token.cancelled() => return Ok(()),
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+
+    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    if role != Role::Dispatcher {
+        let listener = TcpListener::bind(config.api.listen)
+            .await
+            .with_context(|| format!("binding the api to {}", config.api.listen))?;
+        info!(address = %listener.local_addr()?, "ingest api listening");
+        let known = KnownAlerts::default();
+        tasks.spawn(wk_api_follow(config.clone(), known.clone(), token.clone()));
+        let service = IngestService::new(
+            Authenticator::new(&config.offices),
+            producer.clone(),
+            config.kafka.alerts_topic.clone(),
+            known,
+            config.api.max_in_flight,
+            config.api.max_batch,
+        );
+        let api_token = token.clone();
+        let max_message_bytes = config.api.max_message_bytes;
+        tasks.spawn(async move {
+            wk_api::server::serve(listener, service, max_message_bytes, api_token)
+                .await
+                .context("ingest api")
+        });
+    }
+    if let Some(notifier) = notifier {
+        let dispatcher = Dispatcher::new(
+            config.kafka.clone(),
+            producer.clone(),
+            notifier,
+            &config.dispatcher.console,
+        )
+        .context("dispatcher")?;
+        let dispatcher_token = token.clone();
+        tasks.spawn(async move { dispatcher.run(dispatcher_token).await.context("dispatcher") });
+    }
+
+    let mut failure = None;
+    tokio::select! {
+        () = token.cancelled() => {}
+        Some(result) = tasks.join_next() => {
+            failure = finished(result);
+            token.cancel();
+        }
+    }
+    let drain = async {
+        while let Some(result) = tasks.join_next().await {
+            if let Some(error) = finished(result) {
+                failure.get_or_insert(error);
+            }
+        }
+    };
+    if tokio::time::timeout(config.shutdown_grace, drain).await.is_err() {
+        warn!(grace = ?config.shutdown_grace, "grace period ran out; stopping anyway");
+    }
+    if let Err(error) = producer.flush(FLUSH_TIMEOUT).await {
+        warn!(%error, "producer flush incomplete");
+    }
+    info!("watchkeeper stopped");
+    failure.map_or(Ok(()), Err)
+}
+
+async fn wk_api_follow(config: Config, known: KnownAlerts, token: CancellationToken) -> anyhow::Result<()> {
+    wk_api::server::follow_states(config.kafka, known, token).await;
+    Ok(())
+}
+
+/// The error of a finished component, if it failed.
+fn finished(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> Option<anyhow::Error> {
+    match result {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => {
+            error!(error = format!("{error:#}"), "component failed");
+            Some(error)
+        }
+        Err(join_error) => Some(anyhow::anyhow!("component task failed: {join_error}")),
+    }
+}
