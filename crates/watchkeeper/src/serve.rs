@@ -69,6 +69,7 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             known,
             config.api.max_in_flight,
             config.api.max_batch,
+            config.kafka.produce_timeout,
         );
         let api_token = token.clone();
         let max_message_bytes = config.api.max_message_bytes;

@@ -16,7 +16,7 @@ pub enum IngestError {
     WrongOffice { own: String, requested: String },
     #[error("too many submissions in flight; retry with backoff")]
     Overloaded,
-    #[error("the broker did not acknowledge the alert; it was NOT accepted, retry with the same dedup key")]
+    #[error("the broker did not acknowledge the alert in time; it is not confirmed: retry with the same dedup key")]
     BrokerUnavailable,
     #[error("batch of {size} alerts exceeds the limit of {max}")]
     BatchTooLarge { size: usize, max: usize },

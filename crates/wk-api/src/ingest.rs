@@ -2,7 +2,7 @@
 //! alerts topic and answer OK only once the broker acknowledged the record.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
@@ -25,6 +25,7 @@ pub struct IngestService {
     known: KnownAlerts,
     in_flight: Arc<Semaphore>,
     max_batch: usize,
+    produce_timeout: Duration,
 }
 
 /// The wall clock, read at the boundary and passed into the core.
@@ -50,6 +51,7 @@ impl IngestService {
         known: KnownAlerts,
         max_in_flight: usize,
         max_batch: usize,
+        produce_timeout: Duration,
     ) -> IngestService {
         IngestService {
             authenticator,
@@ -58,6 +60,7 @@ impl IngestService {
             known,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             max_batch,
+            produce_timeout,
         }
     }
 
@@ -83,15 +86,18 @@ impl IngestService {
             .map_err(|_| IngestError::Overloaded)?;
         let key = alert.id.to_string();
         let payload = encode_raised(&alert, now);
-        match self
+        let send = self
             .producer
-            .send(&self.alerts_topic, &key, &payload, None, Some(&key))
-            .await
-        {
-            Ok(_) => {}
-            Err(ProduceError::QueueFull) => return Err(IngestError::Overloaded),
-            Err(error @ ProduceError::NotAcknowledged(_)) => {
+            .send(&self.alerts_topic, &key, &payload, None, Some(&key));
+        match tokio::time::timeout(self.produce_timeout, send).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(ProduceError::QueueFull)) => return Err(IngestError::Overloaded),
+            Ok(Err(error @ ProduceError::NotAcknowledged(_))) => {
                 warn!(%error, "alert refused: broker did not acknowledge");
+                return Err(IngestError::BrokerUnavailable);
+            }
+            Err(_elapsed) => {
+                warn!(timeout = ?self.produce_timeout, "alert refused: no broker acknowledgement in time");
                 return Err(IngestError::BrokerUnavailable);
             }
         }

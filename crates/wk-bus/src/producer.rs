@@ -36,11 +36,16 @@ pub struct Producer {
 
 impl Producer {
     pub fn new(kafka: &KafkaConfig) -> Result<Producer, BusError> {
-        let timeout_ms = kafka.produce_timeout.as_millis().to_string();
         let inner = client_config(kafka)
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("message.timeout.ms", &timeout_ms)
+            // Records never time out inside librdkafka: callers bound their own wait (the api
+            // answers UNAVAILABLE after `produce_timeout`; the record may still land later,
+            // under the same alert id). A librdkafka timeout would make the idempotent producer
+            // bump its epoch (KIP-360), which Tansu 0.6 cannot handle (its storage panics on
+            // InitProducerId with an existing producer id), taking the broker down. See
+            // ARCHITECTURE.md, "Delivery semantics".
+            .set("message.timeout.ms", "0")
             // A short linger batches concurrent submissions without adding visible latency.
             .set("linger.ms", "1")
             // Java-compatible key hashing, so other Kafka tools agree on partitions.
@@ -50,7 +55,8 @@ impl Producer {
         Ok(Producer { inner })
     }
 
-    /// Sends one record and waits for the broker's acknowledgement. `partition` pins the
+    /// Sends one record and waits, without limit, for the broker's acknowledgement; callers
+    /// that must answer in bounded time wrap this in a timeout. `partition` pins the
     /// partition (the state changelog follows its input partition); `None` hashes the key.
     pub async fn send(
         &self,
