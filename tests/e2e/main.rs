@@ -1,1 +1,8 @@
-//! e2e
+//! The end-to-end test binary: every test starts its own broker, SMTP server, consoles and
+//! `watchkeeper` process (see the `wk_e2e` harness), so tests run in parallel safely.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+mod broker_outage;
+mod config;
+mod ingest;
+mod python_client;

@@ -1,1 +1,68 @@
-//! harness
+//! The end-to-end harness: starts real processes on loopback (a Tansu broker, an aiosmtpd SMTP
+//! server, HTTP receivers standing in for the consoles, and the `watchkeeper` binary) on free
+//! ports in temporary directories, and waits on conditions with deadlines, never fixed sleeps.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+pub mod app;
+pub mod broker;
+pub mod console;
+pub mod smtp;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+/// A name no other test (or earlier run against the same broker) uses.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{}-{nanos}-{count}", std::process::id())
+}
+
+/// Polls `condition` every 25 ms until it holds or `timeout` passes; returns whether it held.
+pub async fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The Python interpreter with the test requirements (`aiosmtpd`, `grpcio-tools`), installed by
+/// `./dev setup` into `.venv`, or `WATCHKEEPER_PYTHON`.
+pub fn python() -> PathBuf {
+    if let Some(path) = std::env::var_os("WATCHKEEPER_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let venv = workspace_root().join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "{} is missing: run `./dev setup` (or `./dev test`) first",
+        venv.display()
+    );
+    venv
+}

@@ -1,0 +1,50 @@
+//! The ingest API driven by a client we did not write: Python grpcio with stubs generated from
+//! `proto/` by grpcio-tools.
+
+use std::process::Command;
+use std::time::Duration;
+
+use wk_e2e::app::{OFFICE, Stack, TOKEN};
+use wk_e2e::{python, wait_until, workspace_root};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_grpcio_client_submits_and_reads_field_violations() {
+    let stack = Stack::start(2).await;
+    let output = tokio::task::spawn_blocking({
+        let endpoint = format!("127.0.0.1:{}", stack.app.api_port);
+        move || {
+            Command::new(python())
+                .arg(workspace_root().join("tests/support/grpc_client.py"))
+                .args([endpoint.as_str(), TOKEN, OFFICE])
+                .arg(workspace_root().join("proto"))
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "python client failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let alert_id = report["accepted"]["alert_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        alert_id,
+        wk_core::alert::AlertId::for_dedup_key(OFFICE, "python-flood-1").to_string()
+    );
+    assert_eq!(report["accepted"]["duplicate"], false);
+    assert_eq!(report["invalid"]["code"], "INVALID_ARGUMENT");
+    assert_eq!(report["invalid"]["fields"], serde_json::json!(["country", "place"]));
+
+    let delivered = wait_until(Duration::from_secs(45), || {
+        stack.manila.received_for(&alert_id).len() == 1
+    })
+    .await;
+    assert!(delivered, "{}", stack.app.log());
+    let body = stack.manila.received_for(&alert_id)[0].json();
+    assert_eq!(body["alert"]["severity"], "emergency");
+    assert_eq!(body["alert"]["category"], "natural_hazard");
+    assert_eq!(body["alert"]["labels"]["source"], "python");
+}

@@ -1,0 +1,240 @@
+//! The `watchkeeper` binary as a child process, its generated configuration, and a gRPC client
+//! for it; plus `Stack`, the whole set of real components one test needs.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use sha2::Digest as _;
+use tempfile::TempDir;
+use tonic::transport::Channel;
+use wk_proto::v1 as pb;
+use wk_proto::v1::alert_ingest_client::AlertIngestClient;
+
+use crate::broker::Broker;
+use crate::console::Console;
+use crate::smtp::SmtpSink;
+
+pub const OFFICE: &str = "ng-maiduguri";
+pub const TOKEN: &str = "test-token-ng-maiduguri-0000000001";
+pub const OTHER_OFFICE: &str = "so-mogadishu";
+pub const OTHER_TOKEN: &str = "test-token-so-mogadishu-000000002";
+pub const MANILA_SECRET: &str = "manila-signing-secret-for-tests";
+pub const MANILA_DUTY: &str = "duty.manila@watchkeeper.test";
+
+/// The binary, built once per test run with the same profile as the tests.
+pub fn binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            escargot::CargoBuild::new()
+                .manifest_path(crate::workspace_root().join("Cargo.toml"))
+                .package("watchkeeper")
+                .bin("watchkeeper")
+                .current_release()
+                .current_target()
+                .run()
+                .expect("cargo build -p watchkeeper")
+                .path()
+                .to_path_buf()
+        })
+        .clone()
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// Settings for a generated configuration.
+pub struct Settings {
+    pub brokers: String,
+    pub smtp_port: u16,
+    pub manila_url: String,
+    pub api_port: u16,
+    pub partitions: u32,
+    pub produce_timeout: &'static str,
+    pub topic_prefix: String,
+}
+
+/// A complete configuration with unique topics and group.
+pub fn config_text(settings: &Settings) -> String {
+    let Settings {
+        brokers,
+        smtp_port,
+        manila_url,
+        api_port,
+        partitions,
+        produce_timeout,
+        topic_prefix,
+    } = settings;
+    format!(
+        r#"shutdown_grace = "10s"
+
+[kafka]
+brokers = "{brokers}"
+alerts_topic = "{topic_prefix}.alerts"
+state_topic = "{topic_prefix}.alert-state"
+dead_letter_topic = "{topic_prefix}.dead-letter"
+consumer_group = "{topic_prefix}.dispatcher"
+partitions = {partitions}
+produce_timeout = "{produce_timeout}"
+
+[api]
+listen = "127.0.0.1:{api_port}"
+max_message_bytes = 65536
+
+[[offices]]
+id = "{OFFICE}"
+name = "Maiduguri sub-office"
+token_sha256 = "{office_hash}"
+
+[[offices]]
+id = "{OTHER_OFFICE}"
+token_sha256 = "{other_hash}"
+
+[consoles.manila]
+webhook_url = "{manila_url}"
+signing_secret = "{MANILA_SECRET}"
+emails = ["{MANILA_DUTY}"]
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+from = "Watchkeeper <alerts@watchkeeper.test>"
+timeout = "5s"
+
+[webhook]
+timeout = "2s"
+
+[dispatcher]
+console = "manila"
+"#,
+        office_hash = token_hash(TOKEN),
+        other_hash = token_hash(OTHER_TOKEN),
+    )
+}
+
+pub struct Watchkeeper {
+    pub api_port: u16,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+impl Watchkeeper {
+    /// Starts `watchkeeper serve` with `config` and waits until its api listens.
+    pub fn start(config: &str, api_port: u16) -> Watchkeeper {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("watchkeeper.toml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("watchkeeper.log")).unwrap();
+        let child = Command::new(binary())
+            .args(["serve", "--config"])
+            .arg(dir.path().join("watchkeeper.toml"))
+            .env("WATCHKEEPER_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start watchkeeper");
+        let watchkeeper = Watchkeeper {
+            api_port,
+            dir,
+            child: Some(child),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", api_port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "watchkeeper did not listen within 60 s:\n{}",
+                watchkeeper.log()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        watchkeeper
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("watchkeeper.log")).unwrap_or_default()
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.api_port)
+    }
+
+    pub async fn client(&self) -> AlertIngestClient<Channel> {
+        AlertIngestClient::connect(self.endpoint()).await.unwrap()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        child.wait().ok()
+    }
+}
+
+impl Drop for Watchkeeper {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A request carrying `token` as its bearer token.
+pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+/// A valid alert from `OFFICE`.
+pub fn alert(title: &str, dedup_key: &str) -> pb::Alert {
+    pb::Alert {
+        office_id: OFFICE.into(),
+        severity: pb::Severity::Critical as i32,
+        category: pb::Category::SecurityIncident as i32,
+        title: title.into(),
+        description: "Two vehicles at the gate.\nStaff in the safe room.".into(),
+        country: "NG".into(),
+        place: "Maiduguri".into(),
+        coordinates: Some(pb::Coordinates { latitude: 11.8464, longitude: 13.1603 }),
+        occurred_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
+        staff_affected: 12,
+        dedup_key: dedup_key.into(),
+        labels: [("team".to_owned(), "wash".to_owned())].into(),
+    }
+}
+
+/// Every real component one test needs, each on its own free ports and directories.
+pub struct Stack {
+    pub broker: Broker,
+    pub smtp: SmtpSink,
+    pub manila: Console,
+    pub app: Watchkeeper,
+    pub settings: Settings,
+}
+
+impl Stack {
+    pub async fn start(partitions: u32) -> Stack {
+        let broker = Broker::start();
+        let smtp = SmtpSink::start();
+        let manila = Console::start().await;
+        let settings = Settings {
+            brokers: broker.address(),
+            smtp_port: smtp.port,
+            manila_url: manila.url.clone(),
+            api_port: crate::free_port(),
+            partitions,
+            produce_timeout: "3s",
+            topic_prefix: crate::unique_name("wk"),
+        };
+        let app = Watchkeeper::start(&config_text(&settings), settings.api_port);
+        Stack { broker, smtp, manila, app, settings }
+    }
+}

@@ -1,0 +1,90 @@
+//! A real SMTP server (aiosmtpd, `tests/support/smtp_sink.py`) on a free loopback port, storing
+//! each accepted message as a file that tests parse with `mailparse`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use tempfile::TempDir;
+
+pub struct SmtpSink {
+    pub port: u16,
+    dir: TempDir,
+    child: Child,
+}
+
+/// One received email, parsed.
+#[derive(Debug)]
+pub struct Email {
+    pub envelope_to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let dir = tempfile::tempdir().unwrap();
+        let script = crate::workspace_root().join("tests/support/smtp_sink.py");
+        let mut child = Command::new(crate::python())
+            .arg(script)
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the SMTP sink");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("SMTP sink said {line:?}"));
+        SmtpSink { port, dir, child }
+    }
+
+    /// Every message received so far, in arrival order.
+    pub fn emails(&self) -> Vec<Email> {
+        let mut paths: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|path| parse(&std::fs::read(path).unwrap()))
+            .collect()
+    }
+}
+
+fn parse(raw: &[u8]) -> Email {
+    use mailparse::MailHeaderMap;
+    let mail = mailparse::parse_mail(raw).unwrap();
+    let header = |name: &str| mail.headers.get_first_value(name).unwrap_or_default();
+    let mut text = String::new();
+    let mut html = String::new();
+    for part in mail.parts() {
+        match part.ctype.mimetype.as_str() {
+            "text/plain" => text = part.get_body().unwrap(),
+            "text/html" => html = part.get_body().unwrap(),
+            _ => {}
+        }
+    }
+    Email {
+        envelope_to: header("X-Envelope-To"),
+        subject: header("Subject"),
+        message_id: header("Message-ID"),
+        text,
+        html,
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
