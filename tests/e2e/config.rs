@@ -12,12 +12,22 @@ fn the_deploy_example_passes_check_config() {
     let output = Command::new(binary())
         .arg("check-config")
         .arg(&example)
-        .env("WATCHKEEPER__CONSOLES__MANILA__SIGNING_SECRET", "a-long-enough-secret-0001")
-        .env("WATCHKEEPER__CONSOLES__PANAMA__SIGNING_SECRET", "a-long-enough-secret-0002")
+        .env(
+            "WATCHKEEPER__CONSOLES__MANILA__SIGNING_SECRET",
+            "a-long-enough-secret-0001",
+        )
+        .env(
+            "WATCHKEEPER__CONSOLES__PANAMA__SIGNING_SECRET",
+            "a-long-enough-secret-0002",
+        )
         .env("WATCHKEEPER__SMTP__PASSWORD", "smtp-password")
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
@@ -50,7 +60,11 @@ console = "manila"
         ),
     )
     .unwrap();
-    let output = Command::new(binary()).arg("check-config").arg(&path).output().unwrap();
+    let output = Command::new(binary())
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(64));
     let report = String::from_utf8_lossy(&output.stderr);
     for field in [

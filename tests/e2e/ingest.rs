@@ -7,7 +7,9 @@ use tonic::Code;
 use tonic_types::StatusExt as _;
 use wk_core::Timestamp;
 use wk_core::alert::AlertId;
-use wk_e2e::app::{MANILA_DUTY, MANILA_SECRET, OFFICE, OTHER_OFFICE, OTHER_TOKEN, Stack, TOKEN, alert, authorized};
+use wk_e2e::app::{
+    MANILA_DUTY, MANILA_SECRET, OFFICE, OTHER_OFFICE, OTHER_TOKEN, Stack, TOKEN, alert, authorized,
+};
 use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 
@@ -27,7 +29,9 @@ async fn alert_reaches_the_manila_console_and_duty_officer_exactly_once() {
     let stack = Stack::start(1).await;
     let mut client = stack.app.client().await;
 
-    let submitted = pb::SubmitAlertRequest { alert: Some(alert("Armed men at the gate", "gate-1")) };
+    let submitted = pb::SubmitAlertRequest {
+        alert: Some(alert("Armed men at the gate", "gate-1")),
+    };
     let first = client
         .submit_alert(authorized(submitted.clone(), TOKEN))
         .await
@@ -41,14 +45,27 @@ async fn alert_reaches_the_manila_console_and_duty_officer_exactly_once() {
         stack.manila.received_for(&alert_id).len() == 1 && stack.smtp.emails().len() == 1
     })
     .await;
-    assert!(arrived, "no webhook and email within {DELIVERY:?}:\n{}", stack.app.log());
+    assert!(
+        arrived,
+        "no webhook and email within {DELIVERY:?}:\n{}",
+        stack.app.log()
+    );
 
     // The webhook: signed over the exact body, idempotency key = delivery id, every field.
     let webhook = &stack.manila.received_for(&alert_id)[0];
     let signature = webhook.header("watchkeeper-signature");
     wk_core::signing::verify(&signature, &webhook.body, &[MANILA_SECRET], now(), 300)
         .expect("the webhook signature verifies with the console's secret");
-    assert!(wk_core::signing::verify(&signature, &webhook.body, &["another-secret-entirely"], now(), 300).is_err());
+    assert!(
+        wk_core::signing::verify(
+            &signature,
+            &webhook.body,
+            &["another-secret-entirely"],
+            now(),
+            300
+        )
+        .is_err()
+    );
     let body = webhook.json();
     let delivery_id = format!("{alert_id}.s0.r0.webhook.manila.0");
     assert_eq!(webhook.header("idempotency-key"), delivery_id);
@@ -69,35 +86,99 @@ async fn alert_reaches_the_manila_console_and_duty_officer_exactly_once() {
 
     // The email: subject with severity, office and title; both parts carry every field.
     let email = &stack.smtp.emails()[0];
-    assert_eq!(email.subject, "[CRITICAL] ng-maiduguri: Armed men at the gate");
+    assert_eq!(
+        email.subject,
+        "[CRITICAL] ng-maiduguri: Armed men at the gate"
+    );
     assert_eq!(email.envelope_to, MANILA_DUTY);
-    assert_eq!(email.message_id, format!("<{alert_id}.s0.r0.email.manila.1@watchkeeper.test>"));
+    assert_eq!(
+        email.message_id,
+        format!("<{alert_id}.s0.r0.email.manila.1@watchkeeper.test>")
+    );
     for needle in [
-        "Security incident", "Nigeria (NG)", "Maiduguri", "11.84640, 13.16030",
-        "gate-1", "team=wash", alert_id.as_str(), "Two vehicles at the gate.",
+        "Security incident",
+        "Nigeria (NG)",
+        "Maiduguri",
+        "11.84640, 13.16030",
+        "gate-1",
+        "team=wash",
+        alert_id.as_str(),
+        "Two vehicles at the gate.",
     ] {
-        assert!(email.text.contains(needle), "text part lacks {needle:?}:\n{}", email.text);
-        assert!(email.html.contains(needle), "html part lacks {needle:?}:\n{}", email.html);
+        assert!(
+            email.text.contains(needle),
+            "text part lacks {needle:?}:\n{}",
+            email.text
+        );
+        assert!(
+            email.html.contains(needle),
+            "html part lacks {needle:?}:\n{}",
+            email.html
+        );
     }
 
     assert!(email.text.contains("Staff affected: 12"));
-    assert!(email.html.contains("<th align=\"left\">Staff affected</th><td>12</td>"));
+    assert!(
+        email
+            .html
+            .contains("<th align=\"left\">Staff affected</th><td>12</td>")
+    );
 
     // The same alert again: same id, marked duplicate, and nobody is notified twice.
-    let again = client.submit_alert(authorized(submitted, TOKEN)).await.unwrap().into_inner();
-    assert_eq!(again.alert_id, alert_id);
-    assert!(again.duplicate);
-    let marker = client
-        .submit_alert(authorized(pb::SubmitAlertRequest { alert: Some(alert("Marker", "marker-1")) }, TOKEN))
+    let again = client
+        .submit_alert(authorized(submitted, TOKEN))
         .await
         .unwrap()
         .into_inner();
-    let marker_seen = wait_until(DELIVERY, || stack.manila.received_for(&marker.alert_id).len() == 1).await;
+    assert_eq!(again.alert_id, alert_id);
+    assert!(again.duplicate);
+    let marker = client
+        .submit_alert(authorized(
+            pb::SubmitAlertRequest {
+                alert: Some(alert("Marker", "marker-1")),
+            },
+            TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let marker_seen = wait_until(DELIVERY, || {
+        stack.manila.received_for(&marker.alert_id).len() == 1
+    })
+    .await;
     assert!(marker_seen, "{}", stack.app.log());
-    assert_eq!(stack.manila.received_for(&alert_id).len(), 1, "the repeat was notified");
+    assert_eq!(
+        stack.manila.received_for(&alert_id).len(),
+        1,
+        "the repeat was notified"
+    );
     assert!(wait_until(DELIVERY, || stack.smtp.emails().len() == 2).await);
-    let subjects: Vec<String> = stack.smtp.emails().into_iter().map(|email| email.subject).collect();
-    assert_eq!(subjects, ["[CRITICAL] ng-maiduguri: Armed men at the gate", "[CRITICAL] ng-maiduguri: Marker"]);
+    let subjects: Vec<String> = stack
+        .smtp
+        .emails()
+        .into_iter()
+        .map(|email| email.subject)
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "[CRITICAL] ng-maiduguri: Armed men at the gate",
+            "[CRITICAL] ng-maiduguri: Marker"
+        ]
+    );
+
+    // SIGTERM drains: the process commits its offsets and exits successfully.
+    let mut stack = stack;
+    let status = stack.app.terminate().expect("watchkeeper was running");
+    assert!(status.success(), "{status:?}:\n{}", stack.app.log());
+    assert!(
+        stack
+            .app
+            .log()
+            .contains("dispatcher stopped; offsets committed"),
+        "{}",
+        stack.app.log()
+    );
 }
 
 fn violations(status: &tonic::Status) -> Vec<String> {
@@ -118,15 +199,38 @@ async fn bad_input_bad_tokens_and_other_offices_are_refused() {
     let mut invalid = alert("", "bad-1");
     invalid.severity = 0;
     invalid.country = "XX".into();
-    invalid.coordinates = Some(pb::Coordinates { latitude: 95.0, longitude: 13.0 });
+    invalid.coordinates = Some(pb::Coordinates {
+        latitude: 95.0,
+        longitude: 13.0,
+    });
     invalid.labels.insert("bad key".into(), "v".into());
     let status = client
-        .submit_alert(authorized(pb::SubmitAlertRequest { alert: Some(invalid.clone()) }, TOKEN))
+        .submit_alert(authorized(
+            pb::SubmitAlertRequest {
+                alert: Some(invalid.clone()),
+            },
+            TOKEN,
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(violations(&status), ["severity", "title", "country", "coordinates.latitude", "labels[\"bad key\"]"]);
-    assert!(status.message().contains(r#"country: "XX" is not an ISO 3166-1 alpha-2 code"#), "{}", status.message());
+    assert_eq!(
+        violations(&status),
+        [
+            "severity",
+            "title",
+            "country",
+            "coordinates.latitude",
+            "labels[\"bad key\"]"
+        ]
+    );
+    assert!(
+        status
+            .message()
+            .contains(r#"country: "XX" is not an ISO 3166-1 alpha-2 code"#),
+        "{}",
+        status.message()
+    );
 
     let missing = client
         .submit_alert(authorized(pb::SubmitAlertRequest { alert: None }, TOKEN))
@@ -135,16 +239,27 @@ async fn bad_input_bad_tokens_and_other_offices_are_refused() {
     assert_eq!(missing.code(), Code::InvalidArgument);
     assert_eq!(violations(&missing), ["alert"]);
 
-    let valid = pb::SubmitAlertRequest { alert: Some(alert("Checkpoint closed", "cp-1")) };
+    let valid = pb::SubmitAlertRequest {
+        alert: Some(alert("Checkpoint closed", "cp-1")),
+    };
     for token in ["not-a-known-token-at-all-000000", ""] {
-        let status = client.submit_alert(authorized(valid.clone(), token)).await.unwrap_err();
+        let status = client
+            .submit_alert(authorized(valid.clone(), token))
+            .await
+            .unwrap_err();
         assert_eq!(status.code(), Code::Unauthenticated, "token {token:?}");
     }
-    let status = client.submit_alert(tonic::Request::new(valid.clone())).await.unwrap_err();
+    let status = client
+        .submit_alert(tonic::Request::new(valid.clone()))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
 
     // A real token, but for another office than the alert's.
-    let status = client.submit_alert(authorized(valid.clone(), OTHER_TOKEN)).await.unwrap_err();
+    let status = client
+        .submit_alert(authorized(valid.clone(), OTHER_TOKEN))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     assert!(status.message().contains(OTHER_OFFICE));
 
@@ -152,10 +267,16 @@ async fn bad_input_bad_tokens_and_other_offices_are_refused() {
     let mut huge = alert("Huge", "huge-1");
     huge.description = "x".repeat(70_000);
     let status = client
-        .submit_alert(authorized(pb::SubmitAlertRequest { alert: Some(huge) }, TOKEN))
+        .submit_alert(authorized(
+            pb::SubmitAlertRequest { alert: Some(huge) },
+            TOKEN,
+        ))
         .await
         .unwrap_err();
-    assert!(matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted), "{status:?}");
+    assert!(
+        matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted),
+        "{status:?}"
+    );
 
     // A batch answers each item separately, in order.
     let mut other_office = alert("Not ours", "other-1");
@@ -173,15 +294,31 @@ async fn bad_input_bad_tokens_and_other_offices_are_refused() {
     assert_eq!(results.len(), 3);
     match &results[0].outcome {
         Some(Outcome::Accepted(accepted)) => {
-            assert_eq!(accepted.alert_id, AlertId::for_dedup_key(OFFICE, "batch-1").to_string());
+            assert_eq!(
+                accepted.alert_id,
+                AlertId::for_dedup_key(OFFICE, "batch-1").to_string()
+            );
         }
         other => panic!("first item: {other:?}"),
     }
     match &results[1].outcome {
         Some(Outcome::Error(error)) => {
             assert_eq!(error.code, Code::InvalidArgument as i32);
-            let fields: Vec<&str> = error.field_violations.iter().map(|v| v.field.as_str()).collect();
-            assert_eq!(fields, ["severity", "title", "country", "coordinates.latitude", "labels[\"bad key\"]"]);
+            let fields: Vec<&str> = error
+                .field_violations
+                .iter()
+                .map(|v| v.field.as_str())
+                .collect();
+            assert_eq!(
+                fields,
+                [
+                    "severity",
+                    "title",
+                    "country",
+                    "coordinates.latitude",
+                    "labels[\"bad key\"]"
+                ]
+            );
         }
         other => panic!("second item: {other:?}"),
     }
@@ -192,6 +329,10 @@ async fn bad_input_bad_tokens_and_other_offices_are_refused() {
 
     // The accepted batch item is delivered; nothing refused ever is.
     let batch_id = AlertId::for_dedup_key(OFFICE, "batch-1").to_string();
-    assert!(wait_until(DELIVERY, || stack.manila.received_for(&batch_id).len() == 1).await, "{}", stack.app.log());
+    assert!(
+        wait_until(DELIVERY, || stack.manila.received_for(&batch_id).len() == 1).await,
+        "{}",
+        stack.app.log()
+    );
     assert_eq!(stack.manila.received().len(), 1);
 }

@@ -36,7 +36,10 @@ async fn python_grpcio_client_submits_and_reads_field_violations() {
     );
     assert_eq!(report["accepted"]["duplicate"], false);
     assert_eq!(report["invalid"]["code"], "INVALID_ARGUMENT");
-    assert_eq!(report["invalid"]["fields"], serde_json::json!(["country", "place"]));
+    assert_eq!(
+        report["invalid"]["fields"],
+        serde_json::json!(["country", "place"])
+    );
 
     let delivered = wait_until(Duration::from_secs(45), || {
         stack.manila.received_for(&alert_id).len() == 1

@@ -170,7 +170,10 @@ impl Watchkeeper {
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         child.wait().ok()
     }
 }
@@ -203,7 +206,10 @@ pub fn alert(title: &str, dedup_key: &str) -> pb::Alert {
         description: "Two vehicles at the gate.\nStaff in the safe room.".into(),
         country: "NG".into(),
         place: "Maiduguri".into(),
-        coordinates: Some(pb::Coordinates { latitude: 11.8464, longitude: 13.1603 }),
+        coordinates: Some(pb::Coordinates {
+            latitude: 11.8464,
+            longitude: 13.1603,
+        }),
         occurred_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
         staff_affected: 12,
         dedup_key: dedup_key.into(),
@@ -235,6 +241,12 @@ impl Stack {
             topic_prefix: crate::unique_name("wk"),
         };
         let app = Watchkeeper::start(&config_text(&settings), settings.api_port);
-        Stack { broker, smtp, manila, app, settings }
+        Stack {
+            broker,
+            smtp,
+            manila,
+            app,
+            settings,
+        }
     }
 }

@@ -54,7 +54,13 @@ impl Broker {
             .open(self.dir.path().join("tansu.log"))
             .unwrap();
         let child = Command::new(tansu())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "sqlite://data/tansu.db"])
             .current_dir(self.dir.path())
             .stdout(log.try_clone().unwrap())
@@ -67,7 +73,11 @@ impl Broker {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not listen within 20 s; see {}", self.log_path().display());
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not listen within 20 s; see {}",
+                self.log_path().display()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

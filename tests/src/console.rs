@@ -42,7 +42,11 @@ pub struct Console {
 }
 
 async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    shared.received.lock().unwrap().push(Webhook { headers, body });
+    shared
+        .received
+        .lock()
+        .unwrap()
+        .push(Webhook { headers, body });
     StatusCode::from_u16(shared.status.load(Ordering::Relaxed)).unwrap_or(StatusCode::OK)
 }
 
@@ -53,14 +57,21 @@ impl Console {
             status: AtomicU16::new(200),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hooks/watchkeeper", listener.local_addr().unwrap());
+        let url = format!(
+            "http://{}/hooks/watchkeeper",
+            listener.local_addr().unwrap()
+        );
         let app = axum::Router::new()
             .route("/hooks/watchkeeper", axum::routing::post(receive))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Console { url, shared, server }
+        Console {
+            url,
+            shared,
+            server,
+        }
     }
 
     pub fn received(&self) -> Vec<Webhook> {

@@ -18,7 +18,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 const EXIT_USAGE: u8 = 64;
 
 #[derive(Parser)]
-#[command(name = "watchkeeper", version, about = "24/7 operations-centre alerting")]
+#[command(
+    name = "watchkeeper",
+    version,
+    about = "24/7 operations-centre alerting"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -77,15 +81,22 @@ fn main() -> ExitCode {
             }
             let token = token.trim();
             if token.len() < 16 {
-                eprintln!("refusing a token shorter than 16 characters; try `openssl rand -hex 32`");
+                eprintln!(
+                    "refusing a token shorter than 16 characters; try `openssl rand -hex 32`"
+                );
                 return ExitCode::from(EXIT_USAGE);
             }
             let hash = wk_api::auth::token_hash(token);
             let mut stdout = std::io::stdout().lock();
-            let _ = std::io::Write::write_all(&mut stdout, format!("{}\n", hex::encode(hash)).as_bytes());
+            let _ = std::io::Write::write_all(
+                &mut stdout,
+                format!("{}\n", hex::encode(hash)).as_bytes(),
+            );
             ExitCode::SUCCESS
         }
-        Command::Send(args) => runtime().map_or(ExitCode::FAILURE, |rt| rt.block_on(send::run(*args))),
+        Command::Send(args) => {
+            runtime().map_or(ExitCode::FAILURE, |rt| rt.block_on(send::run(*args)))
+        }
         Command::Serve { config: path, role } => {
             // Invalid configuration fails before any port is bound.
             let config = match config::load(&path) {
@@ -102,19 +113,29 @@ fn main() -> ExitCode {
             let Some(rt) = runtime() else {
                 return ExitCode::FAILURE;
             };
-            match rt.block_on(serve::run(config, role)) {
-                Ok(()) => ExitCode::SUCCESS,
+            let code = match rt.block_on(serve::run(config, role)) {
+                Ok(()) => 0,
                 Err(error) => {
-                    tracing::error!(error = format!("{error:#}"), "watchkeeper stopped on an error");
-                    ExitCode::FAILURE
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "watchkeeper stopped on an error"
+                    );
+                    1
                 }
-            }
+            };
+            // The drain is done. librdkafka handles may still block in their destructors when
+            // the broker is unreachable; they hold nothing that is not already safe, so exit
+            // without waiting for them.
+            std::process::exit(code)
         }
     }
 }
 
 fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => Some(runtime),
         Err(error) => {
             eprintln!("cannot start the async runtime: {error}");

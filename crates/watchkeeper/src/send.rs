@@ -16,7 +16,11 @@ use wk_proto::v1::alert_ingest_client::AlertIngestClient;
 #[derive(clap::Args)]
 pub(crate) struct SendArgs {
     /// The api's address.
-    #[arg(long, env = "WATCHKEEPER_SERVER", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "WATCHKEEPER_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
     server: String,
     /// The office's bearer token.
     #[arg(long, env = "WATCHKEEPER_TOKEN", hide_env_values = true)]
@@ -139,7 +143,10 @@ fn build_alert(args: &SendArgs) -> Result<pb::Alert, String> {
         country: file.country,
         place: file.place,
         coordinates: match (file.latitude, file.longitude) {
-            (Some(latitude), Some(longitude)) => Some(pb::Coordinates { latitude, longitude }),
+            (Some(latitude), Some(longitude)) => Some(pb::Coordinates {
+                latitude,
+                longitude,
+            }),
             _ => None,
         },
         occurred_at: Some(occurred_at(file.occurred_at.as_deref())?),
@@ -185,7 +192,11 @@ pub(crate) async fn run(args: SendArgs) -> ExitCode {
             if args.json {
                 say(&serde_json::json!({"alert_id": response.alert_id, "duplicate": response.duplicate}).to_string());
             } else {
-                let duplicate = if response.duplicate { " (duplicate of an open alert)" } else { "" };
+                let duplicate = if response.duplicate {
+                    " (duplicate of an open alert)"
+                } else {
+                    ""
+                };
                 say(&format!("accepted alert {}{duplicate}", response.alert_id));
             }
             ExitCode::SUCCESS

@@ -106,7 +106,10 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             }
         }
     };
-    if tokio::time::timeout(config.shutdown_grace, drain).await.is_err() {
+    if tokio::time::timeout(config.shutdown_grace, drain)
+        .await
+        .is_err()
+    {
         warn!(grace = ?config.shutdown_grace, "grace period ran out; stopping anyway");
     }
     if let Err(error) = producer.flush(FLUSH_TIMEOUT).await {
@@ -116,7 +119,11 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
     failure.map_or(Ok(()), Err)
 }
 
-async fn wk_api_follow(config: Config, known: KnownAlerts, token: CancellationToken) -> anyhow::Result<()> {
+async fn wk_api_follow(
+    config: Config,
+    known: KnownAlerts,
+    token: CancellationToken,
+) -> anyhow::Result<()> {
     wk_api::server::follow_states(config.kafka, known, token).await;
     Ok(())
 }

@@ -83,16 +83,30 @@ mod tests {
 
     #[test]
     fn maps_a_token_to_its_office() {
-        let caller = authenticator().authenticate(&metadata("Bearer s3cret-token")).unwrap();
+        let caller = authenticator()
+            .authenticate(&metadata("Bearer s3cret-token"))
+            .unwrap();
         assert_eq!(caller.office_id, "ng-maiduguri");
     }
 
     #[test]
     fn refuses_missing_malformed_and_unknown_tokens() {
         let auth = authenticator();
-        assert_eq!(auth.authenticate(&MetadataMap::new()), Err(AuthError::Missing));
-        assert_eq!(auth.authenticate(&metadata("Basic abc")), Err(AuthError::Malformed));
-        assert_eq!(auth.authenticate(&metadata("Bearer ")), Err(AuthError::Malformed));
-        assert_eq!(auth.authenticate(&metadata("Bearer other")), Err(AuthError::Unknown));
+        assert_eq!(
+            auth.authenticate(&MetadataMap::new()),
+            Err(AuthError::Missing)
+        );
+        assert_eq!(
+            auth.authenticate(&metadata("Basic abc")),
+            Err(AuthError::Malformed)
+        );
+        assert_eq!(
+            auth.authenticate(&metadata("Bearer ")),
+            Err(AuthError::Malformed)
+        );
+        assert_eq!(
+            auth.authenticate(&metadata("Bearer other")),
+            Err(AuthError::Unknown)
+        );
     }
 }

@@ -16,7 +16,9 @@ pub enum IngestError {
     WrongOffice { own: String, requested: String },
     #[error("too many submissions in flight; retry with backoff")]
     Overloaded,
-    #[error("the broker did not acknowledge the alert in time; it is not confirmed: retry with the same dedup key")]
+    #[error(
+        "the broker did not acknowledge the alert in time; it is not confirmed: retry with the same dedup key"
+    )]
     BrokerUnavailable,
     #[error("batch of {size} alerts exceeds the limit of {max}")]
     BatchTooLarge { size: usize, max: usize },
@@ -27,9 +29,9 @@ pub enum IngestError {
 impl IngestError {
     pub fn code(&self) -> Code {
         match self {
-            IngestError::Invalid(_) | IngestError::BatchTooLarge { .. } | IngestError::MissingAlert => {
-                Code::InvalidArgument
-            }
+            IngestError::Invalid(_)
+            | IngestError::BatchTooLarge { .. }
+            | IngestError::MissingAlert => Code::InvalidArgument,
             IngestError::Unauthenticated(_) => Code::Unauthenticated,
             IngestError::WrongOffice { .. } => Code::PermissionDenied,
             IngestError::Overloaded => Code::ResourceExhausted,

@@ -32,7 +32,9 @@ pub struct IngestService {
 fn now() -> Timestamp {
     let millis = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX));
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        });
     Timestamp::from_unix_millis(millis)
 }
 

@@ -306,7 +306,10 @@ mod tests {
             description: "Last seen at the checkpoint".into(),
             country: "SO".into(),
             place: "Mogadishu".into(),
-            coordinates: Some(Coordinates { latitude: 2.04, longitude: 45.34 }),
+            coordinates: Some(Coordinates {
+                latitude: 2.04,
+                longitude: 45.34,
+            }),
             occurred_at: Some(now),
             staff_affected: 1,
             dedup_key: "driver-7".into(),
@@ -328,12 +331,23 @@ mod tests {
     fn states_round_trip() {
         let now = Timestamp::from_unix_millis(1_795_000_000_000);
         let targets = [
-            Target::Webhook { console: "manila".into() },
-            Target::Email { console: "manila".into(), recipient: "duty@example.org".into() },
+            Target::Webhook {
+                console: "manila".into(),
+            },
+            Target::Email {
+                console: "manila".into(),
+                recipient: "duty@example.org".into(),
+            },
         ];
         let mut state = AlertState::open(alert(now), &targets, now, 41);
         let first = state.deliveries[0].id.clone();
-        state.record_attempt(&first, DeliveryOutcome::Failed { error: "503".into() }, 3);
+        state.record_attempt(
+            &first,
+            DeliveryOutcome::Failed {
+                error: "503".into(),
+            },
+            3,
+        );
         assert_eq!(decode_state(&encode_state(&state)).unwrap(), state);
     }
 

@@ -2,7 +2,9 @@
 //! record is done (`enable.auto.offset.store=false`); librdkafka commits stored offsets in the
 //! background and on revocation. Revoked partitions are forwarded to the dispatcher's loop.
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::message::Message;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
@@ -29,7 +31,11 @@ impl ClientContext for RebalanceContext {}
 impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
-            let partitions = list.elements().iter().map(|element| element.partition()).collect();
+            let partitions = list
+                .elements()
+                .iter()
+                .map(|element| element.partition())
+                .collect();
             // The receiver lives as long as the consumer; a send can only fail at shutdown.
             let _ = self.revoked.send(partitions);
         }
@@ -71,7 +77,11 @@ impl GroupConsumer {
 
     /// The next record of any assigned partition.
     pub async fn recv(&self) -> Result<Record, BusError> {
-        let message = self.inner.recv().await.map_err(BusError::kafka("consume"))?;
+        let message = self
+            .inner
+            .recv()
+            .await
+            .map_err(BusError::kafka("consume"))?;
         Ok(Record {
             partition: message.partition(),
             offset: message.offset(),
@@ -99,14 +109,31 @@ impl GroupConsumer {
             .map_err(BusError::kafka("store offset"))
     }
 
-    /// Commits the stored offsets now and waits for the broker (on shutdown).
-    pub fn commit_stored(&self) -> Result<(), BusError> {
-        match self.inner.commit_consumer_state(CommitMode::Sync) {
-            // Nothing stored since the last commit.
-            Err(rdkafka::error::KafkaError::ConsumerCommit(
-                rdkafka::types::RDKafkaErrorCode::NoOffset,
-            )) => Ok(()),
-            other => other.map_err(BusError::kafka("commit offsets")),
+    /// Commits the stored offsets, leaves the group and closes the consumer, waiting at most
+    /// `timeout` (librdkafka blocks without limit when the broker is unreachable, so this runs
+    /// on a blocking thread that is abandoned after the timeout).
+    pub async fn close(self, timeout: std::time::Duration) -> Result<(), BusError> {
+        let inner = self.inner;
+        let closing = tokio::task::spawn_blocking(move || {
+            let result = match inner.commit_consumer_state(CommitMode::Sync) {
+                // Nothing stored since the last commit.
+                Err(rdkafka::error::KafkaError::ConsumerCommit(
+                    rdkafka::types::RDKafkaErrorCode::NoOffset,
+                )) => Ok(()),
+                other => other.map_err(BusError::kafka("commit offsets")),
+            };
+            drop(inner);
+            result
+        });
+        match tokio::time::timeout(timeout, closing).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join_error)) => Err(BusError::Topic {
+                topic: String::new(),
+                reason: format!("closing the consumer failed: {join_error}"),
+            }),
+            Err(_elapsed) => Err(BusError::CloseTimeout {
+                seconds: timeout.as_secs(),
+            }),
         }
     }
 }

@@ -34,6 +34,8 @@ pub enum BusError {
     },
     #[error("topic {topic}: {reason}")]
     Topic { topic: String, reason: String },
+    #[error("closing the consumer did not finish within {seconds} s (broker unreachable?)")]
+    CloseTimeout { seconds: u64 },
     #[error("restoring {topic}[{partition}] timed out after {seconds} s")]
     RestoreTimeout {
         topic: String,

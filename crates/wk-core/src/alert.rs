@@ -190,6 +190,11 @@ mod tests {
         for category in Category::ALL {
             assert_eq!(category.as_str().parse::<Category>().unwrap(), *category);
         }
-        assert!("sev1".parse::<Severity>().unwrap_err().contains("info, warning"));
+        assert!(
+            "sev1"
+                .parse::<Severity>()
+                .unwrap_err()
+                .contains("info, warning")
+        );
     }
 }

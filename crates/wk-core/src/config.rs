@@ -434,7 +434,9 @@ fn set_path(
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset).map_or(0, |head| head.matches('\n').count()) + 1
+    text.get(..offset)
+        .map_or(0, |head| head.matches('\n').count())
+        + 1
 }
 
 impl Config {
@@ -476,20 +478,32 @@ impl Config {
             check_topic(errors, "kafka.alerts_topic", &k.alerts_topic);
             check_topic(errors, "kafka.state_topic", &k.state_topic);
             check_topic(errors, "kafka.dead_letter_topic", &k.dead_letter_topic);
-            let topics: BTreeSet<&str> =
-                [&k.alerts_topic, &k.state_topic, &k.dead_letter_topic].map(String::as_str).into();
+            let topics: BTreeSet<&str> = [&k.alerts_topic, &k.state_topic, &k.dead_letter_topic]
+                .map(String::as_str)
+                .into();
             if topics.len() != 3 {
-                errors.push("kafka", "alerts_topic, state_topic and dead_letter_topic must differ");
+                errors.push(
+                    "kafka",
+                    "alerts_topic, state_topic and dead_letter_topic must differ",
+                );
             }
             errors.non_empty("kafka.consumer_group", &k.consumer_group);
-            let replication_factor = errors.in_range("kafka.replication_factor", k.replication_factor, -1, 32);
+            let replication_factor =
+                errors.in_range("kafka.replication_factor", k.replication_factor, -1, 32);
             if replication_factor == 0 {
-                errors.push("kafka.replication_factor", "must be -1 (broker default) or at least 1");
+                errors.push(
+                    "kafka.replication_factor",
+                    "must be -1 (broker default) or at least 1",
+                );
             }
             KafkaConfig {
                 partitions: errors.in_range("kafka.partitions", k.partitions, 1, 1024) as i32,
                 replication_factor: replication_factor as i32,
-                produce_timeout: errors.duration("kafka.produce_timeout", &k.produce_timeout, Duration::from_millis(100)),
+                produce_timeout: errors.duration(
+                    "kafka.produce_timeout",
+                    &k.produce_timeout,
+                    Duration::from_millis(100),
+                ),
                 brokers: k.brokers,
                 alerts_topic: k.alerts_topic,
                 state_topic: k.state_topic,
@@ -501,11 +515,23 @@ impl Config {
 
         let api = ApiConfig {
             listen: raw.api.listen.parse().unwrap_or_else(|_| {
-                errors.push("api.listen", format!("{:?} is not an address such as 127.0.0.1:50051", raw.api.listen));
+                errors.push(
+                    "api.listen",
+                    format!(
+                        "{:?} is not an address such as 127.0.0.1:50051",
+                        raw.api.listen
+                    ),
+                );
                 SocketAddr::from(([127, 0, 0, 1], 0))
             }),
-            max_message_bytes: errors.in_range("api.max_message_bytes", raw.api.max_message_bytes, 1024, 64 << 20) as usize,
-            max_in_flight: errors.in_range("api.max_in_flight", raw.api.max_in_flight, 1, 1 << 20) as usize,
+            max_message_bytes: errors.in_range(
+                "api.max_message_bytes",
+                raw.api.max_message_bytes,
+                1024,
+                64 << 20,
+            ) as usize,
+            max_in_flight: errors.in_range("api.max_in_flight", raw.api.max_in_flight, 1, 1 << 20)
+                as usize,
             max_batch: errors.in_range("api.max_batch", raw.api.max_batch, 1, 10_000) as usize,
         };
 
@@ -518,7 +544,10 @@ impl Config {
                 errors.push(format!("{field}.id"), reason);
             }
             if !office_ids.insert(office.id.clone()) {
-                errors.push(format!("{field}.id"), format!("{:?} appears twice", office.id));
+                errors.push(
+                    format!("{field}.id"),
+                    format!("{:?} appears twice", office.id),
+                );
             }
             let mut token_sha256 = [0u8; 32];
             if hex::decode_to_slice(&office.token_sha256, &mut token_sha256).is_err() {
@@ -527,10 +556,17 @@ impl Config {
                     "must be 64 hex digits (see `watchkeeper hash-token`)",
                 );
             } else if !token_hashes.insert(token_sha256) {
-                errors.push(format!("{field}.token_sha256"), "is shared with another office");
+                errors.push(
+                    format!("{field}.token_sha256"),
+                    "is shared with another office",
+                );
             }
             offices.push(Office {
-                name: if office.name.is_empty() { office.id.clone() } else { office.name },
+                name: if office.name.is_empty() {
+                    office.id.clone()
+                } else {
+                    office.name
+                },
                 id: office.id,
                 token_sha256,
             });
@@ -575,7 +611,11 @@ impl Config {
 
         let smtp = SmtpConfig {
             port: errors.in_range("smtp.port", raw.smtp.port, 1, 65_535) as u16,
-            timeout: errors.duration("smtp.timeout", &raw.smtp.timeout, Duration::from_millis(100)),
+            timeout: errors.duration(
+                "smtp.timeout",
+                &raw.smtp.timeout,
+                Duration::from_millis(100),
+            ),
             host: raw.smtp.host,
             security: raw.smtp.security,
             username: raw.smtp.username.filter(|u| !u.is_empty()),
@@ -595,11 +635,20 @@ impl Config {
         }
 
         let webhook = WebhookConfig {
-            timeout: errors.duration("webhook.timeout", &raw.webhook.timeout, Duration::from_millis(100)),
+            timeout: errors.duration(
+                "webhook.timeout",
+                &raw.webhook.timeout,
+                Duration::from_millis(100),
+            ),
         };
 
         let dispatcher = DispatcherConfig {
-            delivery_attempts: errors.in_range("dispatcher.delivery_attempts", raw.dispatcher.delivery_attempts, 1, 20) as u32,
+            delivery_attempts: errors.in_range(
+                "dispatcher.delivery_attempts",
+                raw.dispatcher.delivery_attempts,
+                1,
+                20,
+            ) as u32,
             console: raw.dispatcher.console,
         };
         if !consoles.contains_key(&dispatcher.console) {
@@ -657,7 +706,10 @@ console = "manila"
 "#;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -676,8 +728,14 @@ console = "manila"
         let config = Config::from_toml(
             EXAMPLE,
             env(&[
-                ("WATCHKEEPER__CONSOLES__MANILA__SIGNING_SECRET", "a-much-better-secret"),
-                ("WATCHKEEPER__CONSOLES__MANILA__EMAILS", "a@example.org, b@example.org"),
+                (
+                    "WATCHKEEPER__CONSOLES__MANILA__SIGNING_SECRET",
+                    "a-much-better-secret",
+                ),
+                (
+                    "WATCHKEEPER__CONSOLES__MANILA__EMAILS",
+                    "a@example.org, b@example.org",
+                ),
                 ("WATCHKEEPER__SMTP__USERNAME", "watchkeeper"),
                 ("WATCHKEEPER__SMTP__PASSWORD", "hunter2"),
                 ("UNRELATED", "ignored"),
@@ -693,7 +751,10 @@ console = "manila"
     #[test]
     fn reports_every_semantic_error_with_its_field() {
         let text = EXAMPLE
-            .replace("partitions = 3", "partitions = 0\nproduce_timeout = \"soon\"")
+            .replace(
+                "partitions = 3",
+                "partitions = 0\nproduce_timeout = \"soon\"",
+            )
             .replace("listen = \"127.0.0.1:50051\"", "listen = \"nowhere\"")
             .replace("9f86d0", "zz86d0")
             .replace("https://console", "ftp://console")

@@ -42,7 +42,9 @@ pub fn sign<S: AsRef<[u8]>>(secrets: &[S], now: Timestamp, body: &[u8]) -> Strin
     let timestamp_seconds = now.as_unix_seconds();
     let mut header = format!("t={timestamp_seconds}");
     for secret in secrets {
-        let digest = mac(secret.as_ref(), timestamp_seconds, body).finalize().into_bytes();
+        let digest = mac(secret.as_ref(), timestamp_seconds, body)
+            .finalize()
+            .into_bytes();
         header.push_str(",v1=");
         header.push_str(&hex::encode(digest));
     }
@@ -89,8 +91,8 @@ pub fn verify<S: AsRef<[u8]>>(
                 }
             }
             "v1" => {
-                let digest = hex::decode(value)
-                    .map_err(|_| SignatureError::Malformed("v1 is not hex"))?;
+                let digest =
+                    hex::decode(value).map_err(|_| SignatureError::Malformed("v1 is not hex"))?;
                 if digest.len() != 32 {
                     return Err(SignatureError::Malformed("v1 is not 32 bytes"));
                 }
@@ -117,7 +119,11 @@ pub fn verify<S: AsRef<[u8]>>(
                 .is_ok()
         })
     });
-    if matches { Ok(()) } else { Err(SignatureError::Mismatch) }
+    if matches {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
 #[cfg(test)]
@@ -145,7 +151,10 @@ mod tests {
         assert_eq!(header.matches("v1=").count(), 2);
         verify(&header, BODY, &["new"], NOW, 300).unwrap();
         verify(&header, BODY, &["old"], NOW, 300).unwrap();
-        assert_eq!(verify(&header, BODY, &["other"], NOW, 300), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(&header, BODY, &["other"], NOW, 300),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -160,9 +169,20 @@ mod tests {
             verify(&header, BODY, &["secret"], later, 300),
             Err(SignatureError::Stale { .. })
         ));
-        for bad in ["", "t=1", "v1=00", "t=x,v1=00", "t=1,t=1,v1=00", "t=1,v1=zz", "t=1,v1=00"] {
+        for bad in [
+            "",
+            "t=1",
+            "v1=00",
+            "t=x,v1=00",
+            "t=1,t=1,v1=00",
+            "t=1,v1=zz",
+            "t=1,v1=00",
+        ] {
             assert!(
-                matches!(verify(bad, BODY, &["secret"], NOW, 300), Err(SignatureError::Malformed(_))),
+                matches!(
+                    verify(bad, BODY, &["secret"], NOW, 300),
+                    Err(SignatureError::Malformed(_))
+                ),
                 "{bad:?}"
             );
         }

@@ -188,9 +188,17 @@ mod tests {
 
     fn targets() -> Vec<Target> {
         vec![
-            Target::Webhook { console: "manila".into() },
-            Target::Email { console: "manila".into(), recipient: "a@example.org".into() },
-            Target::Email { console: "manila".into(), recipient: "b@example.org".into() },
+            Target::Webhook {
+                console: "manila".into(),
+            },
+            Target::Email {
+                console: "manila".into(),
+                recipient: "a@example.org".into(),
+            },
+            Target::Email {
+                console: "manila".into(),
+                recipient: "b@example.org".into(),
+            },
         ]
     }
 
@@ -214,9 +222,18 @@ mod tests {
     #[test]
     fn repeats_fold_once_per_new_offset() {
         let mut state = AlertState::open(alert(), &targets(), Timestamp::from_unix_millis(10), 5);
-        assert_eq!(state.repeat(Timestamp::from_unix_millis(20), 5), RaiseEffect::AlreadyApplied);
-        assert_eq!(state.repeat(Timestamp::from_unix_millis(20), 9), RaiseEffect::Folded);
-        assert_eq!(state.repeat(Timestamp::from_unix_millis(15), 9), RaiseEffect::AlreadyApplied);
+        assert_eq!(
+            state.repeat(Timestamp::from_unix_millis(20), 5),
+            RaiseEffect::AlreadyApplied
+        );
+        assert_eq!(
+            state.repeat(Timestamp::from_unix_millis(20), 9),
+            RaiseEffect::Folded
+        );
+        assert_eq!(
+            state.repeat(Timestamp::from_unix_millis(15), 9),
+            RaiseEffect::AlreadyApplied
+        );
         assert_eq!((state.occurrences, state.input_offset), (2, 9));
         assert_eq!(state.last_seen, Timestamp::from_unix_millis(20));
         assert_eq!(state.pending().count(), 3, "a repeat owes nothing new");
@@ -228,9 +245,21 @@ mod tests {
         let webhook = state.deliveries[0].id.clone();
         let email = state.deliveries[1].id.clone();
         state.record_attempt(&webhook, DeliveryOutcome::Delivered, 3);
-        state.record_attempt(&webhook, DeliveryOutcome::Failed { error: "late".into() }, 3);
+        state.record_attempt(
+            &webhook,
+            DeliveryOutcome::Failed {
+                error: "late".into(),
+            },
+            3,
+        );
         for _ in 0..3 {
-            state.record_attempt(&email, DeliveryOutcome::Failed { error: "refused".into() }, 3);
+            state.record_attempt(
+                &email,
+                DeliveryOutcome::Failed {
+                    error: "refused".into(),
+                },
+                3,
+            );
         }
         assert_eq!(state.deliveries[0].status, DeliveryStatus::Delivered);
         assert_eq!(state.deliveries[0].attempts, 1);

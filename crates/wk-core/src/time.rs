@@ -25,7 +25,9 @@ impl Timestamp {
 
     /// From protobuf-style seconds and nanoseconds; `None` when out of range.
     pub fn from_seconds_nanos(seconds: i64, nanos: i32) -> Option<Timestamp> {
-        let millis = seconds.checked_mul(1000)?.checked_add(i64::from(nanos) / 1_000_000)?;
+        let millis = seconds
+            .checked_mul(1000)?
+            .checked_add(i64::from(nanos) / 1_000_000)?;
         // jiff's supported range (years -9999..=9999) bounds what we accept.
         jiff::Timestamp::from_millisecond(millis).ok()?;
         Some(Timestamp(millis))
@@ -67,8 +69,14 @@ mod tests {
         let ts = Timestamp::from_seconds_nanos(1_795_000_000, 250_000_000).unwrap();
         assert_eq!(ts.as_unix_millis(), 1_795_000_000_250);
         assert_eq!(ts.to_seconds_nanos(), (1_795_000_000, 250_000_000));
-        assert_eq!(Timestamp::from_unix_millis(0).to_string(), "1970-01-01T00:00:00Z");
-        assert_eq!(Timestamp::from_unix_millis(-1).to_seconds_nanos(), (-1, 999_000_000));
+        assert_eq!(
+            Timestamp::from_unix_millis(0).to_string(),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            Timestamp::from_unix_millis(-1).to_seconds_nanos(),
+            (-1, 999_000_000)
+        );
     }
 
     #[test]

@@ -96,7 +96,10 @@ impl Collector {
     fn text(&mut self, field: &str, value: &str, max: usize, multi_line: bool) {
         let chars = value.chars().count();
         if chars > max {
-            self.reject(field, format!("is {chars} characters long, at most {max} allowed"));
+            self.reject(
+                field,
+                format!("is {chars} characters long, at most {max} allowed"),
+            );
         }
         let allowed = |c: char| multi_line && (c == '\n' || c == '\t' || c == '\r');
         if value.chars().any(|c| c.is_control() && !allowed(c)) {
@@ -107,9 +110,9 @@ impl Collector {
 
 fn is_identifier(value: &str) -> bool {
     !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.')
+        && value.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
+        })
 }
 
 fn is_label_key(value: &str) -> bool {
@@ -122,7 +125,10 @@ fn is_label_key(value: &str) -> bool {
 /// Checks that `office_id` is a well-formed office identifier, e.g. `ng-maiduguri`.
 pub fn check_office_id(value: &str) -> Result<(), String> {
     if value.chars().count() > limits::OFFICE_ID_CHARS {
-        return Err(format!("is longer than {} characters", limits::OFFICE_ID_CHARS));
+        return Err(format!(
+            "is longer than {} characters",
+            limits::OFFICE_ID_CHARS
+        ));
     }
     if !is_identifier(value) {
         return Err(format!(
@@ -141,7 +147,10 @@ impl AlertDraft {
             errors.reject("office_id", reason);
         }
         if self.severity.is_none() {
-            errors.reject("severity", "must be one of info, warning, critical, emergency");
+            errors.reject(
+                "severity",
+                "must be one of info, warning, critical, emergency",
+            );
         }
         if self.category.is_none() {
             errors.reject(
@@ -151,7 +160,12 @@ impl AlertDraft {
             );
         }
         errors.line("title", &self.title, true, limits::TITLE_CHARS);
-        errors.text("description", &self.description, limits::DESCRIPTION_CHARS, true);
+        errors.text(
+            "description",
+            &self.description,
+            limits::DESCRIPTION_CHARS,
+            true,
+        );
         let country = self.country.trim().to_ascii_uppercase();
         if isocountry::CountryCode::for_alpha2(&country).is_err() {
             errors.reject(
@@ -160,9 +174,16 @@ impl AlertDraft {
             );
         }
         errors.line("place", &self.place, true, limits::PLACE_CHARS);
-        if let Some(Coordinates { latitude, longitude }) = self.coordinates {
+        if let Some(Coordinates {
+            latitude,
+            longitude,
+        }) = self.coordinates
+        {
             if !(-90.0..=90.0).contains(&latitude) {
-                errors.reject("coordinates.latitude", format!("{latitude} is not in -90..=90"));
+                errors.reject(
+                    "coordinates.latitude",
+                    format!("{latitude} is not in -90..=90"),
+                );
             }
             if !(-180.0..=180.0).contains(&longitude) {
                 errors.reject(
@@ -187,14 +208,22 @@ impl AlertDraft {
         if self.staff_affected > limits::STAFF_AFFECTED {
             errors.reject(
                 "staff_affected",
-                format!("{} is more than {}", self.staff_affected, limits::STAFF_AFFECTED),
+                format!(
+                    "{} is more than {}",
+                    self.staff_affected,
+                    limits::STAFF_AFFECTED
+                ),
             );
         }
         errors.line("dedup_key", &self.dedup_key, false, limits::DEDUP_KEY_CHARS);
         if self.labels.len() > limits::LABELS {
             errors.reject(
                 "labels",
-                format!("has {} entries, at most {} allowed", self.labels.len(), limits::LABELS),
+                format!(
+                    "has {} entries, at most {} allowed",
+                    self.labels.len(),
+                    limits::LABELS
+                ),
             );
         }
         for (key, value) in &self.labels {
@@ -261,7 +290,10 @@ mod tests {
             description: "Two vehicles, no injuries so far.\nStaff in the safe room.".into(),
             country: "ng".into(),
             place: "Maiduguri".into(),
-            coordinates: Some(Coordinates { latitude: 11.85, longitude: 13.16 }),
+            coordinates: Some(Coordinates {
+                latitude: 11.85,
+                longitude: 13.16,
+            }),
             occurred_at: Some(NOW.saturating_add_millis(-60_000)),
             staff_affected: 12,
             dedup_key: "gate-2026-11-24".into(),
@@ -278,13 +310,19 @@ mod tests {
     fn accepts_a_valid_alert_and_normalises_it() {
         let alert = valid_draft().validate(NOW, fresh()).unwrap();
         assert_eq!(alert.country, "NG");
-        assert_eq!(alert.id, AlertId::for_dedup_key("ng-maiduguri", "gate-2026-11-24"));
+        assert_eq!(
+            alert.id,
+            AlertId::for_dedup_key("ng-maiduguri", "gate-2026-11-24")
+        );
         assert_eq!(alert.country_name(), Some("Nigeria"));
     }
 
     #[test]
     fn without_dedup_key_the_fresh_id_is_used() {
-        let draft = AlertDraft { dedup_key: String::new(), ..valid_draft() };
+        let draft = AlertDraft {
+            dedup_key: String::new(),
+            ..valid_draft()
+        };
         let alert = draft.validate(NOW, fresh()).unwrap();
         assert_eq!(alert.id, fresh());
         assert_eq!(alert.dedup_key, None);
@@ -292,8 +330,14 @@ mod tests {
 
     #[test]
     fn names_the_country_field_with_the_bad_value() {
-        let draft = AlertDraft { country: "XX".into(), ..valid_draft() };
-        assert_eq!(fields(draft), [r#"country: "XX" is not an ISO 3166-1 alpha-2 code"#]);
+        let draft = AlertDraft {
+            country: "XX".into(),
+            ..valid_draft()
+        };
+        assert_eq!(
+            fields(draft),
+            [r#"country: "XX" is not an ISO 3166-1 alpha-2 code"#]
+        );
     }
 
     #[test]
@@ -304,7 +348,10 @@ mod tests {
             category: None,
             title: "  ".into(),
             place: "x".repeat(201),
-            coordinates: Some(Coordinates { latitude: 91.0, longitude: -181.0 }),
+            coordinates: Some(Coordinates {
+                latitude: 91.0,
+                longitude: -181.0,
+            }),
             occurred_at: Some(NOW.saturating_add_millis(5 * 60 * 1000 + 1)),
             staff_affected: 100_001,
             labels: [("bad key".to_owned(), "v\u{7}".to_owned())].into(),
@@ -336,7 +383,10 @@ mod tests {
     fn bounds_are_inclusive() {
         let draft = AlertDraft {
             title: "t".repeat(limits::TITLE_CHARS),
-            coordinates: Some(Coordinates { latitude: -90.0, longitude: 180.0 }),
+            coordinates: Some(Coordinates {
+                latitude: -90.0,
+                longitude: 180.0,
+            }),
             occurred_at: Some(NOW.saturating_add_millis(limits::FUTURE_SKEW_MILLIS)),
             staff_affected: limits::STAFF_AFFECTED,
             ..valid_draft()
@@ -350,7 +400,10 @@ mod tests {
         let draft = AlertDraft {
             occurred_at: None,
             labels,
-            coordinates: Some(Coordinates { latitude: f64::NAN, longitude: 0.0 }),
+            coordinates: Some(Coordinates {
+                latitude: f64::NAN,
+                longitude: 0.0,
+            }),
             ..valid_draft()
         };
         assert_eq!(

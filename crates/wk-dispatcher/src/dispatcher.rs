@@ -24,6 +24,7 @@ use wk_core::state::{AlertState, RaiseEffect, Target};
 use crate::notifier::Notifier;
 
 const RESTORE_TIMEOUT: Duration = Duration::from_secs(60);
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -105,7 +106,7 @@ impl Dispatcher {
                 break;
             }
         }
-        self.consumer.commit_stored()?;
+        self.consumer.close(CLOSE_TIMEOUT).await?;
         info!("dispatcher stopped; offsets committed");
         Ok(())
     }
@@ -114,24 +115,40 @@ impl Dispatcher {
         if self.partitions.contains_key(&partition) {
             return Ok(());
         }
-        let records =
-            read_partition(&self.kafka, &self.kafka.state_topic, partition, RESTORE_TIMEOUT).await?;
+        let records = read_partition(
+            &self.kafka,
+            &self.kafka.state_topic,
+            partition,
+            RESTORE_TIMEOUT,
+        )
+        .await?;
         let mut states = HashMap::new();
         for record in &records {
             match record.payload.as_deref().map(decode_state) {
                 Some(Ok(state)) => {
                     states.insert(state.alert.id, state);
                 }
-                Some(Err(error)) => warn!(partition, offset = record.offset, %error, "undecodable state skipped"),
+                Some(Err(error)) => {
+                    warn!(partition, offset = record.offset, %error, "undecodable state skipped")
+                }
                 None => {}
             }
         }
-        info!(partition, alerts = states.len(), records = records.len(), "partition restored");
+        info!(
+            partition,
+            alerts = states.len(),
+            records = records.len(),
+            "partition restored"
+        );
         self.partitions.insert(partition, states);
         Ok(())
     }
 
-    async fn handle(&mut self, record: Record, shutdown: &CancellationToken) -> Result<Flow, DispatchError> {
+    async fn handle(
+        &mut self,
+        record: Record,
+        shutdown: &CancellationToken,
+    ) -> Result<Flow, DispatchError> {
         let partition = record.partition;
         loop {
             match self.restore(partition).await {
@@ -151,13 +168,20 @@ impl Dispatcher {
                 return self.dead_letter(&record, shutdown).await;
             }
             None => {
-                warn!(partition, offset = record.offset, "empty alert record skipped");
+                warn!(
+                    partition,
+                    offset = record.offset,
+                    "empty alert record skipped"
+                );
                 self.consumer.store_done(partition, record.offset)?;
                 return Ok(Flow::Continue);
             }
         };
         match event {
-            Event::Raised { alert, at } => self.raised(alert, at, partition, record.offset, shutdown).await,
+            Event::Raised { alert, at } => {
+                self.raised(alert, at, partition, record.offset, shutdown)
+                    .await
+            }
         }
     }
 
@@ -177,20 +201,31 @@ impl Dispatcher {
                 let effect = state.repeat(at, offset);
                 (state, effect)
             }
-            None => (AlertState::open(alert, &self.targets, at, offset), RaiseEffect::Opened),
+            None => (
+                AlertState::open(alert, &self.targets, at, offset),
+                RaiseEffect::Opened,
+            ),
         };
         match effect {
             RaiseEffect::Opened => info!("alert opened"),
-            RaiseEffect::Folded => info!(occurrences = state.occurrences, "repeat folded into open alert"),
-            RaiseEffect::AlreadyApplied => info!("event already applied; resuming pending deliveries"),
+            RaiseEffect::Folded => info!(
+                occurrences = state.occurrences,
+                "repeat folded into open alert"
+            ),
+            RaiseEffect::AlreadyApplied => {
+                info!("event already applied; resuming pending deliveries")
+            }
         }
-        if effect != RaiseEffect::AlreadyApplied && !self.persist(&state, partition, shutdown).await {
+        if effect != RaiseEffect::AlreadyApplied && !self.persist(&state, partition, shutdown).await
+        {
             return Ok(Flow::Stop);
         }
         let pending: Vec<_> = state.pending().cloned().collect();
         if !pending.is_empty() {
             let outcomes = futures_util::future::join_all(
-                pending.iter().map(|delivery| self.notifier.deliver(&state, delivery)),
+                pending
+                    .iter()
+                    .map(|delivery| self.notifier.deliver(&state, delivery)),
             )
             .await;
             for (delivery, outcomes) in pending.iter().zip(outcomes) {
@@ -202,20 +237,34 @@ impl Dispatcher {
                 return Ok(Flow::Stop);
             }
         }
-        self.partitions.entry(partition).or_default().insert(id, state);
+        self.partitions
+            .entry(partition)
+            .or_default()
+            .insert(id, state);
         self.consumer.store_done(partition, offset)?;
         Ok(Flow::Continue)
     }
 
     /// Produces `state` to the changelog until the broker acknowledges it; false if shutdown
     /// came first (the input offset is then not stored, so the record is processed again).
-    async fn persist(&self, state: &AlertState, partition: i32, shutdown: &CancellationToken) -> bool {
+    async fn persist(
+        &self,
+        state: &AlertState,
+        partition: i32,
+        shutdown: &CancellationToken,
+    ) -> bool {
         let key = state.alert.id.to_string();
         let payload = encode_state(state);
         loop {
             match self
                 .producer
-                .send(&self.kafka.state_topic, &key, &payload, Some(partition), Some(&key))
+                .send(
+                    &self.kafka.state_topic,
+                    &key,
+                    &payload,
+                    Some(partition),
+                    Some(&key),
+                )
                 .await
             {
                 Ok(_) => return true,
@@ -227,7 +276,11 @@ impl Dispatcher {
         }
     }
 
-    async fn dead_letter(&mut self, record: &Record, shutdown: &CancellationToken) -> Result<Flow, DispatchError> {
+    async fn dead_letter(
+        &mut self,
+        record: &Record,
+        shutdown: &CancellationToken,
+    ) -> Result<Flow, DispatchError> {
         let key = record
             .key
             .as_deref()
@@ -260,4 +313,3 @@ impl Dispatcher {
         }
     }
 }
-

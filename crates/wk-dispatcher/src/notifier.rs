@@ -23,7 +23,9 @@ pub struct Notifier {
 pub(crate) fn wall_clock() -> Timestamp {
     let millis = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX));
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        });
     Timestamp::from_unix_millis(millis)
 }
 
@@ -45,10 +47,9 @@ impl Notifier {
                     .await
             }
             Channel::Email => {
-                let recipient = delivery
-                    .recipient
-                    .as_deref()
-                    .ok_or_else(|| SendError::Permanent("email delivery without recipient".into()))?;
+                let recipient = delivery.recipient.as_deref().ok_or_else(|| {
+                    SendError::Permanent("email delivery without recipient".into())
+                })?;
                 self.mailer.send(state, recipient, &delivery.id).await
             }
         }
@@ -70,11 +71,15 @@ impl Notifier {
                 Err(error) => {
                     warn!(delivery = %delivery.id, channel = delivery.channel.as_str(), attempt, %error, "delivery attempt failed");
                     let permanent = matches!(error, SendError::Permanent(_));
-                    outcomes.push(DeliveryOutcome::Failed { error: error.to_string() });
+                    outcomes.push(DeliveryOutcome::Failed {
+                        error: error.to_string(),
+                    });
                     if permanent {
                         // Use up the budget so the state records it as failed.
                         while (outcomes.len() as u32) < remaining {
-                            outcomes.push(DeliveryOutcome::Failed { error: error.to_string() });
+                            outcomes.push(DeliveryOutcome::Failed {
+                                error: error.to_string(),
+                            });
                         }
                         return outcomes;
                     }

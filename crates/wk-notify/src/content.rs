@@ -72,7 +72,10 @@ fn rows(state: &AlertState) -> Vec<(&'static str, String)> {
         ),
         ("Occurred at", alert.occurred_at.to_string()),
         ("Staff affected", alert.staff_affected.to_string()),
-        ("Dedup key", alert.dedup_key.clone().unwrap_or_else(|| "none".into())),
+        (
+            "Dedup key",
+            alert.dedup_key.clone().unwrap_or_else(|| "none".into()),
+        ),
     ];
     let labels = alert
         .labels
@@ -80,7 +83,14 @@ fn rows(state: &AlertState) -> Vec<(&'static str, String)> {
         .map(|(key, value)| format!("{key}={value}"))
         .collect::<Vec<_>>()
         .join(", ");
-    rows.push(("Labels", if labels.is_empty() { "none".into() } else { labels }));
+    rows.push((
+        "Labels",
+        if labels.is_empty() {
+            "none".into()
+        } else {
+            labels
+        },
+    ));
     rows.push(("First seen", state.first_seen.to_string()));
     rows.push(("Alert id", alert.id.to_string()));
     rows
@@ -111,9 +121,8 @@ fn escape(text: &str) -> String {
 }
 
 pub fn email_html(state: &AlertState) -> String {
-    let mut html = String::from(
-        "<!DOCTYPE html><html><body style=\"font-family:sans-serif\">\n<table>\n",
-    );
+    let mut html =
+        String::from("<!DOCTYPE html><html><body style=\"font-family:sans-serif\">\n<table>\n");
     for (label, value) in rows(state) {
         let _ = writeln!(
             html,
@@ -133,9 +142,9 @@ pub fn email_html(state: &AlertState) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wk_core::Timestamp;
     use wk_core::alert::{AlertId, Category, Coordinates, Severity};
     use wk_core::state::Target;
-    use wk_core::Timestamp;
 
     fn state() -> AlertState {
         let now = Timestamp::from_unix_millis(1_795_000_000_000);
@@ -148,13 +157,23 @@ mod tests {
             description: "Two vehicles & no injuries".into(),
             country: "NG".into(),
             place: "Maiduguri".into(),
-            coordinates: Some(Coordinates { latitude: 11.85, longitude: 13.16 }),
+            coordinates: Some(Coordinates {
+                latitude: 11.85,
+                longitude: 13.16,
+            }),
             occurred_at: now,
             staff_affected: 12,
             dedup_key: Some("gate".into()),
             labels: [("team".to_owned(), "wash".to_owned())].into(),
         };
-        AlertState::open(alert, &[Target::Webhook { console: "manila".into() }], now, 0)
+        AlertState::open(
+            alert,
+            &[Target::Webhook {
+                console: "manila".into(),
+            }],
+            now,
+            0,
+        )
     }
 
     #[test]
@@ -162,16 +181,28 @@ mod tests {
         let state = state();
         let text = email_text(&state);
         let html = email_html(&state);
-        for needle in ["CRITICAL", "Security incident", "ng-maiduguri", "Nigeria (NG)", "Maiduguri",
-            "11.85000, 13.16000", "12", "gate", "team=wash", &state.alert.id.to_string()]
-        {
+        for needle in [
+            "CRITICAL",
+            "Security incident",
+            "ng-maiduguri",
+            "Nigeria (NG)",
+            "Maiduguri",
+            "11.85000, 13.16000",
+            "12",
+            "gate",
+            "team=wash",
+            &state.alert.id.to_string(),
+        ] {
             assert!(text.contains(needle), "text lacks {needle}");
             assert!(html.contains(needle), "html lacks {needle}");
         }
         assert!(text.contains("Two vehicles & no injuries"));
         assert!(html.contains("Armed men &lt;at&gt; the gate"));
         assert!(html.contains("Two vehicles &amp; no injuries"));
-        assert_eq!(email_subject(&state.alert), "[CRITICAL] ng-maiduguri: Armed men <at> the gate");
+        assert_eq!(
+            email_subject(&state.alert),
+            "[CRITICAL] ng-maiduguri: Armed men <at> the gate"
+        );
     }
 
     #[test]

@@ -22,9 +22,13 @@ pub struct Mailer {
 impl Mailer {
     pub fn new(smtp: &SmtpConfig) -> Result<Mailer, SetupError> {
         let builder = match smtp.security {
-            SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?,
+            SmtpSecurity::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?
+            }
             SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,
-            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+            SmtpSecurity::None => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+            }
         };
         let mut builder = builder.port(smtp.port).timeout(Some(smtp.timeout));
         if let (Some(username), Some(password)) = (&smtp.username, &smtp.password) {
@@ -78,9 +82,10 @@ impl Mailer {
             .map_err(|error| SendError::Permanent(format!("cannot build message: {error}")))?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
-            Err(error) if error.is_permanent() => {
-                Err(SendError::Permanent(format!("smtp rejected: {}", code(&error))))
-            }
+            Err(error) if error.is_permanent() => Err(SendError::Permanent(format!(
+                "smtp rejected: {}",
+                code(&error)
+            ))),
             Err(error) if error.is_timeout() => Err(SendError::Transient("smtp timed out".into())),
             Err(error) => Err(SendError::Transient(format!("smtp: {}", code(&error)))),
         }
