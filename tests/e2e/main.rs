@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod broker_outage;
+mod cli;
 mod config;
 mod ingest;
 mod python_client;
