@@ -3,6 +3,7 @@
 
 pub mod alert;
 pub mod config;
+pub mod policy;
 pub mod schedule;
 pub mod signing;
 pub mod state;
