@@ -49,11 +49,20 @@ async fn send_submits_from_a_json_file_and_from_flags() {
     };
 
     let output = run(vec!["--file".into(), file.display().to_string()]).await;
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let accepted: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let alert_id = accepted["alert_id"].as_str().unwrap().to_owned();
     assert!(
-        wait_until(Duration::from_secs(45), || stack.manila.received_for(&alert_id).len() == 1).await,
+        wait_until(Duration::from_secs(45), || stack
+            .manila
+            .received_for(&alert_id)
+            .len()
+            == 1)
+        .await,
         "{}",
         stack.app.log()
     );
@@ -61,7 +70,18 @@ async fn send_submits_from_a_json_file_and_from_flags() {
     assert_eq!(body["alert"]["category"], "medical");
     assert_eq!(body["alert"]["labels"]["vehicle"], "LC-12");
 
-    let flags = ["--office", OFFICE, "--severity", "sev1", "--title", "Flags", "--country", "XX", "--place", "Bama"];
+    let flags = [
+        "--office",
+        OFFICE,
+        "--severity",
+        "sev1",
+        "--title",
+        "Flags",
+        "--country",
+        "XX",
+        "--place",
+        "Bama",
+    ];
     let output = run(flags.iter().map(|flag| flag.to_string()).collect()).await;
     assert!(!output.status.success());
     let refused: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();

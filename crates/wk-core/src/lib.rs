@@ -3,6 +3,7 @@
 
 pub mod alert;
 pub mod config;
+pub mod escalation;
 pub mod policy;
 pub mod schedule;
 pub mod signing;

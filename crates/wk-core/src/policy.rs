@@ -33,7 +33,9 @@ impl TargetRef {
             Some(("console", name)) if !name.is_empty() => Ok(TargetRef::Console(name.into())),
             Some(("person", id)) if !id.is_empty() => Ok(TargetRef::Person(id.into())),
             Some(("schedule", id)) if !id.is_empty() => Ok(TargetRef::Schedule(id.into())),
-            Some(("email", address)) if address.contains('@') => Ok(TargetRef::Email(address.into())),
+            Some(("email", address)) if address.contains('@') => {
+                Ok(TargetRef::Email(address.into()))
+            }
             _ => Err(format!(
                 "{text:?} is not a target (console:NAME, person:ID, schedule:ID, email:ADDRESS \
                  or regional-security-officer)"
@@ -96,7 +98,9 @@ pub struct Directory {
 
 impl Directory {
     pub fn region_of(&self, country: &str) -> Option<&Region> {
-        self.regions.iter().find(|region| region.countries.contains(country))
+        self.regions
+            .iter()
+            .find(|region| region.countries.contains(country))
     }
 }
 
@@ -154,7 +158,9 @@ impl Policy {
             .routes
             .iter()
             .find(|route| route.matcher.matches(alert, &self.directory))
-            .map_or(("default", &self.default_chain), |route| (route.name.as_str(), &route.chain));
+            .map_or(("default", &self.default_chain), |route| {
+                (route.name.as_str(), &route.chain)
+            });
         self.chains.get(chain).map(|chain| (name, chain))
     }
 }
@@ -186,7 +192,10 @@ pub(crate) mod tests {
     fn chain(id: &str) -> Chain {
         Chain {
             id: id.into(),
-            steps: vec![Step { timeout_ms: 1, targets: vec![TargetRef::Console("manila".into())] }],
+            steps: vec![Step {
+                timeout_ms: 1,
+                targets: vec![TargetRef::Console("manila".into())],
+            }],
             repeat: 0,
             ack_timeout_ms: None,
             on_exhausted: vec![],
@@ -204,11 +213,16 @@ pub(crate) mod tests {
                 }],
                 ..Directory::default()
             },
-            chains: ["standard", "crisis", "wca"].map(|id| (id.to_owned(), chain(id))).into(),
+            chains: ["standard", "crisis", "wca"]
+                .map(|id| (id.to_owned(), chain(id)))
+                .into(),
             routes: vec![
                 Route {
                     name: "abduction".into(),
-                    matcher: Matcher { categories: vec![Category::Abduction], ..Matcher::default() },
+                    matcher: Matcher {
+                        categories: vec![Category::Abduction],
+                        ..Matcher::default()
+                    },
                     chain: "crisis".into(),
                 },
                 Route {
@@ -229,15 +243,28 @@ pub(crate) mod tests {
     #[test]
     fn first_matching_route_wins_and_default_catches_the_rest() {
         let policy = policy();
-        let route = |a: &Alert| policy.route(a).map(|(name, chain)| (name.to_owned(), chain.id.clone()));
+        let route = |a: &Alert| {
+            policy
+                .route(a)
+                .map(|(name, chain)| (name.to_owned(), chain.id.clone()))
+        };
         let abduction = alert(Severity::Info, Category::Abduction, "NG");
-        assert_eq!(route(&abduction), Some(("abduction".into(), "crisis".into())));
+        assert_eq!(
+            route(&abduction),
+            Some(("abduction".into(), "crisis".into()))
+        );
         let critical = alert(Severity::Critical, Category::Crime, "SN");
-        assert_eq!(route(&critical), Some(("west-africa-critical".into(), "wca".into())));
+        assert_eq!(
+            route(&critical),
+            Some(("west-africa-critical".into(), "wca".into()))
+        );
         let warning = alert(Severity::Warning, Category::Crime, "SN");
         assert_eq!(route(&warning), Some(("default".into(), "standard".into())));
         let elsewhere = alert(Severity::Emergency, Category::Crime, "KE");
-        assert_eq!(route(&elsewhere), Some(("default".into(), "standard".into())));
+        assert_eq!(
+            route(&elsewhere),
+            Some(("default".into(), "standard".into()))
+        );
         let mut unlabelled = alert(Severity::Critical, Category::Crime, "NG");
         unlabelled.labels.clear();
         assert_eq!(route(&unlabelled).unwrap().0, "default");
@@ -245,10 +272,22 @@ pub(crate) mod tests {
 
     #[test]
     fn targets_parse_and_refuse_nonsense() {
-        assert_eq!(TargetRef::parse("console:manila"), Ok(TargetRef::Console("manila".into())));
-        assert_eq!(TargetRef::parse("schedule:centre"), Ok(TargetRef::Schedule("centre".into())));
-        assert_eq!(TargetRef::parse("regional-security-officer"), Ok(TargetRef::RegionalSecurityOfficer));
-        assert_eq!(TargetRef::parse("email:crisis@example.org"), Ok(TargetRef::Email("crisis@example.org".into())));
+        assert_eq!(
+            TargetRef::parse("console:manila"),
+            Ok(TargetRef::Console("manila".into()))
+        );
+        assert_eq!(
+            TargetRef::parse("schedule:centre"),
+            Ok(TargetRef::Schedule("centre".into()))
+        );
+        assert_eq!(
+            TargetRef::parse("regional-security-officer"),
+            Ok(TargetRef::RegionalSecurityOfficer)
+        );
+        assert_eq!(
+            TargetRef::parse("email:crisis@example.org"),
+            Ok(TargetRef::Email("crisis@example.org".into()))
+        );
         for bad in ["", "console:", "pager:x", "email:nobody", "manila"] {
             assert!(TargetRef::parse(bad).is_err(), "{bad}");
         }

@@ -67,10 +67,10 @@ impl Layer {
     pub fn on_call(&self, at: Timestamp) -> Option<&str> {
         let instant = jiff::Timestamp::from_millisecond(at.as_unix_millis()).ok()?;
         let local = instant.to_zoned(self.time_zone.clone()).datetime();
-        if let Some(window) = &self.window {
-            if !window.contains(local.time()) {
-                return None;
-            }
+        if let Some(window) = &self.window
+            && !window.contains(local.time())
+        {
+            return None;
         }
         if self.people.is_empty() || self.shift_days == 0 {
             return None;
@@ -90,11 +90,7 @@ impl Layer {
 impl Schedule {
     /// Who is on call at `at`: an override covering `at`, else the first active layer.
     pub fn on_call(&self, at: Timestamp) -> Option<&str> {
-        if let Some(current) = self
-            .overrides
-            .iter()
-            .find(|o| o.start <= at && at < o.end)
-        {
+        if let Some(current) = self.overrides.iter().find(|o| o.start <= at && at < o.end) {
             return Some(&current.person);
         }
         self.layers.iter().find_map(|layer| layer.on_call(at))
@@ -122,7 +118,10 @@ mod tests {
                 Layer {
                     name: "manila-day".into(),
                     time_zone: TimeZone::get("Asia/Manila").unwrap(),
-                    window: Some(Window { start: time("06:00"), end: time("18:00") }),
+                    window: Some(Window {
+                        start: time("06:00"),
+                        end: time("18:00"),
+                    }),
                     people: vec!["maria".into(), "jose".into()],
                     handover: "2026-11-02T06:00".parse().unwrap(),
                     shift_days: 7,
@@ -130,7 +129,10 @@ mod tests {
                 Layer {
                     name: "panama-night".into(),
                     time_zone: TimeZone::get("America/Panama").unwrap(),
-                    window: Some(Window { start: time("05:00"), end: time("17:00") }),
+                    window: Some(Window {
+                        start: time("05:00"),
+                        end: time("17:00"),
+                    }),
                     people: vec!["ana".into()],
                     handover: "2026-11-02T05:00".parse().unwrap(),
                     shift_days: 1,
@@ -187,12 +189,21 @@ mod tests {
 
     #[test]
     fn windows_wrap_midnight() {
-        let night = Window { start: time("18:00"), end: time("06:00") };
+        let night = Window {
+            start: time("18:00"),
+            end: time("06:00"),
+        };
         assert!(night.contains(time("23:00")));
         assert!(night.contains(time("05:59")));
         assert!(!night.contains(time("06:00")));
         assert!(!night.contains(time("12:00")));
-        assert!(Window { start: time("00:00"), end: time("00:00") }.contains(time("12:00")));
+        assert!(
+            Window {
+                start: time("00:00"),
+                end: time("00:00")
+            }
+            .contains(time("12:00"))
+        );
     }
 
     #[test]

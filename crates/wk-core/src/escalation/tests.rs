@@ -1,0 +1,586 @@
+//! Scripted traces (explicit times in, actions out) for every escalation rule, and property
+//! tests for the invariants. No sleeps: time is an argument.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::alert::{AlertId, Category, Severity};
+use crate::policy::{ConsoleContact, Matcher, Person, Region, Route, Step};
+use crate::schedule::{Layer, Schedule};
+
+const MINUTE: i64 = 60_000;
+
+fn alert() -> Alert {
+    Alert {
+        id: AlertId::for_dedup_key("ng-maiduguri", "gate"),
+        office_id: "ng-maiduguri".into(),
+        severity: Severity::Critical,
+        category: Category::SecurityIncident,
+        title: "t".into(),
+        description: String::new(),
+        country: "NG".into(),
+        place: "Maiduguri".into(),
+        coordinates: None,
+        occurred_at: Timestamp::from_unix_millis(0),
+        staff_affected: 0,
+        dedup_key: Some("gate".into()),
+        labels: BTreeMap::new(),
+    }
+}
+
+fn all_day(person: &str) -> Schedule {
+    Schedule {
+        id: person.into(),
+        layers: vec![Layer {
+            name: "all".into(),
+            time_zone: jiff::tz::TimeZone::UTC,
+            window: None,
+            people: vec![person.into()],
+            handover: "2026-01-01T00:00".parse().unwrap(),
+            shift_days: 1,
+        }],
+        overrides: vec![],
+    }
+}
+
+fn directory() -> Directory {
+    let person = |id: &str| {
+        (
+            id.to_owned(),
+            Person {
+                id: id.into(),
+                name: id.into(),
+                email: format!("{id}@example.org"),
+            },
+        )
+    };
+    Directory {
+        consoles: [
+            (
+                "manila".to_owned(),
+                ConsoleContact {
+                    name: "manila".into(),
+                    emails: vec!["duty.manila@example.org".into()],
+                    failover: Some("panama".into()),
+                },
+            ),
+            (
+                "panama".to_owned(),
+                ConsoleContact {
+                    name: "panama".into(),
+                    emails: vec!["duty.panama@example.org".into()],
+                    failover: None,
+                },
+            ),
+        ]
+        .into(),
+        people: [person("maria"), person("amadou"), person("hq")].into(),
+        schedules: [
+            ("centre".to_owned(), all_day("maria")),
+            ("rso-dakar".to_owned(), all_day("amadou")),
+        ]
+        .into(),
+        regions: vec![Region {
+            id: "wca".into(),
+            name: "West and Central Africa".into(),
+            countries: ["NG".to_owned()].into(),
+            security_officer_schedule: "rso-dakar".into(),
+        }],
+    }
+}
+
+fn chain(repeat: u32, ack_timeout_ms: Option<i64>) -> Chain {
+    Chain {
+        id: "standard".into(),
+        steps: vec![
+            Step {
+                timeout_ms: 5 * MINUTE,
+                targets: vec![TargetRef::Console("manila".into())],
+            },
+            Step {
+                timeout_ms: 10 * MINUTE,
+                targets: vec![
+                    TargetRef::Schedule("centre".into()),
+                    TargetRef::RegionalSecurityOfficer,
+                ],
+            },
+            Step {
+                timeout_ms: 15 * MINUTE,
+                targets: vec![TargetRef::Person("hq".into())],
+            },
+        ],
+        repeat,
+        ack_timeout_ms,
+        on_exhausted: vec![TargetRef::Console("panama".into())],
+    }
+}
+
+fn policy(repeat: u32, ack_timeout_ms: Option<i64>) -> Policy {
+    Policy {
+        directory: directory(),
+        chains: [("standard".to_owned(), chain(repeat, ack_timeout_ms))].into(),
+        routes: vec![Route {
+            name: "all".into(),
+            matcher: Matcher::default(),
+            chain: "standard".into(),
+        }],
+        default_chain: "standard".into(),
+    }
+}
+
+fn minutes(text: &str) -> Timestamp {
+    let minutes: i64 = text.trim_end_matches('m').parse().unwrap();
+    Timestamp::from_unix_millis(minutes * MINUTE)
+}
+
+fn show_time(at: Timestamp) -> String {
+    let millis = at.as_unix_millis();
+    if millis % MINUTE == 0 {
+        format!("{}m", millis / MINUTE)
+    } else {
+        format!("{millis}ms")
+    }
+}
+
+/// Short names for recipients so traces read well.
+fn short(id: &str, alert: &Alert) -> String {
+    let mut id = id.replace(&alert.id.to_string(), "A");
+    for name in ["duty.manila", "duty.panama", "maria", "amadou", "hq"] {
+        let key = Recipient::Email {
+            address: format!("{name}@example.org"),
+        }
+        .key();
+        id = id.replace(&key, &format!("mail-{name}"));
+    }
+    id
+}
+
+/// Runs `script` (one command per line: `5m timeout`, `6m ack`, `7m resolve`, `8m trigger`,
+/// `9m delivered SUFFIX`, `9m failed SUFFIX`) from an alert opened at 0m, and returns what
+/// happened: each notification sent and the next timeout after each command.
+fn trace(policy: &Policy, script: &str) -> Vec<String> {
+    let mut escalation = Escalation::route(alert(), policy, minutes("0m")).unwrap();
+    let mut lines = vec![];
+    let drain = |escalation: &mut Escalation, lines: &mut Vec<String>| {
+        while let Some(Action::Deliver(notification)) = escalation.poll_action() {
+            lines.push(format!("  send {}", short(&notification.id, &alert())));
+        }
+        if let Some(at) = escalation.poll_timeout() {
+            lines.push(format!("  next {}", show_time(at)));
+        }
+    };
+    lines.push("0m open".to_owned());
+    drain(&mut escalation, &mut lines);
+    let by = Responder {
+        actor: "maria".into(),
+        channel: "api".into(),
+    };
+    for command in script
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+    {
+        lines.push(command.to_owned());
+        let mut words = command.split_whitespace();
+        let now = minutes(words.next().unwrap());
+        match words.next().unwrap() {
+            "timeout" => escalation.handle_timeout(&policy.directory, now),
+            "ack" => {
+                if let AckEffect::AlreadyAcknowledged(first) =
+                    escalation.handle_ack(by.clone(), now)
+                {
+                    lines.push(format!("  already acknowledged by {}", first.actor));
+                }
+            }
+            "resolve" => {
+                escalation.handle_resolve(by.clone(), now);
+            }
+            "trigger" => escalation.handle_trigger(alert(), policy, now),
+            verb @ ("delivered" | "failed") => {
+                let suffix = words.next().unwrap();
+                let id = escalation
+                    .deliveries()
+                    .iter()
+                    .map(|record| record.notification.id.clone())
+                    .find(|id| short(id, &alert()).ends_with(suffix))
+                    .unwrap_or_else(|| panic!("no delivery ending {suffix}"));
+                let outcome = if verb == "delivered" {
+                    Outcome::Delivered
+                } else {
+                    Outcome::GivenUp {
+                        reason: "connection refused".into(),
+                    }
+                };
+                escalation.handle_delivery(&id, outcome, &policy.directory, now);
+            }
+            other => panic!("unknown command {other}"),
+        }
+        drain(&mut escalation, &mut lines);
+    }
+    lines
+}
+
+#[test]
+fn without_ack_every_step_fires_in_order_then_the_chain_repeats_and_is_exhausted() {
+    let lines = trace(
+        &policy(1, None),
+        "5m timeout\n15m timeout\n30m timeout\n35m timeout\n45m timeout\n60m timeout\n61m timeout",
+    );
+    assert_eq!(
+        lines,
+        [
+            "0m open",
+            "  send A.i1.r0.s0.webhook-manila",
+            "  send A.i1.r0.s0.mail-duty.manila",
+            "  next 5m",
+            "5m timeout",
+            "  send A.i1.r0.s1.mail-maria",
+            "  send A.i1.r0.s1.mail-amadou",
+            "  next 15m",
+            "15m timeout",
+            "  send A.i1.r0.s2.mail-hq",
+            "  next 30m",
+            "30m timeout",
+            "  send A.i1.r1.s0.webhook-manila",
+            "  send A.i1.r1.s0.mail-duty.manila",
+            "  next 35m",
+            "35m timeout",
+            "  send A.i1.r1.s1.mail-maria",
+            "  send A.i1.r1.s1.mail-amadou",
+            "  next 45m",
+            "45m timeout",
+            "  send A.i1.r1.s2.mail-hq",
+            "  next 60m",
+            "60m timeout",
+            "  send A.i1.r1.exhausted.webhook-panama",
+            "  send A.i1.r1.exhausted.mail-duty.panama",
+            "61m timeout",
+        ]
+    );
+}
+
+#[test]
+fn an_ack_after_the_first_step_stops_everything() {
+    let lines = trace(&policy(1, None), "4m ack\n5m timeout\n90m timeout\n91m ack");
+    assert_eq!(
+        lines,
+        [
+            "0m open",
+            "  send A.i1.r0.s0.webhook-manila",
+            "  send A.i1.r0.s0.mail-duty.manila",
+            "  next 5m",
+            "4m ack",
+            "5m timeout",
+            "90m timeout",
+            "91m ack",
+            "  already acknowledged by maria",
+        ]
+    );
+}
+
+#[test]
+fn an_ack_not_resolved_in_time_returns_to_triggered_and_escalation_resumes() {
+    let lines = trace(
+        &policy(0, Some(60 * MINUTE)),
+        "4m ack\n64m timeout\n70m ack\n80m resolve\n200m timeout",
+    );
+    assert_eq!(
+        lines,
+        [
+            "0m open",
+            "  send A.i1.r0.s0.webhook-manila",
+            "  send A.i1.r0.s0.mail-duty.manila",
+            "  next 5m",
+            "4m ack",
+            "  next 64m",
+            "64m timeout",
+            "  send A.i1.r1.s0.webhook-manila",
+            "  send A.i1.r1.s0.mail-duty.manila",
+            "  next 69m",
+            "70m ack",
+            "  next 130m",
+            "80m resolve",
+            "200m timeout",
+        ]
+    );
+}
+
+#[test]
+fn a_repeat_folds_in_and_a_trigger_after_resolve_opens_a_new_incident() {
+    let lines = trace(
+        &policy(0, None),
+        "1m trigger\n2m trigger\n3m resolve\n4m trigger\n9m timeout",
+    );
+    assert_eq!(
+        lines,
+        [
+            "0m open",
+            "  send A.i1.r0.s0.webhook-manila",
+            "  send A.i1.r0.s0.mail-duty.manila",
+            "  next 5m",
+            "1m trigger",
+            "  next 5m",
+            "2m trigger",
+            "  next 5m",
+            "3m resolve",
+            "4m trigger",
+            "  send A.i2.r0.s0.webhook-manila",
+            "  send A.i2.r0.s0.mail-duty.manila",
+            "  next 9m",
+            "9m timeout",
+            "  send A.i2.r0.s1.mail-maria",
+            "  send A.i2.r0.s1.mail-amadou",
+            "  next 19m",
+        ]
+    );
+}
+
+#[test]
+fn a_console_given_up_fails_over_at_once_and_the_timeline_says_why() {
+    let policy = policy(0, None);
+    let lines = trace(
+        &policy,
+        "1m failed s0.webhook-manila\n1m failed s0.webhook-manila\n2m delivered failover.webhook-panama\n5m timeout",
+    );
+    assert_eq!(
+        lines,
+        [
+            "0m open",
+            "  send A.i1.r0.s0.webhook-manila",
+            "  send A.i1.r0.s0.mail-duty.manila",
+            "  next 5m",
+            "1m failed s0.webhook-manila",
+            "  send A.i1.r0.s0.failover.webhook-panama",
+            "  send A.i1.r0.s0.failover.mail-duty.panama",
+            "  next 5m",
+            "1m failed s0.webhook-manila",
+            "  next 5m",
+            "2m delivered failover.webhook-panama",
+            "  next 5m",
+            "5m timeout",
+            "  send A.i1.r0.s1.mail-maria",
+            "  send A.i1.r0.s1.mail-amadou",
+            "  next 15m",
+        ]
+    );
+    let mut escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    let manila = escalation.deliveries()[0].notification.id.clone();
+    escalation.handle_delivery(
+        &manila,
+        Outcome::GivenUp {
+            reason: "HTTP 503".into(),
+        },
+        &policy.directory,
+        minutes("1m"),
+    );
+    assert!(escalation.timeline().contains(&Entry {
+        at: minutes("1m"),
+        event: Event::FailedOver {
+            from: "manila".into(),
+            to: "panama".into(),
+            reason: "HTTP 503".into()
+        },
+    }));
+}
+
+#[test]
+fn no_failover_once_acknowledged_or_from_a_failover() {
+    let lines = trace(&policy(0, None), "1m ack\n2m failed s0.webhook-manila");
+    assert!(
+        !lines.iter().any(|line| line.contains("failover")),
+        "{lines:?}"
+    );
+    let mut policy = policy(0, None);
+    policy
+        .directory
+        .consoles
+        .get_mut("panama")
+        .unwrap()
+        .failover = Some("manila".into());
+    let lines = trace(
+        &policy,
+        "1m failed s0.webhook-manila\n2m failed failover.webhook-panama",
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|line| line.contains("send") && line.contains("failover"))
+            .count(),
+        2,
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_late_timeout_fires_one_step_and_never_skips() {
+    // The dispatcher was down from 1m to 40m: at 40m only step 1 fires, the next waits its full
+    // timeout from now.
+    let lines = trace(&policy(0, None), "40m timeout");
+    assert_eq!(
+        &lines[4..],
+        [
+            "40m timeout",
+            "  send A.i1.r0.s1.mail-maria",
+            "  send A.i1.r0.s1.mail-amadou",
+            "  next 50m"
+        ]
+    );
+}
+
+#[test]
+fn restore_reissues_only_pending_notifications_under_the_same_ids() {
+    let policy = policy(0, None);
+    let mut escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    let sent: Vec<String> = std::iter::from_fn(|| escalation.poll_action())
+        .map(|Action::Deliver(n)| n.id)
+        .collect();
+    escalation.handle_delivery(
+        &sent[0],
+        Outcome::Delivered,
+        &policy.directory,
+        minutes("1m"),
+    );
+    let mut restored = Escalation::restore(escalation.snapshot());
+    assert_eq!(restored.snapshot(), escalation.snapshot());
+    let again: Vec<String> = std::iter::from_fn(|| restored.poll_action())
+        .map(|Action::Deliver(n)| n.id)
+        .collect();
+    assert_eq!(again, sent[1..]);
+    assert_eq!(restored.poll_timeout(), Some(minutes("5m")));
+}
+
+#[test]
+fn nobody_on_call_is_recorded_and_the_chain_goes_on() {
+    let mut policy = policy(0, None);
+    policy.directory.schedules.remove("centre");
+    policy.directory.regions.clear();
+    let mut escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    escalation.handle_timeout(&policy.directory, minutes("5m"));
+    let nobody: Vec<&Event> = escalation
+        .timeline()
+        .iter()
+        .map(|entry| &entry.event)
+        .filter(|event| matches!(event, Event::NobodyToNotify { .. }))
+        .collect();
+    assert_eq!(
+        nobody,
+        [
+            &Event::NobodyToNotify {
+                target: "schedule:centre".into()
+            },
+            &Event::NobodyToNotify {
+                target: "regional-security-officer".into()
+            },
+        ]
+    );
+    assert_eq!(escalation.poll_timeout(), Some(minutes("15m")));
+}
+
+#[derive(Clone, Debug)]
+enum Input {
+    Timeout,
+    Ack,
+    Resolve,
+    Trigger,
+    Delivered(usize),
+    GivenUp(usize),
+}
+
+fn input() -> impl Strategy<Value = (i64, Input)> {
+    let kind = prop_oneof![
+        4 => Just(Input::Timeout),
+        1 => Just(Input::Ack),
+        1 => Just(Input::Resolve),
+        1 => Just(Input::Trigger),
+        2 => (0usize..40).prop_map(Input::Delivered),
+        2 => (0usize..40).prop_map(Input::GivenUp),
+    ];
+    (0i64..20 * MINUTE, kind)
+}
+
+proptest! {
+    /// Whatever happens, in whatever order: an ack stops the step timer and nothing is sent
+    /// while acknowledged; steps fire in order without skipping; no notification id is issued
+    /// twice; the next timeout is never in the past.
+    #[test]
+    fn invariants_hold(
+        repeat in 0u32..3,
+        ack_timeout in proptest::option::of(1i64..60 * MINUTE),
+        inputs in proptest::collection::vec(input(), 0..60),
+    ) {
+        let policy = policy(repeat, ack_timeout);
+        let mut now = Timestamp::from_unix_millis(0);
+        let mut escalation = Escalation::route(alert(), &policy, now).unwrap();
+        let mut issued = BTreeSet::new();
+        let mut last_step: Option<(u32, usize)> = None;
+        let mut incidents = 1;
+        let by = Responder { actor: "maria".into(), channel: "api".into() };
+        for (advance, input) in inputs {
+            while let Some(Action::Deliver(notification)) = escalation.poll_action() {
+                prop_assert!(issued.insert(notification.id.clone()), "issued twice: {}", notification.id);
+            }
+            now = now.saturating_add_millis(advance);
+            let was_acknowledged = matches!(escalation.status(), Status::Acknowledged { .. });
+            let timers_before = escalation.timers.clone();
+            let is_timeout = matches!(input, Input::Timeout);
+            let ids: Vec<String> = escalation.deliveries().iter().map(|r| r.notification.id.clone()).collect();
+            match input {
+                Input::Timeout => escalation.handle_timeout(&policy.directory, now),
+                Input::Ack => { escalation.handle_ack(by.clone(), now); }
+                Input::Resolve => { escalation.handle_resolve(by.clone(), now); }
+                Input::Trigger => {
+                    let resolved = matches!(escalation.status(), Status::Resolved { .. });
+                    escalation.handle_trigger(alert(), &policy, now);
+                    if resolved {
+                        // A new incident starts its steps again.
+                        last_step = None;
+                        incidents += 1;
+                    }
+                    prop_assert_eq!(escalation.incident(), incidents);
+                }
+                Input::Delivered(index) => if let Some(id) = ids.get(index) {
+                    escalation.handle_delivery(id, Outcome::Delivered, &policy.directory, now);
+                }
+                Input::GivenUp(index) => if let Some(id) = ids.get(index) {
+                    escalation.handle_delivery(id, Outcome::GivenUp { reason: "x".into() }, &policy.directory, now);
+                }
+            }
+            let acknowledged = matches!(escalation.status(), Status::Acknowledged { .. });
+            if acknowledged {
+                prop_assert!(escalation.timers.get(Timer::Step).is_none(), "ack left the step timer running");
+                if was_acknowledged {
+                    prop_assert!(escalation.actions.is_empty(), "sent while acknowledged");
+                }
+            }
+            if matches!(escalation.status(), Status::Resolved { .. }) {
+                prop_assert_eq!(escalation.poll_timeout(), None);
+            }
+            // A timer is never set in the past, and after handle_timeout nothing is left due.
+            for timer in [Timer::Step, Timer::AckTimeout] {
+                let after = escalation.timers.get(timer);
+                if after != timers_before.get(timer)
+                    && let Some(at) = after
+                {
+                    prop_assert!(at > now, "{timer:?} set to {at:?}, not after now {now:?}");
+                }
+            }
+            if is_timeout && let Some(next) = escalation.poll_timeout() {
+                prop_assert!(next > now, "next timeout {next:?} is not after now {now:?}");
+            }
+            for entry in escalation.timeline() {
+                if let Event::StepFired { step, round } = entry.event {
+                    if let Some((last_round, last)) = last_step
+                        && (round, step) > (last_round, last)
+                    {
+                        let in_order = (round == last_round && step == last + 1)
+                            || (round > last_round && step == 0);
+                        prop_assert!(in_order, "step {step} round {round} after step {last} round {last_round}");
+                    }
+                    last_step = Some(last_step.map_or((round, step), |l| l.max((round, step))));
+                }
+            }
+        }
+    }
+}
