@@ -31,12 +31,20 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
     let notifier = if role == Role::Api {
         None
     } else {
-        Some(Notifier {
-            webhooks: WebhookSender::new(config.webhook.timeout).context("webhook client")?,
-            mailer: Mailer::new(&config.smtp).context("smtp transport")?,
-            consoles: config.consoles.clone(),
-            max_attempts: config.dispatcher.delivery_attempts,
-        })
+        // The running dispatcher still uses the single-console route; the escalation engine in
+        // wk-core (chains, schedules, failover) is not wired into it yet.
+        let console = config.dispatcher.console.clone().context(
+            "[dispatcher] console is required: the dispatcher does not run escalation chains yet",
+        )?;
+        Some((
+            console,
+            Notifier {
+                webhooks: WebhookSender::new(config.webhook.timeout).context("webhook client")?,
+                mailer: Mailer::new(&config.smtp).context("smtp transport")?,
+                consoles: config.consoles.clone(),
+                max_attempts: config.dispatcher.delivery_attempts,
+            },
+        ))
     };
     let producer = Producer::new(&config.kafka).context("kafka producer")?;
 
@@ -79,14 +87,10 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
                 .context("ingest api")
         });
     }
-    if let Some(notifier) = notifier {
-        let dispatcher = Dispatcher::new(
-            config.kafka.clone(),
-            producer.clone(),
-            notifier,
-            &config.dispatcher.console,
-        )
-        .context("dispatcher")?;
+    if let Some((console, notifier)) = notifier {
+        let dispatcher =
+            Dispatcher::new(config.kafka.clone(), producer.clone(), notifier, &console)
+                .context("dispatcher")?;
         let dispatcher_token = token.clone();
         tasks.spawn(async move { dispatcher.run(dispatcher_token).await.context("dispatcher") });
     }
