@@ -23,6 +23,8 @@ pub enum DecodeError {
     IdMismatch { expected: AlertId, found: AlertId },
     #[error("unknown enum value {value} in {field}")]
     UnknownEnum { field: &'static str, value: i32 },
+    #[error("bad target: {0}")]
+    Target(String),
 }
 
 pub fn timestamp_to_pb(at: Timestamp) -> prost_types::Timestamp {
@@ -126,7 +128,7 @@ pub fn alert_to_pb(alert: &Alert) -> pb::Alert {
 }
 
 /// Decodes and re-validates an alert that was accepted at `accepted_at` under `id`.
-fn alert_from_pb(
+pub(crate) fn alert_from_pb(
     alert: Option<pb::Alert>,
     id: AlertId,
     accepted_at: Timestamp,

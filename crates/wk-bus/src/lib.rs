@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod codec;
 pub mod consumer;
+pub mod escalation_codec;
 pub mod producer;
 pub mod restore;
 pub mod tail;

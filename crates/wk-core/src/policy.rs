@@ -44,6 +44,19 @@ impl TargetRef {
     }
 }
 
+impl std::fmt::Display for TargetRef {
+    /// The text form `TargetRef::parse` reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetRef::Console(name) => write!(f, "console:{name}"),
+            TargetRef::Person(id) => write!(f, "person:{id}"),
+            TargetRef::Schedule(id) => write!(f, "schedule:{id}"),
+            TargetRef::Email(address) => write!(f, "email:{address}"),
+            TargetRef::RegionalSecurityOfficer => f.write_str("regional-security-officer"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
     /// How long to wait for an acknowledgement before the next step.
@@ -288,6 +301,15 @@ pub(crate) mod tests {
             TargetRef::parse("email:crisis@example.org"),
             Ok(TargetRef::Email("crisis@example.org".into()))
         );
+        for good in [
+            "console:manila",
+            "person:p",
+            "schedule:s",
+            "email:a@b",
+            "regional-security-officer",
+        ] {
+            assert_eq!(TargetRef::parse(good).unwrap().to_string(), good);
+        }
         for bad in ["", "console:", "pager:x", "email:nobody", "manila"] {
             assert!(TargetRef::parse(bad).is_err(), "{bad}");
         }

@@ -1,0 +1,435 @@
+//! Encoding of the escalation engine's state (`wk_core::escalation::Snapshot`) as the
+//! `EscalationState` record of the state changelog, and back. Decoding re-validates the alert
+//! and refuses unknown enum values rather than guessing.
+
+use prost::Message;
+use wk_core::Timestamp;
+use wk_core::escalation::{
+    DeliveryRecord, DeliveryState, Entry, Event, Notification, Purpose, Recipient, Responder,
+    Snapshot, Status, Timer, TimerTable,
+};
+use wk_core::policy::{Chain, Step, TargetRef};
+use wk_proto::v1 as pb;
+use wk_proto::v1::timeline_entry as tl;
+
+use crate::codec::{DecodeError, alert_from_pb, alert_to_pb, timestamp_from_pb, timestamp_to_pb};
+
+fn responder_to_pb(responder: &Responder) -> pb::Responder {
+    pb::Responder {
+        actor: responder.actor.clone(),
+        channel: responder.channel.clone(),
+    }
+}
+
+fn responder_from_pb(responder: pb::Responder) -> Responder {
+    Responder {
+        actor: responder.actor,
+        channel: responder.channel,
+    }
+}
+
+fn event_to_pb(event: &Event) -> tl::Event {
+    match event {
+        Event::Raised { route, chain } => tl::Event::Raised(tl::Raised {
+            route: route.clone(),
+            chain: chain.clone(),
+        }),
+        Event::StepFired { step, round } => tl::Event::StepFired(tl::StepFired {
+            step: *step as u32,
+            round: *round,
+        }),
+        Event::Notified { id } => tl::Event::Notified(id.clone()),
+        Event::NobodyToNotify { target } => tl::Event::NobodyToNotify(target.clone()),
+        Event::Delivered { id } => tl::Event::Delivered(id.clone()),
+        Event::GivenUp { id, reason } => tl::Event::GivenUp(tl::GivenUp {
+            id: id.clone(),
+            reason: reason.clone(),
+        }),
+        Event::FailedOver { from, to, reason } => tl::Event::FailedOver(tl::FailedOver {
+            from: from.clone(),
+            to: to.clone(),
+            reason: reason.clone(),
+        }),
+        Event::Acknowledged { by } => tl::Event::Acknowledged(responder_to_pb(by)),
+        Event::AckTimedOut => tl::Event::AckTimedOut(true),
+        Event::Resolved { by } => tl::Event::Resolved(responder_to_pb(by)),
+        Event::Repeated { occurrences } => tl::Event::Repeated(*occurrences),
+        Event::Exhausted { rounds } => tl::Event::Exhausted(*rounds),
+    }
+}
+
+fn event_from_pb(event: tl::Event) -> Event {
+    match event {
+        tl::Event::Raised(raised) => Event::Raised {
+            route: raised.route,
+            chain: raised.chain,
+        },
+        tl::Event::StepFired(fired) => Event::StepFired {
+            step: fired.step as usize,
+            round: fired.round,
+        },
+        tl::Event::Notified(id) => Event::Notified { id },
+        tl::Event::NobodyToNotify(target) => Event::NobodyToNotify { target },
+        tl::Event::Delivered(id) => Event::Delivered { id },
+        tl::Event::GivenUp(given_up) => Event::GivenUp {
+            id: given_up.id,
+            reason: given_up.reason,
+        },
+        tl::Event::FailedOver(failed_over) => Event::FailedOver {
+            from: failed_over.from,
+            to: failed_over.to,
+            reason: failed_over.reason,
+        },
+        tl::Event::Acknowledged(by) => Event::Acknowledged {
+            by: responder_from_pb(by),
+        },
+        tl::Event::AckTimedOut(_) => Event::AckTimedOut,
+        tl::Event::Resolved(by) => Event::Resolved {
+            by: responder_from_pb(by),
+        },
+        tl::Event::Repeated(occurrences) => Event::Repeated { occurrences },
+        tl::Event::Exhausted(rounds) => Event::Exhausted { rounds },
+    }
+}
+
+fn notification_to_pb(record: &DeliveryRecord) -> pb::Notification {
+    let notification = &record.notification;
+    let (purpose, step, round, failover_from) = match &notification.purpose {
+        Purpose::Step { step, round } => {
+            (pb::NotificationPurpose::Step, *step, *round, String::new())
+        }
+        Purpose::Failover { from, step, round } => (
+            pb::NotificationPurpose::Failover,
+            *step,
+            *round,
+            from.clone(),
+        ),
+        Purpose::Exhausted => (pb::NotificationPurpose::Exhausted, 0, 0, String::new()),
+    };
+    pb::Notification {
+        id: notification.id.clone(),
+        recipient: Some(match &notification.recipient {
+            Recipient::Webhook { console } => {
+                pb::notification::Recipient::WebhookConsole(console.clone())
+            }
+            Recipient::Email { address } => {
+                pb::notification::Recipient::EmailAddress(address.clone())
+            }
+        }),
+        purpose: purpose as i32,
+        step: step as u32,
+        round,
+        failover_from,
+        status: match record.state {
+            DeliveryState::Pending => pb::DeliveryStatus::Pending,
+            DeliveryState::Delivered => pb::DeliveryStatus::Delivered,
+            DeliveryState::Failed => pb::DeliveryStatus::Failed,
+        } as i32,
+    }
+}
+
+fn notification_from_pb(notification: pb::Notification) -> Result<DeliveryRecord, DecodeError> {
+    let recipient = match notification
+        .recipient
+        .ok_or(DecodeError::Missing("notification.recipient"))?
+    {
+        pb::notification::Recipient::WebhookConsole(console) => Recipient::Webhook { console },
+        pb::notification::Recipient::EmailAddress(address) => Recipient::Email { address },
+    };
+    let (step, round) = (notification.step as usize, notification.round);
+    let purpose = match pb::NotificationPurpose::try_from(notification.purpose) {
+        Ok(pb::NotificationPurpose::Step) => Purpose::Step { step, round },
+        Ok(pb::NotificationPurpose::Failover) => Purpose::Failover {
+            from: notification.failover_from,
+            step,
+            round,
+        },
+        Ok(pb::NotificationPurpose::Exhausted) => Purpose::Exhausted,
+        _ => {
+            return Err(DecodeError::UnknownEnum {
+                field: "notification.purpose",
+                value: notification.purpose,
+            });
+        }
+    };
+    let state = match pb::DeliveryStatus::try_from(notification.status) {
+        Ok(pb::DeliveryStatus::Pending) => DeliveryState::Pending,
+        Ok(pb::DeliveryStatus::Delivered) => DeliveryState::Delivered,
+        Ok(pb::DeliveryStatus::Failed) => DeliveryState::Failed,
+        _ => {
+            return Err(DecodeError::UnknownEnum {
+                field: "notification.status",
+                value: notification.status,
+            });
+        }
+    };
+    Ok(DeliveryRecord {
+        notification: Notification {
+            id: notification.id,
+            recipient,
+            purpose,
+        },
+        state,
+    })
+}
+
+fn targets_from_pb(targets: Vec<String>) -> Result<Vec<TargetRef>, DecodeError> {
+    targets
+        .iter()
+        .map(|text| TargetRef::parse(text).map_err(DecodeError::Target))
+        .collect()
+}
+
+/// Encodes `snapshot`, which reflects the alerts-topic record at `input_offset`.
+pub fn encode_escalation(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
+    let (status, status_by, status_at) = match &snapshot.status {
+        Status::Triggered => (pb::AlertStatus::Open, None, None),
+        Status::Acknowledged { by, at } => (pb::AlertStatus::Acknowledged, Some(by), Some(*at)),
+        Status::Resolved { by, at } => (pb::AlertStatus::Resolved, Some(by), Some(*at)),
+    };
+    let chain = &snapshot.chain;
+    pb::EscalationState {
+        alert_id: snapshot.alert.id.to_string(),
+        alert: Some(alert_to_pb(&snapshot.alert)),
+        incident: snapshot.incident,
+        route: snapshot.route.clone(),
+        chain: Some(pb::Chain {
+            id: chain.id.clone(),
+            steps: chain
+                .steps
+                .iter()
+                .map(|step| pb::ChainStep {
+                    timeout_ms: step.timeout_ms,
+                    targets: step.targets.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+            repeat: chain.repeat,
+            ack_timeout_ms: chain.ack_timeout_ms,
+            on_exhausted: chain.on_exhausted.iter().map(ToString::to_string).collect(),
+        }),
+        status: status as i32,
+        status_by: status_by.map(responder_to_pb),
+        status_at: status_at.map(timestamp_to_pb),
+        step: snapshot.step as u32,
+        round: snapshot.round,
+        passes_left: snapshot.passes_left,
+        exhausted: snapshot.exhausted,
+        step_timer: snapshot.timers.get(Timer::Step).map(timestamp_to_pb),
+        ack_timer: snapshot.timers.get(Timer::AckTimeout).map(timestamp_to_pb),
+        notifications: snapshot.deliveries.iter().map(notification_to_pb).collect(),
+        timeline: snapshot
+            .timeline
+            .iter()
+            .map(|entry| pb::TimelineEntry {
+                at: Some(timestamp_to_pb(entry.at)),
+                event: Some(event_to_pb(&entry.event)),
+            })
+            .collect(),
+        occurrences: snapshot.occurrences,
+        first_seen: Some(timestamp_to_pb(snapshot.first_seen)),
+        last_seen: Some(timestamp_to_pb(snapshot.last_seen)),
+        input_offset,
+    }
+    .encode_to_vec()
+}
+
+fn required_time(
+    value: Option<&prost_types::Timestamp>,
+    field: &'static str,
+) -> Result<Timestamp, DecodeError> {
+    value
+        .and_then(timestamp_from_pb)
+        .ok_or(DecodeError::Missing(field))
+}
+
+/// Decodes a snapshot and the input offset it reflects.
+pub fn decode_escalation(bytes: &[u8]) -> Result<(Snapshot, i64), DecodeError> {
+    let state = pb::EscalationState::decode(bytes)?;
+    let first_seen = required_time(state.first_seen.as_ref(), "first_seen")?;
+    let alert = alert_from_pb(state.alert, state.alert_id.parse()?, first_seen)?;
+    let chain = state.chain.ok_or(DecodeError::Missing("chain"))?;
+    let mut steps = Vec::with_capacity(chain.steps.len());
+    for step in chain.steps {
+        steps.push(Step {
+            timeout_ms: step.timeout_ms,
+            targets: targets_from_pb(step.targets)?,
+        });
+    }
+    let chain = Chain {
+        id: chain.id,
+        steps,
+        repeat: chain.repeat,
+        ack_timeout_ms: chain.ack_timeout_ms,
+        on_exhausted: targets_from_pb(chain.on_exhausted)?,
+    };
+    let acted = |by: Option<pb::Responder>, at: Option<&prost_types::Timestamp>| {
+        Ok::<_, DecodeError>((
+            responder_from_pb(by.ok_or(DecodeError::Missing("status_by"))?),
+            required_time(at, "status_at")?,
+        ))
+    };
+    let status = match pb::AlertStatus::try_from(state.status) {
+        Ok(pb::AlertStatus::Open) => Status::Triggered,
+        Ok(pb::AlertStatus::Acknowledged) => {
+            let (by, at) = acted(state.status_by, state.status_at.as_ref())?;
+            Status::Acknowledged { by, at }
+        }
+        Ok(pb::AlertStatus::Resolved) => {
+            let (by, at) = acted(state.status_by, state.status_at.as_ref())?;
+            Status::Resolved { by, at }
+        }
+        _ => {
+            return Err(DecodeError::UnknownEnum {
+                field: "status",
+                value: state.status,
+            });
+        }
+    };
+    let mut timers = TimerTable::default();
+    if let Some(at) = state.step_timer.as_ref().and_then(timestamp_from_pb) {
+        timers.set(Timer::Step, at);
+    }
+    if let Some(at) = state.ack_timer.as_ref().and_then(timestamp_from_pb) {
+        timers.set(Timer::AckTimeout, at);
+    }
+    let deliveries = state
+        .notifications
+        .into_iter()
+        .map(notification_from_pb)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut timeline = Vec::with_capacity(state.timeline.len());
+    for entry in state.timeline {
+        timeline.push(Entry {
+            at: required_time(entry.at.as_ref(), "timeline.at")?,
+            event: event_from_pb(entry.event.ok_or(DecodeError::Missing("timeline.event"))?),
+        });
+    }
+    let snapshot = Snapshot {
+        alert,
+        incident: state.incident,
+        route: state.route,
+        chain,
+        status,
+        step: state.step as usize,
+        round: state.round,
+        passes_left: state.passes_left,
+        exhausted: state.exhausted,
+        timers,
+        deliveries,
+        timeline,
+        occurrences: state.occurrences,
+        first_seen,
+        last_seen: required_time(state.last_seen.as_ref(), "last_seen")?,
+    };
+    Ok((snapshot, state.input_offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wk_core::escalation::{Escalation, Outcome};
+    use wk_core::policy::{ConsoleContact, Directory, Matcher, Policy, Route};
+    use wk_core::validate::AlertDraft;
+
+    fn policy() -> Policy {
+        let console = |name: &str, failover: Option<&str>| {
+            (
+                name.to_owned(),
+                ConsoleContact {
+                    name: name.into(),
+                    emails: vec![format!("duty.{name}@example.org")],
+                    failover: failover.map(str::to_owned),
+                },
+            )
+        };
+        Policy {
+            directory: Directory {
+                consoles: [console("manila", Some("panama")), console("panama", None)].into(),
+                ..Directory::default()
+            },
+            chains: [(
+                "standard".to_owned(),
+                Chain {
+                    id: "standard".into(),
+                    steps: vec![
+                        Step {
+                            timeout_ms: 300_000,
+                            targets: vec![TargetRef::Console("manila".into())],
+                        },
+                        Step {
+                            timeout_ms: 600_000,
+                            targets: vec![
+                                TargetRef::Email("hq@example.org".into()),
+                                TargetRef::RegionalSecurityOfficer,
+                            ],
+                        },
+                    ],
+                    repeat: 2,
+                    ack_timeout_ms: Some(3_600_000),
+                    on_exhausted: vec![TargetRef::Console("panama".into())],
+                },
+            )]
+            .into(),
+            routes: vec![Route {
+                name: "all".into(),
+                matcher: Matcher::default(),
+                chain: "standard".into(),
+            }],
+            default_chain: "standard".into(),
+        }
+    }
+
+    #[test]
+    fn an_escalation_survives_the_changelog_in_every_state() {
+        let now = Timestamp::from_unix_millis(1_795_000_000_000);
+        let alert = AlertDraft {
+            office_id: "ng-maiduguri".into(),
+            severity: Some(wk_core::Severity::Critical),
+            category: Some(wk_core::Category::Crime),
+            title: "t".into(),
+            country: "NG".into(),
+            place: "p".into(),
+            occurred_at: Some(now),
+            dedup_key: "k".into(),
+            ..AlertDraft::default()
+        }
+        .validate(now, wk_core::AlertId::fresh(now, [0; 10]))
+        .unwrap();
+        let policy = policy();
+        let mut escalation = Escalation::route(alert, &policy, now).unwrap();
+        let check = |escalation: &Escalation, offset: i64| {
+            let snapshot = escalation.snapshot();
+            let (decoded, decoded_offset) =
+                decode_escalation(&encode_escalation(&snapshot, offset)).unwrap();
+            assert_eq!(decoded, snapshot);
+            assert_eq!(decoded_offset, offset);
+        };
+        check(&escalation, 1);
+        let webhook = escalation.deliveries()[0].notification.id.clone();
+        escalation.handle_delivery(
+            &webhook,
+            Outcome::GivenUp {
+                reason: "HTTP 503".into(),
+            },
+            &policy.directory,
+            now,
+        );
+        escalation.handle_timeout(&policy.directory, now.saturating_add_millis(300_000));
+        check(&escalation, 2);
+        let by = Responder {
+            actor: "maria".into(),
+            channel: "api".into(),
+        };
+        escalation.handle_ack(by.clone(), now.saturating_add_millis(400_000));
+        check(&escalation, 3);
+        escalation.handle_timeout(&policy.directory, now.saturating_add_millis(4_000_000));
+        escalation.handle_trigger(
+            escalation.alert().clone(),
+            &policy,
+            now.saturating_add_millis(4_100_000),
+        );
+        escalation.handle_resolve(by, now.saturating_add_millis(5_000_000));
+        check(&escalation, 4);
+        assert!(decode_escalation(b"\x08\x01garbage").is_err());
+    }
+}
