@@ -11,6 +11,7 @@ use wk_core::state::{AlertState, Channel, Delivery, DeliveryOutcome};
 use wk_notify::SendError;
 use wk_notify::content::webhook_body;
 use wk_notify::email::Mailer;
+use wk_notify::retry::RetryPolicy;
 use wk_notify::webhook::WebhookSender;
 
 pub struct Notifier {
@@ -60,7 +61,11 @@ impl Notifier {
     pub async fn deliver(&self, state: &AlertState, delivery: &Delivery) -> Vec<DeliveryOutcome> {
         let mut outcomes = Vec::new();
         let remaining = self.max_attempts.saturating_sub(delivery.attempts).max(1);
-        let mut backoff = Duration::from_millis(200);
+        let policy = RetryPolicy {
+            base: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            max_attempts: remaining,
+        };
         for attempt in 1..=remaining {
             match self.attempt(state, delivery).await {
                 Ok(()) => {
@@ -83,9 +88,9 @@ impl Notifier {
                         }
                         return outcomes;
                     }
-                    if attempt < remaining {
-                        tokio::time::sleep(backoff).await;
-                        backoff = backoff.saturating_mul(2);
+                    if policy.may_retry(attempt) {
+                        // Full jitter keeps many dispatchers from retrying in lockstep.
+                        tokio::time::sleep(policy.delay(attempt, fastrand::f64())).await;
                     }
                 }
             }

@@ -4,6 +4,7 @@
 
 pub mod content;
 pub mod email;
+pub mod retry;
 pub mod webhook;
 
 /// Why one delivery attempt failed. The message never contains personal data.
