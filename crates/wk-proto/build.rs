@@ -5,6 +5,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "../../proto/watchkeeper/v1/alert.proto",
         "../../proto/watchkeeper/v1/ingest.proto",
         "../../proto/watchkeeper/v1/records.proto",
+        "../../proto/watchkeeper/v1/console.proto",
     ];
     let descriptors = protox::compile(files, ["../../proto"])?;
     let descriptor_path =

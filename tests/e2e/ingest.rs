@@ -7,6 +7,7 @@ use tonic::Code;
 use tonic_types::StatusExt as _;
 use wk_core::Timestamp;
 use wk_core::alert::AlertId;
+use wk_core::escalation::Recipient;
 use wk_e2e::app::{
     MANILA_DUTY, MANILA_SECRET, OFFICE, OTHER_OFFICE, OTHER_TOKEN, Stack, TOKEN, alert, authorized,
 };
@@ -67,7 +68,7 @@ async fn alert_reaches_the_manila_console_and_duty_officer_exactly_once() {
         .is_err()
     );
     let body = webhook.json();
-    let delivery_id = format!("{alert_id}.s0.r0.webhook.manila.0");
+    let delivery_id = format!("{alert_id}.i1.r0.s0.webhook-manila");
     assert_eq!(webhook.header("idempotency-key"), delivery_id);
     assert_eq!(body["delivery_id"], delivery_id);
     assert_eq!(body["type"], "alert.raised");
@@ -91,9 +92,13 @@ async fn alert_reaches_the_manila_console_and_duty_officer_exactly_once() {
         "[CRITICAL] ng-maiduguri: Armed men at the gate"
     );
     assert_eq!(email.envelope_to, MANILA_DUTY);
+    let mailbox = Recipient::Email {
+        address: MANILA_DUTY.into(),
+    }
+    .key();
     assert_eq!(
         email.message_id,
-        format!("<{alert_id}.s0.r0.email.manila.1@watchkeeper.test>")
+        format!("<{alert_id}.i1.r0.s0.{mailbox}@watchkeeper.test>")
     );
     for needle in [
         "Security incident",

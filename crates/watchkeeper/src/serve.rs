@@ -9,13 +9,15 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use wk_api::auth::Authenticator;
+use wk_api::console::ConsoleService;
 use wk_api::ingest::IngestService;
-use wk_api::known::KnownAlerts;
+use wk_api::view::StateView;
 use wk_bus::producer::Producer;
 use wk_core::config::Config;
 use wk_dispatcher::Dispatcher;
-use wk_dispatcher::notifier::Notifier;
+use wk_dispatcher::executor::{Executor, Settings};
 use wk_notify::email::Mailer;
+use wk_notify::retry::RetryPolicy;
 use wk_notify::webhook::WebhookSender;
 
 use crate::Role;
@@ -28,25 +30,34 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
     shutdown::on_signal(token.clone()).context("installing signal handlers")?;
 
     // Everything derived from configuration is built before any port is bound.
-    let notifier = if role == Role::Api {
+    let producer = Producer::new(&config.kafka).context("kafka producer")?;
+    let executor = if role == Role::Api {
         None
     } else {
-        // The running dispatcher still uses the single-console route; the escalation engine in
-        // wk-core (chains, schedules, failover) is not wired into it yet.
-        let console = config.dispatcher.console.clone().context(
-            "[dispatcher] console is required: the dispatcher does not run escalation chains yet",
-        )?;
-        Some((
-            console,
-            Notifier {
-                webhooks: WebhookSender::new(config.webhook.timeout).context("webhook client")?,
-                mailer: Mailer::new(&config.smtp).context("smtp transport")?,
-                consoles: config.consoles.clone(),
+        let settings = Settings {
+            consoles: config.consoles.clone(),
+            webhook_policy: RetryPolicy {
+                base: Duration::from_millis(200),
+                max_delay: Duration::from_secs(5),
+                max_attempts: config.webhook.attempts,
+            },
+            email_policy: RetryPolicy {
+                base: Duration::from_millis(500),
+                max_delay: Duration::from_secs(30),
                 max_attempts: config.dispatcher.delivery_attempts,
             },
+            circuit_failures: config.webhook.circuit_failures,
+            circuit_open: config.webhook.circuit_open,
+            dead_letter_topic: config.kafka.dead_letter_topic.clone(),
+            concurrency: 256,
+        };
+        Some(Executor::new(
+            WebhookSender::new(config.webhook.timeout).context("webhook client")?,
+            Mailer::new(&config.smtp).context("smtp transport")?,
+            settings,
+            producer.clone(),
         ))
     };
-    let producer = Producer::new(&config.kafka).context("kafka producer")?;
 
     loop {
         match wk_bus::admin::ensure_topics(&config.kafka).await {
@@ -68,13 +79,21 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding the api to {}", config.api.listen))?;
         info!(address = %listener.local_addr()?, "ingest api listening");
-        let known = KnownAlerts::default();
-        tasks.spawn(wk_api_follow(config.clone(), known.clone(), token.clone()));
-        let service = IngestService::new(
-            Authenticator::new(&config.offices),
+        let view = StateView::default();
+        tasks.spawn(follow_states(config.clone(), view.clone(), token.clone()));
+        let authenticator = Authenticator::new(&config.offices, &config.duty_officers);
+        let console = ConsoleService::new(
+            authenticator.clone(),
             producer.clone(),
             config.kafka.alerts_topic.clone(),
-            known,
+            view.clone(),
+            config.kafka.produce_timeout,
+        );
+        let service = IngestService::new(
+            authenticator,
+            producer.clone(),
+            config.kafka.alerts_topic.clone(),
+            view,
             config.api.max_in_flight,
             config.api.max_batch,
             config.kafka.produce_timeout,
@@ -82,15 +101,19 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         let api_token = token.clone();
         let max_message_bytes = config.api.max_message_bytes;
         tasks.spawn(async move {
-            wk_api::server::serve(listener, service, max_message_bytes, api_token)
+            wk_api::server::serve(listener, service, console, max_message_bytes, api_token)
                 .await
                 .context("ingest api")
         });
     }
-    if let Some((console, notifier)) = notifier {
-        let dispatcher =
-            Dispatcher::new(config.kafka.clone(), producer.clone(), notifier, &console)
-                .context("dispatcher")?;
+    if let Some(executor) = executor {
+        let dispatcher = Dispatcher::new(
+            config.kafka.clone(),
+            producer.clone(),
+            config.policy.clone(),
+            executor,
+        )
+        .context("dispatcher")?;
         let dispatcher_token = token.clone();
         tasks.spawn(async move { dispatcher.run(dispatcher_token).await.context("dispatcher") });
     }
@@ -123,12 +146,12 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
     failure.map_or(Ok(()), Err)
 }
 
-async fn wk_api_follow(
+async fn follow_states(
     config: Config,
-    known: KnownAlerts,
+    view: StateView,
     token: CancellationToken,
 ) -> anyhow::Result<()> {
-    wk_api::server::follow_states(config.kafka, known, token).await;
+    wk_api::server::follow_states(config.kafka, view, token).await;
     Ok(())
 }
 

@@ -5,12 +5,15 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
-use wk_core::config::Office;
+use wk_core::config::{DutyOfficer, Office};
 
-/// Who is calling.
+/// Who is calling, with their role.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Caller {
-    pub office_id: String,
+pub enum Caller {
+    /// A field office: may submit (and, later, read) its own alerts.
+    Office(String),
+    /// A duty officer: may act on and read every alert.
+    DutyOfficer(String),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -30,16 +33,22 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 
 #[derive(Clone, Debug, Default)]
 pub struct Authenticator {
-    offices_by_token_hash: HashMap<[u8; 32], String>,
+    callers_by_token_hash: HashMap<[u8; 32], Caller>,
 }
 
 impl Authenticator {
-    pub fn new(offices: &[Office]) -> Authenticator {
+    pub fn new(offices: &[Office], duty_officers: &[DutyOfficer]) -> Authenticator {
+        let offices = offices
+            .iter()
+            .map(|office| (office.token_sha256, Caller::Office(office.id.clone())));
+        let officers = duty_officers.iter().map(|officer| {
+            (
+                officer.token_sha256,
+                Caller::DutyOfficer(officer.id.clone()),
+            )
+        });
         Authenticator {
-            offices_by_token_hash: offices
-                .iter()
-                .map(|office| (office.token_sha256, office.id.clone()))
-                .collect(),
+            callers_by_token_hash: offices.chain(officers).collect(),
         }
     }
 
@@ -54,11 +63,9 @@ impl Authenticator {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or(AuthError::Malformed)?;
-        self.offices_by_token_hash
+        self.callers_by_token_hash
             .get(&token_hash(token))
-            .map(|office_id| Caller {
-                office_id: office_id.clone(),
-            })
+            .cloned()
             .ok_or(AuthError::Unknown)
     }
 }
@@ -68,11 +75,17 @@ mod tests {
     use super::*;
 
     fn authenticator() -> Authenticator {
-        Authenticator::new(&[Office {
-            id: "ng-maiduguri".into(),
-            name: "Maiduguri".into(),
-            token_sha256: token_hash("s3cret-token"),
-        }])
+        Authenticator::new(
+            &[Office {
+                id: "ng-maiduguri".into(),
+                name: "Maiduguri".into(),
+                token_sha256: token_hash("s3cret-token"),
+            }],
+            &[DutyOfficer {
+                id: "maria.santos".into(),
+                token_sha256: token_hash("officer-token"),
+            }],
+        )
     }
 
     fn metadata(value: &str) -> MetadataMap {
@@ -82,11 +95,15 @@ mod tests {
     }
 
     #[test]
-    fn maps_a_token_to_its_office() {
+    fn maps_a_token_to_its_office_or_officer() {
         let caller = authenticator()
             .authenticate(&metadata("Bearer s3cret-token"))
             .unwrap();
-        assert_eq!(caller.office_id, "ng-maiduguri");
+        assert_eq!(caller, Caller::Office("ng-maiduguri".into()));
+        let caller = authenticator()
+            .authenticate(&metadata("Bearer officer-token"))
+            .unwrap();
+        assert_eq!(caller, Caller::DutyOfficer("maria.santos".into()));
     }
 
     #[test]

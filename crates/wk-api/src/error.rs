@@ -1,4 +1,4 @@
-//! Ingest errors and their one mapping to gRPC status codes.
+//! API errors and their one mapping to gRPC status codes.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
@@ -7,7 +7,7 @@ use wk_core::validate::Violations;
 use crate::auth::AuthError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum IngestError {
+pub enum ApiError {
     #[error("{0}")]
     Invalid(#[from] Violations),
     #[error("{0}")]
@@ -24,32 +24,41 @@ pub enum IngestError {
     BatchTooLarge { size: usize, max: usize },
     #[error("request has no alert")]
     MissingAlert,
+    #[error("this token's role may not {action}")]
+    WrongRole { action: &'static str },
+    #[error("{0:?} is not an alert id")]
+    BadAlertId(String),
+    #[error("no alert {0}")]
+    NotFound(String),
 }
 
-impl IngestError {
+impl ApiError {
     pub fn code(&self) -> Code {
         match self {
-            IngestError::Invalid(_)
-            | IngestError::BatchTooLarge { .. }
-            | IngestError::MissingAlert => Code::InvalidArgument,
-            IngestError::Unauthenticated(_) => Code::Unauthenticated,
-            IngestError::WrongOffice { .. } => Code::PermissionDenied,
-            IngestError::Overloaded => Code::ResourceExhausted,
-            IngestError::BrokerUnavailable => Code::Unavailable,
+            ApiError::Invalid(_)
+            | ApiError::BatchTooLarge { .. }
+            | ApiError::MissingAlert
+            | ApiError::BadAlertId(_) => Code::InvalidArgument,
+            ApiError::Unauthenticated(_) => Code::Unauthenticated,
+            ApiError::WrongOffice { .. } | ApiError::WrongRole { .. } => Code::PermissionDenied,
+            ApiError::NotFound(_) => Code::NotFound,
+            ApiError::Overloaded => Code::ResourceExhausted,
+            ApiError::BrokerUnavailable => Code::Unavailable,
         }
     }
 
     /// The field violations, for INVALID_ARGUMENT.
     pub fn violations(&self) -> Vec<(String, String)> {
         match self {
-            IngestError::Invalid(Violations(violations)) => violations
+            ApiError::Invalid(Violations(violations)) => violations
                 .iter()
                 .map(|v| (v.field.clone(), v.description.clone()))
                 .collect(),
-            IngestError::MissingAlert => vec![("alert".into(), "is required".into())],
-            IngestError::BatchTooLarge { max, .. } => {
+            ApiError::MissingAlert => vec![("alert".into(), "is required".into())],
+            ApiError::BatchTooLarge { max, .. } => {
                 vec![("alerts".into(), format!("at most {max} alerts per batch"))]
             }
+            ApiError::BadAlertId(_) => vec![("alert_id".into(), "is not a UUID".into())],
             _ => Vec::new(),
         }
     }
@@ -57,7 +66,7 @@ impl IngestError {
 
 /// The one place an ingest error becomes a `tonic::Status`; INVALID_ARGUMENT carries a
 /// `google.rpc.BadRequest` with one field violation per rejected field.
-pub fn to_status(error: &IngestError) -> Status {
+pub fn to_status(error: &ApiError) -> Status {
     let code = error.code();
     let violations = error.violations();
     if violations.is_empty() {

@@ -15,21 +15,21 @@ use wk_proto::v1 as pb;
 use wk_proto::v1::alert_ingest_server::AlertIngest;
 
 use crate::auth::{Authenticator, Caller};
-use crate::error::{IngestError, to_status};
-use crate::known::KnownAlerts;
+use crate::error::{ApiError, to_status};
+use crate::view::StateView;
 
 pub struct IngestService {
     authenticator: Authenticator,
     producer: Producer,
     alerts_topic: String,
-    known: KnownAlerts,
+    known: StateView,
     in_flight: Arc<Semaphore>,
     max_batch: usize,
     produce_timeout: Duration,
 }
 
 /// The wall clock, read at the boundary and passed into the core.
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     let millis = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |elapsed| {
@@ -50,7 +50,7 @@ impl IngestService {
         authenticator: Authenticator,
         producer: Producer,
         alerts_topic: String,
-        known: KnownAlerts,
+        known: StateView,
         max_in_flight: usize,
         max_batch: usize,
         produce_timeout: Duration,
@@ -66,16 +66,16 @@ impl IngestService {
         }
     }
 
-    #[instrument(skip_all, fields(office = %caller.office_id, alert_id))]
+    #[instrument(skip_all, fields(office = %office, alert_id))]
     async fn submit_one(
         &self,
-        caller: &Caller,
+        office: &str,
         alert: Option<pb::Alert>,
-    ) -> Result<pb::SubmitAlertResponse, IngestError> {
-        let alert = alert.ok_or(IngestError::MissingAlert)?;
-        if alert.office_id != caller.office_id {
-            return Err(IngestError::WrongOffice {
-                own: caller.office_id.clone(),
+    ) -> Result<pb::SubmitAlertResponse, ApiError> {
+        let alert = alert.ok_or(ApiError::MissingAlert)?;
+        if alert.office_id != office {
+            return Err(ApiError::WrongOffice {
+                own: office.to_owned(),
                 requested: alert.office_id,
             });
         }
@@ -85,7 +85,7 @@ impl IngestService {
         let _permit = self
             .in_flight
             .try_acquire()
-            .map_err(|_| IngestError::Overloaded)?;
+            .map_err(|_| ApiError::Overloaded)?;
         let key = alert.id.to_string();
         let payload = encode_raised(&alert, now);
         let send = self
@@ -93,14 +93,14 @@ impl IngestService {
             .send(&self.alerts_topic, &key, &payload, None, Some(&key));
         match tokio::time::timeout(self.produce_timeout, send).await {
             Ok(Ok(_)) => {}
-            Ok(Err(ProduceError::QueueFull)) => return Err(IngestError::Overloaded),
+            Ok(Err(ProduceError::QueueFull)) => return Err(ApiError::Overloaded),
             Ok(Err(error @ ProduceError::NotAcknowledged(_))) => {
                 warn!(%error, "alert refused: broker did not acknowledge");
-                return Err(IngestError::BrokerUnavailable);
+                return Err(ApiError::BrokerUnavailable);
             }
             Err(_elapsed) => {
                 warn!(timeout = ?self.produce_timeout, "alert refused: no broker acknowledgement in time");
-                return Err(IngestError::BrokerUnavailable);
+                return Err(ApiError::BrokerUnavailable);
             }
         }
         let duplicate = self.known.accepted(alert.id);
@@ -110,14 +110,19 @@ impl IngestService {
         })
     }
 
-    fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
-        self.authenticator
-            .authenticate(request.metadata())
-            .map_err(|error| to_status(&IngestError::Unauthenticated(error)))
+    /// The calling office; other roles may not submit.
+    fn office<T>(&self, request: &Request<T>) -> Result<String, Status> {
+        match self.authenticator.authenticate(request.metadata()) {
+            Ok(Caller::Office(office)) => Ok(office),
+            Ok(Caller::DutyOfficer(_)) => Err(to_status(&ApiError::WrongRole {
+                action: "submit alerts (field-office tokens only)",
+            })),
+            Err(error) => Err(to_status(&ApiError::Unauthenticated(error))),
+        }
     }
 }
 
-fn item_error(error: &IngestError) -> pb::ItemError {
+fn item_error(error: &ApiError) -> pb::ItemError {
     pb::ItemError {
         code: error.code() as i32,
         message: error.to_string(),
@@ -135,8 +140,8 @@ impl AlertIngest for IngestService {
         &self,
         request: Request<pb::SubmitAlertRequest>,
     ) -> Result<Response<pb::SubmitAlertResponse>, Status> {
-        let caller = self.caller(&request)?;
-        self.submit_one(&caller, request.into_inner().alert)
+        let office = self.office(&request)?;
+        self.submit_one(&office, request.into_inner().alert)
             .await
             .map(Response::new)
             .map_err(|error| to_status(&error))
@@ -146,10 +151,10 @@ impl AlertIngest for IngestService {
         &self,
         request: Request<pb::SubmitAlertsRequest>,
     ) -> Result<Response<pb::SubmitAlertsResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let office = self.office(&request)?;
         let alerts = request.into_inner().alerts;
         if alerts.len() > self.max_batch {
-            return Err(to_status(&IngestError::BatchTooLarge {
+            return Err(to_status(&ApiError::BatchTooLarge {
                 size: alerts.len(),
                 max: self.max_batch,
             }));
@@ -158,7 +163,7 @@ impl AlertIngest for IngestService {
         let outcomes = futures_util::future::join_all(
             alerts
                 .into_iter()
-                .map(|alert| self.submit_one(&caller, Some(alert))),
+                .map(|alert| self.submit_one(&office, Some(alert))),
         )
         .await;
         let results = outcomes

@@ -2,28 +2,36 @@
 //! listener bound by the caller, until the shutdown token is cancelled. And the task that keeps
 //! the known-alerts view current from the state changelog.
 
+use prost::Message as _;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
-use wk_bus::codec::decode_state;
 use wk_bus::tail::Tail;
+use wk_core::alert::AlertId;
 use wk_core::config::KafkaConfig;
+use wk_proto::v1 as pb;
+use wk_proto::v1::alert_console_server::AlertConsoleServer;
 use wk_proto::v1::alert_ingest_server::AlertIngestServer;
 
+use crate::console::ConsoleService;
 use crate::ingest::IngestService;
-use crate::known::KnownAlerts;
+use crate::view::StateView;
 
 /// Serves until `shutdown` is cancelled, then lets in-flight calls finish.
 pub async fn serve(
     listener: TcpListener,
     service: IngestService,
+    console: ConsoleService,
     max_message_bytes: usize,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<AlertIngestServer<IngestService>>()
+        .await;
+    health_reporter
+        .set_serving::<AlertConsoleServer<ConsoleService>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(wk_proto::FILE_DESCRIPTOR_SET)
@@ -33,7 +41,11 @@ pub async fn serve(
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
     let mut builder = tonic::transport::Server::builder();
-    let router = builder.add_service(health_service).add_service(ingest);
+    let console = AlertConsoleServer::new(console).max_decoding_message_size(max_message_bytes);
+    let router = builder
+        .add_service(health_service)
+        .add_service(ingest)
+        .add_service(console);
     let router = match reflection {
         Ok(reflection) => router.add_service(reflection),
         Err(error) => {
@@ -46,8 +58,8 @@ pub async fn serve(
         .await
 }
 
-/// Follows the state changelog into `known` until `shutdown`.
-pub async fn follow_states(kafka: KafkaConfig, known: KnownAlerts, shutdown: CancellationToken) {
+/// Follows the state changelog into `view` until `shutdown`.
+pub async fn follow_states(kafka: KafkaConfig, view: StateView, shutdown: CancellationToken) {
     let tail = loop {
         match Tail::follow(&kafka, &kafka.state_topic).await {
             Ok(tail) => break tail,
@@ -65,11 +77,22 @@ pub async fn follow_states(kafka: KafkaConfig, known: KnownAlerts, shutdown: Can
             () = shutdown.cancelled() => return,
             record = tail.recv() => record,
         };
-        match record.map(|record| record.payload.map(|payload| decode_state(&payload))) {
-            Ok(Some(Ok(state))) => known.observe(state.alert.id, state.status),
-            Ok(Some(Err(error))) => warn!(%error, "undecodable state record skipped"),
-            Ok(None) => {}
-            Err(error) => warn!(%error, "state tail error"),
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                warn!(%error, "state tail error");
+                continue;
+            }
+        };
+        let decoded = record
+            .payload
+            .as_deref()
+            .map(pb::EscalationState::decode)
+            .map(|state| state.map(|state| (state.alert_id.parse::<AlertId>(), state)));
+        match decoded {
+            Some(Ok((Ok(id), state))) => view.observe(id, state),
+            Some(_) => warn!(offset = record.offset, "undecodable state record skipped"),
+            None => {}
         }
     }
 }

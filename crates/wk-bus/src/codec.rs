@@ -3,7 +3,7 @@
 
 use prost::Message;
 use wk_core::alert::{Alert, AlertId, Category, Coordinates, Severity};
-use wk_core::state::{AlertState, Channel, Delivery, DeliveryStatus, Status};
+use wk_core::escalation::Responder;
 use wk_core::time::Timestamp;
 use wk_core::validate::{AlertDraft, Violations};
 use wk_proto::v1 as pb;
@@ -147,15 +147,57 @@ pub(crate) fn alert_from_pb(
 /// One fact from the alerts topic.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    Raised { alert: Alert, at: Timestamp },
+    Raised {
+        alert: Alert,
+        at: Timestamp,
+    },
+    Acknowledged {
+        alert_id: AlertId,
+        by: Responder,
+        at: Timestamp,
+    },
+    Resolved {
+        alert_id: AlertId,
+        by: Responder,
+        at: Timestamp,
+    },
 }
 
 impl Event {
     pub fn alert_id(&self) -> AlertId {
         match self {
             Event::Raised { alert, .. } => alert.id,
+            Event::Acknowledged { alert_id, .. } | Event::Resolved { alert_id, .. } => *alert_id,
         }
     }
+}
+
+/// What a duty officer did to an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OfficerAction {
+    Acknowledge,
+    Resolve,
+}
+
+pub fn encode_action(
+    alert_id: AlertId,
+    action: OfficerAction,
+    by: &Responder,
+    at: Timestamp,
+) -> Vec<u8> {
+    let by = pb::Responder {
+        actor: by.actor.clone(),
+        channel: by.channel.clone(),
+    };
+    pb::AlertEvent {
+        alert_id: alert_id.to_string(),
+        at: Some(timestamp_to_pb(at)),
+        event: Some(match action {
+            OfficerAction::Acknowledge => pb::alert_event::Event::Acknowledged(by),
+            OfficerAction::Resolve => pb::alert_event::Event::Resolved(by),
+        }),
+    }
+    .encode_to_vec()
 }
 
 pub fn encode_raised(alert: &Alert, at: Timestamp) -> Vec<u8> {
@@ -182,122 +224,28 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
             alert: alert_from_pb(raised.alert, id, at)?,
             at,
         }),
+        pb::alert_event::Event::Acknowledged(by) => Ok(Event::Acknowledged {
+            alert_id: id,
+            by: Responder {
+                actor: by.actor,
+                channel: by.channel,
+            },
+            at,
+        }),
+        pb::alert_event::Event::Resolved(by) => Ok(Event::Resolved {
+            alert_id: id,
+            by: Responder {
+                actor: by.actor,
+                channel: by.channel,
+            },
+            at,
+        }),
     }
-}
-
-fn status_to_pb(status: Status) -> pb::AlertStatus {
-    match status {
-        Status::Open => pb::AlertStatus::Open,
-        Status::Acknowledged => pb::AlertStatus::Acknowledged,
-        Status::Resolved => pb::AlertStatus::Resolved,
-    }
-}
-
-pub fn encode_state(state: &AlertState) -> Vec<u8> {
-    pb::AlertState {
-        alert_id: state.alert.id.to_string(),
-        alert: Some(alert_to_pb(&state.alert)),
-        status: status_to_pb(state.status) as i32,
-        first_seen: Some(timestamp_to_pb(state.first_seen)),
-        last_seen: Some(timestamp_to_pb(state.last_seen)),
-        occurrences: state.occurrences,
-        deliveries: state
-            .deliveries
-            .iter()
-            .map(|delivery| pb::Delivery {
-                id: delivery.id.clone(),
-                channel: match delivery.channel {
-                    Channel::Webhook => pb::Channel::Webhook,
-                    Channel::Email => pb::Channel::Email,
-                } as i32,
-                console: delivery.console.clone(),
-                recipient: delivery.recipient.clone().unwrap_or_default(),
-                status: match delivery.status {
-                    DeliveryStatus::Pending => pb::DeliveryStatus::Pending,
-                    DeliveryStatus::Delivered => pb::DeliveryStatus::Delivered,
-                    DeliveryStatus::Failed => pb::DeliveryStatus::Failed,
-                } as i32,
-                attempts: delivery.attempts,
-                last_error: delivery.last_error.clone(),
-            })
-            .collect(),
-        input_offset: state.input_offset,
-    }
-    .encode_to_vec()
-}
-
-pub fn decode_state(bytes: &[u8]) -> Result<AlertState, DecodeError> {
-    let state = pb::AlertState::decode(bytes)?;
-    let id: AlertId = state.alert_id.parse()?;
-    let first_seen = state
-        .first_seen
-        .as_ref()
-        .and_then(timestamp_from_pb)
-        .ok_or(DecodeError::Missing("first_seen"))?;
-    let last_seen = state
-        .last_seen
-        .as_ref()
-        .and_then(timestamp_from_pb)
-        .ok_or(DecodeError::Missing("last_seen"))?;
-    let status = match pb::AlertStatus::try_from(state.status) {
-        Ok(pb::AlertStatus::Open) => Status::Open,
-        Ok(pb::AlertStatus::Acknowledged) => Status::Acknowledged,
-        Ok(pb::AlertStatus::Resolved) => Status::Resolved,
-        _ => {
-            return Err(DecodeError::UnknownEnum {
-                field: "status",
-                value: state.status,
-            });
-        }
-    };
-    let mut deliveries = Vec::with_capacity(state.deliveries.len());
-    for delivery in state.deliveries {
-        let channel = match pb::Channel::try_from(delivery.channel) {
-            Ok(pb::Channel::Webhook) => Channel::Webhook,
-            Ok(pb::Channel::Email) => Channel::Email,
-            _ => {
-                return Err(DecodeError::UnknownEnum {
-                    field: "deliveries.channel",
-                    value: delivery.channel,
-                });
-            }
-        };
-        let status = match pb::DeliveryStatus::try_from(delivery.status) {
-            Ok(pb::DeliveryStatus::Pending) => DeliveryStatus::Pending,
-            Ok(pb::DeliveryStatus::Delivered) => DeliveryStatus::Delivered,
-            Ok(pb::DeliveryStatus::Failed) => DeliveryStatus::Failed,
-            _ => {
-                return Err(DecodeError::UnknownEnum {
-                    field: "deliveries.status",
-                    value: delivery.status,
-                });
-            }
-        };
-        deliveries.push(Delivery {
-            id: delivery.id,
-            channel,
-            console: delivery.console,
-            recipient: (!delivery.recipient.is_empty()).then_some(delivery.recipient),
-            status,
-            attempts: delivery.attempts,
-            last_error: delivery.last_error,
-        });
-    }
-    Ok(AlertState {
-        alert: alert_from_pb(state.alert, id, first_seen)?,
-        status,
-        first_seen,
-        last_seen,
-        occurrences: state.occurrences,
-        deliveries,
-        input_offset: state.input_offset,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wk_core::state::{DeliveryOutcome, Target};
 
     fn alert(now: Timestamp) -> Alert {
         AlertDraft {
@@ -325,32 +273,31 @@ mod tests {
     fn events_round_trip() {
         let now = Timestamp::from_unix_millis(1_795_000_000_000);
         let alert = alert(now);
+        let id = alert.id;
         let decoded = decode_event(&encode_raised(&alert, now)).unwrap();
         assert_eq!(decoded, Event::Raised { alert, at: now });
-    }
-
-    #[test]
-    fn states_round_trip() {
-        let now = Timestamp::from_unix_millis(1_795_000_000_000);
-        let targets = [
-            Target::Webhook {
-                console: "manila".into(),
-            },
-            Target::Email {
-                console: "manila".into(),
-                recipient: "duty@example.org".into(),
-            },
-        ];
-        let mut state = AlertState::open(alert(now), &targets, now, 41);
-        let first = state.deliveries[0].id.clone();
-        state.record_attempt(
-            &first,
-            DeliveryOutcome::Failed {
-                error: "503".into(),
-            },
-            3,
+        let by = Responder {
+            actor: "maria".into(),
+            channel: "api".into(),
+        };
+        let ack = decode_event(&encode_action(id, OfficerAction::Acknowledge, &by, now)).unwrap();
+        assert_eq!(
+            ack,
+            Event::Acknowledged {
+                alert_id: id,
+                by: by.clone(),
+                at: now
+            }
         );
-        assert_eq!(decode_state(&encode_state(&state)).unwrap(), state);
+        let resolve = decode_event(&encode_action(id, OfficerAction::Resolve, &by, now)).unwrap();
+        assert_eq!(
+            resolve,
+            Event::Resolved {
+                alert_id: id,
+                by,
+                at: now
+            }
+        );
     }
 
     #[test]

@@ -7,7 +7,6 @@ pub mod escalation;
 pub mod policy;
 pub mod schedule;
 pub mod signing;
-pub mod state;
 pub mod time;
 pub mod validate;
 

@@ -1,30 +1,34 @@
-//! The consume → apply → persist → notify → persist → store-offset loop.
+//! The loop: records, delivery reports and timers in, escalation changes persisted, then acted
+//! on. One `select!` over a closed set of inputs; all decisions are the escalation engine's.
 //!
-//! Per record: the partition's states are restored from the changelog on first use; the event
-//! is applied to the alert's state; the new state is produced to the changelog (partition =
-//! input partition) and acknowledged before any notification goes out; pending deliveries are
-//! attempted; the settled state is produced; only then is the input offset stored. A crash at
-//! any point re-reads the record, finds the state, and re-sends only deliveries still pending,
-//! under the same ids.
+//! Restart safety: a partition's escalations are restored from the changelog on its first
+//! record (or report) after assignment; restored escalations re-send their pending
+//! notifications under the same ids and re-arm their timers. An input offset is stored only
+//! once the escalation reflecting it is on the changelog; a record re-read after a crash
+//! (offset ≤ the state's `input_offset`) changes nothing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, instrument, warn};
+use tracing::{info, warn};
 use wk_bus::BusError;
-use wk_bus::codec::{Event, decode_event, decode_state, encode_state};
+use wk_bus::codec::{Event, decode_event};
 use wk_bus::consumer::{GroupConsumer, Record};
+use wk_bus::escalation_codec::{decode_escalation, encode_escalation};
 use wk_bus::producer::Producer;
 use wk_bus::restore::read_partition;
+use wk_core::Timestamp;
 use wk_core::alert::AlertId;
 use wk_core::config::KafkaConfig;
-use wk_core::state::{AlertState, RaiseEffect, Target};
+use wk_core::escalation::{Action, Escalation};
+use wk_core::policy::Policy;
 
-use crate::notifier::Notifier;
+use crate::executor::{Executor, Job, Report, wall_clock};
 
 const RESTORE_TIMEOUT: Duration = Duration::from_secs(60);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+const IDLE: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -32,26 +36,25 @@ pub enum DispatchError {
     Bus(#[from] BusError),
 }
 
-/// The targets of the single route: the console's webhook, then each of its mailboxes.
-fn targets_for(console: &wk_core::config::Console) -> Vec<Target> {
-    let mut targets = vec![Target::Webhook {
-        console: console.name.clone(),
-    }];
-    targets.extend(console.emails.iter().map(|recipient| Target::Email {
-        console: console.name.clone(),
-        recipient: recipient.clone(),
-    }));
-    targets
+struct Tracked {
+    escalation: Escalation,
+    /// The alerts-topic offset of the last event this escalation reflects.
+    input_offset: i64,
+    /// Its entry in the timer index, if armed.
+    armed: Option<Timestamp>,
 }
 
 pub struct Dispatcher {
     kafka: KafkaConfig,
     consumer: GroupConsumer,
     producer: Producer,
-    notifier: Notifier,
-    targets: Vec<Target>,
-    /// Restored partitions and their alerts.
-    partitions: HashMap<i32, HashMap<AlertId, AlertState>>,
+    policy: Policy,
+    executor: Executor,
+    reports: tokio::sync::mpsc::UnboundedReceiver<Report>,
+    /// Restored partitions and their escalations.
+    partitions: HashMap<i32, HashMap<AlertId, Tracked>>,
+    /// Every armed escalation timer, earliest first.
+    timers: BTreeSet<(Timestamp, i32, AlertId)>,
 }
 
 /// Whether the loop should go on.
@@ -64,22 +67,20 @@ impl Dispatcher {
     pub fn new(
         kafka: KafkaConfig,
         producer: Producer,
-        notifier: Notifier,
-        route_console: &str,
+        policy: Policy,
+        executor: (Executor, tokio::sync::mpsc::UnboundedReceiver<Report>),
     ) -> Result<Dispatcher, DispatchError> {
         let consumer = GroupConsumer::subscribe(&kafka)?;
-        let targets = notifier
-            .consoles
-            .get(route_console)
-            .map(targets_for)
-            .unwrap_or_default();
+        let (executor, reports) = executor;
         Ok(Dispatcher {
             kafka,
             consumer,
             producer,
-            notifier,
-            targets,
+            policy,
+            executor,
+            reports,
             partitions: HashMap::new(),
+            timers: BTreeSet::new(),
         })
     }
 
@@ -87,22 +88,28 @@ impl Dispatcher {
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), DispatchError> {
         info!(group = %self.kafka.consumer_group, topic = %self.kafka.alerts_topic, "dispatcher started");
         loop {
-            let record = tokio::select! {
+            let wait = self.timers.first().map_or(IDLE, |(at, _, _)| {
+                Duration::from_millis(
+                    u64::try_from(at.as_unix_millis() - wall_clock().as_unix_millis()).unwrap_or(0),
+                )
+            });
+            let flow = tokio::select! {
                 biased;
-                () = shutdown.cancelled() => break,
-                record = self.consumer.recv() => record,
+                () = shutdown.cancelled() => Flow::Stop,
+                Some(report) = self.reports.recv() => self.on_report(report, &shutdown).await,
+                () = tokio::time::sleep(wait) => self.on_timers(&shutdown).await,
+                record = self.consumer.recv() => match record {
+                    Ok(record) => self.on_record(record, &shutdown).await?,
+                    Err(error) => {
+                        warn!(%error, "consume failed; retrying");
+                        Flow::Continue
+                    }
+                },
             };
             for partition in self.consumer.take_revoked() {
-                self.partitions.remove(&partition);
+                self.revoke(partition);
             }
-            let record = match record {
-                Ok(record) => record,
-                Err(error) => {
-                    warn!(%error, "consume failed; retrying");
-                    continue;
-                }
-            };
-            if let Flow::Stop = self.handle(record, &shutdown).await? {
+            if let Flow::Stop = flow {
                 break;
             }
         }
@@ -111,150 +118,250 @@ impl Dispatcher {
         Ok(())
     }
 
-    async fn restore(&mut self, partition: i32) -> Result<(), BusError> {
-        if self.partitions.contains_key(&partition) {
-            return Ok(());
+    fn revoke(&mut self, partition: i32) {
+        if self.partitions.remove(&partition).is_some() {
+            self.timers
+                .retain(|(_, timer_partition, _)| *timer_partition != partition);
+            info!(partition, "partition revoked");
         }
-        let records = read_partition(
-            &self.kafka,
-            &self.kafka.state_topic,
-            partition,
-            RESTORE_TIMEOUT,
-        )
-        .await?;
-        let mut states = HashMap::new();
-        for record in &records {
-            match record.payload.as_deref().map(decode_state) {
-                Some(Ok(state)) => {
-                    states.insert(state.alert.id, state);
-                }
-                Some(Err(error)) => {
-                    warn!(partition, offset = record.offset, %error, "undecodable state skipped")
-                }
-                None => {}
-            }
-        }
-        info!(
-            partition,
-            alerts = states.len(),
-            records = records.len(),
-            "partition restored"
-        );
-        self.partitions.insert(partition, states);
-        Ok(())
     }
 
-    async fn handle(
-        &mut self,
-        record: Record,
-        shutdown: &CancellationToken,
-    ) -> Result<Flow, DispatchError> {
-        let partition = record.partition;
-        loop {
-            match self.restore(partition).await {
-                Ok(()) => break,
+    /// Restores `partition` from the changelog unless already restored; false on shutdown.
+    async fn ensure_restored(&mut self, partition: i32, shutdown: &CancellationToken) -> bool {
+        while !self.partitions.contains_key(&partition) {
+            match read_partition(
+                &self.kafka,
+                &self.kafka.state_topic,
+                partition,
+                RESTORE_TIMEOUT,
+            )
+            .await
+            {
+                Ok(records) => self.restore(partition, &records),
                 Err(error) => {
                     warn!(partition, %error, "restore failed; retrying");
-                    if self.pause(shutdown).await {
-                        return Ok(Flow::Stop);
+                    if pause(shutdown).await {
+                        return false;
                     }
                 }
             }
         }
+        true
+    }
+
+    fn restore(&mut self, partition: i32, records: &[Record]) {
+        let mut latest = HashMap::new();
+        for record in records {
+            match record.payload.as_deref().map(decode_escalation) {
+                Some(Ok((snapshot, input_offset))) => {
+                    latest.insert(snapshot.alert.id, (snapshot, input_offset));
+                }
+                Some(Err(error)) => {
+                    warn!(partition, offset = record.offset, %error, "undecodable state skipped");
+                }
+                None => {}
+            }
+        }
+        let count = latest.len();
+        self.partitions.insert(partition, HashMap::new());
+        for (id, (snapshot, input_offset)) in latest {
+            let escalation = Escalation::restore(snapshot);
+            if let Some(states) = self.partitions.get_mut(&partition) {
+                states.insert(
+                    id,
+                    Tracked {
+                        escalation,
+                        input_offset,
+                        armed: None,
+                    },
+                );
+            }
+            // Pending notifications go out again (same ids) and timers are re-armed.
+            self.act(partition, id);
+        }
+        info!(
+            partition,
+            alerts = count,
+            records = records.len(),
+            "partition restored"
+        );
+    }
+
+    async fn on_record(
+        &mut self,
+        record: Record,
+        shutdown: &CancellationToken,
+    ) -> Result<Flow, DispatchError> {
+        let (partition, offset) = (record.partition, record.offset);
+        if !self.ensure_restored(partition, shutdown).await {
+            return Ok(Flow::Stop);
+        }
         let event = match record.payload.as_deref().map(decode_event) {
             Some(Ok(event)) => event,
             Some(Err(error)) => {
-                error!(partition, offset = record.offset, %error, "undecodable alert record; sent to dead letter");
+                warn!(partition, offset, %error, "undecodable alert record; sent to dead letter");
                 return self.dead_letter(&record, shutdown).await;
             }
             None => {
-                warn!(
-                    partition,
-                    offset = record.offset,
-                    "empty alert record skipped"
-                );
-                self.consumer.store_done(partition, record.offset)?;
+                warn!(partition, offset, "empty alert record skipped");
+                self.consumer.store_done(partition, offset)?;
                 return Ok(Flow::Continue);
             }
         };
-        match event {
-            Event::Raised { alert, at } => {
-                self.raised(alert, at, partition, record.offset, shutdown)
-                    .await
-            }
-        }
-    }
-
-    #[instrument(skip_all, fields(alert_id = %alert.id, office = %alert.office_id, severity = %alert.severity))]
-    async fn raised(
-        &mut self,
-        alert: wk_core::Alert,
-        at: wk_core::Timestamp,
-        partition: i32,
-        offset: i64,
-        shutdown: &CancellationToken,
-    ) -> Result<Flow, DispatchError> {
-        let id = alert.id;
+        let id = event.alert_id();
+        let now = wall_clock();
         let states = self.partitions.entry(partition).or_default();
-        let (mut state, effect) = match states.remove(&id) {
-            Some(mut state) => {
-                let effect = state.repeat(at, offset);
-                (state, effect)
+        let changed = match (states.get_mut(&id), event) {
+            (Some(tracked), _) if offset <= tracked.input_offset => false,
+            (Some(tracked), event) => {
+                match event {
+                    Event::Raised { alert, .. } => {
+                        tracked.escalation.handle_trigger(alert, &self.policy, now)
+                    }
+                    Event::Acknowledged { by, .. } => {
+                        let effect = tracked.escalation.handle_ack(by, now);
+                        info!(alert_id = %id, ?effect, "acknowledgement");
+                    }
+                    Event::Resolved { by, .. } => {
+                        tracked.escalation.handle_resolve(by, now);
+                        info!(alert_id = %id, "resolved");
+                    }
+                }
+                tracked.input_offset = offset;
+                true
             }
-            None => (
-                AlertState::open(alert, &self.targets, at, offset),
-                RaiseEffect::Opened,
-            ),
-        };
-        match effect {
-            RaiseEffect::Opened => info!("alert opened"),
-            RaiseEffect::Folded => info!(
-                occurrences = state.occurrences,
-                "repeat folded into open alert"
-            ),
-            RaiseEffect::AlreadyApplied => {
-                info!("event already applied; resuming pending deliveries")
-            }
-        }
-        if effect != RaiseEffect::AlreadyApplied && !self.persist(&state, partition, shutdown).await
-        {
-            return Ok(Flow::Stop);
-        }
-        let pending: Vec<_> = state.pending().cloned().collect();
-        if !pending.is_empty() {
-            let outcomes = futures_util::future::join_all(
-                pending
-                    .iter()
-                    .map(|delivery| self.notifier.deliver(&state, delivery)),
-            )
-            .await;
-            for (delivery, outcomes) in pending.iter().zip(outcomes) {
-                for outcome in outcomes {
-                    state.record_attempt(&delivery.id, outcome, self.notifier.max_attempts);
+            (None, Event::Raised { alert, .. }) => {
+                match Escalation::route(alert, &self.policy, now) {
+                    Some(escalation) => {
+                        info!(alert_id = %id, incident = escalation.incident(), "alert opened");
+                        states.insert(
+                            id,
+                            Tracked {
+                                escalation,
+                                input_offset: offset,
+                                armed: None,
+                            },
+                        );
+                        true
+                    }
+                    None => {
+                        warn!(alert_id = %id, "no chain for alert; check [routing]");
+                        false
+                    }
                 }
             }
-            if !self.persist(&state, partition, shutdown).await {
+            (None, Event::Acknowledged { .. } | Event::Resolved { .. }) => {
+                warn!(alert_id = %id, "action on an unknown alert ignored");
+                false
+            }
+        };
+        if changed {
+            if !self.persist(partition, id, shutdown).await {
                 return Ok(Flow::Stop);
             }
+            self.act(partition, id);
         }
-        self.partitions
-            .entry(partition)
-            .or_default()
-            .insert(id, state);
         self.consumer.store_done(partition, offset)?;
         Ok(Flow::Continue)
     }
 
-    /// Produces `state` to the changelog until the broker acknowledges it; false if shutdown
-    /// came first (the input offset is then not stored, so the record is processed again).
-    async fn persist(
-        &self,
-        state: &AlertState,
-        partition: i32,
-        shutdown: &CancellationToken,
-    ) -> bool {
-        let key = state.alert.id.to_string();
-        let payload = encode_state(state);
+    async fn on_report(&mut self, report: Report, shutdown: &CancellationToken) -> Flow {
+        let Some(tracked) = self
+            .partitions
+            .get_mut(&report.partition)
+            .and_then(|states| states.get_mut(&report.alert_id))
+        else {
+            // The partition was revoked meanwhile: its new owner re-sends what is pending.
+            return Flow::Continue;
+        };
+        tracked.escalation.handle_delivery(
+            &report.notification_id,
+            report.outcome,
+            &self.policy.directory,
+            wall_clock(),
+        );
+        if !self
+            .persist(report.partition, report.alert_id, shutdown)
+            .await
+        {
+            return Flow::Stop;
+        }
+        self.act(report.partition, report.alert_id);
+        Flow::Continue
+    }
+
+    async fn on_timers(&mut self, shutdown: &CancellationToken) -> Flow {
+        let now = wall_clock();
+        while let Some(&(at, partition, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.remove(&(at, partition, id));
+            let Some(tracked) = self
+                .partitions
+                .get_mut(&partition)
+                .and_then(|states| states.get_mut(&id))
+            else {
+                continue;
+            };
+            tracked.armed = None;
+            tracked
+                .escalation
+                .handle_timeout(&self.policy.directory, now);
+            if !self.persist(partition, id, shutdown).await {
+                return Flow::Stop;
+            }
+            self.act(partition, id);
+        }
+        Flow::Continue
+    }
+
+    /// Sends the escalation's decided notifications and re-arms its timer. Call only after the
+    /// change that decided them is persisted.
+    fn act(&mut self, partition: i32, id: AlertId) {
+        let Some(tracked) = self
+            .partitions
+            .get_mut(&partition)
+            .and_then(|states| states.get_mut(&id))
+        else {
+            return;
+        };
+        let escalation = &mut tracked.escalation;
+        while let Some(Action::Deliver(notification)) = escalation.poll_action() {
+            let snapshot_alert = escalation.alert().clone();
+            self.executor.spawn(Job {
+                partition,
+                notification,
+                alert: snapshot_alert,
+                incident: escalation.incident(),
+                first_seen: escalation.first_seen(),
+                occurrences: escalation.occurrences(),
+            });
+        }
+        let next = escalation.poll_timeout();
+        if tracked.armed != next {
+            if let Some(old) = tracked.armed {
+                self.timers.remove(&(old, partition, id));
+            }
+            if let Some(at) = next {
+                self.timers.insert((at, partition, id));
+            }
+            tracked.armed = next;
+        }
+    }
+
+    /// Produces the escalation of `id` to the changelog until acknowledged; false if shutdown
+    /// came first (nothing decided by the change is then sent, nor its offset stored).
+    async fn persist(&self, partition: i32, id: AlertId, shutdown: &CancellationToken) -> bool {
+        let Some(tracked) = self
+            .partitions
+            .get(&partition)
+            .and_then(|states| states.get(&id))
+        else {
+            return true;
+        };
+        let key = id.to_string();
+        let payload = encode_escalation(&tracked.escalation.snapshot(), tracked.input_offset);
         loop {
             match self
                 .producer
@@ -268,9 +375,9 @@ impl Dispatcher {
                 .await
             {
                 Ok(_) => return true,
-                Err(error) => warn!(%error, "state not acknowledged; retrying"),
+                Err(error) => warn!(%error, alert_id = %id, "state not acknowledged; retrying"),
             }
-            if self.pause(shutdown).await {
+            if pause(shutdown).await {
                 return false;
             }
         }
@@ -287,8 +394,8 @@ impl Dispatcher {
             .map(String::from_utf8_lossy)
             .unwrap_or_default()
             .into_owned();
+        let payload = record.payload.as_deref().unwrap_or_default();
         loop {
-            let payload = record.payload.as_deref().unwrap_or_default();
             match self
                 .producer
                 .send(&self.kafka.dead_letter_topic, &key, payload, None, None)
@@ -297,19 +404,19 @@ impl Dispatcher {
                 Ok(_) => break,
                 Err(error) => warn!(%error, "dead letter not acknowledged; retrying"),
             }
-            if self.pause(shutdown).await {
+            if pause(shutdown).await {
                 return Ok(Flow::Stop);
             }
         }
         self.consumer.store_done(record.partition, record.offset)?;
         Ok(Flow::Continue)
     }
+}
 
-    /// Waits a second between retries; true if shutdown came first.
-    async fn pause(&self, shutdown: &CancellationToken) -> bool {
-        tokio::select! {
-            () = shutdown.cancelled() => true,
-            () = tokio::time::sleep(Duration::from_secs(1)) => false,
-        }
+/// Waits a second between retries; true if shutdown came first.
+async fn pause(shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => true,
+        () = tokio::time::sleep(Duration::from_secs(1)) => false,
     }
 }

@@ -1,8 +1,9 @@
-//! The dispatcher: consume the alerts topic in a consumer group, keep each alert's state on the
-//! compacted changelog, notify, and store the input offset only once the state that reflects
-//! the record is acknowledged by the broker and its notifications are settled.
+//! The dispatcher: consumes the alerts topic in a consumer group and drives one
+//! `wk_core::escalation::Escalation` per alert. Every change of an alert's escalation is
+//! produced to the compacted state changelog (partition = input partition) and acknowledged
+//! before the notifications it decided are sent and before the input offset is stored.
 
 pub mod dispatcher;
-pub mod notifier;
+pub mod executor;
 
 pub use dispatcher::{DispatchError, Dispatcher};

@@ -4,15 +4,60 @@
 use std::fmt::Write as _;
 
 use serde_json::json;
-use wk_core::Alert;
-use wk_core::state::AlertState;
+use wk_core::escalation::Purpose;
+use wk_core::{Alert, Timestamp};
 
-/// The webhook body for an alert's notification `delivery_id`.
-pub fn webhook_body(state: &AlertState, delivery_id: &str) -> Vec<u8> {
-    let alert = &state.alert;
+/// What one notification is about: the alert, and where in its escalation it stands.
+pub struct Context<'a> {
+    pub alert: &'a Alert,
+    pub notification_id: &'a str,
+    pub purpose: &'a Purpose,
+    pub incident: u32,
+    pub first_seen: Timestamp,
+    pub occurrences: u32,
+}
+
+impl Context<'_> {
+    /// `alert.raised` for the first step, then `alert.escalated`, `alert.failover` or
+    /// `alert.exhausted`.
+    pub fn kind(&self) -> &'static str {
+        match self.purpose {
+            Purpose::Step { step: 0, round: 0 } => "alert.raised",
+            Purpose::Step { .. } => "alert.escalated",
+            Purpose::Failover { .. } => "alert.failover",
+            Purpose::Exhausted => "alert.exhausted",
+        }
+    }
+
+    fn situation(&self) -> Option<String> {
+        match self.purpose {
+            Purpose::Step { step: 0, round: 0 } => None,
+            Purpose::Step { step, round } => Some(format!(
+                "not acknowledged: escalation step {} (round {})",
+                step + 1,
+                round + 1
+            )),
+            Purpose::Failover { from, .. } => Some(format!("console {from} unreachable: failover")),
+            Purpose::Exhausted => Some("NOT ACKNOWLEDGED: escalation chain exhausted".into()),
+        }
+    }
+}
+
+/// The webhook body of a notification.
+pub fn webhook_body(context: &Context<'_>) -> Vec<u8> {
+    let alert = context.alert;
+    let (step, round, failover_from) = match context.purpose {
+        Purpose::Step { step, round } => (Some(*step), Some(*round), None),
+        Purpose::Failover { from, step, round } => (Some(*step), Some(*round), Some(from.as_str())),
+        Purpose::Exhausted => (None, None, None),
+    };
     let body = json!({
-        "type": "alert.raised",
-        "delivery_id": delivery_id,
+        "type": context.kind(),
+        "delivery_id": context.notification_id,
+        "incident": context.incident,
+        "step": step,
+        "round": round,
+        "failover_from": failover_from,
         "alert": {
             "id": alert.id.to_string(),
             "office_id": alert.office_id,
@@ -32,26 +77,33 @@ pub fn webhook_body(state: &AlertState, delivery_id: &str) -> Vec<u8> {
             "dedup_key": alert.dedup_key,
             "labels": alert.labels,
         },
-        "first_seen": state.first_seen.to_string(),
-        "occurrences": state.occurrences,
+        "first_seen": context.first_seen.to_string(),
+        "occurrences": context.occurrences,
     });
     // Serialising a `serde_json::Value` cannot fail.
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-/// `[CRITICAL] ng-maiduguri: Armed men at the compound gate`
-pub fn email_subject(alert: &Alert) -> String {
-    format!(
+/// `[CRITICAL] ng-maiduguri: Armed men at the compound gate`, followed by the situation when
+/// this is not the first notification (`— not acknowledged: escalation step 2 (round 1)`).
+pub fn email_subject(context: &Context<'_>) -> String {
+    let alert = context.alert;
+    let mut subject = format!(
         "[{}] {}: {}",
         alert.severity.label(),
         alert.office_id,
         alert.title
-    )
+    );
+    if let Some(situation) = context.situation() {
+        subject.push_str(" — ");
+        subject.push_str(&situation);
+    }
+    subject
 }
 
 /// The alert's fields as (label, value) rows, shared by both email parts.
-fn rows(state: &AlertState) -> Vec<(&'static str, String)> {
-    let alert = &state.alert;
+fn rows(context: &Context<'_>) -> Vec<(&'static str, String)> {
+    let alert = context.alert;
     let country = match alert.country_name() {
         Some(name) => format!("{name} ({})", alert.country),
         None => alert.country.clone(),
@@ -91,17 +143,21 @@ fn rows(state: &AlertState) -> Vec<(&'static str, String)> {
             labels
         },
     ));
-    rows.push(("First seen", state.first_seen.to_string()));
+    rows.push(("First seen", context.first_seen.to_string()));
+    rows.push(("Occurrences", context.occurrences.to_string()));
+    if let Some(situation) = context.situation() {
+        rows.push(("Situation", situation));
+    }
     rows.push(("Alert id", alert.id.to_string()));
     rows
 }
 
-pub fn email_text(state: &AlertState) -> String {
+pub fn email_text(context: &Context<'_>) -> String {
     let mut text = String::new();
-    for (label, value) in rows(state) {
+    for (label, value) in rows(context) {
         let _ = writeln!(text, "{label}: {value}");
     }
-    let _ = write!(text, "\nDescription:\n{}\n", state.alert.description);
+    let _ = write!(text, "\nDescription:\n{}\n", context.alert.description);
     text
 }
 
@@ -120,10 +176,10 @@ fn escape(text: &str) -> String {
     escaped
 }
 
-pub fn email_html(state: &AlertState) -> String {
+pub fn email_html(context: &Context<'_>) -> String {
     let mut html =
         String::from("<!DOCTYPE html><html><body style=\"font-family:sans-serif\">\n<table>\n");
-    for (label, value) in rows(state) {
+    for (label, value) in rows(context) {
         let _ = writeln!(
             html,
             "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
@@ -134,7 +190,7 @@ pub fn email_html(state: &AlertState) -> String {
     let _ = write!(
         html,
         "</table>\n<h3>Description</h3>\n<pre style=\"white-space:pre-wrap\">{}</pre>\n</body></html>\n",
-        escape(&state.alert.description)
+        escape(&context.alert.description)
     );
     html
 }
@@ -142,13 +198,10 @@ pub fn email_html(state: &AlertState) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wk_core::Timestamp;
     use wk_core::alert::{AlertId, Category, Coordinates, Severity};
-    use wk_core::state::Target;
 
-    fn state() -> AlertState {
-        let now = Timestamp::from_unix_millis(1_795_000_000_000);
-        let alert = Alert {
+    fn alert() -> Alert {
+        Alert {
             id: AlertId::for_dedup_key("ng-maiduguri", "gate"),
             office_id: "ng-maiduguri".into(),
             severity: Severity::Critical,
@@ -161,26 +214,31 @@ mod tests {
                 latitude: 11.85,
                 longitude: 13.16,
             }),
-            occurred_at: now,
+            occurred_at: Timestamp::from_unix_millis(1_795_000_000_000),
             staff_affected: 12,
             dedup_key: Some("gate".into()),
             labels: [("team".to_owned(), "wash".to_owned())].into(),
-        };
-        AlertState::open(
+        }
+    }
+
+    fn context<'a>(alert: &'a Alert, purpose: &'a Purpose) -> Context<'a> {
+        Context {
             alert,
-            &[Target::Webhook {
-                console: "manila".into(),
-            }],
-            now,
-            0,
-        )
+            notification_id: "d-1",
+            purpose,
+            incident: 1,
+            first_seen: alert.occurred_at,
+            occurrences: 1,
+        }
     }
 
     #[test]
     fn every_field_appears_in_each_part() {
-        let state = state();
-        let text = email_text(&state);
-        let html = email_html(&state);
+        let alert = alert();
+        let first = Purpose::Step { step: 0, round: 0 };
+        let context = context(&alert, &first);
+        let text = email_text(&context);
+        let html = email_html(&context);
         for needle in [
             "CRITICAL",
             "Security incident",
@@ -191,7 +249,7 @@ mod tests {
             "12",
             "gate",
             "team=wash",
-            &state.alert.id.to_string(),
+            &alert.id.to_string(),
         ] {
             assert!(text.contains(needle), "text lacks {needle}");
             assert!(html.contains(needle), "html lacks {needle}");
@@ -200,15 +258,46 @@ mod tests {
         assert!(html.contains("Armed men &lt;at&gt; the gate"));
         assert!(html.contains("Two vehicles &amp; no injuries"));
         assert_eq!(
-            email_subject(&state.alert),
+            email_subject(&context),
             "[CRITICAL] ng-maiduguri: Armed men <at> the gate"
         );
     }
 
     #[test]
+    fn later_notifications_say_why_they_are_sent() {
+        let alert = alert();
+        let escalated = Purpose::Step { step: 1, round: 0 };
+        assert!(
+            email_subject(&context(&alert, &escalated))
+                .ends_with("— not acknowledged: escalation step 2 (round 1)")
+        );
+        let failover = Purpose::Failover {
+            from: "manila".into(),
+            step: 0,
+            round: 0,
+        };
+        assert!(
+            email_text(&context(&alert, &failover))
+                .contains("Situation: console manila unreachable: failover")
+        );
+        let body: serde_json::Value =
+            serde_json::from_slice(&webhook_body(&context(&alert, &failover))).unwrap();
+        assert_eq!(body["type"], "alert.failover");
+        assert_eq!(body["failover_from"], "manila");
+        assert_eq!(body["step"], 0);
+        assert_eq!(
+            context(&alert, &Purpose::Exhausted).kind(),
+            "alert.exhausted"
+        );
+    }
+
+    #[test]
     fn webhook_body_is_json_with_the_alert() {
-        let state = state();
-        let body: serde_json::Value = serde_json::from_slice(&webhook_body(&state, "d-1")).unwrap();
+        let alert = alert();
+        let first = Purpose::Step { step: 0, round: 0 };
+        let body: serde_json::Value =
+            serde_json::from_slice(&webhook_body(&context(&alert, &first))).unwrap();
+        assert_eq!(body["type"], "alert.raised");
         assert_eq!(body["delivery_id"], "d-1");
         assert_eq!(body["alert"]["severity"], "critical");
         assert_eq!(body["alert"]["coordinates"]["latitude"], 11.85);

@@ -2,15 +2,13 @@
 //! authentication, a plain-text and an HTML part, and a deterministic Message-ID so that a
 //! repeat after a crash can be recognised.
 
+use crate::content::{Context, email_html, email_subject, email_text};
+use crate::{SendError, SetupError};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use wk_core::config::{SmtpConfig, SmtpSecurity};
-use wk_core::state::AlertState;
-
-use crate::content::{email_html, email_subject, email_text};
-use crate::{SendError, SetupError};
 
 #[derive(Clone)]
 pub struct Mailer {
@@ -51,32 +49,27 @@ impl Mailer {
         format!("<{delivery_id}@{}>", self.message_id_domain)
     }
 
-    /// Sends the alert of `state` to `recipient` as delivery `delivery_id`.
-    pub async fn send(
-        &self,
-        state: &AlertState,
-        recipient: &str,
-        delivery_id: &str,
-    ) -> Result<(), SendError> {
+    /// Sends the notification `context` to `recipient`.
+    pub async fn send(&self, context: &Context<'_>, recipient: &str) -> Result<(), SendError> {
         let to: Mailbox = recipient
             .parse()
             .map_err(|_| SendError::Permanent("recipient is not a mailbox".into()))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(email_subject(&state.alert))
-            .message_id(Some(self.message_id(delivery_id)))
+            .subject(email_subject(context))
+            .message_id(Some(self.message_id(context.notification_id)))
             .multipart(
                 MultiPart::alternative()
                     .singlepart(
                         SinglePart::builder()
                             .header(ContentType::TEXT_PLAIN)
-                            .body(email_text(state)),
+                            .body(email_text(context)),
                     )
                     .singlepart(
                         SinglePart::builder()
                             .header(ContentType::TEXT_HTML)
-                            .body(email_html(state)),
+                            .body(email_html(context)),
                     ),
             )
             .map_err(|error| SendError::Permanent(format!("cannot build message: {error}")))?;

@@ -50,6 +50,7 @@ pub struct Config {
     pub kafka: KafkaConfig,
     pub api: ApiConfig,
     pub offices: Vec<Office>,
+    pub duty_officers: Vec<DutyOfficer>,
     pub consoles: BTreeMap<String, Console>,
     pub smtp: SmtpConfig,
     pub webhook: WebhookConfig,
@@ -93,6 +94,13 @@ pub struct Office {
     pub token_sha256: [u8; 32],
 }
 
+/// A duty officer's console-API identity: the SHA-256 of their bearer token.
+#[derive(Clone, Debug)]
+pub struct DutyOfficer {
+    pub id: String,
+    pub token_sha256: [u8; 32],
+}
+
 /// An operations-centre console: a webhook endpoint and a duty mailbox list.
 #[derive(Clone, Debug)]
 pub struct Console {
@@ -130,6 +138,11 @@ pub struct SmtpConfig {
 #[derive(Clone, Debug)]
 pub struct WebhookConfig {
     pub timeout: Duration,
+    /// Attempts per webhook before it is given up (and the console fails over).
+    pub attempts: u32,
+    /// Consecutive failures that open a console's circuit, and how long it stays open.
+    pub circuit_failures: u32,
+    pub circuit_open: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -151,6 +164,8 @@ struct RawConfig {
     api: RawApi,
     #[serde(default)]
     offices: Vec<RawOffice>,
+    #[serde(default)]
+    duty_officers: Vec<RawOffice>,
     #[serde(default)]
     consoles: BTreeMap<String, RawConsole>,
     smtp: RawSmtp,
@@ -303,12 +318,31 @@ fn default_io_timeout() -> String {
 struct RawWebhook {
     #[serde(default = "default_io_timeout")]
     timeout: String,
+    #[serde(default = "default_webhook_attempts")]
+    attempts: i64,
+    #[serde(default = "default_circuit_failures")]
+    circuit_failures: i64,
+    #[serde(default = "default_circuit_open")]
+    circuit_open: String,
+}
+
+fn default_webhook_attempts() -> i64 {
+    3
+}
+fn default_circuit_failures() -> i64 {
+    5
+}
+fn default_circuit_open() -> String {
+    "30s".into()
 }
 
 impl Default for RawWebhook {
     fn default() -> RawWebhook {
         RawWebhook {
             timeout: default_io_timeout(),
+            attempts: default_webhook_attempts(),
+            circuit_failures: default_circuit_failures(),
+            circuit_open: default_circuit_open(),
         }
     }
 }
@@ -603,6 +637,30 @@ impl Config {
             });
         }
 
+        let mut duty_officers = Vec::with_capacity(raw.duty_officers.len());
+        for (index, officer) in raw.duty_officers.into_iter().enumerate() {
+            let field = format!("duty_officers[{index}]");
+            let mut token_sha256 = [0u8; 32];
+            if hex::decode_to_slice(&officer.token_sha256, &mut token_sha256).is_err() {
+                errors.push(
+                    format!("{field}.token_sha256"),
+                    "must be 64 hex digits (see `watchkeeper hash-token`)",
+                );
+            } else if !token_hashes.insert(token_sha256) {
+                errors.push(
+                    format!("{field}.token_sha256"),
+                    "is shared with another office or officer",
+                );
+            }
+            if officer.id.trim().is_empty() {
+                errors.push(format!("{field}.id"), "must not be empty");
+            }
+            duty_officers.push(DutyOfficer {
+                id: officer.id,
+                token_sha256,
+            });
+        }
+
         let mut consoles = BTreeMap::new();
         for (name, console) in raw.consoles {
             let field = format!("consoles.{name}");
@@ -682,6 +740,18 @@ impl Config {
                 &raw.webhook.timeout,
                 Duration::from_millis(100),
             ),
+            attempts: errors.in_range("webhook.attempts", raw.webhook.attempts, 1, 20) as u32,
+            circuit_failures: errors.in_range(
+                "webhook.circuit_failures",
+                raw.webhook.circuit_failures,
+                1,
+                1000,
+            ) as u32,
+            circuit_open: errors.duration(
+                "webhook.circuit_open",
+                &raw.webhook.circuit_open,
+                Duration::from_secs(1),
+            ),
         };
 
         let dispatcher = DispatcherConfig {
@@ -719,6 +789,7 @@ impl Config {
             kafka,
             api,
             offices,
+            duty_officers,
             consoles,
             smtp,
             webhook,

@@ -327,6 +327,12 @@ impl Escalation {
     pub fn is_exhausted(&self) -> bool {
         self.exhausted
     }
+    pub fn first_seen(&self) -> Timestamp {
+        self.first_seen
+    }
+    pub fn occurrences(&self) -> u32 {
+        self.occurrences
+    }
 
     /// The next instant `handle_timeout` must be called at, if any.
     pub fn poll_timeout(&self) -> Option<Timestamp> {

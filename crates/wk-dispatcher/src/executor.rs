@@ -1,0 +1,242 @@
+//! Executes notifications off the dispatcher's loop: each one in its own task, retried with
+//! jittered exponential backoff within its budget, webhooks guarded by a per-console circuit
+//! breaker. The final outcome is reported back to the loop; given-up notifications also go to
+//! the dead-letter topic for operators.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{Semaphore, mpsc};
+use tracing::{info, warn};
+use wk_bus::producer::Producer;
+use wk_core::Timestamp;
+use wk_core::alert::{Alert, AlertId};
+use wk_core::config::Console;
+use wk_core::escalation::{Notification, Outcome, Recipient};
+use wk_notify::SendError;
+use wk_notify::content::{Context, webhook_body};
+use wk_notify::email::Mailer;
+use wk_notify::retry::{CircuitBreaker, RetryPolicy};
+use wk_notify::webhook::WebhookSender;
+
+/// The wall clock, read at the boundary.
+pub(crate) fn wall_clock() -> Timestamp {
+    let millis = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        });
+    Timestamp::from_unix_millis(millis)
+}
+
+/// The final outcome of one notification, for the loop.
+#[derive(Debug)]
+pub struct Report {
+    pub partition: i32,
+    pub alert_id: AlertId,
+    pub notification_id: String,
+    pub outcome: Outcome,
+}
+
+/// One notification to execute, with what its content needs.
+pub struct Job {
+    pub partition: i32,
+    pub notification: Notification,
+    pub alert: Alert,
+    pub incident: u32,
+    pub first_seen: Timestamp,
+    pub occurrences: u32,
+}
+
+pub struct Settings {
+    pub consoles: BTreeMap<String, Console>,
+    pub webhook_policy: RetryPolicy,
+    pub email_policy: RetryPolicy,
+    pub circuit_failures: u32,
+    pub circuit_open: Duration,
+    pub dead_letter_topic: String,
+    /// Notifications in flight at once.
+    pub concurrency: usize,
+}
+
+struct Shared {
+    webhooks: WebhookSender,
+    mailer: Mailer,
+    settings: Settings,
+    breakers: Mutex<HashMap<String, CircuitBreaker>>,
+    producer: Producer,
+    reports: mpsc::UnboundedSender<Report>,
+    slots: Semaphore,
+}
+
+#[derive(Clone)]
+pub struct Executor {
+    shared: Arc<Shared>,
+}
+
+impl Executor {
+    pub fn new(
+        webhooks: WebhookSender,
+        mailer: Mailer,
+        settings: Settings,
+        producer: Producer,
+    ) -> (Executor, mpsc::UnboundedReceiver<Report>) {
+        let (reports, receiver) = mpsc::unbounded_channel();
+        let slots = Semaphore::new(settings.concurrency.max(1));
+        let shared = Shared {
+            webhooks,
+            mailer,
+            settings,
+            breakers: Mutex::default(),
+            producer,
+            reports,
+            slots,
+        };
+        (
+            Executor {
+                shared: Arc::new(shared),
+            },
+            receiver,
+        )
+    }
+
+    /// Starts delivering `job`; its outcome arrives as a `Report`.
+    pub fn spawn(&self, job: Job) {
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let Ok(_slot) = shared.slots.acquire().await else {
+                return;
+            };
+            let outcome = shared.deliver(&job).await;
+            if let Outcome::GivenUp { reason } = &outcome {
+                shared.dead_letter(&job, reason).await;
+            }
+            // The loop may be gone at shutdown; the notification then stays pending in the
+            // state and is sent again, under the same id, after the restart.
+            let _ = shared.reports.send(Report {
+                partition: job.partition,
+                alert_id: job.alert.id,
+                notification_id: job.notification.id,
+                outcome,
+            });
+        });
+    }
+}
+
+impl Shared {
+    fn breaker<T>(&self, console: &str, f: impl FnOnce(&mut CircuitBreaker) -> T) -> T {
+        let mut breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
+        let breaker = breakers.entry(console.to_owned()).or_insert_with(|| {
+            CircuitBreaker::new(self.settings.circuit_failures, self.settings.circuit_open)
+        });
+        f(breaker)
+    }
+
+    async fn attempt(&self, job: &Job) -> Result<(), SendError> {
+        let context = Context {
+            alert: &job.alert,
+            notification_id: &job.notification.id,
+            purpose: &job.notification.purpose,
+            incident: job.incident,
+            first_seen: job.first_seen,
+            occurrences: job.occurrences,
+        };
+        match &job.notification.recipient {
+            Recipient::Webhook { console } => {
+                let console = self.settings.consoles.get(console).ok_or_else(|| {
+                    SendError::Permanent(format!("console {console:?} is not configured"))
+                })?;
+                self.webhooks
+                    .post(
+                        &console.webhook_url,
+                        &console.signing_secrets,
+                        &job.notification.id,
+                        webhook_body(&context),
+                        wall_clock(),
+                    )
+                    .await
+            }
+            Recipient::Email { address } => self.mailer.send(&context, address).await,
+        }
+    }
+
+    async fn deliver(&self, job: &Job) -> Outcome {
+        let notification = &job.notification;
+        let console = match &notification.recipient {
+            Recipient::Webhook { console } => Some(console.as_str()),
+            Recipient::Email { .. } => None,
+        };
+        let policy = if console.is_some() {
+            self.settings.webhook_policy
+        } else {
+            self.settings.email_policy
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some(console) = console
+                && !self.breaker(console, |breaker| breaker.allow(wall_clock()))
+            {
+                warn!(notification = %notification.id, console, "circuit open; giving up at once");
+                return Outcome::GivenUp {
+                    reason: format!("circuit to console {console} is open"),
+                };
+            }
+            match self.attempt(job).await {
+                Ok(()) => {
+                    if let Some(console) = console {
+                        self.breaker(console, CircuitBreaker::record_success);
+                    }
+                    info!(notification = %notification.id, attempt, "delivered");
+                    return Outcome::Delivered;
+                }
+                Err(error) => {
+                    warn!(notification = %notification.id, attempt, %error, "delivery attempt failed");
+                    let transient = matches!(error, SendError::Transient(_));
+                    if let Some(console) = console
+                        && transient
+                    {
+                        self.breaker(console, |breaker| breaker.record_failure(wall_clock()));
+                    }
+                    if !transient || !policy.may_retry(attempt) {
+                        return Outcome::GivenUp {
+                            reason: format!("{error} after {attempt} attempts"),
+                        };
+                    }
+                    tokio::time::sleep(policy.delay(attempt, fastrand::f64())).await;
+                }
+            }
+        }
+    }
+
+    async fn dead_letter(&self, job: &Job, reason: &str) {
+        let kind = match job.notification.recipient {
+            Recipient::Webhook { .. } => "webhook",
+            Recipient::Email { .. } => "email",
+        };
+        let payload = serde_json::json!({
+            "notification_id": job.notification.id,
+            "alert_id": job.alert.id.to_string(),
+            "channel": kind,
+            "reason": reason,
+        })
+        .to_string();
+        let send = self.producer.send(
+            &self.settings.dead_letter_topic,
+            &job.notification.id,
+            payload.as_bytes(),
+            None,
+            None,
+        );
+        match tokio::time::timeout(Duration::from_secs(10), send).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                warn!(%error, notification = %job.notification.id, "dead letter not written")
+            }
+            Err(_) => {
+                warn!(notification = %job.notification.id, "dead letter not acknowledged in time")
+            }
+        }
+    }
+}
