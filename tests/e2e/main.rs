@@ -5,5 +5,6 @@
 mod broker_outage;
 mod cli;
 mod config;
+mod escalation;
 mod ingest;
 mod python_client;

@@ -11,6 +11,7 @@ use sha2::Digest as _;
 use tempfile::TempDir;
 use tonic::transport::Channel;
 use wk_proto::v1 as pb;
+use wk_proto::v1::alert_console_client::AlertConsoleClient;
 use wk_proto::v1::alert_ingest_client::AlertIngestClient;
 
 use crate::broker::Broker;
@@ -23,6 +24,10 @@ pub const OTHER_OFFICE: &str = "so-mogadishu";
 pub const OTHER_TOKEN: &str = "test-token-so-mogadishu-000000002";
 pub const MANILA_SECRET: &str = "manila-signing-secret-for-tests";
 pub const MANILA_DUTY: &str = "duty.manila@watchkeeper.test";
+pub const PANAMA_SECRET: &str = "panama-signing-secret-for-tests";
+pub const PANAMA_DUTY: &str = "duty.panama@watchkeeper.test";
+pub const OFFICER: &str = "maria.santos";
+pub const OFFICER_TOKEN: &str = "test-token-duty-officer-maria-0003";
 
 /// The binary, built once per test run with the same profile as the tests.
 pub fn binary() -> PathBuf {
@@ -52,6 +57,10 @@ pub struct Settings {
     pub brokers: String,
     pub smtp_port: u16,
     pub manila_url: String,
+    pub panama_url: String,
+    /// Policy sections (people, schedules, chains, `[routing]`) appended to the file; empty
+    /// for the single-console shorthand.
+    pub policy: String,
     pub api_port: u16,
     pub partitions: u32,
     pub produce_timeout: &'static str,
@@ -64,6 +73,8 @@ pub fn config_text(settings: &Settings) -> String {
         brokers,
         smtp_port,
         manila_url,
+        panama_url,
+        policy,
         api_port,
         partitions,
         produce_timeout,
@@ -94,10 +105,20 @@ token_sha256 = "{office_hash}"
 id = "{OTHER_OFFICE}"
 token_sha256 = "{other_hash}"
 
+[[duty_officers]]
+id = "{OFFICER}"
+token_sha256 = "{officer_hash}"
+
 [consoles.manila]
 webhook_url = "{manila_url}"
 signing_secret = "{MANILA_SECRET}"
 emails = ["{MANILA_DUTY}"]
+failover = "panama"
+
+[consoles.panama]
+webhook_url = "{panama_url}"
+signing_secret = "{PANAMA_SECRET}"
+emails = ["{PANAMA_DUTY}"]
 
 [smtp]
 host = "127.0.0.1"
@@ -108,17 +129,22 @@ timeout = "5s"
 
 [webhook]
 timeout = "2s"
+attempts = 3
 
 [dispatcher]
 console = "manila"
+
+{policy}
 "#,
         office_hash = token_hash(TOKEN),
         other_hash = token_hash(OTHER_TOKEN),
+        officer_hash = token_hash(OFFICER_TOKEN),
     )
 }
 
 pub struct Watchkeeper {
     pub api_port: u16,
+    config: String,
     dir: TempDir,
     child: Option<Child>,
 }
@@ -126,9 +152,38 @@ pub struct Watchkeeper {
 impl Watchkeeper {
     /// Starts `watchkeeper serve` with `config` and waits until its api listens.
     pub fn start(config: &str, api_port: u16) -> Watchkeeper {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("watchkeeper.toml"), config).unwrap();
-        let log = std::fs::File::create(dir.path().join("watchkeeper.log")).unwrap();
+        let mut watchkeeper = Watchkeeper {
+            api_port,
+            config: config.to_owned(),
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        watchkeeper.spawn();
+        watchkeeper
+    }
+
+    /// Kills the process with SIGKILL, as a crash would, and waits for it to be gone.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the process again with the same configuration (topics, group, port).
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    fn spawn(&mut self) {
+        let dir = &self.dir;
+        std::fs::write(dir.path().join("watchkeeper.toml"), &self.config).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("watchkeeper.log"))
+            .unwrap();
         let child = Command::new(binary())
             .args(["serve", "--config"])
             .arg(dir.path().join("watchkeeper.toml"))
@@ -138,21 +193,16 @@ impl Watchkeeper {
             .stderr(log)
             .spawn()
             .expect("start watchkeeper");
-        let watchkeeper = Watchkeeper {
-            api_port,
-            dir,
-            child: Some(child),
-        };
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", api_port)).is_err() {
+        while TcpStream::connect(("127.0.0.1", self.api_port)).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "watchkeeper did not listen within 60 s:\n{}",
-                watchkeeper.log()
+                self.log()
             );
             std::thread::sleep(Duration::from_millis(25));
         }
-        watchkeeper
     }
 
     pub fn log(&self) -> String {
@@ -165,6 +215,10 @@ impl Watchkeeper {
 
     pub async fn client(&self) -> AlertIngestClient<Channel> {
         AlertIngestClient::connect(self.endpoint()).await.unwrap()
+    }
+
+    pub async fn console(&self) -> AlertConsoleClient<Channel> {
+        AlertConsoleClient::connect(self.endpoint()).await.unwrap()
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -222,19 +276,29 @@ pub struct Stack {
     pub broker: Broker,
     pub smtp: SmtpSink,
     pub manila: Console,
+    pub panama: Console,
     pub app: Watchkeeper,
     pub settings: Settings,
 }
 
 impl Stack {
+    /// A stack with the single-console shorthand (every alert to Manila).
     pub async fn start(partitions: u32) -> Stack {
+        Stack::with_policy(partitions, String::new()).await
+    }
+
+    /// A stack whose configuration ends with `policy` (people, schedules, chains, routing).
+    pub async fn with_policy(partitions: u32, policy: String) -> Stack {
         let broker = Broker::start();
         let smtp = SmtpSink::start();
         let manila = Console::start().await;
+        let panama = Console::start().await;
         let settings = Settings {
             brokers: broker.address(),
             smtp_port: smtp.port,
             manila_url: manila.url.clone(),
+            panama_url: panama.url.clone(),
+            policy,
             api_port: crate::free_port(),
             partitions,
             produce_timeout: "3s",
@@ -245,6 +309,7 @@ impl Stack {
             broker,
             smtp,
             manila,
+            panama,
             app,
             settings,
         }

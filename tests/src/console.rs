@@ -74,6 +74,11 @@ impl Console {
         }
     }
 
+    /// Answers every later webhook with `status` (e.g. 503 to play a console that is down).
+    pub fn answer_with(&self, status: u16) {
+        self.shared.status.store(status, Ordering::Relaxed);
+    }
+
     pub fn received(&self) -> Vec<Webhook> {
         self.shared.received.lock().unwrap().clone()
     }

@@ -20,6 +20,8 @@ pub struct Email {
     pub message_id: String,
     pub text: String,
     pub html: String,
+    /// When the server stored it.
+    pub received: std::time::SystemTime,
 }
 
 impl SmtpSink {
@@ -55,12 +57,23 @@ impl SmtpSink {
         paths.sort();
         paths
             .iter()
-            .map(|path| parse(&std::fs::read(path).unwrap()))
+            .map(|path| {
+                let received = std::fs::metadata(path).and_then(|m| m.modified()).unwrap();
+                parse(&std::fs::read(path).unwrap(), received)
+            })
+            .collect()
+    }
+
+    /// The emails received by `address`, in arrival order.
+    pub fn emails_to(&self, address: &str) -> Vec<Email> {
+        self.emails()
+            .into_iter()
+            .filter(|email| email.envelope_to == address)
             .collect()
     }
 }
 
-fn parse(raw: &[u8]) -> Email {
+fn parse(raw: &[u8], received: std::time::SystemTime) -> Email {
     use mailparse::MailHeaderMap;
     let mail = mailparse::parse_mail(raw).unwrap();
     let header = |name: &str| mail.headers.get_first_value(name).unwrap_or_default();
@@ -79,6 +92,7 @@ fn parse(raw: &[u8]) -> Email {
         message_id: header("Message-ID"),
         text,
         html,
+        received,
     }
 }
 
