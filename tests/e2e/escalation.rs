@@ -372,3 +372,32 @@ async fn a_dispatcher_killed_mid_chain_resumes_without_skipping_or_new_ids() {
         "{ids:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_resume_after_a_clean_restart_with_nothing_left_to_consume() {
+    // SIGTERM commits the offsets, so after the restart no record arrives on the partition:
+    // its escalations must come back from the changelog on assignment alone.
+    let mut stack = Stack::with_policy(1, three_steps(["3s", "60s", "60s"])).await;
+    let alert_id = submit(&stack, "Restart me", "restart-1").await;
+    assert!(
+        wait_until(DEADLINE, || stack.manila.received_for(&alert_id).len() == 1).await,
+        "{}",
+        stack.app.log()
+    );
+    let status = stack.app.terminate().expect("running");
+    assert!(status.success(), "{}", stack.app.log());
+    assert!(
+        stack
+            .app
+            .log()
+            .contains("dispatcher stopped; offsets committed")
+    );
+    stack.app.restart();
+    assert!(
+        wait_until(Duration::from_secs(90), || stack.smtp.emails_to(RSO).len()
+            == 1)
+        .await,
+        "{}",
+        stack.app.log()
+    );
+}

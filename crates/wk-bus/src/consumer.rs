@@ -1,6 +1,7 @@
 //! The dispatcher's group consumer: offsets are stored by hand, only after the work for a
 //! record is done (`enable.auto.offset.store=false`); librdkafka commits stored offsets in the
-//! background and on revocation. Revoked partitions are forwarded to the dispatcher's loop.
+//! background and on revocation. Assignments and revocations (synchronous librdkafka
+//! callbacks) are forwarded to the dispatcher's loop as `Assignment` messages.
 
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
@@ -21,23 +22,38 @@ pub struct Record {
     pub payload: Option<Vec<u8>>,
 }
 
-/// Forwards revocations (synchronous librdkafka callbacks) into the dispatcher's loop.
+/// A change of the partitions this consumer owns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Assignment {
+    Assigned(Vec<i32>),
+    Revoked(Vec<i32>),
+}
+
+/// Forwards rebalances (synchronous librdkafka callbacks) into the dispatcher's loop.
 pub struct RebalanceContext {
-    revoked: mpsc::UnboundedSender<Vec<i32>>,
+    events: mpsc::UnboundedSender<Assignment>,
 }
 
 impl ClientContext for RebalanceContext {}
 
+fn partitions(list: &TopicPartitionList) -> Vec<i32> {
+    list.elements()
+        .iter()
+        .map(|element| element.partition())
+        .collect()
+}
+
 impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
-            let partitions = list
-                .elements()
-                .iter()
-                .map(|element| element.partition())
-                .collect();
-            // The receiver lives as long as the consumer; a send can only fail at shutdown.
-            let _ = self.revoked.send(partitions);
+            // The receiver lives as long as the loop; a send can only fail at shutdown.
+            let _ = self.events.send(Assignment::Revoked(partitions(list)));
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            let _ = self.events.send(Assignment::Assigned(partitions(list)));
         }
     }
 }
@@ -45,13 +61,15 @@ impl ConsumerContext for RebalanceContext {
 pub struct GroupConsumer {
     inner: StreamConsumer<RebalanceContext>,
     topic: String,
-    revoked: mpsc::UnboundedReceiver<Vec<i32>>,
 }
 
 impl GroupConsumer {
-    /// Joins `kafka.consumer_group` and subscribes to the alerts topic.
-    pub fn subscribe(kafka: &KafkaConfig) -> Result<GroupConsumer, BusError> {
-        let (sender, revoked) = mpsc::unbounded_channel();
+    /// Joins `kafka.consumer_group` and subscribes to the alerts topic; assignments and
+    /// revocations arrive on the returned receiver.
+    pub fn subscribe(
+        kafka: &KafkaConfig,
+    ) -> Result<(GroupConsumer, mpsc::UnboundedReceiver<Assignment>), BusError> {
+        let (sender, events) = mpsc::unbounded_channel();
         let inner: StreamConsumer<RebalanceContext> = client_config(kafka)
             .set("group.id", &kafka.consumer_group)
             .set("enable.auto.commit", "true")
@@ -63,16 +81,16 @@ impl GroupConsumer {
             // A dispatcher killed with -9 is replaced within seconds.
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
-            .create_with_context(RebalanceContext { revoked: sender })
+            .create_with_context(RebalanceContext { events: sender })
             .map_err(BusError::kafka("create consumer"))?;
         inner
             .subscribe(&[&kafka.alerts_topic])
             .map_err(BusError::kafka("subscribe"))?;
-        Ok(GroupConsumer {
+        let consumer = GroupConsumer {
             inner,
             topic: kafka.alerts_topic.clone(),
-            revoked,
-        })
+        };
+        Ok((consumer, events))
     }
 
     /// The next record of any assigned partition.
@@ -88,15 +106,6 @@ impl GroupConsumer {
             key: message.key().map(<[u8]>::to_vec),
             payload: message.payload().map(<[u8]>::to_vec),
         })
-    }
-
-    /// Partitions revoked since the last call.
-    pub fn take_revoked(&mut self) -> Vec<i32> {
-        let mut partitions = Vec::new();
-        while let Ok(batch) = self.revoked.try_recv() {
-            partitions.extend(batch);
-        }
-        partitions
     }
 
     /// Marks the record at `offset` done: the group will resume after it.

@@ -1,9 +1,9 @@
 //! The loop: records, delivery reports and timers in, escalation changes persisted, then acted
 //! on. One `select!` over a closed set of inputs; all decisions are the escalation engine's.
 //!
-//! Restart safety: a partition's escalations are restored from the changelog on its first
-//! record (or report) after assignment; restored escalations re-send their pending
-//! notifications under the same ids and re-arm their timers. An input offset is stored only
+//! Restart safety: a partition's escalations are restored from the changelog as soon as it is
+//! assigned (and before any of its records is applied); restored escalations re-send their
+//! pending notifications under the same ids and re-arm their timers. Revocation drops them. An input offset is stored only
 //! once the escalation reflecting it is on the changelog; a record re-read after a crash
 //! (offset ≤ the state's `input_offset`) changes nothing.
 
@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use wk_bus::BusError;
 use wk_bus::codec::{Event, decode_event};
-use wk_bus::consumer::{GroupConsumer, Record};
+use wk_bus::consumer::{Assignment, GroupConsumer, Record};
 use wk_bus::escalation_codec::{decode_escalation, encode_escalation};
 use wk_bus::producer::Producer;
 use wk_bus::restore::read_partition;
@@ -47,6 +47,7 @@ struct Tracked {
 pub struct Dispatcher {
     kafka: KafkaConfig,
     consumer: GroupConsumer,
+    assignments: tokio::sync::mpsc::UnboundedReceiver<Assignment>,
     producer: Producer,
     policy: Policy,
     executor: Executor,
@@ -70,11 +71,12 @@ impl Dispatcher {
         policy: Policy,
         executor: (Executor, tokio::sync::mpsc::UnboundedReceiver<Report>),
     ) -> Result<Dispatcher, DispatchError> {
-        let consumer = GroupConsumer::subscribe(&kafka)?;
+        let (consumer, assignments) = GroupConsumer::subscribe(&kafka)?;
         let (executor, reports) = executor;
         Ok(Dispatcher {
             kafka,
             consumer,
+            assignments,
             producer,
             policy,
             executor,
@@ -96,6 +98,7 @@ impl Dispatcher {
             let flow = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => Flow::Stop,
+                Some(assignment) = self.assignments.recv() => self.on_assignment(assignment, &shutdown).await,
                 Some(report) = self.reports.recv() => self.on_report(report, &shutdown).await,
                 () = tokio::time::sleep(wait) => self.on_timers(&shutdown).await,
                 record = self.consumer.recv() => match record {
@@ -106,9 +109,6 @@ impl Dispatcher {
                     }
                 },
             };
-            for partition in self.consumer.take_revoked() {
-                self.revoke(partition);
-            }
             if let Flow::Stop = flow {
                 break;
             }
@@ -116,6 +116,28 @@ impl Dispatcher {
         self.consumer.close(CLOSE_TIMEOUT).await?;
         info!("dispatcher stopped; offsets committed");
         Ok(())
+    }
+
+    async fn on_assignment(
+        &mut self,
+        assignment: Assignment,
+        shutdown: &CancellationToken,
+    ) -> Flow {
+        match assignment {
+            Assignment::Assigned(partitions) => {
+                for partition in partitions {
+                    if !self.ensure_restored(partition, shutdown).await {
+                        return Flow::Stop;
+                    }
+                }
+            }
+            Assignment::Revoked(partitions) => {
+                for partition in partitions {
+                    self.revoke(partition);
+                }
+            }
+        }
+        Flow::Continue
     }
 
     fn revoke(&mut self, partition: i32) {
