@@ -84,11 +84,13 @@ pub struct ConsoleContact {
     pub failover: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Person {
     pub id: String,
     pub name: String,
     pub email: String,
+    /// Where the person lives, for showing them local times.
+    pub time_zone: Option<jiff::tz::TimeZone>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

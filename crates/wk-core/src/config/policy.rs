@@ -21,6 +21,9 @@ pub(super) struct RawPerson {
     #[serde(default)]
     name: String,
     email: String,
+    /// IANA time zone the person lives in, e.g. `Asia/Manila`.
+    #[serde(default)]
+    time_zone: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +172,16 @@ impl RawPolicy {
             if let Err(reason) = super::check_email(&raw.email) {
                 errors.push(format!("{field}.email"), reason);
             }
+            let time_zone = raw.time_zone.as_deref().and_then(|name| {
+                jiff::tz::TimeZone::get(name)
+                    .map_err(|_| {
+                        errors.push(
+                            format!("{field}.time_zone"),
+                            format!("{name:?} is not an IANA time zone"),
+                        )
+                    })
+                    .ok()
+            });
             let person = Person {
                 name: if raw.name.is_empty() {
                     raw.id.clone()
@@ -177,6 +190,7 @@ impl RawPolicy {
                 },
                 id: raw.id.clone(),
                 email: raw.email,
+                time_zone,
             };
             if people.insert(raw.id.clone(), person).is_some() {
                 errors.push(format!("{field}.id"), format!("{:?} appears twice", raw.id));

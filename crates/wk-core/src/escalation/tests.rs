@@ -53,6 +53,7 @@ fn directory() -> Directory {
                 id: id.into(),
                 name: id.into(),
                 email: format!("{id}@example.org"),
+                time_zone: None,
             },
         )
     };
