@@ -199,12 +199,7 @@ async fn manila_unreachable_fails_over_to_panama_at_once() {
         &webhook.header("watchkeeper-signature"),
         &webhook.body,
         &[wk_e2e::app::PANAMA_SECRET],
-        wk_core::Timestamp::from_unix_millis(
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as i64,
-        ),
+        wk_core::Timestamp::from_system_time(SystemTime::now()),
         300,
     )
     .unwrap();

@@ -17,10 +17,7 @@ use wk_proto::v1 as pb;
 const DELIVERY: Duration = Duration::from_secs(45);
 
 fn now() -> Timestamp {
-    let elapsed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    Timestamp::from_unix_millis(elapsed.as_millis() as i64)
+    Timestamp::from_system_time(std::time::SystemTime::now())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

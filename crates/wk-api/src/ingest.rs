@@ -30,12 +30,7 @@ pub struct IngestService {
 
 /// The wall clock, read at the boundary and passed into the core.
 pub(crate) fn now() -> Timestamp {
-    let millis = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        });
-    Timestamp::from_unix_millis(millis)
+    Timestamp::from_system_time(SystemTime::now())
 }
 
 fn fresh_id(now: Timestamp) -> AlertId {

@@ -41,6 +41,15 @@ impl Timestamp {
         (seconds, nanos)
     }
 
+    /// Converts a wall-clock reading the caller made (wk-core never reads the clock itself).
+    pub fn from_system_time(time: std::time::SystemTime) -> Timestamp {
+        let millis = match time.duration_since(std::time::SystemTime::UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+            Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+        };
+        Timestamp(millis)
+    }
+
     pub fn saturating_add_millis(self, millis: i64) -> Timestamp {
         Timestamp(self.0.saturating_add(millis))
     }
@@ -76,6 +85,18 @@ mod tests {
         assert_eq!(
             Timestamp::from_unix_millis(-1).to_seconds_nanos(),
             (-1, 999_000_000)
+        );
+    }
+
+    #[test]
+    fn converts_system_times_on_both_sides_of_the_epoch() {
+        let epoch = std::time::SystemTime::UNIX_EPOCH;
+        let later = epoch + std::time::Duration::from_millis(1_500);
+        let earlier = epoch - std::time::Duration::from_millis(1_500);
+        assert_eq!(Timestamp::from_system_time(later).as_unix_millis(), 1_500);
+        assert_eq!(
+            Timestamp::from_system_time(earlier).as_unix_millis(),
+            -1_500
         );
     }
 

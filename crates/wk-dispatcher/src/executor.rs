@@ -22,12 +22,7 @@ use wk_notify::webhook::WebhookSender;
 
 /// The wall clock, read at the boundary.
 pub(crate) fn wall_clock() -> Timestamp {
-    let millis = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        });
-    Timestamp::from_unix_millis(millis)
+    Timestamp::from_system_time(SystemTime::now())
 }
 
 /// The final outcome of one notification, for the loop.

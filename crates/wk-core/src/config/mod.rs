@@ -404,6 +404,29 @@ impl Errors {
         value.clamp(min, max)
     }
 
+    /// Parses the `token_sha256` of `field`; every token must be distinct across offices and
+    /// duty officers, since a token identifies exactly one caller.
+    fn token_hash(
+        &mut self,
+        field: &str,
+        hex_text: &str,
+        seen: &mut BTreeSet<[u8; 32]>,
+    ) -> [u8; 32] {
+        let mut hash = [0u8; 32];
+        if hex::decode_to_slice(hex_text, &mut hash).is_err() {
+            self.push(
+                format!("{field}.token_sha256"),
+                "must be 64 hex digits (see `watchkeeper hash-token`)",
+            );
+        } else if !seen.insert(hash) {
+            self.push(
+                format!("{field}.token_sha256"),
+                "is shared with another office or duty officer",
+            );
+        }
+        hash
+    }
+
     fn non_empty(&mut self, field: &str, value: &str) {
         if value.trim().is_empty() {
             self.push(field, "must not be empty");
@@ -614,18 +637,7 @@ impl Config {
                     format!("{:?} appears twice", office.id),
                 );
             }
-            let mut token_sha256 = [0u8; 32];
-            if hex::decode_to_slice(&office.token_sha256, &mut token_sha256).is_err() {
-                errors.push(
-                    format!("{field}.token_sha256"),
-                    "must be 64 hex digits (see `watchkeeper hash-token`)",
-                );
-            } else if !token_hashes.insert(token_sha256) {
-                errors.push(
-                    format!("{field}.token_sha256"),
-                    "is shared with another office",
-                );
-            }
+            let token_sha256 = errors.token_hash(&field, &office.token_sha256, &mut token_hashes);
             offices.push(Office {
                 name: if office.name.is_empty() {
                     office.id.clone()
@@ -640,18 +652,7 @@ impl Config {
         let mut duty_officers = Vec::with_capacity(raw.duty_officers.len());
         for (index, officer) in raw.duty_officers.into_iter().enumerate() {
             let field = format!("duty_officers[{index}]");
-            let mut token_sha256 = [0u8; 32];
-            if hex::decode_to_slice(&officer.token_sha256, &mut token_sha256).is_err() {
-                errors.push(
-                    format!("{field}.token_sha256"),
-                    "must be 64 hex digits (see `watchkeeper hash-token`)",
-                );
-            } else if !token_hashes.insert(token_sha256) {
-                errors.push(
-                    format!("{field}.token_sha256"),
-                    "is shared with another office or officer",
-                );
-            }
+            let token_sha256 = errors.token_hash(&field, &officer.token_sha256, &mut token_hashes);
             if officer.id.trim().is_empty() {
                 errors.push(format!("{field}.id"), "must not be empty");
             }
