@@ -3,6 +3,7 @@
 //! `hash-token` prints the hash to put in the configuration for an office token.
 
 mod config;
+mod officer;
 mod send;
 mod serve;
 mod shutdown;
@@ -24,6 +25,9 @@ const EXIT_USAGE: u8 = 64;
     about = "24/7 operations-centre alerting"
 )]
 struct Cli {
+    /// Where the api is and who is calling, for the client commands.
+    #[command(flatten)]
+    connection: officer::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,6 +57,9 @@ enum Command {
     CheckConfig { file: PathBuf },
     /// Print the SHA-256 of an office token (read from standard input) for `token_sha256`.
     HashToken,
+    /// Duty officers: act on and read alerts (ack, resolve, note, show, list, watch).
+    #[command(flatten)]
+    Officer(officer::OfficerCommand),
 }
 
 fn main() -> ExitCode {
@@ -94,9 +101,12 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Send(args) => {
-            runtime().map_or(ExitCode::FAILURE, |rt| rt.block_on(send::run(*args)))
-        }
+        Command::Send(args) => runtime().map_or(ExitCode::FAILURE, |rt| {
+            rt.block_on(send::run(cli.connection, *args))
+        }),
+        Command::Officer(command) => runtime().map_or(ExitCode::FAILURE, |rt| {
+            rt.block_on(officer::run(cli.connection, command))
+        }),
         Command::Serve { config: path, role } => {
             // Invalid configuration fails before any port is bound.
             let config = match config::load(&path) {

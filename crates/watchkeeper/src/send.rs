@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde::Deserialize;
-use tonic::metadata::MetadataValue;
 use tonic_types::StatusExt as _;
 use wk_bus::codec::{category_to_pb, severity_to_pb};
 use wk_core::alert::{Category, Severity};
 use wk_proto::v1 as pb;
 use wk_proto::v1::alert_ingest_client::AlertIngestClient;
+
+use crate::officer::{Connection, authorized};
 
 #[derive(clap::Args)]
 pub(crate) struct SendArgs {
@@ -60,9 +61,6 @@ pub(crate) struct SendArgs {
     /// key=value, repeatable.
     #[arg(long = "label", value_parser = parse_label)]
     labels: Vec<(String, String)>,
-    /// Print the outcome as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 fn parse_label(text: &str) -> Result<(String, String), String> {
@@ -161,35 +159,32 @@ fn say(text: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
-pub(crate) async fn run(args: SendArgs) -> ExitCode {
-    let alert = match build_alert(&args) {
-        Ok(alert) => alert,
+pub(crate) async fn run(connection: Connection, args: SendArgs) -> ExitCode {
+    let request = build_alert(&args).and_then(|alert| {
+        let token = connection
+            .token
+            .as_deref()
+            .ok_or("a field-office token is required: --token or WATCHKEEPER_TOKEN")?;
+        authorized(pb::SubmitAlertRequest { alert: Some(alert) }, token)
+    });
+    let request = match request {
+        Ok(request) => request,
         Err(error) => {
             eprintln!("{error}");
             return ExitCode::from(crate::EXIT_USAGE);
         }
     };
-    let mut client = match AlertIngestClient::connect(args.server.clone()).await {
+    let mut client = match AlertIngestClient::connect(connection.server.clone()).await {
         Ok(client) => client,
         Err(error) => {
-            eprintln!("cannot connect to {}: {error}", args.server);
+            eprintln!("cannot connect to {}: {error}", connection.server);
             return ExitCode::from(69); // EX_UNAVAILABLE
         }
     };
-    let mut request = tonic::Request::new(pb::SubmitAlertRequest { alert: Some(alert) });
-    match MetadataValue::try_from(format!("Bearer {}", args.token)) {
-        Ok(value) => {
-            request.metadata_mut().insert("authorization", value);
-        }
-        Err(_) => {
-            eprintln!("the token contains characters not allowed in a header");
-            return ExitCode::from(crate::EXIT_USAGE);
-        }
-    }
     match client.submit_alert(request).await {
         Ok(response) => {
             let response = response.into_inner();
-            if args.json {
+            if connection.json {
                 say(&serde_json::json!({"alert_id": response.alert_id, "duplicate": response.duplicate}).to_string());
             } else {
                 let duplicate = if response.duplicate {
@@ -211,7 +206,7 @@ pub(crate) async fn run(args: SendArgs) -> ExitCode {
                         .collect()
                 })
                 .unwrap_or_default();
-            if args.json {
+            if connection.json {
                 let fields: Vec<_> = violations
                     .iter()
                     .map(|(field, description)| serde_json::json!({"field": field, "description": description}))

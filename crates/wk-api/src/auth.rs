@@ -14,6 +14,18 @@ pub enum Caller {
     Office(String),
     /// A duty officer: may act on and read every alert.
     DutyOfficer(String),
+    /// An administrator: may do everything.
+    Admin(String),
+}
+
+impl Caller {
+    /// The office whose alerts alone this caller may read, if restricted.
+    pub fn office_scope(&self) -> Option<&str> {
+        match self {
+            Caller::Office(office) => Some(office),
+            Caller::DutyOfficer(_) | Caller::Admin(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -84,6 +96,7 @@ mod tests {
             &[DutyOfficer {
                 id: "maria.santos".into(),
                 token_sha256: token_hash("officer-token"),
+                admin: false,
             }],
         )
     }

@@ -1,9 +1,12 @@
-//! The `AlertConsole` service for duty officers: acknowledge and resolve (written as events to
-//! the alerts topic, taking effect through the dispatcher) and read an alert with its timeline
-//! (from the state view).
+//! The `AlertConsole` service: duty officers (and admins) acknowledge, resolve and annotate
+//! alerts — written as events to the alerts topic, taking effect through the dispatcher — and
+//! everyone reads the alerts their role allows from the state view: get, list, watch.
 
+use std::pin::Pin;
 use std::time::Duration;
 
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status};
 use tracing::{info, warn};
 use wk_bus::codec::{OfficerAction, encode_action};
@@ -16,7 +19,11 @@ use wk_proto::v1::alert_console_server::AlertConsole;
 use crate::auth::{Authenticator, Caller};
 use crate::error::{ApiError, to_status};
 use crate::ingest::now;
-use crate::view::StateView;
+use crate::view::{Filter, StateView};
+
+const NOTE_CHARS: usize = 2_000;
+const DEFAULT_PAGE: usize = 50;
+const MAX_PAGE: usize = 500;
 
 pub struct ConsoleService {
     authenticator: Authenticator,
@@ -24,6 +31,17 @@ pub struct ConsoleService {
     alerts_topic: String,
     view: StateView,
     produce_timeout: Duration,
+}
+
+type ChangeStream = Pin<Box<dyn Stream<Item = Result<pb::AlertChange, Status>> + Send>>;
+
+fn may_read(caller: &Caller, state: &pb::EscalationState) -> bool {
+    caller.office_scope().is_none_or(|office| {
+        state
+            .alert
+            .as_ref()
+            .is_some_and(|alert| alert.office_id == office)
+    })
 }
 
 impl ConsoleService {
@@ -43,10 +61,17 @@ impl ConsoleService {
         }
     }
 
-    fn officer<T>(&self, request: &Request<T>, action: &'static str) -> Result<String, ApiError> {
-        match self.authenticator.authenticate(request.metadata())? {
-            Caller::DutyOfficer(id) => Ok(id),
-            Caller::Office(_) => Err(ApiError::WrongRole { action }),
+    fn caller<T>(&self, request: &Request<T>) -> Result<Caller, ApiError> {
+        Ok(self.authenticator.authenticate(request.metadata())?)
+    }
+
+    /// The acting duty officer or admin; field offices may not act.
+    fn officer<T>(&self, request: &Request<T>) -> Result<String, ApiError> {
+        match self.caller(request)? {
+            Caller::DutyOfficer(id) | Caller::Admin(id) => Ok(id),
+            Caller::Office(_) => Err(ApiError::WrongRole {
+                action: "acknowledge, resolve or annotate alerts (duty officers only)",
+            }),
         }
     }
 
@@ -61,29 +86,42 @@ impl ConsoleService {
         }
     }
 
-    async fn act(
+    /// Records `action` by `actor` through `channel` on alert `alert_id`: the one path every
+    /// way of acting (gRPC, email link, console callback, CLI) goes through.
+    pub async fn record_action(
         &self,
-        request: Request<pb::AlertActionRequest>,
+        alert_id: &str,
         action: OfficerAction,
+        actor: String,
+        channel: &str,
     ) -> Result<pb::AlertActionResponse, ApiError> {
-        let officer = self.officer(
-            &request,
-            "acknowledge or resolve alerts (duty officers only)",
-        )?;
-        let id = self.known_alert(&request.get_ref().alert_id)?;
+        let id = self.known_alert(alert_id)?;
+        if action == OfficerAction::Acknowledge
+            && let Some(state) = self.view.get(id)
+            && state.status == pb::AlertStatus::Acknowledged as i32
+        {
+            // Idempotent: say who was first instead of recording a second acknowledgement.
+            return Ok(pb::AlertActionResponse {
+                alert_id: id.to_string(),
+                already_acknowledged_by: state.status_by,
+            });
+        }
         let by = Responder {
-            actor: officer,
-            channel: "api".into(),
+            actor,
+            channel: channel.to_owned(),
         };
         let key = id.to_string();
-        let payload = encode_action(id, action, &by, now());
+        let payload = encode_action(id, &action, &by, now());
         let send = self
             .producer
             .send(&self.alerts_topic, &key, &payload, None, Some(&key));
         match tokio::time::timeout(self.produce_timeout, send).await {
             Ok(Ok(_)) => {
-                info!(alert_id = %id, ?action, officer = %by.actor, "action recorded");
-                Ok(pb::AlertActionResponse { alert_id: key })
+                info!(alert_id = %id, ?action, channel, "action recorded");
+                Ok(pb::AlertActionResponse {
+                    alert_id: key,
+                    already_acknowledged_by: None,
+                })
             }
             Ok(Err(error)) => {
                 warn!(%error, alert_id = %id, "action refused: broker did not acknowledge");
@@ -92,6 +130,49 @@ impl ConsoleService {
             Err(_) => Err(ApiError::BrokerUnavailable),
         }
     }
+
+    async fn act(
+        &self,
+        request: Request<pb::AlertActionRequest>,
+        action: OfficerAction,
+    ) -> Result<pb::AlertActionResponse, ApiError> {
+        let officer = self.officer(&request)?;
+        self.record_action(&request.get_ref().alert_id, action, officer, "api")
+            .await
+    }
+
+    fn readable(&self, caller: &Caller, alert_id: &str) -> Result<pb::EscalationState, ApiError> {
+        let id = self.known_alert(alert_id)?;
+        // Known but not yet on the changelog: accepted a moment ago.
+        let state = self
+            .view
+            .get(id)
+            .ok_or_else(|| ApiError::NotFound(alert_id.to_owned()))?;
+        if may_read(caller, &state) {
+            Ok(state)
+        } else {
+            Err(ApiError::WrongRole {
+                action: "read another office's alerts",
+            })
+        }
+    }
+}
+
+fn parse_cursor(token: &str) -> Result<Option<(i64, String)>, ApiError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let (millis, id) = token
+        .split_once('/')
+        .ok_or_else(|| ApiError::BadPageToken(token.to_owned()))?;
+    let millis = millis
+        .parse()
+        .map_err(|_| ApiError::BadPageToken(token.to_owned()))?;
+    Ok(Some((millis, id.to_owned())))
+}
+
+fn millis(at: Option<&prost_types::Timestamp>) -> Option<i64> {
+    at.map(|at| at.seconds * 1000 + i64::from(at.nanos / 1_000_000))
 }
 
 #[tonic::async_trait]
@@ -116,22 +197,101 @@ impl AlertConsole for ConsoleService {
             .map_err(|error| to_status(&error))
     }
 
+    async fn add_note(
+        &self,
+        request: Request<pb::AddNoteRequest>,
+    ) -> Result<Response<pb::AlertActionResponse>, Status> {
+        let result = async {
+            let officer = self.officer(&request)?;
+            let text = request.get_ref().text.trim().to_owned();
+            if text.is_empty() || text.chars().count() > NOTE_CHARS {
+                return Err(ApiError::BadNote { max: NOTE_CHARS });
+            }
+            self.record_action(
+                &request.get_ref().alert_id,
+                OfficerAction::Note(text),
+                officer,
+                "api",
+            )
+            .await
+        };
+        result
+            .await
+            .map(Response::new)
+            .map_err(|error| to_status(&error))
+    }
+
     async fn get_alert(
         &self,
         request: Request<pb::GetAlertRequest>,
     ) -> Result<Response<pb::GetAlertResponse>, Status> {
-        let result = (|| {
-            self.officer(&request, "read alerts (duty officers only, for now)")?;
-            let id = self.known_alert(&request.get_ref().alert_id)?;
-            // Known but not yet on the changelog: accepted here a moment ago.
-            let state = self
-                .view
-                .get(id)
-                .ok_or_else(|| ApiError::NotFound(request.get_ref().alert_id.clone()))?;
-            Ok(pb::GetAlertResponse { state: Some(state) })
-        })();
+        let result = self
+            .caller(&request)
+            .and_then(|caller| self.readable(&caller, &request.get_ref().alert_id));
         result
-            .map(Response::new)
-            .map_err(|error: ApiError| to_status(&error))
+            .map(|state| Response::new(pb::GetAlertResponse { state: Some(state) }))
+            .map_err(|error| to_status(&error))
+    }
+
+    async fn list_alerts(
+        &self,
+        request: Request<pb::ListAlertsRequest>,
+    ) -> Result<Response<pb::ListAlertsResponse>, Status> {
+        let result = (|| {
+            let caller = self.caller(&request)?;
+            let query = request.get_ref();
+            let mut office_id = (!query.office_id.is_empty()).then(|| query.office_id.clone());
+            if let Some(own) = caller.office_scope() {
+                if office_id.as_deref().is_some_and(|asked| asked != own) {
+                    return Err(ApiError::WrongRole {
+                        action: "read another office's alerts",
+                    });
+                }
+                office_id = Some(own.to_owned());
+            }
+            let filter = Filter {
+                statuses: query.statuses.clone(),
+                min_severity: (query.min_severity != 0).then_some(query.min_severity),
+                office_id,
+                country: (!query.country.is_empty()).then(|| query.country.clone()),
+                since_ms: millis(query.since.as_ref()),
+                until_ms: millis(query.until.as_ref()),
+            };
+            let limit = match query.page_size as usize {
+                0 => DEFAULT_PAGE,
+                size => size.min(MAX_PAGE),
+            };
+            let (alerts, next) = self
+                .view
+                .list(&filter, parse_cursor(&query.page_token)?, limit);
+            Ok(pb::ListAlertsResponse {
+                alerts,
+                next_page_token: next
+                    .map(|(millis, id)| format!("{millis}/{id}"))
+                    .unwrap_or_default(),
+            })
+        })();
+        result.map(Response::new).map_err(|error| to_status(&error))
+    }
+
+    type WatchAlertsStream = ChangeStream;
+
+    async fn watch_alerts(
+        &self,
+        request: Request<pb::WatchAlertsRequest>,
+    ) -> Result<Response<ChangeStream>, Status> {
+        let caller = self.caller(&request).map_err(|error| to_status(&error))?;
+        let changes =
+            BroadcastStream::new(self.view.subscribe()).filter_map(move |change| match change {
+                Ok(state) if may_read(&caller, &state) => {
+                    Some(Ok(pb::AlertChange { state: Some(state) }))
+                }
+                Ok(_) => None,
+                Err(lagged) => {
+                    warn!(%lagged, "watcher too slow; changes skipped");
+                    None
+                }
+            });
+        Ok(Response::new(Box::pin(changes)))
     }
 }

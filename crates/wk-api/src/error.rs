@@ -30,6 +30,10 @@ pub enum ApiError {
     BadAlertId(String),
     #[error("no alert {0}")]
     NotFound(String),
+    #[error("{0:?} is not a page token from a previous ListAlerts")]
+    BadPageToken(String),
+    #[error("a note must have 1..={max} characters")]
+    BadNote { max: usize },
 }
 
 impl ApiError {
@@ -38,7 +42,9 @@ impl ApiError {
             ApiError::Invalid(_)
             | ApiError::BatchTooLarge { .. }
             | ApiError::MissingAlert
-            | ApiError::BadAlertId(_) => Code::InvalidArgument,
+            | ApiError::BadAlertId(_)
+            | ApiError::BadPageToken(_)
+            | ApiError::BadNote { .. } => Code::InvalidArgument,
             ApiError::Unauthenticated(_) => Code::Unauthenticated,
             ApiError::WrongOffice { .. } | ApiError::WrongRole { .. } => Code::PermissionDenied,
             ApiError::NotFound(_) => Code::NotFound,
@@ -59,6 +65,13 @@ impl ApiError {
                 vec![("alerts".into(), format!("at most {max} alerts per batch"))]
             }
             ApiError::BadAlertId(_) => vec![("alert_id".into(), "is not a UUID".into())],
+            ApiError::BadPageToken(_) => vec![(
+                "page_token".into(),
+                "is not a token from a previous page".into(),
+            )],
+            ApiError::BadNote { max } => {
+                vec![("text".into(), format!("must have 1..={max} characters"))]
+            }
             _ => Vec::new(),
         }
     }

@@ -109,7 +109,7 @@ impl IngestService {
     fn office<T>(&self, request: &Request<T>) -> Result<String, Status> {
         match self.authenticator.authenticate(request.metadata()) {
             Ok(Caller::Office(office)) => Ok(office),
-            Ok(Caller::DutyOfficer(_)) => Err(to_status(&ApiError::WrongRole {
+            Ok(Caller::DutyOfficer(_) | Caller::Admin(_)) => Err(to_status(&ApiError::WrongRole {
                 action: "submit alerts (field-office tokens only)",
             })),
             Err(error) => Err(to_status(&ApiError::Unauthenticated(error))),

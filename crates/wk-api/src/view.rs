@@ -1,6 +1,7 @@
 //! The api's read view of alerts, built from the state changelog (so any api process can
 //! answer) plus the alerts this process accepted itself. It answers `duplicate` on submission,
-//! NOT_FOUND for actions on unknown alerts, and GetAlert.
+//! NOT_FOUND for unknown alerts, GetAlert, ListAlerts (newest first, cursor-paged) and
+//! WatchAlerts (a broadcast of every change it observes).
 //!
 //! Two submissions of one dedup key reaching different api processes within the dispatcher's
 //! latency may both say `duplicate: false`; the dispatcher still folds them into one alert.
@@ -8,8 +9,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use tokio::sync::broadcast;
 use wk_core::alert::AlertId;
 use wk_proto::v1 as pb;
+
+/// Changes buffered per watcher before a slow watcher starts losing the oldest.
+const WATCH_BUFFER: usize = 4096;
 
 #[derive(Default)]
 struct Known {
@@ -17,9 +22,58 @@ struct Known {
     state: Option<pb::EscalationState>,
 }
 
-#[derive(Clone, Default)]
+/// What ListAlerts selects; `None`/empty means any.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub statuses: Vec<i32>,
+    pub min_severity: Option<i32>,
+    pub office_id: Option<String>,
+    pub country: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+fn first_seen_ms(state: &pb::EscalationState) -> i64 {
+    state
+        .first_seen
+        .as_ref()
+        .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos / 1_000_000))
+}
+
+impl Filter {
+    pub fn matches(&self, state: &pb::EscalationState) -> bool {
+        let Some(alert) = &state.alert else {
+            return false;
+        };
+        let first_seen = first_seen_ms(state);
+        (self.statuses.is_empty() || self.statuses.contains(&state.status))
+            && self.min_severity.is_none_or(|min| alert.severity >= min)
+            && self
+                .office_id
+                .as_ref()
+                .is_none_or(|office| &alert.office_id == office)
+            && self
+                .country
+                .as_ref()
+                .is_none_or(|country| alert.country.eq_ignore_ascii_case(country))
+            && self.since_ms.is_none_or(|since| first_seen >= since)
+            && self.until_ms.is_none_or(|until| first_seen < until)
+    }
+}
+
+#[derive(Clone)]
 pub struct StateView {
     alerts: Arc<Mutex<HashMap<AlertId, Known>>>,
+    changes: broadcast::Sender<pb::EscalationState>,
+}
+
+impl Default for StateView {
+    fn default() -> StateView {
+        StateView {
+            alerts: Arc::default(),
+            changes: broadcast::channel(WATCH_BUFFER).0,
+        }
+    }
 }
 
 impl StateView {
@@ -35,14 +89,16 @@ impl StateView {
         })
     }
 
-    /// Applies a state read from the changelog.
+    /// Applies a state read from the changelog and tells the watchers.
     pub fn observe(&self, id: AlertId, state: pb::EscalationState) {
         let open = state.status != pb::AlertStatus::Resolved as i32;
         self.with(|alerts| {
             let known = alerts.entry(id).or_default();
             known.open = open;
-            known.state = Some(state);
+            known.state = Some(state.clone());
         });
+        // No watcher is not an error.
+        let _ = self.changes.send(state);
     }
 
     pub fn is_known(&self, id: AlertId) -> bool {
@@ -51,5 +107,39 @@ impl StateView {
 
     pub fn get(&self, id: AlertId) -> Option<pb::EscalationState> {
         self.with(|alerts| alerts.get(&id).and_then(|known| known.state.clone()))
+    }
+
+    /// Up to `limit` alerts matching `filter`, newest first, strictly after `cursor` (the
+    /// `(first_seen ms, alert id)` of the last alert of the previous page); and the cursor of
+    /// the last one returned when more may follow.
+    pub fn list(
+        &self,
+        filter: &Filter,
+        cursor: Option<(i64, String)>,
+        limit: usize,
+    ) -> (Vec<pb::EscalationState>, Option<(i64, String)>) {
+        let mut matching: Vec<pb::EscalationState> = self.with(|alerts| {
+            alerts
+                .values()
+                .filter_map(|known| known.state.as_ref())
+                .filter(|state| filter.matches(state))
+                .cloned()
+                .collect()
+        });
+        let key = |state: &pb::EscalationState| (first_seen_ms(state), state.alert_id.clone());
+        matching.sort_by_key(|state| std::cmp::Reverse(key(state)));
+        let page: Vec<_> = matching
+            .into_iter()
+            .filter(|state| cursor.as_ref().is_none_or(|cursor| key(state) < *cursor))
+            .take(limit + 1)
+            .collect();
+        let more = page.len() > limit;
+        let page: Vec<_> = page.into_iter().take(limit).collect();
+        let next = if more { page.last().map(key) } else { None };
+        (page, next)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<pb::EscalationState> {
+        self.changes.subscribe()
     }
 }

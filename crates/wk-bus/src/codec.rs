@@ -161,27 +161,36 @@ pub enum Event {
         by: Responder,
         at: Timestamp,
     },
+    NoteAdded {
+        alert_id: AlertId,
+        by: Responder,
+        text: String,
+        at: Timestamp,
+    },
 }
 
 impl Event {
     pub fn alert_id(&self) -> AlertId {
         match self {
             Event::Raised { alert, .. } => alert.id,
-            Event::Acknowledged { alert_id, .. } | Event::Resolved { alert_id, .. } => *alert_id,
+            Event::Acknowledged { alert_id, .. }
+            | Event::Resolved { alert_id, .. }
+            | Event::NoteAdded { alert_id, .. } => *alert_id,
         }
     }
 }
 
 /// What a duty officer did to an alert.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OfficerAction {
     Acknowledge,
     Resolve,
+    Note(String),
 }
 
 pub fn encode_action(
     alert_id: AlertId,
-    action: OfficerAction,
+    action: &OfficerAction,
     by: &Responder,
     at: Timestamp,
 ) -> Vec<u8> {
@@ -195,6 +204,10 @@ pub fn encode_action(
         event: Some(match action {
             OfficerAction::Acknowledge => pb::alert_event::Event::Acknowledged(by),
             OfficerAction::Resolve => pb::alert_event::Event::Resolved(by),
+            OfficerAction::Note(text) => pb::alert_event::Event::Note(pb::Note {
+                by: Some(by),
+                text: text.clone(),
+            }),
         }),
     }
     .encode_to_vec()
@@ -232,6 +245,18 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
             },
             at,
         }),
+        pb::alert_event::Event::Note(note) => {
+            let by = note.by.unwrap_or_default();
+            Ok(Event::NoteAdded {
+                alert_id: id,
+                by: Responder {
+                    actor: by.actor,
+                    channel: by.channel,
+                },
+                text: note.text,
+                at,
+            })
+        }
         pb::alert_event::Event::Resolved(by) => Ok(Event::Resolved {
             alert_id: id,
             by: Responder {
@@ -280,7 +305,7 @@ mod tests {
             actor: "maria".into(),
             channel: "api".into(),
         };
-        let ack = decode_event(&encode_action(id, OfficerAction::Acknowledge, &by, now)).unwrap();
+        let ack = decode_event(&encode_action(id, &OfficerAction::Acknowledge, &by, now)).unwrap();
         assert_eq!(
             ack,
             Event::Acknowledged {
@@ -289,7 +314,7 @@ mod tests {
                 at: now
             }
         );
-        let resolve = decode_event(&encode_action(id, OfficerAction::Resolve, &by, now)).unwrap();
+        let resolve = decode_event(&encode_action(id, &OfficerAction::Resolve, &by, now)).unwrap();
         assert_eq!(
             resolve,
             Event::Resolved {

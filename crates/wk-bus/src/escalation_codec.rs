@@ -51,6 +51,10 @@ fn event_to_pb(event: &Event) -> tl::Event {
             reason: reason.clone(),
         }),
         Event::Acknowledged { by } => tl::Event::Acknowledged(responder_to_pb(by)),
+        Event::Note { by, text } => tl::Event::Note(pb::Note {
+            by: Some(responder_to_pb(by)),
+            text: text.clone(),
+        }),
         Event::AckTimedOut => tl::Event::AckTimedOut(true),
         Event::Resolved { by } => tl::Event::Resolved(responder_to_pb(by)),
         Event::Repeated { occurrences } => tl::Event::Repeated(*occurrences),
@@ -82,6 +86,10 @@ fn event_from_pb(event: tl::Event) -> Event {
         },
         tl::Event::Acknowledged(by) => Event::Acknowledged {
             by: responder_from_pb(by),
+        },
+        tl::Event::Note(note) => Event::Note {
+            by: responder_from_pb(note.by.unwrap_or_default()),
+            text: note.text,
         },
         tl::Event::AckTimedOut(_) => Event::AckTimedOut,
         tl::Event::Resolved(by) => Event::Resolved {
@@ -421,6 +429,11 @@ mod tests {
             channel: "api".into(),
         };
         escalation.handle_ack(by.clone(), now.saturating_add_millis(400_000));
+        escalation.handle_note(
+            by.clone(),
+            "called the office".into(),
+            now.saturating_add_millis(450_000),
+        );
         check(&escalation, 3);
         escalation.handle_timeout(&policy.directory, now.saturating_add_millis(4_000_000));
         escalation.handle_trigger(

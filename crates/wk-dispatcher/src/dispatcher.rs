@@ -244,6 +244,9 @@ impl Dispatcher {
                         let effect = tracked.escalation.handle_ack(by, now);
                         info!(alert_id = %id, ?effect, "acknowledgement");
                     }
+                    Event::NoteAdded { by, text, .. } => {
+                        tracked.escalation.handle_note(by, text, now)
+                    }
                     Event::Resolved { by, .. } => {
                         tracked.escalation.handle_resolve(by, now);
                         info!(alert_id = %id, "resolved");
@@ -272,7 +275,10 @@ impl Dispatcher {
                     }
                 }
             }
-            (None, Event::Acknowledged { .. } | Event::Resolved { .. }) => {
+            (
+                None,
+                Event::Acknowledged { .. } | Event::Resolved { .. } | Event::NoteAdded { .. },
+            ) => {
                 warn!(alert_id = %id, "action on an unknown alert ignored");
                 false
             }

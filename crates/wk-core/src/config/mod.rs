@@ -94,11 +94,22 @@ pub struct Office {
     pub token_sha256: [u8; 32],
 }
 
-/// A duty officer's console-API identity: the SHA-256 of their bearer token.
+/// A duty officer's console-API identity: the SHA-256 of their bearer token, and their role.
 #[derive(Clone, Debug)]
 pub struct DutyOfficer {
     pub id: String,
     pub token_sha256: [u8; 32],
+    pub admin: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDutyOfficer {
+    id: String,
+    token_sha256: String,
+    /// `duty-officer` (the default) or `admin`.
+    #[serde(default)]
+    role: Option<String>,
 }
 
 /// An operations-centre console: a webhook endpoint and a duty mailbox list.
@@ -165,7 +176,7 @@ struct RawConfig {
     #[serde(default)]
     offices: Vec<RawOffice>,
     #[serde(default)]
-    duty_officers: Vec<RawOffice>,
+    duty_officers: Vec<RawDutyOfficer>,
     #[serde(default)]
     consoles: BTreeMap<String, RawConsole>,
     smtp: RawSmtp,
@@ -656,9 +667,21 @@ impl Config {
             if officer.id.trim().is_empty() {
                 errors.push(format!("{field}.id"), "must not be empty");
             }
+            let admin = match officer.role.as_deref() {
+                None | Some("duty-officer") => false,
+                Some("admin") => true,
+                Some(other) => {
+                    errors.push(
+                        format!("{field}.role"),
+                        format!("{other:?} is not duty-officer or admin"),
+                    );
+                    false
+                }
+            };
             duty_officers.push(DutyOfficer {
                 id: officer.id,
                 token_sha256,
+                admin,
             });
         }
 

@@ -138,6 +138,10 @@ pub enum Event {
     Acknowledged {
         by: Responder,
     },
+    Note {
+        by: Responder,
+        text: String,
+    },
     AckTimedOut,
     Resolved {
         by: Responder,
@@ -389,6 +393,11 @@ impl Escalation {
                 AckEffect::Acknowledged
             }
         }
+    }
+
+    /// Adds a duty officer's note to the timeline; it changes nothing else.
+    pub fn handle_note(&mut self, by: Responder, text: String, now: Timestamp) {
+        self.log(now, Event::Note { by, text });
     }
 
     /// Resolves the incident; returns false if it already was.
