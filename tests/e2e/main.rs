@@ -7,4 +7,5 @@ mod cli;
 mod config;
 mod escalation;
 mod ingest;
+mod officers;
 mod python_client;

@@ -202,6 +202,10 @@ pub(crate) fn authorized<T>(message: T, token: &str) -> Result<tonic::Request<T>
     let value = MetadataValue::try_from(format!("Bearer {token}"))
         .map_err(|_| "the token contains characters not allowed in a header".to_owned())?;
     request.metadata_mut().insert("authorization", value);
+    // Lets the timeline say an action came from the CLI.
+    request
+        .metadata_mut()
+        .insert("watchkeeper-client", MetadataValue::from_static("cli"));
     Ok(request)
 }
 

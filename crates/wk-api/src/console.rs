@@ -137,7 +137,8 @@ impl ConsoleService {
         action: OfficerAction,
     ) -> Result<pb::AlertActionResponse, ApiError> {
         let officer = self.officer(&request)?;
-        self.record_action(&request.get_ref().alert_id, action, officer, "api")
+        let channel = grpc_channel(&request);
+        self.record_action(&request.get_ref().alert_id, action, officer, channel)
             .await
     }
 
@@ -155,6 +156,18 @@ impl ConsoleService {
                 action: "read another office's alerts",
             })
         }
+    }
+}
+
+/// `cli` when the officer CLI says so in `watchkeeper-client` metadata, else `api`.
+fn grpc_channel<T>(request: &Request<T>) -> &'static str {
+    match request
+        .metadata()
+        .get("watchkeeper-client")
+        .map(|v| v.to_str())
+    {
+        Some(Ok("cli")) => "cli",
+        _ => "api",
     }
 }
 

@@ -1,0 +1,379 @@
+//! Duty officers act on alerts through the gRPC console API and the CLI; every action stops
+//! or closes the escalation and the timeline names the actor and channel; offices may read
+//! only their own alerts and act on none; WatchAlerts streams the changes in order.
+
+use std::process::Command;
+use std::time::Duration;
+
+use tonic::Code;
+use wk_e2e::app::{
+    OFFICE, OFFICER, OFFICER_TOKEN, OTHER_TOKEN, Stack, TOKEN, alert, authorized, binary,
+};
+use wk_e2e::wait_until;
+use wk_proto::v1 as pb;
+use wk_proto::v1::timeline_entry::Event;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+const RSO: &str = "rso@watchkeeper.test";
+
+fn chain() -> String {
+    format!(
+        r#"
+[[people]]
+id = "rso"
+email = "{RSO}"
+
+[[chains]]
+id = "two"
+[[chains.steps]]
+timeout = "3s"
+targets = ["console:manila"]
+[[chains.steps]]
+timeout = "60s"
+targets = ["person:rso"]
+
+[routing]
+default_chain = "two"
+"#
+    )
+}
+
+async fn submit(stack: &Stack, title: &str, dedup_key: &str) -> String {
+    let mut client = stack.app.client().await;
+    client
+        .submit_alert(authorized(
+            pb::SubmitAlertRequest {
+                alert: Some(alert(title, dedup_key)),
+            },
+            TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .alert_id
+}
+
+async fn state_when(
+    stack: &Stack,
+    alert_id: &str,
+    ready: impl Fn(&pb::EscalationState) -> bool,
+) -> pb::EscalationState {
+    let mut console = stack.app.console().await;
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let request = authorized(
+            pb::GetAlertRequest {
+                alert_id: alert_id.into(),
+            },
+            OFFICER_TOKEN,
+        );
+        if let Ok(response) = console.get_alert(request).await
+            && let Some(state) = response.into_inner().state
+            && ready(&state)
+        {
+            return state;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "state of {alert_id} not ready:\n{}",
+            stack.app.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn cli(stack: &Stack, args: &[&str]) -> serde_json::Value {
+    let endpoint = stack.app.endpoint();
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(binary())
+            .args(["--server", &endpoint, "--json"])
+            .args(&args)
+            .env("WATCHKEEPER_TOKEN", OFFICER_TOKEN)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_acknowledges_annotates_shows_and_lists() {
+    let stack = Stack::with_policy(1, chain()).await;
+    let alert_id = submit(&stack, "Ack from the CLI", "cli-ack-1").await;
+    assert!(
+        wait_until(DEADLINE, || stack.manila.received_for(&alert_id).len() == 1).await,
+        "{}",
+        stack.app.log()
+    );
+    state_when(&stack, &alert_id, |_| true).await;
+
+    let acked = cli(&stack, &["ack", &alert_id]).await;
+    assert_eq!(acked["alert_id"], alert_id.as_str());
+    assert!(acked["already_acknowledged_by"].is_null());
+    cli(
+        &stack,
+        &["note", &alert_id, "Called the office: staff safe"],
+    )
+    .await;
+
+    // Escalation stopped: a later alert's second step comes, this one's does not.
+    let marker = submit(&stack, "Marker", "cli-marker-1").await;
+    assert!(
+        wait_until(DEADLINE, || stack.smtp.emails_to(RSO).len() == 1).await,
+        "{}",
+        stack.app.log()
+    );
+    assert!(stack.smtp.emails_to(RSO)[0].subject.contains("Marker"));
+
+    let again = cli(&stack, &["ack", &alert_id]).await;
+    assert_eq!(again["already_acknowledged_by"]["actor"], OFFICER);
+    assert_eq!(again["already_acknowledged_by"]["channel"], "cli");
+
+    let shown = cli(&stack, &["show", &alert_id]).await;
+    assert_eq!(shown["status"], "acknowledged");
+    let events: Vec<(String, String)> = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry["event"].as_str().unwrap().to_owned(),
+                entry["detail"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        events.contains(&("acknowledged".into(), format!("{OFFICER} via cli"))),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(kind, detail)| kind == "note"
+                && detail.ends_with("Called the office: staff safe")),
+        "{events:?}"
+    );
+
+    state_when(&stack, &marker, |_| true).await;
+    let listed = cli(&stack, &["list", "--status", "acknowledged"]).await;
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["alert_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [alert_id.as_str()]);
+    let everything = cli(&stack, &["list"]).await;
+    assert_eq!(everything.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_closes_and_a_new_trigger_opens_a_new_incident() {
+    let stack = Stack::with_policy(1, chain()).await;
+    let alert_id = submit(&stack, "Flooded road", "flood-1").await;
+    state_when(&stack, &alert_id, |_| true).await;
+    let mut console = stack.app.console().await;
+    console
+        .resolve(authorized(
+            pb::AlertActionRequest {
+                alert_id: alert_id.clone(),
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let resolved = state_when(&stack, &alert_id, |s| {
+        s.status == pb::AlertStatus::Resolved as i32
+    })
+    .await;
+    assert_eq!(resolved.status_by.unwrap().actor, OFFICER);
+
+    let again = submit(&stack, "Flooded road", "flood-1").await;
+    assert_eq!(again, alert_id);
+    let reopened = state_when(&stack, &alert_id, |s| s.incident == 2).await;
+    assert_eq!(reopened.status, pb::AlertStatus::Open as i32);
+    assert!(
+        wait_until(DEADLINE, || stack
+            .manila
+            .received_for(&alert_id)
+            .iter()
+            .any(|w| w
+                .header("idempotency-key")
+                .starts_with(&format!("{alert_id}.i2.r0.s0."))))
+        .await,
+        "{}",
+        stack.app.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_limit_who_may_act_and_read() {
+    let stack = Stack::with_policy(1, chain()).await;
+    let alert_id = submit(&stack, "Ours", "roles-1").await;
+    state_when(&stack, &alert_id, |_| true).await;
+    let mut console = stack.app.console().await;
+    let action = || pb::AlertActionRequest {
+        alert_id: alert_id.clone(),
+    };
+
+    for token in [TOKEN, OTHER_TOKEN] {
+        let status = console
+            .acknowledge(authorized(action(), token))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::PermissionDenied,
+            "office token acknowledged"
+        );
+    }
+    let get = |token: &'static str| {
+        let mut console = console.clone();
+        let alert_id = alert_id.clone();
+        async move {
+            console
+                .get_alert(authorized(pb::GetAlertRequest { alert_id }, token))
+                .await
+        }
+    };
+    assert_eq!(
+        get(TOKEN)
+            .await
+            .unwrap()
+            .into_inner()
+            .state
+            .unwrap()
+            .alert
+            .unwrap()
+            .office_id,
+        OFFICE
+    );
+    assert_eq!(
+        get(OTHER_TOKEN).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    let listed = console
+        .list_alerts(authorized(pb::ListAlertsRequest::default(), OTHER_TOKEN))
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    assert!(listed.is_empty(), "another office listed our alert");
+
+    let unknown = pb::AlertActionRequest {
+        alert_id: "0196a9f2-0000-7000-8000-000000000000".into(),
+    };
+    assert_eq!(
+        console
+            .acknowledge(authorized(unknown, OFFICER_TOKEN))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    let malformed = pb::AlertActionRequest {
+        alert_id: "not-an-id".into(),
+    };
+    assert_eq!(
+        console
+            .acknowledge(authorized(malformed, OFFICER_TOKEN))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::InvalidArgument
+    );
+
+    let mut ingest = stack.app.client().await;
+    let status = ingest
+        .submit_alert(authorized(
+            pb::SubmitAlertRequest {
+                alert: Some(alert("Officer", "o-1")),
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_streams_the_raise_the_ack_and_the_resolution_in_order() {
+    let stack = Stack::with_policy(1, chain()).await;
+    let mut console = stack.app.console().await;
+    let mut stream = console
+        .watch_alerts(authorized(pb::WatchAlertsRequest {}, OFFICER_TOKEN))
+        .await
+        .unwrap()
+        .into_inner();
+    let alert_id = submit(&stack, "Watch me", "watch-1").await;
+    state_when(&stack, &alert_id, |_| true).await;
+    console
+        .acknowledge(authorized(
+            pb::AlertActionRequest {
+                alert_id: alert_id.clone(),
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .unwrap();
+    state_when(&stack, &alert_id, |s| {
+        s.status == pb::AlertStatus::Acknowledged as i32
+    })
+    .await;
+    console
+        .resolve(authorized(
+            pb::AlertActionRequest {
+                alert_id: alert_id.clone(),
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .unwrap();
+
+    let mut statuses: Vec<i32> = Vec::new();
+    let collected = tokio::time::timeout(DEADLINE, async {
+        while let Some(change) = stream.message().await.unwrap() {
+            let state = change.state.unwrap();
+            if state.alert_id == alert_id && statuses.last() != Some(&state.status) {
+                statuses.push(state.status);
+            }
+            if state.status == pb::AlertStatus::Resolved as i32 {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        collected.is_ok(),
+        "the stream stopped before the resolution: {statuses:?}"
+    );
+    assert_eq!(
+        statuses,
+        [
+            pb::AlertStatus::Open as i32,
+            pb::AlertStatus::Acknowledged as i32,
+            pb::AlertStatus::Resolved as i32
+        ]
+    );
+    let state = state_when(&stack, &alert_id, |s| {
+        s.status == pb::AlertStatus::Resolved as i32
+    })
+    .await;
+    let kinds: Vec<&str> = state
+        .timeline
+        .iter()
+        .filter_map(|entry| match entry.event {
+            Some(Event::Acknowledged(_)) => Some("acknowledged"),
+            Some(Event::Resolved(_)) => Some("resolved"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["acknowledged", "resolved"]);
+}
