@@ -7,5 +7,6 @@ mod cli;
 mod config;
 mod escalation;
 mod ingest;
+mod links;
 mod officers;
 mod python_client;

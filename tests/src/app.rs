@@ -28,6 +28,7 @@ pub const PANAMA_SECRET: &str = "panama-signing-secret-for-tests";
 pub const PANAMA_DUTY: &str = "duty.panama@watchkeeper.test";
 pub const OFFICER: &str = "maria.santos";
 pub const OFFICER_TOKEN: &str = "test-token-duty-officer-maria-0003";
+pub const LINKS_SECRET: &str = "links-signing-secret-for-tests-0123456789";
 
 /// The binary, built once per test run with the same profile as the tests.
 pub fn binary() -> PathBuf {
@@ -62,6 +63,7 @@ pub struct Settings {
     /// for the single-console shorthand.
     pub policy: String,
     pub api_port: u16,
+    pub http_port: u16,
     pub partitions: u32,
     pub produce_timeout: &'static str,
     pub topic_prefix: String,
@@ -76,6 +78,7 @@ pub fn config_text(settings: &Settings) -> String {
         panama_url,
         policy,
         api_port,
+        http_port,
         partitions,
         produce_timeout,
         topic_prefix,
@@ -94,7 +97,13 @@ produce_timeout = "{produce_timeout}"
 
 [api]
 listen = "127.0.0.1:{api_port}"
+http_listen = "127.0.0.1:{http_port}"
 max_message_bytes = 65536
+
+[links]
+base_url = "http://127.0.0.1:{http_port}"
+secret = "{LINKS_SECRET}"
+ttl = "1h"
 
 [[offices]]
 id = "{OFFICE}"
@@ -300,6 +309,7 @@ impl Stack {
             panama_url: panama.url.clone(),
             policy,
             api_port: crate::free_port(),
+            http_port: crate::free_port(),
             partitions,
             produce_timeout: "3s",
             topic_prefix: crate::unique_name("wk"),

@@ -50,6 +50,7 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             circuit_open: config.webhook.circuit_open,
             dead_letter_topic: config.kafka.dead_letter_topic.clone(),
             concurrency: 256,
+            links: config.links.clone(),
         };
         Some(Executor::new(
             WebhookSender::new(config.webhook.timeout).context("webhook client")?,
@@ -82,13 +83,30 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         let view = StateView::default();
         tasks.spawn(follow_states(config.clone(), view.clone(), token.clone()));
         let authenticator = Authenticator::new(&config.offices, &config.duty_officers);
-        let console = ConsoleService::new(
+        let console = std::sync::Arc::new(ConsoleService::new(
             authenticator.clone(),
             producer.clone(),
             config.kafka.alerts_topic.clone(),
             view.clone(),
             config.kafka.produce_timeout,
-        );
+        ));
+        if let Some(address) = config.api.http_listen {
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding the http api to {address}"))?;
+            info!(address = %listener.local_addr()?, "http api (links, callbacks) listening");
+            let state = wk_api::http::HttpState {
+                console: console.clone(),
+                links: config.links.clone(),
+                consoles: config.consoles.clone(),
+            };
+            let http_token = token.clone();
+            tasks.spawn(async move {
+                wk_api::http::serve_http(listener, state, http_token)
+                    .await
+                    .context("http api")
+            });
+        }
         let service = IngestService::new(
             authenticator,
             producer.clone(),

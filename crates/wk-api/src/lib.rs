@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod console;
 pub mod error;
+pub mod http;
 pub mod ingest;
 pub mod server;
 pub mod view;

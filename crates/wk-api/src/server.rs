@@ -22,7 +22,7 @@ use crate::view::StateView;
 pub async fn serve(
     listener: TcpListener,
     service: IngestService,
-    console: ConsoleService,
+    console: std::sync::Arc<ConsoleService>,
     max_message_bytes: usize,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
@@ -41,7 +41,8 @@ pub async fn serve(
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
     let mut builder = tonic::transport::Server::builder();
-    let console = AlertConsoleServer::new(console).max_decoding_message_size(max_message_bytes);
+    let console =
+        AlertConsoleServer::from_arc(console).max_decoding_message_size(max_message_bytes);
     let router = builder
         .add_service(health_service)
         .add_service(ingest)

@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod config;
 pub mod escalation;
+pub mod links;
 pub mod policy;
 pub mod schedule;
 pub mod signing;

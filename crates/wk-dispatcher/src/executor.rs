@@ -12,10 +12,11 @@ use tracing::{info, warn};
 use wk_bus::producer::Producer;
 use wk_core::Timestamp;
 use wk_core::alert::{Alert, AlertId};
-use wk_core::config::Console;
+use wk_core::config::{Console, LinksConfig};
 use wk_core::escalation::{Notification, Outcome, Recipient};
+use wk_core::links::LinkAction;
 use wk_notify::SendError;
-use wk_notify::content::{Context, webhook_body};
+use wk_notify::content::{ActionLinks, Context, webhook_body};
 use wk_notify::email::Mailer;
 use wk_notify::retry::{CircuitBreaker, RetryPolicy};
 use wk_notify::webhook::WebhookSender;
@@ -53,6 +54,36 @@ pub struct Settings {
     pub dead_letter_topic: String,
     /// Notifications in flight at once.
     pub concurrency: usize,
+    /// Signed one-click links in emails, when configured.
+    pub links: Option<LinksConfig>,
+}
+
+/// The recipient's signed links for `alert`, valid for the configured time from `now`.
+fn action_links(
+    links: &LinksConfig,
+    alert: AlertId,
+    recipient: &str,
+    now: Timestamp,
+) -> Option<ActionLinks> {
+    let ttl_ms = i64::try_from(links.ttl.as_millis()).unwrap_or(i64::MAX);
+    let expires = now.saturating_add_millis(ttl_ms);
+    let secret = links.secrets.first()?;
+    let url = |action: LinkAction| {
+        let mut url = links
+            .base_url
+            .join(&format!("a/{alert}/{}", action.as_str()))
+            .ok()?;
+        let signature = wk_core::links::sign(secret.as_bytes(), alert, action, recipient, expires);
+        url.query_pairs_mut()
+            .append_pair("r", recipient)
+            .append_pair("e", &expires.as_unix_seconds().to_string())
+            .append_pair("s", &signature);
+        Some(url.to_string())
+    };
+    Some(ActionLinks {
+        acknowledge: url(LinkAction::Acknowledge)?,
+        resolve: url(LinkAction::Resolve)?,
+    })
 }
 
 struct Shared {
@@ -129,6 +160,12 @@ impl Shared {
     }
 
     async fn attempt(&self, job: &Job) -> Result<(), SendError> {
+        let links = match (&job.notification.recipient, &self.settings.links) {
+            (Recipient::Email { address }, Some(links)) => {
+                action_links(links, job.alert.id, address, wall_clock())
+            }
+            _ => None,
+        };
         let context = Context {
             alert: &job.alert,
             notification_id: &job.notification.id,
@@ -136,6 +173,7 @@ impl Shared {
             incident: job.incident,
             first_seen: job.first_seen,
             occurrences: job.occurrences,
+            links,
         };
         match &job.notification.recipient {
             Recipient::Webhook { console } => {

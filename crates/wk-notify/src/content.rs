@@ -15,6 +15,14 @@ pub struct Context<'a> {
     pub incident: u32,
     pub first_seen: Timestamp,
     pub occurrences: u32,
+    /// The recipient's own signed one-click links, for emails.
+    pub links: Option<ActionLinks>,
+}
+
+/// One recipient's signed links to acknowledge and to resolve the alert.
+pub struct ActionLinks {
+    pub acknowledge: String,
+    pub resolve: String,
 }
 
 impl Context<'_> {
@@ -158,22 +166,22 @@ pub fn email_text(context: &Context<'_>) -> String {
         let _ = writeln!(text, "{label}: {value}");
     }
     let _ = write!(text, "\nDescription:\n{}\n", context.alert.description);
+    if let Some(links) = &context.links {
+        let _ = write!(
+            text,
+            "\nAcknowledge (stops the escalation): {}\nResolve: {}\n",
+            links.acknowledge, links.resolve
+        );
+    }
     text
 }
 
 fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            _ => escaped.push(c),
-        }
-    }
-    escaped
+    html_escape::encode_text(text).into_owned()
+}
+
+fn attribute(text: &str) -> String {
+    html_escape::encode_double_quoted_attribute(text).into_owned()
 }
 
 pub fn email_html(context: &Context<'_>) -> String {
@@ -192,6 +200,14 @@ pub fn email_html(context: &Context<'_>) -> String {
         "</table>\n<h3>Description</h3>\n<pre style=\"white-space:pre-wrap\">{}</pre>\n</body></html>\n",
         escape(&context.alert.description)
     );
+    if let Some(links) = &context.links {
+        let _ = writeln!(
+            html,
+            "<p><a href=\"{}\">Acknowledge (stops the escalation)</a> &middot; <a href=\"{}\">Resolve</a></p>",
+            attribute(&links.acknowledge),
+            attribute(&links.resolve)
+        );
+    }
     html
 }
 
@@ -229,6 +245,7 @@ mod tests {
             incident: 1,
             first_seen: alert.occurred_at,
             occurrences: 1,
+            links: None,
         }
     }
 
@@ -288,6 +305,22 @@ mod tests {
         assert_eq!(
             context(&alert, &Purpose::Exhausted).kind(),
             "alert.exhausted"
+        );
+    }
+
+    #[test]
+    fn emails_carry_the_recipients_links() {
+        let alert = alert();
+        let first = Purpose::Step { step: 0, round: 0 };
+        let mut context = context(&alert, &first);
+        context.links = Some(ActionLinks {
+            acknowledge: "https://wk.example.org/a/x/acknowledge?r=a&e=1&s=ff".into(),
+            resolve: "https://wk.example.org/a/x/resolve?r=a&e=1&s=ee".into(),
+        });
+        assert!(email_text(&context).contains("Acknowledge (stops the escalation): https://wk.example.org/a/x/acknowledge?r=a&e=1&s=ff"));
+        assert!(
+            email_html(&context)
+                .contains("href=\"https://wk.example.org/a/x/acknowledge?r=a&amp;e=1&amp;s=ff\"")
         );
     }
 

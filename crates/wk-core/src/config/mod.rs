@@ -55,6 +55,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub webhook: WebhookConfig,
     pub dispatcher: DispatcherConfig,
+    /// One-click action links in emails, when configured.
+    pub links: Option<LinksConfig>,
     /// People, schedules, regions, chains and routes.
     pub policy: Policy,
     pub shutdown_grace: Duration,
@@ -77,9 +79,21 @@ pub struct KafkaConfig {
     pub properties: BTreeMap<String, String>,
 }
 
+/// Signed action links: where they point and how they are signed.
+#[derive(Clone, Debug)]
+pub struct LinksConfig {
+    /// The public base URL of the api's HTTP listener, e.g. `https://watchkeeper.example.org`.
+    pub base_url: url::Url,
+    /// Signing secrets; the first signs, all verify (rotation).
+    pub secrets: Vec<String>,
+    pub ttl: Duration,
+}
+
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
     pub listen: SocketAddr,
+    /// The HTTP listener for email links and console callbacks, if any.
+    pub http_listen: Option<SocketAddr>,
     pub max_message_bytes: usize,
     /// Submissions waiting for the broker at once; more are refused with RESOURCE_EXHAUSTED.
     pub max_in_flight: usize,
@@ -185,6 +199,8 @@ struct RawConfig {
     #[serde(default)]
     dispatcher: RawDispatcher,
     #[serde(default)]
+    links: Option<RawLinks>,
+    #[serde(default)]
     people: Vec<policy::RawPerson>,
     #[serde(default)]
     schedules: Vec<policy::RawSchedule>,
@@ -248,9 +264,26 @@ fn default_produce_timeout() -> String {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawLinks {
+    base_url: String,
+    secret: String,
+    #[serde(default)]
+    previous_secret: Option<String>,
+    #[serde(default = "default_link_ttl")]
+    ttl: String,
+}
+
+fn default_link_ttl() -> String {
+    "24h".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawApi {
     #[serde(default = "default_listen")]
     listen: String,
+    #[serde(default)]
+    http_listen: Option<String>,
     #[serde(default = "default_max_message_bytes")]
     max_message_bytes: i64,
     #[serde(default = "default_max_in_flight")]
@@ -263,6 +296,7 @@ impl Default for RawApi {
     fn default() -> RawApi {
         RawApi {
             listen: default_listen(),
+            http_listen: None,
             max_message_bytes: default_max_message_bytes(),
             max_in_flight: default_max_in_flight(),
             max_batch: default_max_batch(),
@@ -612,7 +646,50 @@ impl Config {
             }
         };
 
+        let http_listen = raw.api.http_listen.as_deref().and_then(|text| {
+            text.parse::<SocketAddr>()
+                .map_err(|_| {
+                    errors.push(
+                        "api.http_listen",
+                        format!("{text:?} is not an address such as 127.0.0.1:8080"),
+                    )
+                })
+                .ok()
+        });
+        let links = raw.links.and_then(|links| {
+            if links.secret.len() < 32 {
+                errors.push(
+                    "links.secret",
+                    "must be at least 32 characters (set it with WATCHKEEPER__LINKS__SECRET)",
+                );
+            }
+            let ttl = errors.duration("links.ttl", &links.ttl, Duration::from_secs(60));
+            let Some(base_url) = url::Url::parse(&links.base_url)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https"))
+            else {
+                errors.push(
+                    "links.base_url",
+                    format!("{:?} is not an http(s) URL", links.base_url),
+                );
+                return None;
+            };
+            let mut secrets = vec![links.secret];
+            secrets.extend(links.previous_secret.filter(|secret| !secret.is_empty()));
+            Some(LinksConfig {
+                base_url,
+                secrets,
+                ttl,
+            })
+        });
+        if links.is_some() && http_listen.is_none() {
+            errors.push(
+                "api.http_listen",
+                "is required when [links] is configured (the links point to it)",
+            );
+        }
         let api = ApiConfig {
+            http_listen,
             listen: raw.api.listen.parse().unwrap_or_else(|_| {
                 errors.push(
                     "api.listen",
@@ -818,6 +895,7 @@ impl Config {
             smtp,
             webhook,
             dispatcher,
+            links,
             policy,
         }
     }

@@ -1,0 +1,292 @@
+//! The api's HTTP surface: one-click email links and console callbacks, both ending in the same
+//! `ConsoleService::record_action` as the gRPC API, and `/healthz`.
+//!
+//! Email links: `GET /a/{alert}/{action}?r=&e=&s=` verifies the link and shows a confirmation
+//! page whose button posts the same fields, so a mail scanner that prefetches links cannot act
+//! by accident; `POST` verifies again and records the action with the recipient as actor.
+//! Forged or altered links get 403, expired ones 410, each with a page that says so.
+//!
+//! Console callbacks: `POST /callbacks/{console}` with a JSON body
+//! `{"alert_id": "...", "action": "acknowledge"|"resolve", "actor": "name"}`, signed like our
+//! webhooks (`Watchkeeper-Signature: t=…,v1=…` with the console's signing secret).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use wk_bus::codec::OfficerAction;
+use wk_core::alert::AlertId;
+use wk_core::config::{Console, LinksConfig};
+use wk_core::links::{LinkAction, LinkError};
+use wk_core::signing::{DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER};
+
+use crate::console::ConsoleService;
+use crate::error::ApiError;
+use crate::ingest::now;
+
+pub struct HttpState {
+    pub console: Arc<ConsoleService>,
+    pub links: Option<LinksConfig>,
+    pub consoles: BTreeMap<String, Console>,
+}
+
+#[derive(Deserialize)]
+struct LinkFields {
+    r: String,
+    e: i64,
+    s: String,
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body style=\"font-family:sans-serif;max-width:40em;margin:2em auto\"><h1>{title}</h1>{body}</body></html>",
+        title = html_escape::encode_text(title),
+    );
+    (status, Html(html)).into_response()
+}
+
+fn officer_action(action: LinkAction) -> OfficerAction {
+    match action {
+        LinkAction::Acknowledge => OfficerAction::Acknowledge,
+        LinkAction::Resolve => OfficerAction::Resolve,
+    }
+}
+
+/// Why a link was refused.
+enum Refusal {
+    NotALink,
+    Link(LinkError),
+}
+
+impl Refusal {
+    /// The page that says so.
+    fn page(self) -> Response {
+        match self {
+            Refusal::NotALink => page(
+                StatusCode::NOT_FOUND,
+                "Unknown link",
+                "<p>This address is not a Watchkeeper link.</p>",
+            ),
+            Refusal::Link(LinkError::Forged) => page(
+                StatusCode::FORBIDDEN,
+                "Link refused",
+                "<p>This link is not valid: it was altered or not issued by Watchkeeper. Nothing was done.</p>\
+                 <p>Use the link in your alert email as it is, or act from the operations console.</p>",
+            ),
+            Refusal::Link(LinkError::Expired) => page(
+                StatusCode::GONE,
+                "Link expired",
+                "<p>This link has expired. Nothing was done. Act from the operations console or the CLI.</p>",
+            ),
+        }
+    }
+}
+
+/// Checks a link against the configured secrets and the clock.
+fn check_link(
+    state: &HttpState,
+    alert: &str,
+    action: &str,
+    fields: &LinkFields,
+) -> Result<(AlertId, LinkAction), Refusal> {
+    let (Ok(id), Some(action), Some(links)) = (
+        alert.parse::<AlertId>(),
+        LinkAction::parse(action),
+        &state.links,
+    ) else {
+        return Err(Refusal::NotALink);
+    };
+    wk_core::links::verify(
+        &links.secrets,
+        id,
+        action,
+        &fields.r,
+        fields.e,
+        &fields.s,
+        now(),
+    )
+    .map(|()| (id, action))
+    .map_err(Refusal::Link)
+}
+
+async fn confirm(
+    State(state): State<Arc<HttpState>>,
+    Path((alert, action)): Path<(String, String)>,
+    Query(fields): Query<LinkFields>,
+) -> Response {
+    let (id, action) = match check_link(&state, &alert, &action, &fields) {
+        Ok(checked) => checked,
+        Err(refusal) => return refusal.page(),
+    };
+    let verb = match action {
+        LinkAction::Acknowledge => "Acknowledge",
+        LinkAction::Resolve => "Resolve",
+    };
+    let attr = |text: &str| html_escape::encode_double_quoted_attribute(text).into_owned();
+    let body = format!(
+        "<p>{verb} alert <code>{id}</code> as <strong>{recipient}</strong>?</p>\
+         <form method=\"post\" action=\"/a/{id}/{action}\">\
+         <input type=\"hidden\" name=\"r\" value=\"{r}\"><input type=\"hidden\" name=\"e\" value=\"{e}\">\
+         <input type=\"hidden\" name=\"s\" value=\"{s}\">\
+         <button type=\"submit\">{verb} alert</button></form>",
+        recipient = html_escape::encode_text(&fields.r),
+        action = action.as_str(),
+        r = attr(&fields.r),
+        e = fields.e,
+        s = attr(&fields.s),
+    );
+    page(StatusCode::OK, &format!("{verb} alert"), &body)
+}
+
+async fn act_on_link(
+    State(state): State<Arc<HttpState>>,
+    Path((alert, action)): Path<(String, String)>,
+    Form(fields): Form<LinkFields>,
+) -> Response {
+    let (id, action) = match check_link(&state, &alert, &action, &fields) {
+        Ok(checked) => checked,
+        Err(refusal) => return refusal.page(),
+    };
+    let result = state
+        .console
+        .record_action(
+            &id.to_string(),
+            officer_action(action),
+            fields.r.clone(),
+            "email-link",
+        )
+        .await;
+    match (result, action) {
+        (Ok(response), _) if response.already_acknowledged_by.is_some() => {
+            let by = response.already_acknowledged_by.unwrap_or_default();
+            page(
+                StatusCode::OK,
+                "Already acknowledged",
+                &format!(
+                    "<p>Alert <code>{id}</code> was already acknowledged by {} ({}).</p>",
+                    html_escape::encode_text(&by.actor),
+                    html_escape::encode_text(&by.channel)
+                ),
+            )
+        }
+        (Ok(_), LinkAction::Acknowledge) => page(
+            StatusCode::OK,
+            "Alert acknowledged",
+            &format!("<p>Alert <code>{id}</code> is acknowledged: its escalation stops.</p>"),
+        ),
+        (Ok(_), LinkAction::Resolve) => page(
+            StatusCode::OK,
+            "Alert resolved",
+            &format!("<p>Alert <code>{id}</code> is resolved.</p>"),
+        ),
+        (Err(ApiError::NotFound(_)), _) => page(
+            StatusCode::NOT_FOUND,
+            "Unknown alert",
+            "<p>No such alert.</p>",
+        ),
+        (Err(error), _) => page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not recorded",
+            &format!(
+                "<p>The action was not recorded ({}). Try again.</p>",
+                html_escape::encode_text(&error.to_string())
+            ),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct Callback {
+    alert_id: String,
+    action: String,
+    actor: String,
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+async fn callback(
+    State(state): State<Arc<HttpState>>,
+    Path(console): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(config) = state.consoles.get(&console) else {
+        return json_error(StatusCode::NOT_FOUND, "unknown console");
+    };
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if let Err(error) = wk_core::signing::verify(
+        signature,
+        &body,
+        &config.signing_secrets,
+        now(),
+        DEFAULT_TOLERANCE_SECONDS,
+    ) {
+        return json_error(StatusCode::UNAUTHORIZED, &error.to_string());
+    }
+    let Ok(request) = serde_json::from_slice::<Callback>(&body) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "body must be {\"alert_id\", \"action\", \"actor\"}",
+        );
+    };
+    let action = match request.action.as_str() {
+        "acknowledge" => OfficerAction::Acknowledge,
+        "resolve" => OfficerAction::Resolve,
+        _ => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "action must be acknowledge or resolve",
+            );
+        }
+    };
+    if request.actor.trim().is_empty() || request.actor.len() > 200 {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "actor must have 1..=200 characters",
+        );
+    }
+    let actor = format!("{console}/{}", request.actor.trim());
+    match state.console.record_action(&request.alert_id, action, actor, "console-callback").await {
+        Ok(response) => axum::Json(serde_json::json!({
+            "alert_id": response.alert_id,
+            "already_acknowledged_by": response.already_acknowledged_by.map(|by| serde_json::json!({"actor": by.actor, "channel": by.channel})),
+        }))
+        .into_response(),
+        Err(ApiError::NotFound(_)) => json_error(StatusCode::NOT_FOUND, "unknown alert"),
+        Err(ApiError::BadAlertId(_)) => json_error(StatusCode::BAD_REQUEST, "alert_id is not a UUID"),
+        Err(error) => json_error(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    }
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/a/{alert}/{action}", get(confirm).post(act_on_link))
+        .route("/callbacks/{console}", post(callback))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(Arc::new(state))
+}
+
+/// Serves the HTTP surface until `shutdown`.
+pub async fn serve_http(
+    listener: TcpListener,
+    state: HttpState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}

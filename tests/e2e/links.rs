@@ -1,0 +1,291 @@
+//! Acting from an email's one-click link (confirmation page, then a posted button) and from a
+//! console's signed callback; forged, altered and expired links and badly signed callbacks are
+//! refused and change nothing.
+
+use std::time::{Duration, SystemTime};
+
+use wk_core::Timestamp;
+use wk_core::alert::AlertId;
+use wk_core::links::LinkAction;
+use wk_e2e::app::{
+    LINKS_SECRET, MANILA_DUTY, MANILA_SECRET, OFFICER_TOKEN, Stack, TOKEN, alert, authorized,
+};
+use wk_e2e::wait_until;
+use wk_proto::v1 as pb;
+use wk_proto::v1::timeline_entry::Event;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+const RSO: &str = "rso@watchkeeper.test";
+
+fn chain() -> String {
+    format!(
+        r#"
+[[people]]
+id = "rso"
+email = "{RSO}"
+
+[[chains]]
+id = "two"
+[[chains.steps]]
+timeout = "3s"
+targets = ["console:manila"]
+[[chains.steps]]
+timeout = "60s"
+targets = ["person:rso"]
+
+[routing]
+default_chain = "two"
+"#
+    )
+}
+
+async fn submit(stack: &Stack, title: &str, dedup_key: &str) -> String {
+    let mut client = stack.app.client().await;
+    client
+        .submit_alert(authorized(
+            pb::SubmitAlertRequest {
+                alert: Some(alert(title, dedup_key)),
+            },
+            TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .alert_id
+}
+
+async fn state_when(
+    stack: &Stack,
+    alert_id: &str,
+    ready: impl Fn(&pb::EscalationState) -> bool,
+) -> pb::EscalationState {
+    let mut console = stack.app.console().await;
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let request = authorized(
+            pb::GetAlertRequest {
+                alert_id: alert_id.into(),
+            },
+            OFFICER_TOKEN,
+        );
+        if let Ok(response) = console.get_alert(request).await
+            && let Some(state) = response.into_inner().state
+            && ready(&state)
+        {
+            return state;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "state of {alert_id} not ready:\n{}",
+            stack.app.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn acknowledged_by(state: &pb::EscalationState) -> Option<pb::Responder> {
+    state.timeline.iter().find_map(|entry| match &entry.event {
+        Some(Event::Acknowledged(by)) => Some(by.clone()),
+        _ => None,
+    })
+}
+
+/// The value of the hidden input `name` in a confirmation page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .map(|at| at + marker.len())
+        .unwrap_or_else(|| panic!("no {name} in {page}"));
+    let end = page[start..].find('"').unwrap() + start;
+    page[start..end]
+        .replace("&amp;", "&")
+        .replace("&quot;", "\"")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_nothing() {
+    let stack = Stack::with_policy(1, chain()).await;
+    let http = reqwest::Client::new();
+    let alert_id = submit(&stack, "Ack from the email", "link-1").await;
+    assert!(
+        wait_until(DEADLINE, || stack.smtp.emails_to(MANILA_DUTY).len() == 1).await,
+        "{}",
+        stack.app.log()
+    );
+    let email = &stack.smtp.emails_to(MANILA_DUTY)[0];
+    let link = email
+        .text
+        .lines()
+        .find_map(|line| line.strip_prefix("Acknowledge (stops the escalation): "))
+        .unwrap_or_else(|| panic!("no link in:\n{}", email.text))
+        .trim()
+        .to_owned();
+    assert!(
+        email
+            .html
+            .contains("Acknowledge (stops the escalation)</a>")
+    );
+
+    // Altered or forged links are refused, before and after confirmation.
+    // The signature is last: flip its final hex digit.
+    let flipped = if link.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{flipped}", &link[..link.len() - 1]);
+    let altered = link.replace("/acknowledge?", "/resolve?");
+    for bad in [&forged, &altered] {
+        let response = http.get(bad).send().await.unwrap();
+        assert_eq!(response.status(), 403, "{bad}");
+        assert!(response.text().await.unwrap().contains("not valid"));
+    }
+    let id: AlertId = alert_id.parse().unwrap();
+    let past = Timestamp::from_system_time(SystemTime::now() - Duration::from_secs(60));
+    let signature = wk_core::links::sign(
+        LINKS_SECRET.as_bytes(),
+        id,
+        LinkAction::Acknowledge,
+        MANILA_DUTY,
+        past,
+    );
+    let expired = format!(
+        "http://127.0.0.1:{}/a/{alert_id}/acknowledge?r={}&e={}&s={signature}",
+        stack.settings.http_port,
+        MANILA_DUTY.replace('@', "%40"),
+        past.as_unix_seconds()
+    );
+    let response = http.get(&expired).send().await.unwrap();
+    assert_eq!(response.status(), 410);
+    assert!(response.text().await.unwrap().contains("expired"));
+
+    // A prefetch (GET) only shows the confirmation page.
+    let page = http.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<form method=\"post\""), "{page}");
+    let state = state_when(&stack, &alert_id, |_| true).await;
+    assert_eq!(state.status, pb::AlertStatus::Open as i32, "a GET acted");
+
+    // The button posts the page's fields.
+    let action = format!(
+        "http://127.0.0.1:{}/a/{alert_id}/acknowledge",
+        stack.settings.http_port
+    );
+    let form = [
+        ("r", hidden(&page, "r")),
+        ("e", hidden(&page, "e")),
+        ("s", hidden(&page, "s")),
+    ];
+    let forged_form = [
+        ("r", hidden(&page, "r")),
+        ("e", hidden(&page, "e")),
+        ("s", "00".repeat(32)),
+    ];
+    assert_eq!(
+        http.post(&action)
+            .form(&forged_form)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let done = http.post(&action).form(&form).send().await.unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.unwrap().contains("acknowledged"));
+
+    let state = state_when(&stack, &alert_id, |s| {
+        s.status == pb::AlertStatus::Acknowledged as i32
+    })
+    .await;
+    let by = acknowledged_by(&state).unwrap();
+    assert_eq!(
+        (by.actor.as_str(), by.channel.as_str()),
+        (MANILA_DUTY, "email-link")
+    );
+
+    // And the escalation stopped: a later alert's second step comes, this one's does not.
+    submit(&stack, "Marker", "link-marker").await;
+    assert!(
+        wait_until(DEADLINE, || stack.smtp.emails_to(RSO).len() == 1).await,
+        "{}",
+        stack.app.log()
+    );
+    assert!(stack.smtp.emails_to(RSO)[0].subject.contains("Marker"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_console_callback_acknowledges_and_bad_signatures_are_refused() {
+    let stack = Stack::with_policy(1, chain()).await;
+    let http = reqwest::Client::new();
+    let alert_id = submit(&stack, "Ack from the console", "callback-1").await;
+    state_when(&stack, &alert_id, |_| true).await;
+    let url = |console: &str| {
+        format!(
+            "http://127.0.0.1:{}/callbacks/{console}",
+            stack.settings.http_port
+        )
+    };
+    let body =
+        serde_json::json!({"alert_id": alert_id, "action": "acknowledge", "actor": "Duty desk"})
+            .to_string();
+    let now = Timestamp::from_system_time(SystemTime::now());
+    let signed =
+        |secret: &str, at: Timestamp| wk_core::signing::sign(&[secret], at, body.as_bytes());
+    let post = |url: String, signature: String| {
+        http.post(url)
+            .header("content-type", "application/json")
+            .header("Watchkeeper-Signature", signature)
+            .body(body.clone())
+            .send()
+    };
+
+    assert_eq!(
+        post(url("manila"), signed("not-the-secret-at-all", now))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let stale = now.saturating_add_millis(-600_000);
+    assert_eq!(
+        post(url("manila"), signed(MANILA_SECRET, stale))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        post(url("lima"), signed(MANILA_SECRET, now))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let state = state_when(&stack, &alert_id, |_| true).await;
+    assert_eq!(
+        state.status,
+        pb::AlertStatus::Open as i32,
+        "a refused callback acted"
+    );
+
+    let response = post(url("manila"), signed(MANILA_SECRET, now))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let state = state_when(&stack, &alert_id, |s| {
+        s.status == pb::AlertStatus::Acknowledged as i32
+    })
+    .await;
+    let by = acknowledged_by(&state).unwrap();
+    assert_eq!(
+        (by.actor.as_str(), by.channel.as_str()),
+        ("manila/Duty desk", "console-callback")
+    );
+
+    submit(&stack, "Marker", "callback-marker").await;
+    assert!(
+        wait_until(DEADLINE, || stack.smtp.emails_to(RSO).len() == 1).await,
+        "{}",
+        stack.app.log()
+    );
+    assert!(stack.smtp.emails_to(RSO)[0].subject.contains("Marker"));
+}
