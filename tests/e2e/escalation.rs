@@ -221,6 +221,18 @@ async fn manila_unreachable_fails_over_to_panama_at_once() {
     })
     .await
     .timeline;
+    let attempts: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Some(pb::timeline_entry::Event::AttemptFailed(failed)) => Some(failed.attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [1, 2],
+        "each failed attempt before the last is in the timeline"
+    );
     let given_up = events.iter().find_map(|e| match &e.event {
         Some(pb::timeline_entry::Event::GivenUp(given_up)) => Some(given_up.clone()),
         _ => None,

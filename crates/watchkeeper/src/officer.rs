@@ -111,6 +111,13 @@ pub(crate) fn describe(event: Option<&Event>) -> (&'static str, String) {
         Some(Event::Notified(id)) => ("notified", id.clone()),
         Some(Event::NobodyToNotify(target)) => ("nobody on call", target.clone()),
         Some(Event::Delivered(id)) => ("delivered", id.clone()),
+        Some(Event::AttemptFailed(failed)) => (
+            "attempt failed",
+            format!(
+                "{} (attempt {}): {}",
+                failed.id, failed.attempt, failed.reason
+            ),
+        ),
         Some(Event::GivenUp(given_up)) => {
             ("given up", format!("{}: {}", given_up.id, given_up.reason))
         }

@@ -41,6 +41,15 @@ fn event_to_pb(event: &Event) -> tl::Event {
         Event::Notified { id } => tl::Event::Notified(id.clone()),
         Event::NobodyToNotify { target } => tl::Event::NobodyToNotify(target.clone()),
         Event::Delivered { id } => tl::Event::Delivered(id.clone()),
+        Event::AttemptFailed {
+            id,
+            attempt,
+            reason,
+        } => tl::Event::AttemptFailed(tl::AttemptFailed {
+            id: id.clone(),
+            attempt: *attempt,
+            reason: reason.clone(),
+        }),
         Event::GivenUp { id, reason } => tl::Event::GivenUp(tl::GivenUp {
             id: id.clone(),
             reason: reason.clone(),
@@ -75,6 +84,11 @@ fn event_from_pb(event: tl::Event) -> Event {
         tl::Event::Notified(id) => Event::Notified { id },
         tl::Event::NobodyToNotify(target) => Event::NobodyToNotify { target },
         tl::Event::Delivered(id) => Event::Delivered { id },
+        tl::Event::AttemptFailed(failed) => Event::AttemptFailed {
+            id: failed.id,
+            attempt: failed.attempt,
+            reason: failed.reason,
+        },
         tl::Event::GivenUp(given_up) => Event::GivenUp {
             id: given_up.id,
             reason: given_up.reason,
@@ -414,6 +428,11 @@ mod tests {
         };
         check(&escalation, 1);
         let webhook = escalation.deliveries()[0].notification.id.clone();
+        let attempt = Outcome::AttemptFailed {
+            attempt: 1,
+            reason: "HTTP 503".into(),
+        };
+        escalation.handle_delivery(&webhook, attempt, &policy.directory, now);
         escalation.handle_delivery(
             &webhook,
             Outcome::GivenUp {

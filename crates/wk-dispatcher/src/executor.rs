@@ -138,19 +138,23 @@ impl Executor {
             if let Outcome::GivenUp { reason } = &outcome {
                 shared.dead_letter(&job, reason).await;
             }
-            // The loop may be gone at shutdown; the notification then stays pending in the
-            // state and is sent again, under the same id, after the restart.
-            let _ = shared.reports.send(Report {
-                partition: job.partition,
-                alert_id: job.alert.id,
-                notification_id: job.notification.id,
-                outcome,
-            });
+            shared.report(&job, outcome);
         });
     }
 }
 
 impl Shared {
+    fn report(&self, job: &Job, outcome: Outcome) {
+        // The loop may be gone at shutdown; the notification then stays pending in the state
+        // and is sent again, under the same id, after the restart.
+        let _ = self.reports.send(Report {
+            partition: job.partition,
+            alert_id: job.alert.id,
+            notification_id: job.notification.id.clone(),
+            outcome,
+        });
+    }
+
     fn breaker<T>(&self, console: &str, f: impl FnOnce(&mut CircuitBreaker) -> T) -> T {
         let mut breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
         let breaker = breakers.entry(console.to_owned()).or_insert_with(|| {
@@ -237,6 +241,13 @@ impl Shared {
                             reason: format!("{error} after {attempt} attempts"),
                         };
                     }
+                    self.report(
+                        job,
+                        Outcome::AttemptFailed {
+                            attempt,
+                            reason: error.to_string(),
+                        },
+                    );
                     tokio::time::sleep(policy.delay(attempt, fastrand::f64())).await;
                 }
             }

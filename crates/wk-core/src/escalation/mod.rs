@@ -103,7 +103,14 @@ pub enum Action {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Delivered,
-    GivenUp { reason: String },
+    /// One attempt failed and another will follow: recorded, nothing changes.
+    AttemptFailed {
+        attempt: u32,
+        reason: String,
+    },
+    GivenUp {
+        reason: String,
+    },
 }
 
 /// A timeline event.
@@ -125,6 +132,11 @@ pub enum Event {
     },
     Delivered {
         id: String,
+    },
+    AttemptFailed {
+        id: String,
+        attempt: u32,
+        reason: String,
     },
     GivenUp {
         id: String,
@@ -440,8 +452,9 @@ impl Escalation {
         }
     }
 
-    /// Records the final outcome of notification `id`; a console webhook given up while the
-    /// incident is triggered fails over to the console's alternative at once.
+    /// Records an outcome of notification `id`: a failed attempt that will be retried, or the
+    /// final outcome. A console webhook given up while the incident is triggered fails over to
+    /// the console's alternative at once.
     pub fn handle_delivery(
         &mut self,
         id: &str,
@@ -461,6 +474,16 @@ impl Escalation {
             Outcome::Delivered => {
                 record.state = DeliveryState::Delivered;
                 self.log(now, Event::Delivered { id: id.to_owned() });
+            }
+            Outcome::AttemptFailed { attempt, reason } => {
+                self.log(
+                    now,
+                    Event::AttemptFailed {
+                        id: id.to_owned(),
+                        attempt,
+                        reason,
+                    },
+                );
             }
             Outcome::GivenUp { reason } => {
                 record.state = DeliveryState::Failed;

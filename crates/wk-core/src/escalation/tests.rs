@@ -387,6 +387,30 @@ fn a_console_given_up_fails_over_at_once_and_the_timeline_says_why() {
 }
 
 #[test]
+fn failed_attempts_are_recorded_without_changing_anything() {
+    let policy = policy(0, None);
+    let mut escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    while escalation.poll_action().is_some() {}
+    let manila = escalation.deliveries()[0].notification.id.clone();
+    let before = escalation.snapshot();
+    let attempt = Outcome::AttemptFailed {
+        attempt: 1,
+        reason: "HTTP 503".into(),
+    };
+    escalation.handle_delivery(&manila, attempt, &policy.directory, minutes("1m"));
+    assert_eq!(escalation.poll_action(), None);
+    assert_eq!(escalation.deliveries(), before.deliveries);
+    assert_eq!(
+        escalation.timeline().last().map(|entry| &entry.event),
+        Some(&Event::AttemptFailed {
+            id: manila,
+            attempt: 1,
+            reason: "HTTP 503".into()
+        })
+    );
+}
+
+#[test]
 fn no_failover_once_acknowledged_or_from_a_failover() {
     let lines = trace(&policy(0, None), "1m ack\n2m failed s0.webhook-manila");
     assert!(
