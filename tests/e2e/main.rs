@@ -5,6 +5,7 @@
 mod broker_outage;
 mod cli;
 mod config;
+mod deploy;
 mod escalation;
 mod ingest;
 mod links;
