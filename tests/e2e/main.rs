@@ -10,4 +10,5 @@ mod escalation;
 mod ingest;
 mod links;
 mod officers;
+mod operations;
 mod python_client;

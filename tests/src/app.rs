@@ -64,6 +64,7 @@ pub struct Settings {
     pub policy: String,
     pub api_port: u16,
     pub http_port: u16,
+    pub telemetry_port: u16,
     pub partitions: u32,
     pub produce_timeout: &'static str,
     pub topic_prefix: String,
@@ -79,6 +80,7 @@ pub fn config_text(settings: &Settings) -> String {
         policy,
         api_port,
         http_port,
+        telemetry_port,
         partitions,
         produce_timeout,
         topic_prefix,
@@ -99,6 +101,9 @@ produce_timeout = "{produce_timeout}"
 listen = "127.0.0.1:{api_port}"
 http_listen = "127.0.0.1:{http_port}"
 max_message_bytes = 65536
+
+[telemetry]
+listen = "127.0.0.1:{telemetry_port}"
 
 [links]
 base_url = "http://127.0.0.1:{http_port}"
@@ -310,6 +315,7 @@ impl Stack {
             policy,
             api_port: crate::free_port(),
             http_port: crate::free_port(),
+            telemetry_port: crate::free_port(),
             partitions,
             produce_timeout: "3s",
             topic_prefix: crate::unique_name("wk"),

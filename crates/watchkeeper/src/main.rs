@@ -3,6 +3,7 @@
 //! `hash-token` prints the hash to put in the configuration for an office token.
 
 mod config;
+mod health;
 mod officer;
 mod send;
 mod serve;

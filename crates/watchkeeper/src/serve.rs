@@ -60,6 +60,21 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         ))
     };
 
+    // Health and metrics come first, so operators see a process waiting for its broker.
+    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    let (ready_sender, ready) = tokio::sync::watch::channel(false);
+    tasks.spawn(probe(config.kafka.clone(), ready_sender, token.clone()));
+    if let Some(address) = config.telemetry_listen {
+        let metrics = crate::health::install_metrics()
+            .map_err(|error| anyhow::anyhow!("metrics recorder: {error}"))?;
+        tasks.spawn(crate::health::serve_telemetry(
+            address,
+            metrics,
+            ready.clone(),
+            token.clone(),
+        ));
+    }
+
     loop {
         match wk_bus::admin::ensure_topics(&config.kafka).await {
             Ok(partitions) => {
@@ -74,7 +89,6 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         }
     }
 
-    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
     if role != Role::Dispatcher {
         let listener = TcpListener::bind(config.api.listen)
             .await
@@ -119,9 +133,16 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         let api_token = token.clone();
         let max_message_bytes = config.api.max_message_bytes;
         tasks.spawn(async move {
-            wk_api::server::serve(listener, service, console, max_message_bytes, api_token)
-                .await
-                .context("ingest api")
+            wk_api::server::serve(
+                listener,
+                service,
+                console,
+                max_message_bytes,
+                ready,
+                api_token,
+            )
+            .await
+            .context("ingest api")
         });
     }
     if let Some(executor) = executor {
@@ -162,6 +183,15 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
     }
     info!("watchkeeper stopped");
     failure.map_or(Ok(()), Err)
+}
+
+async fn probe(
+    kafka: wk_core::config::KafkaConfig,
+    ready: tokio::sync::watch::Sender<bool>,
+    token: CancellationToken,
+) -> anyhow::Result<()> {
+    crate::health::probe_broker(kafka, ready, token).await;
+    Ok(())
 }
 
 async fn follow_states(

@@ -118,6 +118,12 @@ impl ConsoleService {
         match tokio::time::timeout(self.produce_timeout, send).await {
             Ok(Ok(_)) => {
                 info!(alert_id = %id, ?action, channel, "action recorded");
+                let name = match action {
+                    OfficerAction::Acknowledge => "acknowledge",
+                    OfficerAction::Resolve => "resolve",
+                    OfficerAction::Note(_) => "note",
+                };
+                crate::metrics::officer_action(name, channel);
                 Ok(pb::AlertActionResponse {
                     alert_id: key,
                     already_acknowledged_by: None,

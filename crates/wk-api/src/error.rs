@@ -53,6 +53,19 @@ impl ApiError {
         }
     }
 
+    /// The outcome label for metrics: the gRPC code in snake case.
+    pub fn outcome(&self) -> &'static str {
+        match self.code() {
+            Code::InvalidArgument => "invalid_argument",
+            Code::Unauthenticated => "unauthenticated",
+            Code::PermissionDenied => "permission_denied",
+            Code::ResourceExhausted => "resource_exhausted",
+            Code::Unavailable => "unavailable",
+            Code::NotFound => "not_found",
+            _ => "other",
+        }
+    }
+
     /// The field violations, for INVALID_ARGUMENT.
     pub fn violations(&self) -> Vec<(String, String)> {
         match self {

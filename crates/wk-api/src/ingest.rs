@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 use tracing::{Span, instrument, warn};
-use wk_bus::codec::{draft_from_pb, encode_raised};
+use wk_bus::codec::{draft_from_pb, encode_raised, severity_from_pb};
 use wk_bus::producer::{ProduceError, Producer};
 use wk_core::Timestamp;
 use wk_core::alert::AlertId;
@@ -16,6 +16,7 @@ use wk_proto::v1::alert_ingest_server::AlertIngest;
 
 use crate::auth::{Authenticator, Caller};
 use crate::error::{ApiError, to_status};
+use crate::metrics;
 use crate::view::StateView;
 
 pub struct IngestService {
@@ -24,6 +25,7 @@ pub struct IngestService {
     alerts_topic: String,
     known: StateView,
     in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
     max_batch: usize,
     produce_timeout: Duration,
 }
@@ -56,13 +58,36 @@ impl IngestService {
             alerts_topic,
             known,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
             max_batch,
             produce_timeout,
         }
     }
 
-    #[instrument(skip_all, fields(office = %office, alert_id))]
+    /// Submits one alert and records its outcome and latency.
     async fn submit_one(
+        &self,
+        office: &str,
+        alert: Option<pb::Alert>,
+    ) -> Result<pb::SubmitAlertResponse, ApiError> {
+        let started = std::time::Instant::now();
+        let severity = alert
+            .as_ref()
+            .and_then(|alert| severity_from_pb(alert.severity))
+            .map_or("unspecified", |severity| severity.as_str());
+        let result = self.submit(office, alert).await;
+        let outcome = match &result {
+            Ok(response) if response.duplicate => "duplicate",
+            Ok(_) => "accepted",
+            Err(error) => error.outcome(),
+        };
+        metrics::alert_received(office, severity, outcome);
+        metrics::ingest_latency(started.elapsed());
+        result
+    }
+
+    #[instrument(skip_all, fields(office = %office, alert_id))]
+    async fn submit(
         &self,
         office: &str,
         alert: Option<pb::Alert>,
@@ -81,6 +106,7 @@ impl IngestService {
             .in_flight
             .try_acquire()
             .map_err(|_| ApiError::Overloaded)?;
+        metrics::in_flight(self.max_in_flight - self.in_flight.available_permits());
         let key = alert.id.to_string();
         let payload = encode_raised(&alert, now);
         let send = self
@@ -90,10 +116,12 @@ impl IngestService {
             Ok(Ok(_)) => {}
             Ok(Err(ProduceError::QueueFull)) => return Err(ApiError::Overloaded),
             Ok(Err(error @ ProduceError::NotAcknowledged(_))) => {
+                metrics::produce_error();
                 warn!(%error, "alert refused: broker did not acknowledge");
                 return Err(ApiError::BrokerUnavailable);
             }
             Err(_elapsed) => {
+                metrics::produce_error();
                 warn!(timeout = ?self.produce_timeout, "alert refused: no broker acknowledgement in time");
                 return Err(ApiError::BrokerUnavailable);
             }

@@ -7,5 +7,6 @@ pub mod console;
 pub mod error;
 pub mod http;
 pub mod ingest;
+mod metrics;
 pub mod server;
 pub mod view;

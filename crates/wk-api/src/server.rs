@@ -24,19 +24,39 @@ pub async fn serve(
     service: IngestService,
     console: std::sync::Arc<ConsoleService>,
     max_message_bytes: usize,
+    mut ready: tokio::sync::watch::Receiver<bool>,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<AlertIngestServer<IngestService>>()
-        .await;
-    health_reporter
-        .set_serving::<AlertConsoleServer<ConsoleService>>()
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(wk_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1();
+    // grpc.health.v1 follows readiness (broker reachable): SERVING or NOT_SERVING, for the
+    // server as a whole ("") and for each service.
+    let reporting = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            let status = if *ready.borrow_and_update() {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tonic_health::ServingStatus::NotServing
+            };
+            for service in [
+                "",
+                "watchkeeper.v1.AlertIngest",
+                "watchkeeper.v1.AlertConsole",
+            ] {
+                health_reporter.set_service_status(service, status).await;
+            }
+            tokio::select! {
+                () = reporting.cancelled() => return,
+                changed = ready.changed() => if changed.is_err() { return },
+            }
+        }
+    });
+    // Reflection v1 and, for older clients (grpcio-reflection, older grpcurl), v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(wk_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
     let ingest = AlertIngestServer::new(service)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
@@ -47,9 +67,9 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(ingest)
         .add_service(console);
-    let router = match reflection {
-        Ok(reflection) => router.add_service(reflection),
-        Err(error) => {
+    let router = match (reflection().build_v1(), reflection().build_v1alpha()) {
+        (Ok(v1), Ok(v1alpha)) => router.add_service(v1).add_service(v1alpha),
+        (Err(error), _) | (_, Err(error)) => {
             warn!(%error, "grpc reflection disabled");
             router
         }

@@ -34,7 +34,19 @@ pub struct RebalanceContext {
     events: mpsc::UnboundedSender<Assignment>,
 }
 
-impl ClientContext for RebalanceContext {}
+impl ClientContext for RebalanceContext {
+    /// librdkafka's statistics (every `statistics.interval.ms`): the consumer lag per partition.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        for topic in statistics.topics.values() {
+            for (partition, stats) in &topic.partitions {
+                if *partition >= 0 && stats.consumer_lag >= 0 {
+                    metrics::gauge!("watchkeeper_consumer_lag", "partition" => partition.to_string())
+                        .set(stats.consumer_lag as f64);
+                }
+            }
+        }
+    }
+}
 
 fn partitions(list: &TopicPartitionList) -> Vec<i32> {
     list.elements()
@@ -81,6 +93,7 @@ impl GroupConsumer {
             // A dispatcher killed with -9 is replaced within seconds.
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
+            .set("statistics.interval.ms", "5000")
             .create_with_context(RebalanceContext { events: sender })
             .map_err(BusError::kafka("create consumer"))?;
         inner

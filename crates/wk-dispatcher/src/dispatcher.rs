@@ -21,14 +21,16 @@ use wk_bus::restore::read_partition;
 use wk_core::Timestamp;
 use wk_core::alert::AlertId;
 use wk_core::config::KafkaConfig;
-use wk_core::escalation::{Action, Escalation};
+use wk_core::escalation::{Action, Escalation, Event as TimelineEvent, Status};
 use wk_core::policy::Policy;
 
 use crate::executor::{Executor, Job, Report, wall_clock};
+use crate::metrics;
 
 const RESTORE_TIMEOUT: Duration = Duration::from_secs(60);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const IDLE: Duration = Duration::from_secs(3600);
+const GAUGES: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -42,6 +44,8 @@ struct Tracked {
     input_offset: i64,
     /// Its entry in the timer index, if armed.
     armed: Option<Timestamp>,
+    /// Timeline entries already counted in metrics.
+    counted: usize,
 }
 
 pub struct Dispatcher {
@@ -89,6 +93,7 @@ impl Dispatcher {
     /// Runs until `shutdown`; then commits what is done.
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), DispatchError> {
         info!(group = %self.kafka.consumer_group, topic = %self.kafka.alerts_topic, "dispatcher started");
+        let mut gauges = tokio::time::interval(GAUGES);
         loop {
             let wait = self.timers.first().map_or(IDLE, |(at, _, _)| {
                 Duration::from_millis(
@@ -101,6 +106,10 @@ impl Dispatcher {
                 Some(assignment) = self.assignments.recv() => self.on_assignment(assignment, &shutdown).await,
                 Some(report) = self.reports.recv() => self.on_report(report, &shutdown).await,
                 () = tokio::time::sleep(wait) => self.on_timers(&shutdown).await,
+                _ = gauges.tick() => {
+                    self.record_gauges();
+                    Flow::Continue
+                }
                 record = self.consumer.recv() => match record {
                     Ok(record) => self.on_record(record, &shutdown).await?,
                     Err(error) => {
@@ -138,6 +147,18 @@ impl Dispatcher {
             }
         }
         Flow::Continue
+    }
+
+    fn record_gauges(&self) {
+        let (mut triggered, mut acknowledged) = (0, 0);
+        for tracked in self.partitions.values().flat_map(HashMap::values) {
+            match tracked.escalation.status() {
+                Status::Triggered => triggered += 1,
+                Status::Acknowledged { .. } => acknowledged += 1,
+                Status::Resolved { .. } => {}
+            }
+        }
+        metrics::open_alerts(triggered, acknowledged);
     }
 
     fn revoke(&mut self, partition: i32) {
@@ -195,6 +216,8 @@ impl Dispatcher {
                         escalation,
                         input_offset,
                         armed: None,
+                        // Restored history was counted by whoever lived it.
+                        counted: usize::MAX,
                     },
                 );
             }
@@ -265,6 +288,7 @@ impl Dispatcher {
                                 escalation,
                                 input_offset: offset,
                                 armed: None,
+                                counted: 0,
                             },
                         );
                         true
@@ -355,6 +379,7 @@ impl Dispatcher {
             return;
         };
         let escalation = &mut tracked.escalation;
+        count_new_events(escalation, &mut tracked.counted);
         while let Some(Action::Deliver(notification)) = escalation.poll_action() {
             let snapshot_alert = escalation.alert().clone();
             self.executor.spawn(Job {
@@ -403,7 +428,10 @@ impl Dispatcher {
                 .await
             {
                 Ok(_) => return true,
-                Err(error) => warn!(%error, alert_id = %id, "state not acknowledged; retrying"),
+                Err(error) => {
+                    metrics::produce_error();
+                    warn!(%error, alert_id = %id, "state not acknowledged; retrying");
+                }
             }
             if pause(shutdown).await {
                 return false;
@@ -439,6 +467,30 @@ impl Dispatcher {
         self.consumer.store_done(record.partition, record.offset)?;
         Ok(Flow::Continue)
     }
+}
+
+/// Records in metrics the timeline entries added since `counted` (restored escalations start
+/// counted, so a restart does not count their history again).
+fn count_new_events(escalation: &Escalation, counted: &mut usize) {
+    let timeline = escalation.timeline();
+    if *counted > timeline.len() {
+        *counted = timeline.len();
+        return;
+    }
+    for entry in &timeline[*counted..] {
+        match &entry.event {
+            TimelineEvent::StepFired { .. } => metrics::step_fired(),
+            TimelineEvent::FailedOver { from, to, .. } => metrics::failover(from, to),
+            TimelineEvent::Acknowledged { .. } => {
+                let elapsed = entry.at.as_unix_millis() - escalation.first_seen().as_unix_millis();
+                metrics::time_to_acknowledge(Duration::from_millis(
+                    u64::try_from(elapsed).unwrap_or(0),
+                ));
+            }
+            _ => {}
+        }
+    }
+    *counted = timeline.len();
 }
 
 /// Waits a second between retries; true if shutdown came first.

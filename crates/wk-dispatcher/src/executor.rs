@@ -21,6 +21,8 @@ use wk_notify::email::Mailer;
 use wk_notify::retry::{CircuitBreaker, RetryPolicy};
 use wk_notify::webhook::WebhookSender;
 
+use crate::metrics;
+
 /// The wall clock, read at the boundary.
 pub(crate) fn wall_clock() -> Timestamp {
     Timestamp::from_system_time(SystemTime::now())
@@ -134,7 +136,18 @@ impl Executor {
             let Ok(_slot) = shared.slots.acquire().await else {
                 return;
             };
+            let started = std::time::Instant::now();
             let outcome = shared.deliver(&job).await;
+            let (channel, console) = match &job.notification.recipient {
+                Recipient::Webhook { console } => ("webhook", console.as_str()),
+                Recipient::Email { .. } => ("email", ""),
+            };
+            let label = if outcome == Outcome::Delivered {
+                "delivered"
+            } else {
+                "given_up"
+            };
+            metrics::delivery(channel, console, label, started.elapsed());
             if let Outcome::GivenUp { reason } = &outcome {
                 shared.dead_letter(&job, reason).await;
             }
@@ -274,7 +287,7 @@ impl Shared {
             None,
         );
         match tokio::time::timeout(Duration::from_secs(10), send).await {
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => metrics::dead_letter(),
             Ok(Err(error)) => {
                 warn!(%error, notification = %job.notification.id, "dead letter not written")
             }

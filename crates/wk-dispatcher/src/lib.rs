@@ -5,5 +5,6 @@
 
 pub mod dispatcher;
 pub mod executor;
+mod metrics;
 
 pub use dispatcher::{DispatchError, Dispatcher};

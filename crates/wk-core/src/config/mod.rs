@@ -57,6 +57,8 @@ pub struct Config {
     pub dispatcher: DispatcherConfig,
     /// One-click action links in emails, when configured.
     pub links: Option<LinksConfig>,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served, if anywhere.
+    pub telemetry_listen: Option<SocketAddr>,
     /// People, schedules, regions, chains and routes.
     pub policy: Policy,
     pub shutdown_grace: Duration,
@@ -201,6 +203,8 @@ struct RawConfig {
     #[serde(default)]
     links: Option<RawLinks>,
     #[serde(default)]
+    telemetry: Option<RawTelemetry>,
+    #[serde(default)]
     people: Vec<policy::RawPerson>,
     #[serde(default)]
     schedules: Vec<policy::RawSchedule>,
@@ -260,6 +264,12 @@ fn default_group() -> String {
 }
 fn default_produce_timeout() -> String {
     "5s".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTelemetry {
+    listen: String,
 }
 
 #[derive(Deserialize)]
@@ -682,6 +692,21 @@ impl Config {
                 ttl,
             })
         });
+        let telemetry_listen = raw.telemetry.and_then(|telemetry| {
+            telemetry
+                .listen
+                .parse::<SocketAddr>()
+                .map_err(|_| {
+                    errors.push(
+                        "telemetry.listen",
+                        format!(
+                            "{:?} is not an address such as 0.0.0.0:9090",
+                            telemetry.listen
+                        ),
+                    )
+                })
+                .ok()
+        });
         if links.is_some() && http_listen.is_none() {
             errors.push(
                 "api.http_listen",
@@ -896,6 +921,7 @@ impl Config {
             webhook,
             dispatcher,
             links,
+            telemetry_listen,
             policy,
         }
     }

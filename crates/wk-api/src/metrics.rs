@@ -1,0 +1,37 @@
+//! The api's metrics, named in one place. Recorded through the `metrics` facade; the binary
+//! installs the Prometheus recorder.
+
+use std::time::Duration;
+
+/// An ingest submission's outcome: `accepted`, `duplicate` or the gRPC code name.
+pub(crate) fn alert_received(office: &str, severity: &str, outcome: &'static str) {
+    metrics::counter!(
+        "watchkeeper_alerts_received_total",
+        "office" => office.to_owned(),
+        "severity" => severity.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(1);
+}
+
+/// From request to the broker's acknowledgement (or refusal).
+pub(crate) fn ingest_latency(elapsed: Duration) {
+    metrics::histogram!("watchkeeper_ingest_latency_seconds").record(elapsed.as_secs_f64());
+}
+
+pub(crate) fn produce_error() {
+    metrics::counter!("watchkeeper_kafka_produce_errors_total", "client" => "api").increment(1);
+}
+
+pub(crate) fn in_flight(count: usize) {
+    metrics::gauge!("watchkeeper_kafka_produce_in_flight").set(count as f64);
+}
+
+pub(crate) fn officer_action(action: &'static str, channel: &str) {
+    metrics::counter!(
+        "watchkeeper_officer_actions_total",
+        "action" => action,
+        "channel" => channel.to_owned()
+    )
+    .increment(1);
+}

@@ -1,0 +1,49 @@
+//! The dispatcher's metrics, named in one place. Recorded through the `metrics` facade; the
+//! binary installs the Prometheus recorder.
+
+use std::time::Duration;
+
+pub(crate) fn step_fired() {
+    metrics::counter!("watchkeeper_escalation_steps_fired_total").increment(1);
+}
+
+/// A notification's final outcome (`delivered` or `given_up`) and how long it took.
+pub(crate) fn delivery(
+    channel: &'static str,
+    console: &str,
+    outcome: &'static str,
+    elapsed: Duration,
+) {
+    let labels = [
+        ("channel", channel.to_owned()),
+        ("console", console.to_owned()),
+        ("outcome", outcome.to_owned()),
+    ];
+    metrics::counter!("watchkeeper_deliveries_total", &labels).increment(1);
+    metrics::histogram!("watchkeeper_delivery_latency_seconds", &labels)
+        .record(elapsed.as_secs_f64());
+}
+
+pub(crate) fn failover(from: &str, to: &str) {
+    metrics::counter!("watchkeeper_failovers_total", "from" => from.to_owned(), "to" => to.to_owned())
+        .increment(1);
+}
+
+pub(crate) fn dead_letter() {
+    metrics::counter!("watchkeeper_dead_letters_total").increment(1);
+}
+
+pub(crate) fn time_to_acknowledge(elapsed: Duration) {
+    metrics::histogram!("watchkeeper_time_to_acknowledge_seconds").record(elapsed.as_secs_f64());
+}
+
+/// Open alerts held by this dispatcher, by status.
+pub(crate) fn open_alerts(triggered: usize, acknowledged: usize) {
+    metrics::gauge!("watchkeeper_open_alerts", "status" => "triggered").set(triggered as f64);
+    metrics::gauge!("watchkeeper_open_alerts", "status" => "acknowledged").set(acknowledged as f64);
+}
+
+pub(crate) fn produce_error() {
+    metrics::counter!("watchkeeper_kafka_produce_errors_total", "client" => "dispatcher")
+        .increment(1);
+}
