@@ -6,6 +6,7 @@ mod broker_outage;
 mod cli;
 mod config;
 mod deploy;
+mod drain;
 mod escalation;
 mod ingest;
 mod links;
