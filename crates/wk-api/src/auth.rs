@@ -50,14 +50,23 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(offices: &[Office], duty_officers: &[DutyOfficer]) -> Authenticator {
-        let offices = offices
-            .iter()
-            .map(|office| (office.token_sha256, Caller::Office(office.id.clone())));
-        let officers = duty_officers.iter().map(|officer| {
-            (
-                officer.token_sha256,
-                Caller::DutyOfficer(officer.id.clone()),
-            )
+        let offices = offices.iter().flat_map(|office| {
+            let caller = Caller::Office(office.id.clone());
+            office
+                .token_hashes
+                .iter()
+                .map(move |hash| (*hash, caller.clone()))
+        });
+        let officers = duty_officers.iter().flat_map(|officer| {
+            let caller = if officer.admin {
+                Caller::Admin(officer.id.clone())
+            } else {
+                Caller::DutyOfficer(officer.id.clone())
+            };
+            officer
+                .token_hashes
+                .iter()
+                .map(move |hash| (*hash, caller.clone()))
         });
         Authenticator {
             callers_by_token_hash: offices.chain(officers).collect(),
@@ -91,13 +100,21 @@ mod tests {
             &[Office {
                 id: "ng-maiduguri".into(),
                 name: "Maiduguri".into(),
-                token_sha256: token_hash("s3cret-token"),
+                // Mid-rotation: the old and the new token both work.
+                token_hashes: vec![token_hash("s3cret-token"), token_hash("old-token")],
             }],
-            &[DutyOfficer {
-                id: "maria.santos".into(),
-                token_sha256: token_hash("officer-token"),
-                admin: false,
-            }],
+            &[
+                DutyOfficer {
+                    id: "maria.santos".into(),
+                    token_hashes: vec![token_hash("officer-token")],
+                    admin: false,
+                },
+                DutyOfficer {
+                    id: "it.admin".into(),
+                    token_hashes: vec![token_hash("admin-token")],
+                    admin: true,
+                },
+            ],
         )
     }
 
@@ -117,6 +134,15 @@ mod tests {
             .authenticate(&metadata("Bearer officer-token"))
             .unwrap();
         assert_eq!(caller, Caller::DutyOfficer("maria.santos".into()));
+        let caller = authenticator()
+            .authenticate(&metadata("Bearer admin-token"))
+            .unwrap();
+        assert_eq!(caller, Caller::Admin("it.admin".into()));
+        // Mid-rotation, the previous token still works.
+        let caller = authenticator()
+            .authenticate(&metadata("Bearer old-token"))
+            .unwrap();
+        assert_eq!(caller, Caller::Office("ng-maiduguri".into()));
     }
 
     #[test]

@@ -107,14 +107,16 @@ pub struct ApiConfig {
 pub struct Office {
     pub id: String,
     pub name: String,
-    pub token_sha256: [u8; 32],
+    /// SHA-256 of the accepted tokens: the current one, and the previous one during a rotation.
+    pub token_hashes: Vec<[u8; 32]>,
 }
 
 /// A duty officer's console-API identity: the SHA-256 of their bearer token, and their role.
 #[derive(Clone, Debug)]
 pub struct DutyOfficer {
     pub id: String,
-    pub token_sha256: [u8; 32],
+    /// SHA-256 of the accepted tokens: the current one, and the previous one during a rotation.
+    pub token_hashes: Vec<[u8; 32]>,
     pub admin: bool,
 }
 
@@ -123,6 +125,8 @@ pub struct DutyOfficer {
 struct RawDutyOfficer {
     id: String,
     token_sha256: String,
+    #[serde(default)]
+    previous_token_sha256: Option<String>,
     /// `duty-officer` (the default) or `admin`.
     #[serde(default)]
     role: Option<String>,
@@ -334,6 +338,9 @@ struct RawOffice {
     #[serde(default)]
     name: String,
     token_sha256: String,
+    /// Still accepted during a token rotation; remove once the office uses the new token.
+    #[serde(default)]
+    previous_token_sha256: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -459,27 +466,36 @@ impl Errors {
         value.clamp(min, max)
     }
 
-    /// Parses the `token_sha256` of `field`; every token must be distinct across offices and
-    /// duty officers, since a token identifies exactly one caller.
-    fn token_hash(
+    /// Parses the `token_sha256` (and `previous_token_sha256`, during a rotation) of `field`;
+    /// every token must be distinct across offices and duty officers, since a token identifies
+    /// exactly one caller.
+    fn token_hashes(
         &mut self,
         field: &str,
-        hex_text: &str,
+        current: &str,
+        previous: Option<&str>,
         seen: &mut BTreeSet<[u8; 32]>,
-    ) -> [u8; 32] {
-        let mut hash = [0u8; 32];
-        if hex::decode_to_slice(hex_text, &mut hash).is_err() {
-            self.push(
-                format!("{field}.token_sha256"),
-                "must be 64 hex digits (see `watchkeeper hash-token`)",
-            );
-        } else if !seen.insert(hash) {
-            self.push(
-                format!("{field}.token_sha256"),
-                "is shared with another office or duty officer",
-            );
+    ) -> Vec<[u8; 32]> {
+        let mut hashes = Vec::new();
+        let previous = previous.filter(|text| !text.is_empty());
+        for (key, text) in [
+            ("token_sha256", Some(current)),
+            ("previous_token_sha256", previous),
+        ] {
+            let Some(text) = text else { continue };
+            let mut hash = [0u8; 32];
+            if hex::decode_to_slice(text, &mut hash).is_err() {
+                self.push(
+                    format!("{field}.{key}"),
+                    "must be 64 hex digits (see `watchkeeper hash-token`)",
+                );
+            } else if !seen.insert(hash) {
+                self.push(format!("{field}.{key}"), "is shared with another token");
+            } else {
+                hashes.push(hash);
+            }
         }
-        hash
+        hashes
     }
 
     fn non_empty(&mut self, field: &str, value: &str) {
@@ -750,7 +766,12 @@ impl Config {
                     format!("{:?} appears twice", office.id),
                 );
             }
-            let token_sha256 = errors.token_hash(&field, &office.token_sha256, &mut token_hashes);
+            let token_hashes = errors.token_hashes(
+                &field,
+                &office.token_sha256,
+                office.previous_token_sha256.as_deref(),
+                &mut token_hashes,
+            );
             offices.push(Office {
                 name: if office.name.is_empty() {
                     office.id.clone()
@@ -758,14 +779,19 @@ impl Config {
                     office.name
                 },
                 id: office.id,
-                token_sha256,
+                token_hashes,
             });
         }
 
         let mut duty_officers = Vec::with_capacity(raw.duty_officers.len());
         for (index, officer) in raw.duty_officers.into_iter().enumerate() {
             let field = format!("duty_officers[{index}]");
-            let token_sha256 = errors.token_hash(&field, &officer.token_sha256, &mut token_hashes);
+            let officer_hashes = errors.token_hashes(
+                &field,
+                &officer.token_sha256,
+                officer.previous_token_sha256.as_deref(),
+                &mut token_hashes,
+            );
             if officer.id.trim().is_empty() {
                 errors.push(format!("{field}.id"), "must not be empty");
             }
@@ -782,7 +808,7 @@ impl Config {
             };
             duty_officers.push(DutyOfficer {
                 id: officer.id,
-                token_sha256,
+                token_hashes: officer_hashes,
                 admin,
             });
         }
@@ -975,7 +1001,7 @@ console = "manila"
         assert_eq!(config.kafka.alerts_topic, "watchkeeper.alerts");
         assert_eq!(config.kafka.produce_timeout, Duration::from_secs(5));
         assert_eq!(config.shutdown_grace, Duration::from_secs(15));
-        assert_eq!(config.offices[0].token_sha256[0], 0x9f);
+        assert_eq!(config.offices[0].token_hashes[0][0], 0x9f);
         assert_eq!(config.consoles["manila"].signing_secrets.len(), 1);
     }
 
