@@ -13,3 +13,4 @@ mod links;
 mod officers;
 mod operations;
 mod python_client;
+mod tls;

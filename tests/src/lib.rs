@@ -7,6 +7,7 @@ pub mod app;
 pub mod broker;
 pub mod console;
 pub mod smtp;
+pub mod tls;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -31,6 +31,7 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
 
     // Everything derived from configuration is built before any port is bound.
     let producer = Producer::new(&config.kafka).context("kafka producer")?;
+    let tls = load_tls(config.api.tls.as_ref())?;
     let executor = if role == Role::Api {
         None
     } else {
@@ -115,8 +116,9 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
                 consoles: config.consoles.clone(),
             };
             let http_token = token.clone();
+            let http_tls = tls.clone();
             tasks.spawn(async move {
-                wk_api::http::serve_http(listener, state, http_token)
+                wk_api::http::serve_http(listener, state, http_tls, http_token)
                     .await
                     .context("http api")
             });
@@ -132,12 +134,14 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         );
         let api_token = token.clone();
         let max_message_bytes = config.api.max_message_bytes;
+        let api_tls = tls.clone();
         tasks.spawn(async move {
             wk_api::server::serve(
                 listener,
                 service,
                 console,
                 max_message_bytes,
+                api_tls,
                 ready,
                 api_token,
             )
@@ -201,6 +205,24 @@ async fn follow_states(
 ) -> anyhow::Result<()> {
     wk_api::server::follow_states(config.kafka, view, token).await;
     Ok(())
+}
+
+/// Reads the configured TLS files (before any port is bound).
+fn load_tls(
+    tls: Option<&wk_core::config::TlsConfig>,
+) -> anyhow::Result<Option<wk_api::server::TlsMaterial>> {
+    let Some(tls) = tls else {
+        return Ok(None);
+    };
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    };
+    Ok(Some(wk_api::server::TlsMaterial {
+        cert: read(&tls.cert)?,
+        key: read(&tls.key)?,
+        client_ca: tls.client_ca.as_deref().map(read).transpose()?,
+        require_client_cert: tls.require_client_cert,
+    }))
 }
 
 /// The error of a finished component, if it failed.

@@ -280,13 +280,28 @@ pub fn router(state: HttpState) -> Router {
         .with_state(Arc::new(state))
 }
 
-/// Serves the HTTP surface until `shutdown`.
+/// Serves the HTTP surface until `shutdown`, over TLS when `tls` is given (server
+/// certificate only: browsers and consoles do not present client certificates).
 pub async fn serve_http(
     listener: TcpListener,
     state: HttpState,
+    tls: Option<crate::server::TlsMaterial>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+    let Some(tls) = tls else {
+        return axum::serve(listener, router(state))
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+    };
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem(tls.cert, tls.key).await?;
+    let handle = axum_server::Handle::new();
+    let stopping = handle.clone();
+    tokio::spawn(async move {
+        shutdown.cancelled().await;
+        stopping.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    axum_server::from_tcp_rustls(listener.into_std()?, config)?
+        .handle(handle)
+        .serve(router(state).into_make_service())
         .await
 }

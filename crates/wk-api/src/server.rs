@@ -18,12 +18,23 @@ use crate::console::ConsoleService;
 use crate::ingest::IngestService;
 use crate::view::StateView;
 
+/// TLS material read from the configured PEM files.
+#[derive(Clone)]
+pub struct TlsMaterial {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+    pub client_ca: Option<Vec<u8>>,
+    pub require_client_cert: bool,
+}
+
 /// Serves until `shutdown` is cancelled, then lets in-flight calls finish.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     listener: TcpListener,
     service: IngestService,
     console: std::sync::Arc<ConsoleService>,
     max_message_bytes: usize,
+    tls: Option<TlsMaterial>,
     mut ready: tokio::sync::watch::Receiver<bool>,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
@@ -61,6 +72,16 @@ pub async fn serve(
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
     let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        let mut config = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(tls.cert, tls.key));
+        if let Some(ca) = tls.client_ca {
+            config = config
+                .client_ca_root(tonic::transport::Certificate::from_pem(ca))
+                .client_auth_optional(!tls.require_client_cert);
+        }
+        builder = builder.tls_config(config)?;
+    }
     let console =
         AlertConsoleServer::from_arc(console).max_decoding_message_size(max_message_bytes);
     let router = builder

@@ -81,6 +81,17 @@ pub struct KafkaConfig {
     pub properties: BTreeMap<String, String>,
 }
 
+/// TLS for the api's listeners: PEM files read at start-up.
+#[derive(Clone, Debug)]
+pub struct TlsConfig {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    /// CA of the client certificates field offices may present on gRPC (mutual TLS).
+    pub client_ca: Option<std::path::PathBuf>,
+    /// Refuse gRPC clients without a certificate from `client_ca`.
+    pub require_client_cert: bool,
+}
+
 /// Signed action links: where they point and how they are signed.
 #[derive(Clone, Debug)]
 pub struct LinksConfig {
@@ -96,6 +107,8 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// The HTTP listener for email links and console callbacks, if any.
     pub http_listen: Option<SocketAddr>,
+    /// TLS for both listeners, when configured.
+    pub tls: Option<TlsConfig>,
     pub max_message_bytes: usize,
     /// Submissions waiting for the broker at once; more are refused with RESOURCE_EXHAUSTED.
     pub max_in_flight: usize,
@@ -272,6 +285,17 @@ fn default_produce_timeout() -> String {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: String,
+    key: String,
+    #[serde(default)]
+    client_ca: Option<String>,
+    #[serde(default)]
+    require_client_cert: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawTelemetry {
     listen: String,
 }
@@ -298,6 +322,8 @@ struct RawApi {
     listen: String,
     #[serde(default)]
     http_listen: Option<String>,
+    #[serde(default)]
+    tls: Option<RawTls>,
     #[serde(default = "default_max_message_bytes")]
     max_message_bytes: i64,
     #[serde(default = "default_max_in_flight")]
@@ -311,6 +337,7 @@ impl Default for RawApi {
         RawApi {
             listen: default_listen(),
             http_listen: None,
+            tls: None,
             max_message_bytes: default_max_message_bytes(),
             max_in_flight: default_max_in_flight(),
             max_batch: default_max_batch(),
@@ -729,8 +756,23 @@ impl Config {
                 "is required when [links] is configured (the links point to it)",
             );
         }
+        let tls = raw.api.tls.map(|tls| {
+            if tls.require_client_cert && tls.client_ca.is_none() {
+                errors.push("api.tls.require_client_cert", "needs api.tls.client_ca");
+            }
+            for (field, value) in [("api.tls.cert", &tls.cert), ("api.tls.key", &tls.key)] {
+                errors.non_empty(field, value);
+            }
+            TlsConfig {
+                cert: tls.cert.into(),
+                key: tls.key.into(),
+                client_ca: tls.client_ca.map(Into::into),
+                require_client_cert: tls.require_client_cert,
+            }
+        });
         let api = ApiConfig {
             http_listen,
+            tls,
             listen: raw.api.listen.parse().unwrap_or_else(|_| {
                 errors.push(
                     "api.listen",
