@@ -7,12 +7,11 @@ use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use wk_core::alert::AlertId;
-use wk_e2e::app::{MANILA_DUTY, OFFICE, OFFICER, OFFICER_TOKEN, Stack, TOKEN, alert, authorized};
+use wk_e2e::app::{MANILA_DUTY, OFFICE, OFFICER, OFFICER_TOKEN, RSO, Stack, authorized};
 use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 
 const DEADLINE: Duration = Duration::from_secs(60);
-const RSO: &str = "rso@watchkeeper.test";
 const HQ: &str = "hq@watchkeeper.test";
 
 /// People and a three-step chain: the Manila console, then the regional security officer,
@@ -47,60 +46,14 @@ default_chain = "fast"
     )
 }
 
-async fn submit(stack: &Stack, title: &str, dedup_key: &str) -> String {
-    let mut client = stack.app.client().await;
-    client
-        .submit_alert(authorized(
-            pb::SubmitAlertRequest {
-                alert: Some(alert(title, dedup_key)),
-            },
-            TOKEN,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .alert_id
-}
-
 fn gap(earlier: SystemTime, later: SystemTime) -> Duration {
     later.duration_since(earlier).unwrap_or_default()
-}
-
-/// The alert's state from GetAlert once `ready` holds for it (the api's view follows the
-/// changelog, a moment behind the dispatcher).
-async fn state_when(
-    stack: &Stack,
-    alert_id: &str,
-    ready: impl Fn(&pb::EscalationState) -> bool,
-) -> pb::EscalationState {
-    let mut console = stack.app.console().await;
-    let deadline = std::time::Instant::now() + DEADLINE;
-    loop {
-        let request = authorized(
-            pb::GetAlertRequest {
-                alert_id: alert_id.into(),
-            },
-            OFFICER_TOKEN,
-        );
-        if let Ok(response) = console.get_alert(request).await
-            && let Some(state) = response.into_inner().state
-            && ready(&state)
-        {
-            return state;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "state of {alert_id} not ready:\n{}",
-            stack.app.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_ack_each_step_fires_in_order_at_its_time() {
     let stack = Stack::with_policy(1, three_steps(["2s", "2s", "60s"])).await;
-    let alert_id = submit(&stack, "Convoy overdue", "convoy-1").await;
+    let alert_id = stack.submit("Convoy overdue", "convoy-1").await;
     let all_steps = wait_until(DEADLINE, || stack.smtp.emails_to(HQ).len() == 1).await;
     assert!(all_steps, "{}", stack.app.log());
 
@@ -131,7 +84,7 @@ async fn without_ack_each_step_fires_in_order_at_its_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ack_after_the_first_step_stops_the_chain() {
     let stack = Stack::with_policy(1, three_steps(["3s", "3s", "60s"])).await;
-    let alert_id = submit(&stack, "Ack me", "ack-1").await;
+    let alert_id = stack.submit("Ack me", "ack-1").await;
     assert!(
         wait_until(DEADLINE, || stack.manila.received_for(&alert_id).len() == 1).await,
         "{}",
@@ -151,7 +104,7 @@ async fn an_ack_after_the_first_step_stops_the_chain() {
 
     // A later alert on the same (single) partition and chain: once its second step has fired,
     // the first alert's second step would have fired too, had the ack not stopped it.
-    let marker = submit(&stack, "Marker", "marker-1").await;
+    let marker = stack.submit("Marker", "marker-1").await;
     assert!(
         wait_until(DEADLINE, || !stack.smtp.emails_to(RSO).is_empty()).await,
         "{}",
@@ -171,10 +124,11 @@ async fn an_ack_after_the_first_step_stops_the_chain() {
     assert_eq!(stack.manila.received_for(&alert_id).len(), 1);
     assert_eq!(stack.manila.received_for(&marker).len(), 1);
 
-    let state = state_when(&stack, &alert_id, |state| {
-        state.status == pb::AlertStatus::Acknowledged as i32
-    })
-    .await;
+    let state = stack
+        .state_when(&alert_id, |state| {
+            state.status == pb::AlertStatus::Acknowledged as i32
+        })
+        .await;
     let acknowledged = state.timeline.iter().find_map(|entry| match &entry.event {
         Some(pb::timeline_entry::Event::Acknowledged(by)) => Some(by.clone()),
         _ => None,
@@ -188,7 +142,7 @@ async fn manila_unreachable_fails_over_to_panama_at_once() {
     // A long first step: Panama must be reached by failover, not by escalation.
     let stack = Stack::with_policy(1, three_steps(["120s", "120s", "120s"])).await;
     stack.manila.answer_with(503);
-    let alert_id = submit(&stack, "Manila down", "down-1").await;
+    let alert_id = stack.submit("Manila down", "down-1").await;
     let reached = wait_until(DEADLINE, || stack.panama.received_for(&alert_id).len() == 1).await;
     assert!(reached, "{}", stack.app.log());
     let webhook = &stack.panama.received_for(&alert_id)[0];
@@ -213,14 +167,15 @@ async fn manila_unreachable_fails_over_to_panama_at_once() {
     assert_eq!(stack.manila.received_for(&alert_id).len(), 3);
     assert_eq!(tried.len(), 1);
 
-    let events = state_when(&stack, &alert_id, |state| {
-        state
-            .timeline
-            .iter()
-            .any(|e| matches!(&e.event, Some(pb::timeline_entry::Event::FailedOver(_))))
-    })
-    .await
-    .timeline;
+    let events = stack
+        .state_when(&alert_id, |state| {
+            state
+                .timeline
+                .iter()
+                .any(|e| matches!(&e.event, Some(pb::timeline_entry::Event::FailedOver(_))))
+        })
+        .await
+        .timeline;
     let attempts: Vec<u32> = events
         .iter()
         .filter_map(|e| match &e.event {
@@ -310,7 +265,7 @@ async fn follow_the_sun_reaches_the_manila_or_panama_officer_on_call() {
         (false, "panama.officer@watchkeeper.test"),
     ] {
         let stack = Stack::with_policy(1, follow_the_sun(manila_now)).await;
-        let alert_id = submit(&stack, "Checkpoint incident", "sun-1").await;
+        let alert_id = stack.submit("Checkpoint incident", "sun-1").await;
         assert!(
             wait_until(DEADLINE, || stack.smtp.emails().len() == 1).await,
             "{}",
@@ -333,7 +288,7 @@ async fn follow_the_sun_reaches_the_manila_or_panama_officer_on_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispatcher_killed_mid_chain_resumes_without_skipping_or_new_ids() {
     let mut stack = Stack::with_policy(1, three_steps(["3s", "3s", "120s"])).await;
-    let alert_id = submit(&stack, "Kill me", "kill-1").await;
+    let alert_id = stack.submit("Kill me", "kill-1").await;
     let first_step = wait_until(DEADLINE, || {
         stack.manila.received_for(&alert_id).len() == 1
             && stack.smtp.emails_to(MANILA_DUTY).len() == 1
@@ -385,7 +340,7 @@ async fn timers_resume_after_a_clean_restart_with_nothing_left_to_consume() {
     // SIGTERM commits the offsets, so after the restart no record arrives on the partition:
     // its escalations must come back from the changelog on assignment alone.
     let mut stack = Stack::with_policy(1, three_steps(["3s", "60s", "60s"])).await;
-    let alert_id = submit(&stack, "Restart me", "restart-1").await;
+    let alert_id = stack.submit("Restart me", "restart-1").await;
     assert!(
         wait_until(DEADLINE, || stack.manila.received_for(&alert_id).len() == 1).await,
         "{}",

@@ -7,81 +7,12 @@ use std::time::{Duration, SystemTime};
 use wk_core::Timestamp;
 use wk_core::alert::AlertId;
 use wk_core::links::LinkAction;
-use wk_e2e::app::{
-    LINKS_SECRET, MANILA_DUTY, MANILA_SECRET, OFFICER_TOKEN, Stack, TOKEN, alert, authorized,
-};
+use wk_e2e::app::{LINKS_SECRET, MANILA_DUTY, MANILA_SECRET, RSO, Stack, two_step_chain};
 use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 use wk_proto::v1::timeline_entry::Event;
 
 const DEADLINE: Duration = Duration::from_secs(60);
-const RSO: &str = "rso@watchkeeper.test";
-
-fn chain() -> String {
-    format!(
-        r#"
-[[people]]
-id = "rso"
-email = "{RSO}"
-
-[[chains]]
-id = "two"
-[[chains.steps]]
-timeout = "3s"
-targets = ["console:manila"]
-[[chains.steps]]
-timeout = "60s"
-targets = ["person:rso"]
-
-[routing]
-default_chain = "two"
-"#
-    )
-}
-
-async fn submit(stack: &Stack, title: &str, dedup_key: &str) -> String {
-    let mut client = stack.app.client().await;
-    client
-        .submit_alert(authorized(
-            pb::SubmitAlertRequest {
-                alert: Some(alert(title, dedup_key)),
-            },
-            TOKEN,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .alert_id
-}
-
-async fn state_when(
-    stack: &Stack,
-    alert_id: &str,
-    ready: impl Fn(&pb::EscalationState) -> bool,
-) -> pb::EscalationState {
-    let mut console = stack.app.console().await;
-    let deadline = std::time::Instant::now() + DEADLINE;
-    loop {
-        let request = authorized(
-            pb::GetAlertRequest {
-                alert_id: alert_id.into(),
-            },
-            OFFICER_TOKEN,
-        );
-        if let Ok(response) = console.get_alert(request).await
-            && let Some(state) = response.into_inner().state
-            && ready(&state)
-        {
-            return state;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "state of {alert_id} not ready:\n{}",
-            stack.app.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn acknowledged_by(state: &pb::EscalationState) -> Option<pb::Responder> {
     state.timeline.iter().find_map(|entry| match &entry.event {
@@ -105,9 +36,9 @@ fn hidden(page: &str, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_nothing() {
-    let stack = Stack::with_policy(1, chain()).await;
+    let stack = Stack::with_policy(1, two_step_chain()).await;
     let http = reqwest::Client::new();
-    let alert_id = submit(&stack, "Ack from the email", "link-1").await;
+    let alert_id = stack.submit("Ack from the email", "link-1").await;
     assert!(
         wait_until(DEADLINE, || stack.smtp.emails_to(MANILA_DUTY).len() == 1).await,
         "{}",
@@ -161,7 +92,7 @@ async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_not
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     assert!(page.contains("<form method=\"post\""), "{page}");
-    let state = state_when(&stack, &alert_id, |_| true).await;
+    let state = stack.state_when(&alert_id, |_| true).await;
     assert_eq!(state.status, pb::AlertStatus::Open as i32, "a GET acted");
 
     // The button posts the page's fields.
@@ -192,10 +123,11 @@ async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_not
     assert_eq!(done.status(), 200);
     assert!(done.text().await.unwrap().contains("acknowledged"));
 
-    let state = state_when(&stack, &alert_id, |s| {
-        s.status == pb::AlertStatus::Acknowledged as i32
-    })
-    .await;
+    let state = stack
+        .state_when(&alert_id, |s| {
+            s.status == pb::AlertStatus::Acknowledged as i32
+        })
+        .await;
     let by = acknowledged_by(&state).unwrap();
     assert_eq!(
         (by.actor.as_str(), by.channel.as_str()),
@@ -203,7 +135,7 @@ async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_not
     );
 
     // And the escalation stopped: a later alert's second step comes, this one's does not.
-    submit(&stack, "Marker", "link-marker").await;
+    stack.submit("Marker", "link-marker").await;
     assert!(
         wait_until(DEADLINE, || stack.smtp.emails_to(RSO).len() == 1).await,
         "{}",
@@ -214,10 +146,10 @@ async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_not
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_console_callback_acknowledges_and_bad_signatures_are_refused() {
-    let stack = Stack::with_policy(1, chain()).await;
+    let stack = Stack::with_policy(1, two_step_chain()).await;
     let http = reqwest::Client::new();
-    let alert_id = submit(&stack, "Ack from the console", "callback-1").await;
-    state_when(&stack, &alert_id, |_| true).await;
+    let alert_id = stack.submit("Ack from the console", "callback-1").await;
+    stack.state_when(&alert_id, |_| true).await;
     let url = |console: &str| {
         format!(
             "http://127.0.0.1:{}/callbacks/{console}",
@@ -260,7 +192,7 @@ async fn a_signed_console_callback_acknowledges_and_bad_signatures_are_refused()
             .status(),
         404
     );
-    let state = state_when(&stack, &alert_id, |_| true).await;
+    let state = stack.state_when(&alert_id, |_| true).await;
     assert_eq!(
         state.status,
         pb::AlertStatus::Open as i32,
@@ -271,17 +203,18 @@ async fn a_signed_console_callback_acknowledges_and_bad_signatures_are_refused()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let state = state_when(&stack, &alert_id, |s| {
-        s.status == pb::AlertStatus::Acknowledged as i32
-    })
-    .await;
+    let state = stack
+        .state_when(&alert_id, |s| {
+            s.status == pb::AlertStatus::Acknowledged as i32
+        })
+        .await;
     let by = acknowledged_by(&state).unwrap();
     assert_eq!(
         (by.actor.as_str(), by.channel.as_str()),
         ("manila/Duty desk", "console-callback")
     );
 
-    submit(&stack, "Marker", "callback-marker").await;
+    stack.submit("Marker", "callback-marker").await;
     assert!(
         wait_until(DEADLINE, || stack.smtp.emails_to(RSO).len() == 1).await,
         "{}",

@@ -7,80 +7,14 @@ use std::time::Duration;
 
 use tonic::Code;
 use wk_e2e::app::{
-    OFFICE, OFFICER, OFFICER_TOKEN, OTHER_TOKEN, Stack, TOKEN, alert, authorized, binary,
+    OFFICE, OFFICER, OFFICER_TOKEN, OTHER_TOKEN, RSO, Stack, TOKEN, alert, authorized, binary,
+    two_step_chain,
 };
 use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 use wk_proto::v1::timeline_entry::Event;
 
 const DEADLINE: Duration = Duration::from_secs(60);
-const RSO: &str = "rso@watchkeeper.test";
-
-fn chain() -> String {
-    format!(
-        r#"
-[[people]]
-id = "rso"
-email = "{RSO}"
-
-[[chains]]
-id = "two"
-[[chains.steps]]
-timeout = "3s"
-targets = ["console:manila"]
-[[chains.steps]]
-timeout = "60s"
-targets = ["person:rso"]
-
-[routing]
-default_chain = "two"
-"#
-    )
-}
-
-async fn submit(stack: &Stack, title: &str, dedup_key: &str) -> String {
-    let mut client = stack.app.client().await;
-    client
-        .submit_alert(authorized(
-            pb::SubmitAlertRequest {
-                alert: Some(alert(title, dedup_key)),
-            },
-            TOKEN,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .alert_id
-}
-
-async fn state_when(
-    stack: &Stack,
-    alert_id: &str,
-    ready: impl Fn(&pb::EscalationState) -> bool,
-) -> pb::EscalationState {
-    let mut console = stack.app.console().await;
-    let deadline = std::time::Instant::now() + DEADLINE;
-    loop {
-        let request = authorized(
-            pb::GetAlertRequest {
-                alert_id: alert_id.into(),
-            },
-            OFFICER_TOKEN,
-        );
-        if let Ok(response) = console.get_alert(request).await
-            && let Some(state) = response.into_inner().state
-            && ready(&state)
-        {
-            return state;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "state of {alert_id} not ready:\n{}",
-            stack.app.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn cli(stack: &Stack, args: &[&str]) -> serde_json::Value {
     let endpoint = stack.app.endpoint();
@@ -105,14 +39,14 @@ async fn cli(stack: &Stack, args: &[&str]) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_acknowledges_annotates_shows_and_lists() {
-    let stack = Stack::with_policy(1, chain()).await;
-    let alert_id = submit(&stack, "Ack from the CLI", "cli-ack-1").await;
+    let stack = Stack::with_policy(1, two_step_chain()).await;
+    let alert_id = stack.submit("Ack from the CLI", "cli-ack-1").await;
     assert!(
         wait_until(DEADLINE, || stack.manila.received_for(&alert_id).len() == 1).await,
         "{}",
         stack.app.log()
     );
-    state_when(&stack, &alert_id, |_| true).await;
+    stack.state_when(&alert_id, |_| true).await;
 
     let acked = cli(&stack, &["ack", &alert_id]).await;
     assert_eq!(acked["alert_id"], alert_id.as_str());
@@ -124,7 +58,7 @@ async fn the_cli_acknowledges_annotates_shows_and_lists() {
     .await;
 
     // Escalation stopped: a later alert's second step comes, this one's does not.
-    let marker = submit(&stack, "Marker", "cli-marker-1").await;
+    let marker = stack.submit("Marker", "cli-marker-1").await;
     assert!(
         wait_until(DEADLINE, || stack.smtp.emails_to(RSO).len() == 1).await,
         "{}",
@@ -161,7 +95,7 @@ async fn the_cli_acknowledges_annotates_shows_and_lists() {
         "{events:?}"
     );
 
-    state_when(&stack, &marker, |_| true).await;
+    stack.state_when(&marker, |_| true).await;
     let listed = cli(&stack, &["list", "--status", "acknowledged"]).await;
     let ids: Vec<&str> = listed
         .as_array()
@@ -176,9 +110,9 @@ async fn the_cli_acknowledges_annotates_shows_and_lists() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resolve_closes_and_a_new_trigger_opens_a_new_incident() {
-    let stack = Stack::with_policy(1, chain()).await;
-    let alert_id = submit(&stack, "Flooded road", "flood-1").await;
-    state_when(&stack, &alert_id, |_| true).await;
+    let stack = Stack::with_policy(1, two_step_chain()).await;
+    let alert_id = stack.submit("Flooded road", "flood-1").await;
+    stack.state_when(&alert_id, |_| true).await;
     let mut console = stack.app.console().await;
     console
         .resolve(authorized(
@@ -189,15 +123,14 @@ async fn resolve_closes_and_a_new_trigger_opens_a_new_incident() {
         ))
         .await
         .unwrap();
-    let resolved = state_when(&stack, &alert_id, |s| {
-        s.status == pb::AlertStatus::Resolved as i32
-    })
-    .await;
+    let resolved = stack
+        .state_when(&alert_id, |s| s.status == pb::AlertStatus::Resolved as i32)
+        .await;
     assert_eq!(resolved.status_by.unwrap().actor, OFFICER);
 
-    let again = submit(&stack, "Flooded road", "flood-1").await;
+    let again = stack.submit("Flooded road", "flood-1").await;
     assert_eq!(again, alert_id);
-    let reopened = state_when(&stack, &alert_id, |s| s.incident == 2).await;
+    let reopened = stack.state_when(&alert_id, |s| s.incident == 2).await;
     assert_eq!(reopened.status, pb::AlertStatus::Open as i32);
     assert!(
         wait_until(DEADLINE, || stack
@@ -215,9 +148,9 @@ async fn resolve_closes_and_a_new_trigger_opens_a_new_incident() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_limit_who_may_act_and_read() {
-    let stack = Stack::with_policy(1, chain()).await;
-    let alert_id = submit(&stack, "Ours", "roles-1").await;
-    state_when(&stack, &alert_id, |_| true).await;
+    let stack = Stack::with_policy(1, two_step_chain()).await;
+    let alert_id = stack.submit("Ours", "roles-1").await;
+    stack.state_when(&alert_id, |_| true).await;
     let mut console = stack.app.console().await;
     let action = || pb::AlertActionRequest {
         alert_id: alert_id.clone(),
@@ -305,15 +238,15 @@ async fn roles_limit_who_may_act_and_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_streams_the_raise_the_ack_and_the_resolution_in_order() {
-    let stack = Stack::with_policy(1, chain()).await;
+    let stack = Stack::with_policy(1, two_step_chain()).await;
     let mut console = stack.app.console().await;
     let mut stream = console
         .watch_alerts(authorized(pb::WatchAlertsRequest {}, OFFICER_TOKEN))
         .await
         .unwrap()
         .into_inner();
-    let alert_id = submit(&stack, "Watch me", "watch-1").await;
-    state_when(&stack, &alert_id, |_| true).await;
+    let alert_id = stack.submit("Watch me", "watch-1").await;
+    stack.state_when(&alert_id, |_| true).await;
     console
         .acknowledge(authorized(
             pb::AlertActionRequest {
@@ -323,10 +256,11 @@ async fn watch_streams_the_raise_the_ack_and_the_resolution_in_order() {
         ))
         .await
         .unwrap();
-    state_when(&stack, &alert_id, |s| {
-        s.status == pb::AlertStatus::Acknowledged as i32
-    })
-    .await;
+    stack
+        .state_when(&alert_id, |s| {
+            s.status == pb::AlertStatus::Acknowledged as i32
+        })
+        .await;
     console
         .resolve(authorized(
             pb::AlertActionRequest {
@@ -362,10 +296,9 @@ async fn watch_streams_the_raise_the_ack_and_the_resolution_in_order() {
             pb::AlertStatus::Resolved as i32
         ]
     );
-    let state = state_when(&stack, &alert_id, |s| {
-        s.status == pb::AlertStatus::Resolved as i32
-    })
-    .await;
+    let state = stack
+        .state_when(&alert_id, |s| s.status == pb::AlertStatus::Resolved as i32)
+        .await;
     let kinds: Vec<&str> = state
         .timeline
         .iter()

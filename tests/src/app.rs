@@ -285,6 +285,34 @@ pub fn alert(title: &str, dedup_key: &str) -> pb::Alert {
     }
 }
 
+/// The regional security officer's address in `two_step_chain`.
+pub const RSO: &str = "rso@watchkeeper.test";
+
+/// Policy sections for a two-step chain: the Manila console, then after 3 s the regional
+/// security officer (who waits 60 s). A later alert's second step is the tests' barrier: once
+/// it arrives, an earlier alert's second step would have too, had nothing stopped it.
+pub fn two_step_chain() -> String {
+    format!(
+        r#"
+[[people]]
+id = "rso"
+email = "{RSO}"
+
+[[chains]]
+id = "two"
+[[chains.steps]]
+timeout = "3s"
+targets = ["console:manila"]
+[[chains.steps]]
+timeout = "60s"
+targets = ["person:rso"]
+
+[routing]
+default_chain = "two"
+"#
+    )
+}
+
 /// Every real component one test needs, each on its own free ports and directories.
 pub struct Stack {
     pub broker: Broker,
@@ -296,6 +324,52 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// Submits a valid alert from `OFFICE`; returns its id.
+    pub async fn submit(&self, title: &str, dedup_key: &str) -> String {
+        let request = pb::SubmitAlertRequest {
+            alert: Some(alert(title, dedup_key)),
+        };
+        self.app
+            .client()
+            .await
+            .submit_alert(authorized(request, TOKEN))
+            .await
+            .unwrap()
+            .into_inner()
+            .alert_id
+    }
+
+    /// The alert's state from GetAlert once `ready` holds for it (the api's view follows the
+    /// changelog, a moment behind the dispatcher); panics after a minute.
+    pub async fn state_when(
+        &self,
+        alert_id: &str,
+        ready: impl Fn(&pb::EscalationState) -> bool,
+    ) -> pb::EscalationState {
+        let mut console = self.app.console().await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let request = authorized(
+                pb::GetAlertRequest {
+                    alert_id: alert_id.into(),
+                },
+                OFFICER_TOKEN,
+            );
+            if let Ok(response) = console.get_alert(request).await
+                && let Some(state) = response.into_inner().state
+                && ready(&state)
+            {
+                return state;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "state of {alert_id} not ready:\n{}",
+                self.app.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// A stack with the single-console shorthand (every alert to Manila).
     pub async fn start(partitions: u32) -> Stack {
         Stack::with_policy(partitions, String::new()).await
