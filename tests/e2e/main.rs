@@ -14,3 +14,4 @@ mod officers;
 mod operations;
 mod python_client;
 mod tls;
+mod tracing;

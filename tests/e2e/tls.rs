@@ -1,9 +1,14 @@
 //! TLS on the api's listeners: gRPC with optional and with required client certificates
-//! (mutual TLS for field offices), and HTTPS for links and callbacks.
+//! (mutual TLS for field offices), and HTTPS for links and callbacks; and Kafka over mutual TLS.
+
+use std::time::Duration;
 
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 use wk_e2e::app::{Stack, TOKEN, alert, authorized};
+use wk_e2e::broker::Broker;
 use wk_e2e::tls::Pki;
+use wk_e2e::tls_proxy::TlsProxy;
+use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 use wk_proto::v1::alert_ingest_client::AlertIngestClient;
 
@@ -90,4 +95,33 @@ async fn required_client_certificates_refuse_clients_without_one() {
     submit(port, Some(client_tls(&pki, true)), "mtls-2")
         .await
         .expect("a client certificate from the CA");
+}
+
+/// Kafka over TLS with a client certificate: `[kafka.properties]` reaches librdkafka (built
+/// with OpenSSL), and an alert goes api → broker → dispatcher → console through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_over_mutual_tls_through_pass_through_properties() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let client_cert = dir.path().join("client.pem");
+    let client_key = dir.path().join("client.key");
+    std::fs::write(&client_cert, &pki.client_cert_pem).unwrap();
+    std::fs::write(&client_key, &pki.client_key_pem).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_port = listener.local_addr().unwrap().port();
+    let broker_port = wk_e2e::free_port();
+    let proxy = TlsProxy::start(listener, &pki, ([127, 0, 0, 1], broker_port).into(), true);
+    let broker = Broker::start_advertising(broker_port, proxy_port);
+    let properties = format!(
+        "[kafka.properties]\n\"security.protocol\" = \"ssl\"\n\"ssl.ca.location\" = {:?}\n\"ssl.certificate.location\" = {client_cert:?}\n\"ssl.key.location\" = {client_key:?}\n",
+        pki.ca_path
+    );
+    let stack = Stack::with_broker(broker, 1, properties, Vec::new()).await;
+    let id = stack.submit("Over TLS", "kafka-tls-1").await;
+    let delivered = wait_until(Duration::from_secs(60), || {
+        !stack.manila.received_for(&id).is_empty()
+    })
+    .await;
+    assert!(delivered, "no webhook for {id}:\n{}", stack.app.log());
+    assert!(proxy.handshakes() > 0);
 }

@@ -159,6 +159,7 @@ console = "manila"
 pub struct Watchkeeper {
     pub api_port: u16,
     config: String,
+    env: Vec<(String, String)>,
     dir: TempDir,
     child: Option<Child>,
 }
@@ -166,9 +167,15 @@ pub struct Watchkeeper {
 impl Watchkeeper {
     /// Starts `watchkeeper serve` with `config` and waits until its api listens.
     pub fn start(config: &str, api_port: u16) -> Watchkeeper {
+        Watchkeeper::start_with_env(config, api_port, Vec::new())
+    }
+
+    /// Starts it with extra environment variables (configuration overrides, `OTEL_*`).
+    pub fn start_with_env(config: &str, api_port: u16, env: Vec<(String, String)>) -> Watchkeeper {
         let mut watchkeeper = Watchkeeper {
             api_port,
             config: config.to_owned(),
+            env,
             dir: tempfile::tempdir().unwrap(),
             child: None,
         };
@@ -202,6 +209,7 @@ impl Watchkeeper {
             .args(["serve", "--config"])
             .arg(dir.path().join("watchkeeper.toml"))
             .env("WATCHKEEPER_LOG", "info")
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -377,7 +385,21 @@ impl Stack {
 
     /// A stack whose configuration ends with `policy` (people, schedules, chains, routing).
     pub async fn with_policy(partitions: u32, policy: String) -> Stack {
-        let broker = Broker::start();
+        Stack::with_env(partitions, policy, Vec::new()).await
+    }
+
+    /// A stack whose process also gets `env` (e.g. `WATCHKEEPER__A__B` overrides).
+    pub async fn with_env(partitions: u32, policy: String, env: Vec<(String, String)>) -> Stack {
+        Stack::with_broker(Broker::start(), partitions, policy, env).await
+    }
+
+    /// A stack on a broker the test started itself (e.g. behind a proxy).
+    pub async fn with_broker(
+        broker: Broker,
+        partitions: u32,
+        policy: String,
+        env: Vec<(String, String)>,
+    ) -> Stack {
         let smtp = SmtpSink::start();
         let manila = Console::start().await;
         let panama = Console::start().await;
@@ -394,7 +416,7 @@ impl Stack {
             produce_timeout: "3s",
             topic_prefix: crate::unique_name("wk"),
         };
-        let app = Watchkeeper::start(&config_text(&settings), settings.api_port);
+        let app = Watchkeeper::start_with_env(&config_text(&settings), settings.api_port, env);
         Stack {
             broker,
             smtp,

@@ -11,6 +11,8 @@ use tempfile::TempDir;
 
 pub struct Broker {
     port: u16,
+    /// The port clients are told to use, when a proxy stands in front of the broker.
+    advertised: u16,
     dir: TempDir,
     child: Option<Child>,
 }
@@ -31,10 +33,17 @@ fn tansu() -> PathBuf {
 
 impl Broker {
     pub fn start() -> Broker {
+        let port = crate::free_port();
+        Broker::start_advertising(port, port)
+    }
+
+    /// A broker on `port` that tells clients to connect to `advertised` (a proxy's port).
+    pub fn start_advertising(port: u16, advertised: u16) -> Broker {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
         let mut broker = Broker {
-            port: crate::free_port(),
+            port,
+            advertised,
             dir,
             child: None,
         };
@@ -43,11 +52,12 @@ impl Broker {
     }
 
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.advertised)
     }
 
     fn spawn(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!("tcp://127.0.0.1:{}", self.advertised);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -59,7 +69,7 @@ impl Broker {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised,
             ])
             .args(["--storage-engine", "sqlite://data/tansu.db"])
             .current_dir(self.dir.path())

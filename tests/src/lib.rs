@@ -6,8 +6,10 @@
 pub mod app;
 pub mod broker;
 pub mod console;
+pub mod otlp;
 pub mod smtp;
 pub mod tls;
+pub mod tls_proxy;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

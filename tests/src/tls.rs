@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tempfile::TempDir;
 
 pub struct Pki {
@@ -22,18 +22,29 @@ impl Pki {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // Distinct names: OpenSSL (librdkafka) takes a certificate whose subject equals its
+        // issuer for self-signed.
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Watchkeeper test CA");
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let issuer = Issuer::new(ca_params, ca_key);
 
         let server_key = KeyPair::generate().unwrap();
-        let server_params =
+        let mut server_params =
             CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        server_params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
         let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
 
         let client_key = KeyPair::generate().unwrap();
-        let client_params =
+        let mut client_params =
             CertificateParams::new(vec!["ng-maiduguri.offices.watchkeeper.test".to_owned()])
                 .unwrap();
+        client_params
+            .distinguished_name
+            .push(DnType::CommonName, "ng-maiduguri.offices.watchkeeper.test");
         let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
 
         let write = |name: &str, text: &str| {

@@ -43,6 +43,16 @@ pub(crate) enum Role {
     Dispatcher,
 }
 
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Api => "api",
+            Role::Dispatcher => "dispatcher",
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run Watchkeeper.
@@ -117,10 +127,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_USAGE);
                 }
             };
-            if let Err(error) = telemetry::init() {
-                eprintln!("cannot set up logging: {error}");
-                return ExitCode::from(EXIT_USAGE);
-            }
+            let telemetry = match telemetry::init(config.otlp.as_ref(), role.name()) {
+                Ok(telemetry) => telemetry,
+                Err(error) => {
+                    eprintln!("cannot set up logging: {error}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
             let Some(rt) = runtime() else {
                 return ExitCode::FAILURE;
             };
@@ -134,6 +147,7 @@ fn main() -> ExitCode {
                     1
                 }
             };
+            telemetry.shutdown();
             // The drain is done. librdkafka handles may still block in their destructors when
             // the broker is unreachable; they hold nothing that is not already safe, so exit
             // without waiting for them.

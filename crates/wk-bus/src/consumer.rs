@@ -6,11 +6,12 @@
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
-use rdkafka::message::Message;
+use rdkafka::message::{Headers as _, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use wk_core::config::KafkaConfig;
 
+use crate::trace::TraceHeaders;
 use crate::{BusError, client_config};
 
 /// An owned record, detached from the consumer's buffers.
@@ -20,6 +21,28 @@ pub struct Record {
     pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub payload: Option<Vec<u8>>,
+    /// The W3C trace context of whoever produced it, if any.
+    pub trace: TraceHeaders,
+}
+
+impl Record {
+    /// Copies what the dispatcher needs out of a message borrowed from librdkafka.
+    pub(crate) fn copy_of(message: &impl Message) -> Record {
+        Record {
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec),
+            trace: message
+                .headers()
+                .map(|headers| {
+                    TraceHeaders::from_record(
+                        headers.iter().map(|header| (header.key, header.value)),
+                    )
+                })
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// A change of the partitions this consumer owns.
@@ -113,12 +136,7 @@ impl GroupConsumer {
             .recv()
             .await
             .map_err(BusError::kafka("consume"))?;
-        Ok(Record {
-            partition: message.partition(),
-            offset: message.offset(),
-            key: message.key().map(<[u8]>::to_vec),
-            payload: message.payload().map(<[u8]>::to_vec),
-        })
+        Ok(Record::copy_of(&message))
     }
 
     /// Marks the record at `offset` done: the group will resume after it.

@@ -9,6 +9,7 @@ pub mod escalation_codec;
 pub mod producer;
 pub mod restore;
 pub mod tail;
+pub mod trace;
 
 use rdkafka::ClientConfig;
 use wk_core::config::KafkaConfig;

@@ -8,6 +8,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use wk_core::config::KafkaConfig;
 
+use crate::trace::TraceHeaders;
 use crate::{BusError, client_config};
 
 /// Why a record was not acknowledged.
@@ -58,6 +59,8 @@ impl Producer {
     /// Sends one record and waits, without limit, for the broker's acknowledgement; callers
     /// that must answer in bounded time wrap this in a timeout. `partition` pins the
     /// partition (the state changelog follows its input partition); `None` hashes the key.
+    /// A record about one alert (`alert_id`) carries it and the current span's trace context
+    /// in its headers.
     pub async fn send(
         &self,
         topic: &str,
@@ -71,10 +74,19 @@ impl Producer {
             record = record.partition(partition);
         }
         if let Some(alert_id) = alert_id {
-            record = record.headers(OwnedHeaders::new().insert(Header {
+            let mut headers = OwnedHeaders::new().insert(Header {
                 key: "watchkeeper-alert-id",
                 value: Some(alert_id),
-            }));
+            });
+            // The caller's span (the submission, the officer's action) becomes the parent of
+            // the dispatcher's work on this record.
+            for (key, value) in TraceHeaders::of(&tracing::Span::current()).iter() {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value),
+                });
+            }
+            record = record.headers(headers);
         }
         let delivery = match self.inner.send_result(record) {
             Ok(delivery) => delivery,

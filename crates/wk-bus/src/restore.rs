@@ -71,12 +71,7 @@ fn read_blocking(
         };
         let message = result.map_err(BusError::kafka("restore fetch"))?;
         let offset = message.offset();
-        records.push(Record {
-            partition,
-            offset,
-            key: message.key().map(<[u8]>::to_vec),
-            payload: message.payload().map(<[u8]>::to_vec),
-        });
+        records.push(Record::copy_of(&message));
         if offset >= high - 1 {
             return Ok(records);
         }

@@ -2,7 +2,6 @@
 //! builds its view of alert states from the changelog.
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use wk_core::config::KafkaConfig;
 
@@ -35,11 +34,6 @@ impl Tail {
 
     pub async fn recv(&self) -> Result<Record, BusError> {
         let message = self.inner.recv().await.map_err(BusError::kafka("tail"))?;
-        Ok(Record {
-            partition: message.partition(),
-            offset: message.offset(),
-            key: message.key().map(<[u8]>::to_vec),
-            payload: message.payload().map(<[u8]>::to_vec),
-        })
+        Ok(Record::copy_of(&message))
     }
 }

@@ -11,13 +11,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{Instrument as _, info, info_span, warn};
 use wk_bus::BusError;
 use wk_bus::codec::{Event, decode_event};
 use wk_bus::consumer::{Assignment, GroupConsumer, Record};
 use wk_bus::escalation_codec::{decode_escalation, encode_escalation};
 use wk_bus::producer::Producer;
 use wk_bus::restore::read_partition;
+use wk_bus::trace::TraceHeaders;
 use wk_core::Timestamp;
 use wk_core::alert::AlertId;
 use wk_core::config::KafkaConfig;
@@ -46,6 +47,9 @@ struct Tracked {
     armed: Option<Timestamp>,
     /// Timeline entries already counted in metrics.
     counted: usize,
+    /// The trace context of the record that raised it (empty with OpenTelemetry off or after a
+    /// restore): timer-driven steps join the alert's trace.
+    trace: TraceHeaders,
 }
 
 pub struct Dispatcher {
@@ -218,6 +222,7 @@ impl Dispatcher {
                         armed: None,
                         // Restored history was counted by whoever lived it.
                         counted: usize::MAX,
+                        trace: TraceHeaders::default(),
                     },
                 );
             }
@@ -253,6 +258,23 @@ impl Dispatcher {
                 return Ok(Flow::Continue);
             }
         };
+        let span = info_span!("dispatch", alert_id = %event.alert_id(), partition, offset);
+        record.trace.adopt(&span);
+        self.apply(partition, offset, event, record.trace, shutdown)
+            .instrument(span)
+            .await
+    }
+
+    /// Applies one event from the alerts topic to its escalation; persists and acts on a
+    /// change before the record's offset is stored.
+    async fn apply(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        event: Event,
+        trace: TraceHeaders,
+        shutdown: &CancellationToken,
+    ) -> Result<Flow, DispatchError> {
         let id = event.alert_id();
         let now = wall_clock();
         let states = self.partitions.entry(partition).or_default();
@@ -289,6 +311,7 @@ impl Dispatcher {
                                 input_offset: offset,
                                 armed: None,
                                 counted: 0,
+                                trace,
                             },
                         );
                         true
@@ -357,13 +380,19 @@ impl Dispatcher {
                 continue;
             };
             tracked.armed = None;
+            let span = info_span!("escalate", alert_id = %id, partition);
+            tracked.trace.adopt(&span);
             tracked
                 .escalation
                 .handle_timeout(&self.policy.directory, now);
-            if !self.persist(partition, id, shutdown).await {
+            let persisted = self
+                .persist(partition, id, shutdown)
+                .instrument(span.clone())
+                .await;
+            if !persisted {
                 return Flow::Stop;
             }
-            self.act(partition, id);
+            span.in_scope(|| self.act(partition, id));
         }
         Flow::Continue
     }
@@ -382,8 +411,15 @@ impl Dispatcher {
         count_new_events(escalation, &mut tracked.counted);
         while let Some(Action::Deliver(notification)) = escalation.poll_action() {
             let snapshot_alert = escalation.alert().clone();
+            let span = info_span!(
+                "deliver",
+                alert_id = %id,
+                notification = %notification.id,
+                purpose = ?notification.purpose,
+            );
             self.executor.spawn(Job {
                 partition,
+                span,
                 notification,
                 alert: snapshot_alert,
                 incident: escalation.incident(),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Semaphore, mpsc};
-use tracing::{info, warn};
+use tracing::{Instrument as _, info, warn};
 use wk_bus::producer::Producer;
 use wk_core::Timestamp;
 use wk_core::alert::{Alert, AlertId};
@@ -40,6 +40,8 @@ pub struct Report {
 /// One notification to execute, with what its content needs.
 pub struct Job {
     pub partition: i32,
+    /// The delivery's span: a child of the step that decided it, so of the alert's trace.
+    pub span: tracing::Span,
     pub notification: Notification,
     pub alert: Alert,
     pub incident: u32,
@@ -132,7 +134,8 @@ impl Executor {
     /// Starts delivering `job`; its outcome arrives as a `Report`.
     pub fn spawn(&self, job: Job) {
         let shared = self.shared.clone();
-        tokio::spawn(async move {
+        let span = job.span.clone();
+        let task = async move {
             let Ok(_slot) = shared.slots.acquire().await else {
                 return;
             };
@@ -152,7 +155,8 @@ impl Executor {
                 shared.dead_letter(&job, reason).await;
             }
             shared.report(&job, outcome);
-        });
+        };
+        tokio::spawn(task.instrument(span));
     }
 }
 

@@ -59,9 +59,20 @@ pub struct Config {
     pub links: Option<LinksConfig>,
     /// Where `/metrics`, `/healthz` and `/readyz` are served, if anywhere.
     pub telemetry_listen: Option<SocketAddr>,
+    /// OpenTelemetry trace export (OTLP over HTTP/protobuf), when configured.
+    pub otlp: Option<OtlpConfig>,
     /// People, schedules, regions, chains and routes.
     pub policy: Policy,
     pub shutdown_grace: Duration,
+}
+
+/// Where spans go: an OpenTelemetry collector's OTLP/HTTP endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtlpConfig {
+    /// The traces URL, `<otlp_endpoint>/v1/traces`.
+    pub traces_url: url::Url,
+    /// `service.name` of the exported spans (the role is added as `watchkeeper.role`).
+    pub service_name: String,
 }
 
 #[derive(Clone, Debug)]
@@ -297,7 +308,17 @@ struct RawTls {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTelemetry {
-    listen: String,
+    #[serde(default)]
+    listen: Option<String>,
+    /// The collector's OTLP/HTTP base URL, e.g. `http://otel-collector:4318`.
+    #[serde(default)]
+    otlp_endpoint: Option<String>,
+    #[serde(default = "default_service_name")]
+    service_name: String,
+}
+
+fn default_service_name() -> String {
+    "watchkeeper".to_owned()
 }
 
 #[derive(Deserialize)]
@@ -735,21 +756,53 @@ impl Config {
                 ttl,
             })
         });
-        let telemetry_listen = raw.telemetry.and_then(|telemetry| {
-            telemetry
-                .listen
+        let telemetry = raw.telemetry.unwrap_or(RawTelemetry {
+            listen: None,
+            otlp_endpoint: None,
+            service_name: default_service_name(),
+        });
+        let telemetry_listen = telemetry.listen.and_then(|listen| {
+            listen
                 .parse::<SocketAddr>()
                 .map_err(|_| {
                     errors.push(
                         "telemetry.listen",
-                        format!(
-                            "{:?} is not an address such as 0.0.0.0:9090",
-                            telemetry.listen
-                        ),
+                        format!("{listen:?} is not an address such as 0.0.0.0:9090"),
                     )
                 })
                 .ok()
         });
+        let otlp = telemetry
+            .otlp_endpoint
+            .filter(|endpoint| !endpoint.is_empty())
+            .and_then(|endpoint| {
+                let traces_url = url::Url::parse(&endpoint)
+                    .ok()
+                    .filter(|url| {
+                        matches!(url.scheme(), "http" | "https")
+                            && url.host().is_some()
+                            && url.query().is_none()
+                    })
+                    .and_then(|url| {
+                        let base = url.as_str().trim_end_matches('/');
+                        url::Url::parse(&format!("{base}/v1/traces")).ok()
+                    });
+                if traces_url.is_none() {
+                    errors.push(
+                        "telemetry.otlp_endpoint",
+                        format!(
+                            "{endpoint:?} is not a collector's base URL such as http://otel-collector:4318"
+                        ),
+                    );
+                }
+                if telemetry.service_name.trim().is_empty() {
+                    errors.push("telemetry.service_name", "must not be empty");
+                }
+                Some(OtlpConfig {
+                    traces_url: traces_url?,
+                    service_name: telemetry.service_name,
+                })
+            });
         if links.is_some() && http_listen.is_none() {
             errors.push(
                 "api.http_listen",
@@ -990,6 +1043,7 @@ impl Config {
             dispatcher,
             links,
             telemetry_listen,
+            otlp,
             policy,
         }
     }
@@ -1045,6 +1099,40 @@ console = "manila"
         assert_eq!(config.shutdown_grace, Duration::from_secs(15));
         assert_eq!(config.offices[0].token_hashes[0][0], 0x9f);
         assert_eq!(config.consoles["manila"].signing_secrets.len(), 1);
+    }
+
+    #[test]
+    fn otlp_export_is_off_unless_an_endpoint_is_given() {
+        assert_eq!(Config::from_toml(EXAMPLE, []).unwrap().otlp, None);
+        let with = format!(
+            "{EXAMPLE}\n[telemetry]\nlisten = \"127.0.0.1:9090\"\notlp_endpoint = \"http://otel-collector:4318/\"\n"
+        );
+        let otlp = Config::from_toml(&with, []).unwrap().otlp.unwrap();
+        assert_eq!(
+            otlp.traces_url.as_str(),
+            "http://otel-collector:4318/v1/traces"
+        );
+        assert_eq!(otlp.service_name, "watchkeeper");
+        // The environment turns it on without editing the file.
+        let from_env = Config::from_toml(
+            EXAMPLE,
+            env(&[(
+                "WATCHKEEPER__TELEMETRY__OTLP_ENDPOINT",
+                "https://collector.example.org/otlp",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            from_env.otlp.unwrap().traces_url.as_str(),
+            "https://collector.example.org/otlp/v1/traces"
+        );
+    }
+
+    #[test]
+    fn a_bad_otlp_endpoint_names_its_field() {
+        let bad = format!("{EXAMPLE}\n[telemetry]\notlp_endpoint = \"collector:4318\"\n");
+        let error = Config::from_toml(&bad, []).unwrap_err().to_string();
+        assert!(error.contains("telemetry.otlp_endpoint"), "{error}");
     }
 
     #[test]
