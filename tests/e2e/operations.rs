@@ -185,3 +185,39 @@ async fn health_follows_the_broker_and_reflection_lists_the_services() {
         );
     }
 }
+
+/// Polls `/readyz` until 200; returns the process log from `log_before` up to that moment.
+async fn until_ready(stack: &Stack, log_before: usize) -> String {
+    let readyz = format!("http://127.0.0.1:{}/readyz", stack.settings.telemetry_port);
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let ok = reqwest::get(&readyz)
+            .await
+            .is_ok_and(|response| response.status() == 200);
+        // Read after the answer: whatever readiness relied on was logged before it.
+        let log = stack.app.log();
+        if ok {
+            return log[log_before..].to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "never ready:\n{log}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Readiness also waits for the dispatcher: after a restart with open alerts, `/readyz` turns
+/// 200 only once the group assigned the partitions and their state is restored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_waits_until_the_dispatcher_restored_its_partitions() {
+    let mut stack = Stack::start(2).await;
+    for key in ["r-1", "r-2", "r-3"] {
+        stack.submit("Readiness", key).await;
+    }
+    let first = until_ready(&stack, 0).await;
+    assert_eq!(first.matches("partition restored").count(), 2, "{first}");
+    stack.app.restart();
+    let before = stack.app.log().len();
+    // The log of this process up to the moment it first answered ready.
+    let second = until_ready(&stack, before).await;
+    assert!(second.contains("assignment restored: ready"), "{second}");
+    assert_eq!(second.matches("partition restored").count(), 2, "{second}");
+}

@@ -45,9 +45,9 @@ pub(crate) async fn probe_broker(
         let reachable = matches!(tokio::time::timeout(PROBE_TIMEOUT, probe).await, Ok(Ok(_)));
         if *ready.borrow() != reachable {
             if reachable {
-                info!("broker reachable: ready");
+                info!("broker reachable");
             } else {
-                warn!("broker unreachable: not ready");
+                warn!("broker unreachable");
             }
             ready.send_replace(reachable);
         }
@@ -70,8 +70,41 @@ async fn readyz(State(telemetry): State<Telemetry>) -> (StatusCode, &'static str
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: broker unreachable",
+            "not ready: broker unreachable, or partitions not yet assigned and restored",
         )
+    }
+}
+
+/// Publishes on `ready` whether every one of `parts` (named for the log) holds, until
+/// `shutdown`.
+pub(crate) async fn all_ready(
+    mut parts: Vec<(&'static str, watch::Receiver<bool>)>,
+    ready: watch::Sender<bool>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let mut waiting = Vec::new();
+        for (name, part) in &mut parts {
+            if !*part.borrow_and_update() {
+                waiting.push(*name);
+            }
+        }
+        let now = waiting.is_empty();
+        if *ready.borrow() != now {
+            if now {
+                info!("ready");
+            } else {
+                warn!(waiting = ?waiting, "not ready");
+            }
+            ready.send_replace(now);
+        }
+        let changes = futures_util::future::select_all(
+            parts.iter_mut().map(|(_, part)| Box::pin(part.changed())),
+        );
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            (changed, _, _) = changes => if changed.is_err() { return },
+        }
     }
 }
 

@@ -63,8 +63,11 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
 
     // Health and metrics come first, so operators see a process waiting for its broker.
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    // Ready = the broker answers and, with a dispatcher, its partitions are restored.
     let (ready_sender, ready) = tokio::sync::watch::channel(false);
-    tasks.spawn(probe(config.kafka.clone(), ready_sender, token.clone()));
+    let (broker_sender, broker_ready) = tokio::sync::watch::channel(false);
+    tasks.spawn(probe(config.kafka.clone(), broker_sender, token.clone()));
+    let mut readiness = vec![("broker", broker_ready)];
     if let Some(address) = config.telemetry_listen {
         let metrics = crate::health::install_metrics()
             .map_err(|error| anyhow::anyhow!("metrics recorder: {error}"))?;
@@ -157,9 +160,16 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             executor,
         )
         .context("dispatcher")?;
+        readiness.push(("dispatcher partitions", dispatcher.readiness()));
         let dispatcher_token = token.clone();
         tasks.spawn(async move { dispatcher.run(dispatcher_token).await.context("dispatcher") });
     }
+
+    let readiness_token = token.clone();
+    tasks.spawn(async move {
+        crate::health::all_ready(readiness, ready_sender, readiness_token).await;
+        Ok(())
+    });
 
     let mut failure = None;
     tokio::select! {

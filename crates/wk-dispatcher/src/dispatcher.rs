@@ -64,6 +64,9 @@ pub struct Dispatcher {
     partitions: HashMap<i32, HashMap<AlertId, Tracked>>,
     /// Every armed escalation timer, earliest first.
     timers: BTreeSet<(Timestamp, i32, AlertId)>,
+    /// True once the group gave this dispatcher its partitions (possibly none) and every one
+    /// of them is restored; false again while a new assignment is being restored.
+    ready: tokio::sync::watch::Sender<bool>,
 }
 
 /// Whether the loop should go on.
@@ -91,7 +94,13 @@ impl Dispatcher {
             reports,
             partitions: HashMap::new(),
             timers: BTreeSet::new(),
+            ready: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// Whether the dispatcher owns its partitions with their state restored (for readiness).
+    pub fn readiness(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.ready.subscribe()
     }
 
     /// Runs until `shutdown`; then commits what is done.
@@ -138,11 +147,17 @@ impl Dispatcher {
     ) -> Flow {
         match assignment {
             Assignment::Assigned(partitions) => {
+                self.ready.send_replace(false);
                 for partition in partitions {
                     if !self.ensure_restored(partition, shutdown).await {
                         return Flow::Stop;
                     }
                 }
+                info!(
+                    partitions = self.partitions.len(),
+                    "assignment restored: ready"
+                );
+                self.ready.send_replace(true);
             }
             Assignment::Revoked(partitions) => {
                 for partition in partitions {
