@@ -7,7 +7,7 @@
 //! once the escalation reflecting it is on the changelog; a record re-read after a crash
 //! (offset ≤ the state's `input_offset`) changes nothing.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -22,7 +22,7 @@ use wk_bus::trace::TraceHeaders;
 use wk_core::Timestamp;
 use wk_core::alert::AlertId;
 use wk_core::config::KafkaConfig;
-use wk_core::escalation::{Action, Escalation, Event as TimelineEvent, Status};
+use wk_core::escalation::{Action, Escalation, Event as TimelineEvent, Status, TimerQueue};
 use wk_core::policy::Policy;
 
 use crate::executor::{Executor, Job, Report, wall_clock};
@@ -63,7 +63,7 @@ pub struct Dispatcher {
     /// Restored partitions and their escalations.
     partitions: HashMap<i32, HashMap<AlertId, Tracked>>,
     /// Every armed escalation timer, earliest first.
-    timers: BTreeSet<(Timestamp, i32, AlertId)>,
+    timers: TimerQueue<(i32, AlertId)>,
     /// True once the group gave this dispatcher its partitions (possibly none) and every one
     /// of them is restored; false again while a new assignment is being restored.
     ready: tokio::sync::watch::Sender<bool>,
@@ -93,7 +93,7 @@ impl Dispatcher {
             executor,
             reports,
             partitions: HashMap::new(),
-            timers: BTreeSet::new(),
+            timers: TimerQueue::new(),
             ready: tokio::sync::watch::Sender::new(false),
         })
     }
@@ -108,7 +108,7 @@ impl Dispatcher {
         info!(group = %self.kafka.consumer_group, topic = %self.kafka.alerts_topic, "dispatcher started");
         let mut gauges = tokio::time::interval(GAUGES);
         loop {
-            let wait = self.timers.first().map_or(IDLE, |(at, _, _)| {
+            let wait = self.timers.next_deadline().map_or(IDLE, |at| {
                 Duration::from_millis(
                     u64::try_from(at.as_unix_millis() - wall_clock().as_unix_millis()).unwrap_or(0),
                 )
@@ -183,7 +183,7 @@ impl Dispatcher {
     fn revoke(&mut self, partition: i32) {
         if self.partitions.remove(&partition).is_some() {
             self.timers
-                .retain(|(_, timer_partition, _)| *timer_partition != partition);
+                .retain(|(timer_partition, _)| *timer_partition != partition);
             info!(partition, "partition revoked");
         }
     }
@@ -382,11 +382,7 @@ impl Dispatcher {
 
     async fn on_timers(&mut self, shutdown: &CancellationToken) -> Flow {
         let now = wall_clock();
-        while let Some(&(at, partition, id)) = self.timers.first() {
-            if at > now {
-                break;
-            }
-            self.timers.remove(&(at, partition, id));
+        while let Some((partition, id)) = self.timers.pop_due(now) {
             let Some(tracked) = self
                 .partitions
                 .get_mut(&partition)
@@ -442,16 +438,9 @@ impl Dispatcher {
                 occurrences: escalation.occurrences(),
             });
         }
-        let next = escalation.poll_timeout();
-        if tracked.armed != next {
-            if let Some(old) = tracked.armed {
-                self.timers.remove(&(old, partition, id));
-            }
-            if let Some(at) = next {
-                self.timers.insert((at, partition, id));
-            }
-            tracked.armed = next;
-        }
+        tracked.armed =
+            self.timers
+                .rearm((partition, id), tracked.armed, escalation.poll_timeout());
     }
 
     /// Produces the escalation of `id` to the changelog until acknowledged; false if shutdown

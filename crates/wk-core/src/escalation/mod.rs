@@ -10,12 +10,14 @@
 //! budget spent or circuit open), the console's failover (Manila → Panama) is notified at once,
 //! without waiting for the step's timeout, and the timeline says why.
 
+mod queue;
 mod timer;
 
 use std::collections::VecDeque;
 
 use sha2::{Digest, Sha256};
 
+pub use self::queue::TimerQueue;
 pub use self::timer::{Timer, TimerTable};
 use crate::alert::Alert;
 use crate::policy::{Chain, Directory, Policy, TargetRef};
