@@ -1,0 +1,307 @@
+//! A complete stack on loopback, started by the bench itself: a Tansu broker with SQLite
+//! storage in a temporary directory, a webhook receiver for both consoles, and watchkeeper as
+//! separate api and dispatcher processes (so each one's memory is its own).
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use sha2::Digest as _;
+use tempfile::TempDir;
+
+pub(crate) const OFFICE: &str = "bench-office";
+pub(crate) const TOKEN: &str = "bench-token-for-the-load-generator-0001";
+
+pub(crate) fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Where the processes come from.
+#[derive(Clone, Debug)]
+pub(crate) struct Binaries {
+    pub(crate) watchkeeper: PathBuf,
+    pub(crate) tansu: PathBuf,
+}
+
+/// What the stack is made of.
+#[derive(Clone, Debug)]
+pub(crate) struct StackSpec {
+    pub(crate) partitions: u32,
+    /// Step 1 (Manila console) waits this long before step 2 (Panama console).
+    pub(crate) step_timeout: Duration,
+    /// Start a dispatcher (the ingest benchmark can leave it out).
+    pub(crate) dispatcher: bool,
+    pub(crate) receiver: SocketAddr,
+}
+
+/// A child process killed when dropped.
+pub(crate) struct Process {
+    name: String,
+    command: Vec<String>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Process {
+    fn spawn(name: &str, command: Vec<String>, dir: &Path, log: &str) -> anyhow::Result<Process> {
+        let mut process = Process {
+            name: name.to_owned(),
+            command,
+            log: dir.join(log),
+            child: None,
+        };
+        process.start(dir)?;
+        Ok(process)
+    }
+
+    fn start(&mut self, dir: &Path) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let (program, args) = self.command.split_first().context("empty command")?;
+        let child = Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .env("WATCHKEEPER_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {} ({program})", self.name))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGKILL, as a crash would.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Resident set size in KiB, from /proc.
+    pub(crate) fn rss_kib(&self) -> anyhow::Result<u64> {
+        let pid = self.pid().context("process not running")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("no VmRSS in /proc/PID/status")
+    }
+
+    pub(crate) fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let start = text.len().saturating_sub(4000);
+        text.get(start..).unwrap_or_default().to_owned()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub(crate) struct Stack {
+    pub(crate) dir: TempDir,
+    // Held so the processes live as long as the stack (dropping one kills it).
+    _broker: Process,
+    _api: Process,
+    pub(crate) dispatcher: Option<Process>,
+    pub(crate) api_port: u16,
+    pub(crate) dispatcher_telemetry: u16,
+}
+
+fn wait_for_port(port: u16, process: &Process, within: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!(
+                "{} did not listen on {port} within {within:?}:\n{}",
+                process.name,
+                process.log_tail()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+fn config(spec: &StackSpec, brokers: &str, api_port: u16, telemetry: u16) -> String {
+    let token_hash = hex::encode(sha2::Sha256::digest(TOKEN.as_bytes()));
+    let receiver = spec.receiver;
+    let timeout_ms = spec.step_timeout.as_millis();
+    format!(
+        r#"shutdown_grace = "10s"
+
+[kafka]
+brokers = "{brokers}"
+partitions = {partitions}
+produce_timeout = "10s"
+
+[api]
+listen = "127.0.0.1:{api_port}"
+max_in_flight = 65536
+max_batch = 1000
+
+[telemetry]
+listen = "127.0.0.1:{telemetry}"
+
+[[offices]]
+id = "{OFFICE}"
+token_sha256 = "{token_hash}"
+
+[consoles.manila]
+webhook_url = "http://{receiver}/manila"
+signing_secret = "bench-manila-signing-secret"
+failover = "panama"
+
+[consoles.panama]
+webhook_url = "http://{receiver}/panama"
+signing_secret = "bench-panama-signing-secret"
+
+[smtp]
+host = "127.0.0.1"
+port = 9
+security = "none"
+from = "Watchkeeper <bench@watchkeeper.test>"
+
+[webhook]
+timeout = "5s"
+attempts = 5
+
+[[chains]]
+id = "two"
+[[chains.steps]]
+timeout = "{timeout_ms}ms"
+targets = ["console:manila"]
+[[chains.steps]]
+timeout = "1h"
+targets = ["console:panama"]
+
+[routing]
+default_chain = "two"
+"#,
+        partitions = spec.partitions,
+    )
+}
+
+impl Stack {
+    pub(crate) fn start(binaries: &Binaries, spec: &StackSpec) -> anyhow::Result<Stack> {
+        let dir = tempfile::tempdir()?;
+        std::fs::create_dir_all(dir.path().join("data"))?;
+        let broker_port = free_port()?;
+        let url = format!("tcp://127.0.0.1:{broker_port}");
+        let broker = Process::spawn(
+            "tansu",
+            vec![
+                binaries.tansu.display().to_string(),
+                "broker".into(),
+                "--listener-url".into(),
+                url.clone(),
+                "--advertised-listener-url".into(),
+                url,
+                "--storage-engine".into(),
+                "sqlite://data/tansu.db".into(),
+            ],
+            dir.path(),
+            "tansu.log",
+        )?;
+        wait_for_port(broker_port, &broker, Duration::from_secs(20))?;
+        let brokers = format!("127.0.0.1:{broker_port}");
+        let (api_port, api_telemetry, dispatcher_telemetry) =
+            (free_port()?, free_port()?, free_port()?);
+        let write = |name: &str, telemetry: u16| -> anyhow::Result<PathBuf> {
+            let path = dir.path().join(name);
+            std::fs::write(&path, config(spec, &brokers, api_port, telemetry))?;
+            Ok(path)
+        };
+        let serve = |config: &Path, role: &str| {
+            vec![
+                binaries.watchkeeper.display().to_string(),
+                "serve".into(),
+                "--config".into(),
+                config.display().to_string(),
+                "--role".into(),
+                role.into(),
+            ]
+        };
+        let api_config = write("api.toml", api_telemetry)?;
+        let api = Process::spawn("api", serve(&api_config, "api"), dir.path(), "api.log")?;
+        wait_for_port(api_port, &api, Duration::from_secs(60))?;
+        let dispatcher = if spec.dispatcher {
+            let config = write("dispatcher.toml", dispatcher_telemetry)?;
+            Some(Process::spawn(
+                "dispatcher",
+                serve(&config, "dispatcher"),
+                dir.path(),
+                "dispatcher.log",
+            )?)
+        } else {
+            None
+        };
+        Ok(Stack {
+            dir,
+            _broker: broker,
+            _api: api,
+            dispatcher,
+            api_port,
+            dispatcher_telemetry,
+        })
+    }
+
+    pub(crate) fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.api_port)
+    }
+
+    /// Restarts the dispatcher after a SIGKILL.
+    pub(crate) fn restart_dispatcher(&mut self) -> anyhow::Result<()> {
+        let dir = self.dir.path().to_path_buf();
+        let dispatcher = self.dispatcher.as_mut().context("no dispatcher")?;
+        dispatcher.kill();
+        dispatcher.start(&dir)
+    }
+
+    /// Waits until the dispatcher answers `/readyz` with 200 (partitions assigned and
+    /// restored); returns how long that took.
+    pub(crate) async fn dispatcher_ready(&self, within: Duration) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let url = format!("http://127.0.0.1:{}/readyz", self.dispatcher_telemetry);
+        let client = reqwest::Client::new();
+        while started.elapsed() < within {
+            if let Ok(response) = client.get(&url).send().await
+                && response.status() == 200
+            {
+                return Ok(started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let log = self
+            .dispatcher
+            .as_ref()
+            .map(Process::log_tail)
+            .unwrap_or_default();
+        bail!("dispatcher not ready within {within:?}:\n{log}")
+    }
+
+    /// The sum of a gauge or counter in the dispatcher's `/metrics`, over the series whose
+    /// labels contain `labels`.
+    pub(crate) async fn dispatcher_metric(&self, name: &str, labels: &str) -> anyhow::Result<f64> {
+        let url = format!("http://127.0.0.1:{}/metrics", self.dispatcher_telemetry);
+        let text = reqwest::get(url).await?.text().await?;
+        Ok(text
+            .lines()
+            .filter(|line| line.starts_with(name) && line.contains(labels))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+}
