@@ -31,10 +31,14 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
 
     // Everything derived from configuration is built before any port is bound.
     let producer = Producer::new(&config.kafka).context("kafka producer")?;
-    let tls = load_tls(config.api.tls.as_ref())?;
-    let executor = if role == Role::Api {
+    // The dispatcher's changelog and dead letters: batched harder, never on a client's path.
+    let changelog = if role == Role::Api {
         None
     } else {
+        Some(Producer::batching(&config.kafka).context("kafka changelog producer")?)
+    };
+    let tls = load_tls(config.api.tls.as_ref())?;
+    let executor = if let Some(changelog) = &changelog {
         let settings = Settings {
             consoles: config.consoles.clone(),
             webhook_policy: RetryPolicy {
@@ -57,8 +61,10 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             WebhookSender::new(config.webhook.timeout).context("webhook client")?,
             Mailer::new(&config.smtp).context("smtp transport")?,
             settings,
-            producer.clone(),
+            changelog.clone(),
         ))
+    } else {
+        None
     };
 
     // Health and metrics come first, so operators see a process waiting for its broker.
@@ -155,7 +161,9 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
     if let Some(executor) = executor {
         let dispatcher = Dispatcher::new(
             config.kafka.clone(),
-            producer.clone(),
+            changelog
+                .clone()
+                .context("a dispatcher has its changelog producer")?,
             config.policy.clone(),
             executor,
         )
@@ -192,8 +200,10 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
     {
         warn!(grace = ?config.shutdown_grace, "grace period ran out; stopping anyway");
     }
-    if let Err(error) = producer.flush(FLUSH_TIMEOUT).await {
-        warn!(%error, "producer flush incomplete");
+    for producer in std::iter::once(&producer).chain(&changelog) {
+        if let Err(error) = producer.flush(FLUSH_TIMEOUT).await {
+            warn!(%error, "producer flush incomplete");
+        }
     }
     info!("watchkeeper stopped");
     failure.map_or(Ok(()), Err)

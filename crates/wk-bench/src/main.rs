@@ -38,6 +38,13 @@ struct Cli {
     /// Also write the results as JSON to this file.
     #[arg(long, global = true)]
     json: Option<PathBuf>,
+    /// The dispatcher's fetch.wait.max.ms: Tansu 0.6 answers every fetch only after this
+    /// wait, so it bounds notification latency from below and broker load from above.
+    #[arg(long, global = true, default_value_t = 10)]
+    fetch_wait_ms: u32,
+    /// Overrides the producers' linger.ms (api 1 ms, dispatcher changelog 5 ms).
+    #[arg(long, global = true)]
+    linger_ms: Option<u32>,
 }
 
 #[derive(Args, Clone)]
@@ -166,6 +173,8 @@ async fn ingest(
                 step_timeout: Duration::from_secs(3600),
                 dispatcher: with_dispatcher,
                 receiver: receiver.address,
+                fetch_wait_ms: cli.fetch_wait_ms,
+                linger_ms: cli.linger_ms,
             },
         )?),
     };
@@ -224,6 +233,8 @@ async fn e2e(
             step_timeout: Duration::from_secs(3600),
             dispatcher: true,
             receiver: receiver.address,
+            fetch_wait_ms: cli.fetch_wait_ms,
+            linger_ms: cli.linger_ms,
         },
     )?;
     stack.dispatcher_ready(Duration::from_secs(60)).await?;
@@ -305,6 +316,8 @@ async fn scale(
             step_timeout: step,
             dispatcher: true,
             receiver: receiver.address,
+            fetch_wait_ms: cli.fetch_wait_ms,
+            linger_ms: cli.linger_ms,
         },
     )?;
     stack.dispatcher_ready(Duration::from_secs(60)).await?;

@@ -34,6 +34,10 @@ pub(crate) struct StackSpec {
     /// Start a dispatcher (the ingest benchmark can leave it out).
     pub(crate) dispatcher: bool,
     pub(crate) receiver: SocketAddr,
+    /// The dispatcher's `fetch.wait.max.ms` (Tansu answers a fetch only after this wait).
+    pub(crate) fetch_wait_ms: u32,
+    /// Overrides both producers' `linger.ms` (api 1 ms, changelog 5 ms by default).
+    pub(crate) linger_ms: Option<u32>,
 }
 
 /// A child process killed when dropped.
@@ -148,6 +152,10 @@ brokers = "{brokers}"
 partitions = {partitions}
 produce_timeout = "10s"
 
+[kafka.properties]
+"fetch.wait.max.ms" = "{fetch_wait}"
+{linger}
+
 [api]
 listen = "127.0.0.1:{api_port}"
 max_in_flight = 65536
@@ -192,6 +200,11 @@ targets = ["console:panama"]
 default_chain = "two"
 "#,
         partitions = spec.partitions,
+        fetch_wait = spec.fetch_wait_ms,
+        linger = spec
+            .linger_ms
+            .map(|ms| format!("\"linger.ms\" = \"{ms}\""))
+            .unwrap_or_default(),
     )
 }
 

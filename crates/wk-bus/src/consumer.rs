@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use wk_core::config::KafkaConfig;
 
 use crate::trace::TraceHeaders;
-use crate::{BusError, client_config};
+use crate::{BusError, client_config, tuned};
 
 /// An owned record, detached from the consumer's buffers.
 #[derive(Clone, Debug)]
@@ -112,7 +112,7 @@ impl GroupConsumer {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             // Notify as soon as a record lands rather than waiting for a fuller fetch.
-            .set("fetch.wait.max.ms", "10")
+            .set("fetch.wait.max.ms", tuned(kafka, "fetch.wait.max.ms", "10"))
             // A dispatcher killed with -9 is replaced within seconds.
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")

@@ -25,6 +25,13 @@ fn client_config(kafka: &KafkaConfig) -> ClientConfig {
     config
 }
 
+/// A tuning setting: the operator's value from `kafka.properties` if given, else ours.
+/// (Settings that correctness depends on, such as `acks` or `enable.auto.offset.store`, are
+/// set after the pass-through properties and cannot be overridden.)
+fn tuned<'a>(kafka: &'a KafkaConfig, key: &str, default: &'a str) -> &'a str {
+    kafka.properties.get(key).map_or(default, String::as_str)
+}
+
 /// A Kafka client failed; the message says which operation.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {

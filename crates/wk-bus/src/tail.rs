@@ -20,7 +20,8 @@ impl Tail {
             .set("group.id", "watchkeeper-tail")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("fetch.wait.max.ms", "10")
+            // The view may trail the dispatcher by a fetch; a long wait spares the broker.
+            .set("fetch.wait.max.ms", "100")
             .create()
             .map_err(BusError::kafka("create tail consumer"))?;
         let mut list = TopicPartitionList::new();

@@ -1,22 +1,32 @@
-//! The loop: records, delivery reports and timers in, escalation changes persisted, then acted
-//! on. One `select!` over a closed set of inputs; all decisions are the escalation engine's.
+//! The loop: records, delivery reports and timers in; each escalation change is queued for
+//! the changelog and acted on at once; input offsets are stored once the changes before them
+//! are acknowledged. One `select!` over a closed set of inputs; all decisions are the
+//! escalation engine's.
 //!
 //! Restart safety: a partition's escalations are restored from the changelog as soon as it is
 //! assigned (and before any of its records is applied); restored escalations re-send their
-//! pending notifications under the same ids and re-arm their timers. Revocation drops them. An input offset is stored only
-//! once the escalation reflecting it is on the changelog; a record re-read after a crash
-//! (offset ≤ the state's `input_offset`) changes nothing.
+//! pending notifications under the same ids and re-arm their timers. Revocation drops them.
+//! An input offset is stored only once the escalation reflecting it (and every change queued
+//! before it) is on the changelog, so a crash re-reads every record whose effect might not
+//! be: the engine decides the same notifications again, under the same ids (receivers drop
+//! repeats by id). A record re-read whose effect is on the changelog (offset ≤ the state's
+//! `input_offset`) changes nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesOrdered;
+
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument as _, info, info_span, warn};
+use tracing::{info, info_span, warn};
 use wk_bus::BusError;
 use wk_bus::codec::{Event, decode_event};
 use wk_bus::consumer::{Assignment, GroupConsumer, Record};
 use wk_bus::escalation_codec::{decode_escalation, encode_escalation};
-use wk_bus::producer::Producer;
+use wk_bus::producer::{ProduceError, Producer};
 use wk_bus::restore::read_partition;
 use wk_bus::trace::TraceHeaders;
 use wk_core::Timestamp;
@@ -32,6 +42,27 @@ const RESTORE_TIMEOUT: Duration = Duration::from_secs(60);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const IDLE: Duration = Duration::from_secs(3600);
 const GAUGES: Duration = Duration::from_secs(5);
+/// Changelog records awaiting acknowledgement before the loop stops taking new input.
+const MAX_PENDING: usize = 20_000;
+/// Changes to one escalation within this window become one changelog write (an alert is
+/// typically opened and its first deliveries reported within a few milliseconds).
+const FLUSH_EVERY: Duration = Duration::from_millis(5);
+/// Escalations changed since the last flush that force an early one.
+const MAX_DIRTY: usize = 2_000;
+/// How long a stopping dispatcher waits for queued changes, to store their offsets.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A queued changelog write (or a record with nothing to write), in input order.
+struct Settled {
+    partition: i32,
+    /// The escalation written, to write again if the broker refused it.
+    alert: Option<AlertId>,
+    /// The input offset to store once this and everything before it is acknowledged.
+    store: Option<i64>,
+    result: Result<(), ProduceError>,
+}
+
+type Queued = Pin<Box<dyn Future<Output = Settled> + Send>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -67,6 +98,13 @@ pub struct Dispatcher {
     /// True once the group gave this dispatcher its partitions (possibly none) and every one
     /// of them is restored; false again while a new assignment is being restored.
     ready: tokio::sync::watch::Sender<bool>,
+    /// Changelog writes in the order they were queued.
+    pending: FuturesOrdered<Queued>,
+    /// Escalations changed (and already acted on) since the last flush, in order.
+    dirty: Vec<(i32, AlertId)>,
+    dirty_set: HashSet<(i32, AlertId)>,
+    /// Input offsets to store after the next flush's writes.
+    unflushed: Vec<(i32, i64)>,
 }
 
 /// Whether the loop should go on.
@@ -95,6 +133,10 @@ impl Dispatcher {
             partitions: HashMap::new(),
             timers: TimerQueue::new(),
             ready: tokio::sync::watch::Sender::new(false),
+            pending: FuturesOrdered::new(),
+            dirty: Vec::new(),
+            dirty_set: HashSet::new(),
+            unflushed: Vec::new(),
         })
     }
 
@@ -107,6 +149,8 @@ impl Dispatcher {
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), DispatchError> {
         info!(group = %self.kafka.consumer_group, topic = %self.kafka.alerts_topic, "dispatcher started");
         let mut gauges = tokio::time::interval(GAUGES);
+        let mut flushes = tokio::time::interval(FLUSH_EVERY);
+        flushes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let wait = self.timers.next_deadline().map_or(IDLE, |at| {
                 Duration::from_millis(
@@ -117,13 +161,17 @@ impl Dispatcher {
                 biased;
                 () = shutdown.cancelled() => Flow::Stop,
                 Some(assignment) = self.assignments.recv() => self.on_assignment(assignment, &shutdown).await,
-                Some(report) = self.reports.recv() => self.on_report(report, &shutdown).await,
-                () = tokio::time::sleep(wait) => self.on_timers(&shutdown).await,
+                _ = flushes.tick(), if !self.dirty.is_empty() => self.flush(&shutdown).await,
+                Some(settled) = self.pending.next(), if !self.pending.is_empty() => {
+                    self.settle(settled, &shutdown).await
+                }
+                Some(report) = self.reports.recv() => self.on_report(report),
+                () = tokio::time::sleep(wait) => self.on_timers(),
                 _ = gauges.tick() => {
                     self.record_gauges();
                     Flow::Continue
                 }
-                record = self.consumer.recv() => match record {
+                record = self.consumer.recv(), if self.pending.len() < MAX_PENDING => match record {
                     Ok(record) => self.on_record(record, &shutdown).await?,
                     Err(error) => {
                         warn!(%error, "consume failed; retrying");
@@ -134,7 +182,11 @@ impl Dispatcher {
             if let Flow::Stop = flow {
                 break;
             }
+            if self.dirty.len() >= MAX_DIRTY && matches!(self.flush(&shutdown).await, Flow::Stop) {
+                break;
+            }
         }
+        self.drain().await;
         self.consumer.close(CLOSE_TIMEOUT).await?;
         info!("dispatcher stopped; offsets committed");
         Ok(())
@@ -269,27 +321,19 @@ impl Dispatcher {
             }
             None => {
                 warn!(partition, offset, "empty alert record skipped");
-                self.consumer.store_done(partition, offset)?;
+                self.store_in_order(partition, offset);
                 return Ok(Flow::Continue);
             }
         };
         let span = info_span!("dispatch", alert_id = %event.alert_id(), partition, offset);
         record.trace.adopt(&span);
-        self.apply(partition, offset, event, record.trace, shutdown)
-            .instrument(span)
-            .await
+        span.in_scope(|| self.apply(partition, offset, event, record.trace));
+        Ok(Flow::Continue)
     }
 
-    /// Applies one event from the alerts topic to its escalation; persists and acts on a
-    /// change before the record's offset is stored.
-    async fn apply(
-        &mut self,
-        partition: i32,
-        offset: i64,
-        event: Event,
-        trace: TraceHeaders,
-        shutdown: &CancellationToken,
-    ) -> Result<Flow, DispatchError> {
+    /// Applies one event from the alerts topic to its escalation and acts on a change; the
+    /// change is written at the next flush and the record's offset stored after that.
+    fn apply(&mut self, partition: i32, offset: i64, event: Event, trace: TraceHeaders) {
         let id = event.alert_id();
         let now = wall_clock();
         let states = self.partitions.entry(partition).or_default();
@@ -346,16 +390,14 @@ impl Dispatcher {
             }
         };
         if changed {
-            if !self.persist(partition, id, shutdown).await {
-                return Ok(Flow::Stop);
-            }
+            self.mark(partition, id, Some(offset));
             self.act(partition, id);
+        } else {
+            self.store_in_order(partition, offset);
         }
-        self.consumer.store_done(partition, offset)?;
-        Ok(Flow::Continue)
     }
 
-    async fn on_report(&mut self, report: Report, shutdown: &CancellationToken) -> Flow {
+    fn on_report(&mut self, report: Report) -> Flow {
         let Some(tracked) = self
             .partitions
             .get_mut(&report.partition)
@@ -370,17 +412,12 @@ impl Dispatcher {
             &self.policy.directory,
             wall_clock(),
         );
-        if !self
-            .persist(report.partition, report.alert_id, shutdown)
-            .await
-        {
-            return Flow::Stop;
-        }
+        self.mark(report.partition, report.alert_id, None);
         self.act(report.partition, report.alert_id);
         Flow::Continue
     }
 
-    async fn on_timers(&mut self, shutdown: &CancellationToken) -> Flow {
+    fn on_timers(&mut self) -> Flow {
         let now = wall_clock();
         while let Some((partition, id)) = self.timers.pop_due(now) {
             let Some(tracked) = self
@@ -396,20 +433,14 @@ impl Dispatcher {
             tracked
                 .escalation
                 .handle_timeout(&self.policy.directory, now);
-            let persisted = self
-                .persist(partition, id, shutdown)
-                .instrument(span.clone())
-                .await;
-            if !persisted {
-                return Flow::Stop;
-            }
+            self.mark(partition, id, None);
             span.in_scope(|| self.act(partition, id));
         }
         Flow::Continue
     }
 
-    /// Sends the escalation's decided notifications and re-arms its timer. Call only after the
-    /// change that decided them is persisted.
+    /// Sends the escalation's decided notifications and re-arms its timer. Call once the
+    /// change that decided them is queued for the changelog.
     fn act(&mut self, partition: i32, id: AlertId) {
         let Some(tracked) = self
             .partitions
@@ -443,39 +474,192 @@ impl Dispatcher {
                 .rearm((partition, id), tracked.armed, escalation.poll_timeout());
     }
 
-    /// Produces the escalation of `id` to the changelog until acknowledged; false if shutdown
-    /// came first (nothing decided by the change is then sent, nor its offset stored).
-    async fn persist(&self, partition: i32, id: AlertId, shutdown: &CancellationToken) -> bool {
+    /// Notes that the escalation of `id` changed (its notifications go out at once); the next
+    /// flush writes it, once however often it changed. `store` is the input offset that may
+    /// be stored once that write is acknowledged.
+    fn mark(&mut self, partition: i32, id: AlertId, store: Option<i64>) {
+        if self.dirty_set.insert((partition, id)) {
+            self.dirty.push((partition, id));
+        }
+        if let Some(offset) = store {
+            self.unflushed.push((partition, offset));
+        }
+    }
+
+    /// Queues every changed escalation for the changelog, then the input offsets that wait
+    /// for them.
+    async fn flush(&mut self, shutdown: &CancellationToken) -> Flow {
+        let dirty = std::mem::take(&mut self.dirty);
+        self.dirty_set.clear();
+        for (partition, id) in dirty {
+            if !self.enqueue_state(partition, id, shutdown).await {
+                return Flow::Stop;
+            }
+        }
+        for (partition, offset) in std::mem::take(&mut self.unflushed) {
+            self.store_in_order(partition, offset);
+        }
+        Flow::Continue
+    }
+
+    /// Queues the escalation of `id` for the changelog. Waits only while the producer's queue
+    /// is full; false if shutdown came first.
+    async fn enqueue_state(
+        &mut self,
+        partition: i32,
+        id: AlertId,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let store = None;
         let Some(tracked) = self
             .partitions
             .get(&partition)
             .and_then(|states| states.get(&id))
         else {
+            // Revoked meanwhile: its next owner has the last acknowledged state.
             return true;
         };
         let key = id.to_string();
         let payload = encode_escalation(&tracked.escalation.snapshot(), tracked.input_offset);
         loop {
-            match self
-                .producer
-                .send(
-                    &self.kafka.state_topic,
-                    &key,
-                    &payload,
-                    Some(partition),
-                    Some(&key),
-                )
-                .await
-            {
-                Ok(_) => return true,
+            match self.producer.enqueue(
+                &self.kafka.state_topic,
+                &key,
+                &payload,
+                Some(partition),
+                Some(&key),
+            ) {
+                Ok(queued) => {
+                    self.pending.push_back(Box::pin(async move {
+                        Settled {
+                            partition,
+                            alert: Some(id),
+                            store,
+                            result: queued.acknowledged().await.map(|_| ()),
+                        }
+                    }));
+                    return true;
+                }
+                Err(ProduceError::QueueFull) => {
+                    // Make room: settle the oldest queued write.
+                    match self.pending.next().await {
+                        Some(settled) => {
+                            if let Flow::Stop = self.settle(settled, shutdown).await {
+                                return false;
+                            }
+                        }
+                        None => {
+                            if pause(shutdown).await {
+                                return false;
+                            }
+                        }
+                    }
+                }
                 Err(error) => {
                     metrics::produce_error();
-                    warn!(%error, alert_id = %id, "state not acknowledged; retrying");
+                    warn!(%error, alert_id = %id, "state not queued; retrying");
+                    if pause(shutdown).await {
+                        return false;
+                    }
                 }
             }
-            if pause(shutdown).await {
-                return false;
+        }
+    }
+
+    /// Stores `offset` after everything queued before it is acknowledged (at once when
+    /// nothing is).
+    fn store_in_order(&mut self, partition: i32, offset: i64) {
+        if !self.dirty.is_empty() {
+            self.unflushed.push((partition, offset));
+        } else if self.pending.is_empty() {
+            self.store(partition, offset);
+        } else {
+            self.pending.push_back(Box::pin(std::future::ready(Settled {
+                partition,
+                alert: None,
+                store: Some(offset),
+                result: Ok(()),
+            })));
+        }
+    }
+
+    fn store(&self, partition: i32, offset: i64) {
+        // Fails only when the partition was revoked meanwhile: its next owner re-reads the
+        // record, and the engine decides the same notifications under the same ids.
+        if let Err(error) = self.consumer.store_done(partition, offset) {
+            warn!(partition, offset, %error, "offset not stored");
+        }
+    }
+
+    /// The oldest queued write is acknowledged (store its offset) or refused (write the
+    /// escalation's current state until the broker takes it, then store the offset; later
+    /// writes wait meanwhile, so offsets stay in order).
+    async fn settle(&mut self, settled: Settled, shutdown: &CancellationToken) -> Flow {
+        if let Err(error) = settled.result {
+            metrics::produce_error();
+            warn!(%error, partition = settled.partition, "state not acknowledged; writing it again");
+            if let Some(id) = settled.alert
+                && let Some(tracked) = self
+                    .partitions
+                    .get(&settled.partition)
+                    .and_then(|states| states.get(&id))
+            {
+                let key = id.to_string();
+                let payload =
+                    encode_escalation(&tracked.escalation.snapshot(), tracked.input_offset);
+                loop {
+                    if pause(shutdown).await {
+                        return Flow::Stop;
+                    }
+                    let sent = self
+                        .producer
+                        .send(
+                            &self.kafka.state_topic,
+                            &key,
+                            &payload,
+                            Some(settled.partition),
+                            Some(&key),
+                        )
+                        .await;
+                    match sent {
+                        Ok(_) => break,
+                        Err(error) => {
+                            metrics::produce_error();
+                            warn!(%error, alert_id = %id, "state not acknowledged; retrying");
+                        }
+                    }
+                }
             }
+        }
+        if let Some(offset) = settled.store {
+            self.store(settled.partition, offset);
+        }
+        Flow::Continue
+    }
+
+    /// On the way out: stores the offsets whose changes the broker acknowledges within
+    /// `DRAIN_TIMEOUT`; the rest are re-read after the restart.
+    async fn drain(&mut self) {
+        let queued = self.pending.len() + self.dirty.len();
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            // Queue what changed since the last flush (a fresh token: the loop's is cancelled).
+            if let Flow::Stop = self.flush(&CancellationToken::new()).await {
+                return;
+            }
+            while let Some(settled) = self.pending.next().await {
+                match (settled.result, settled.store) {
+                    (Ok(()), Some(offset)) => self.store(settled.partition, offset),
+                    (Ok(()), None) => {}
+                    (Err(_), _) => return,
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            warn!(
+                queued,
+                "changelog writes not all acknowledged before stopping"
+            );
         }
     }
 
@@ -504,7 +688,7 @@ impl Dispatcher {
                 return Ok(Flow::Stop);
             }
         }
-        self.consumer.store_done(record.partition, record.offset)?;
+        self.store_in_order(record.partition, record.offset);
         Ok(Flow::Continue)
     }
 }
