@@ -121,6 +121,10 @@ enum Command {
         /// Step 1 timeout: long enough to ingest, dispatch and restart before step 2 fires.
         #[arg(long, default_value_t = 120.0)]
         step_timeout: f64,
+        /// Submit at this many alerts/s (batches of 50) instead of as fast as possible: keeps
+        /// the dispatcher's lag, and so Tansu's fetch cost, small.
+        #[arg(long)]
+        rate: Option<f64>,
     },
 }
 
@@ -306,6 +310,7 @@ async fn scale(
     open: u64,
     partitions: u32,
     step_timeout: f64,
+    rate: Option<f64>,
 ) -> anyhow::Result<serde_json::Value> {
     let receiver = Receiver::start().await?;
     let step = Duration::from_secs_f64(step_timeout);
@@ -327,8 +332,8 @@ async fn scale(
     let spec = Spec {
         mode: Mode::Batch,
         concurrency: 8,
-        batch_size: 500,
-        rate: None,
+        batch_size: if rate.is_some() { 50 } else { 500 },
+        rate,
         count: open,
         duration: Duration::from_secs(600),
         connections: 2,
@@ -448,7 +453,8 @@ fn main() -> std::process::ExitCode {
                 open,
                 partitions,
                 step_timeout,
-            } => scale(&cli, *open, *partitions, *step_timeout).await?,
+                rate,
+            } => scale(&cli, *open, *partitions, *step_timeout, *rate).await?,
         };
         if let Some(path) = &cli.json {
             std::fs::write(path, serde_json::to_string_pretty(&value)?)
