@@ -69,7 +69,10 @@ impl Process {
         let child = Command::new(program)
             .args(args)
             .current_dir(dir)
-            .env("WATCHKEEPER_LOG", "warn")
+            .env(
+                "WATCHKEEPER_LOG",
+                std::env::var("WK_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -106,6 +109,16 @@ impl Process {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let start = text.len().saturating_sub(4000);
         text.get(start..).unwrap_or_default().to_owned()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // WK_BENCH_KEEP=1 keeps the logs and data for a look afterwards.
+        if std::env::var_os("WK_BENCH_KEEP").is_some() {
+            eprintln!("wk-bench: kept {}", self.dir.path().display());
+            self.dir.disable_cleanup(true);
+        }
     }
 }
 
@@ -155,6 +168,7 @@ produce_timeout = "10s"
 [kafka.properties]
 "fetch.wait.max.ms" = "{fetch_wait}"
 {linger}
+{extra}
 
 [api]
 listen = "127.0.0.1:{api_port}"
@@ -201,6 +215,7 @@ default_chain = "two"
 "#,
         partitions = spec.partitions,
         fetch_wait = spec.fetch_wait_ms,
+        extra = std::env::var("WK_BENCH_KAFKA_PROPERTIES").unwrap_or_default(),
         linger = spec
             .linger_ms
             .map(|ms| format!("\"linger.ms\" = \"{ms}\""))

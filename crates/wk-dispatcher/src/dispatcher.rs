@@ -200,6 +200,31 @@ impl Dispatcher {
         match assignment {
             Assignment::Assigned(partitions) => {
                 self.ready.send_replace(false);
+                // Read the new partitions' changelogs concurrently; any that fails is read
+                // again, alone, below.
+                let missing: Vec<i32> = partitions
+                    .iter()
+                    .copied()
+                    .filter(|partition| !self.partitions.contains_key(partition))
+                    .collect();
+                let reads = futures_util::future::join_all(missing.iter().map(|partition| {
+                    read_partition(
+                        &self.kafka,
+                        &self.kafka.state_topic,
+                        *partition,
+                        RESTORE_TIMEOUT,
+                    )
+                }));
+                let results = tokio::select! {
+                    () = shutdown.cancelled() => return Flow::Stop,
+                    results = reads => results,
+                };
+                for (partition, result) in missing.into_iter().zip(results) {
+                    match result {
+                        Ok(records) => self.restore(partition, &records),
+                        Err(error) => warn!(partition, %error, "restore failed; retrying"),
+                    }
+                }
                 for partition in partitions {
                     if !self.ensure_restored(partition, shutdown).await {
                         return Flow::Stop;
