@@ -389,7 +389,8 @@ mod tests {
                     repeat: 2,
                     ack_timeout_ms: Some(3_600_000),
                     on_exhausted: vec![TargetRef::Console("panama".into())],
-                },
+                }
+                .into(),
             )]
             .into(),
             routes: vec![Route {

@@ -3,6 +3,7 @@
 //! decision; built and validated from configuration in `config`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::alert::{Alert, Category, Severity};
 use crate::schedule::Schedule;
@@ -140,7 +141,9 @@ pub struct Route {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Policy {
     pub directory: Directory,
-    pub chains: BTreeMap<String, Chain>,
+    /// Shared with every escalation on the chain (an escalation keeps the chain it started
+    /// with, and thousands are open at once).
+    pub chains: BTreeMap<String, Arc<Chain>>,
     /// Ordered: the first match wins.
     pub routes: Vec<Route>,
     /// The chain when no route matches.
@@ -168,7 +171,7 @@ impl Matcher {
 impl Policy {
     /// The route name and chain for `alert`: the first matching route, else the default.
     /// Validation guarantees every chain named exists.
-    pub fn route(&self, alert: &Alert) -> Option<(&str, &Chain)> {
+    pub fn route(&self, alert: &Alert) -> Option<(&str, &Arc<Chain>)> {
         let (name, chain) = self
             .routes
             .iter()
@@ -229,7 +232,7 @@ pub(crate) mod tests {
                 ..Directory::default()
             },
             chains: ["standard", "crisis", "wca"]
-                .map(|id| (id.to_owned(), chain(id)))
+                .map(|id| (id.to_owned(), chain(id).into()))
                 .into(),
             routes: vec![
                 Route {

@@ -304,7 +304,7 @@ impl Dispatcher {
         let count = latest.len();
         self.partitions.insert(partition, HashMap::new());
         for (id, (snapshot, input_offset)) in latest {
-            let escalation = Escalation::restore(snapshot);
+            let escalation = Escalation::restore_in(snapshot, &self.policy);
             if let Some(states) = self.partitions.get_mut(&partition) {
                 states.insert(
                     id,

@@ -402,7 +402,10 @@ impl RawPolicy {
                     })
                     .collect(),
             };
-            if chains.insert(raw.id.clone(), chain).is_some() {
+            if chains
+                .insert(raw.id.clone(), std::sync::Arc::new(chain))
+                .is_some()
+            {
                 errors.push(format!("{field}.id"), format!("{:?} appears twice", raw.id));
             }
         }
@@ -480,7 +483,7 @@ impl RawPolicy {
                     .collect();
                 chains.insert(
                     "default".into(),
-                    Chain {
+                    std::sync::Arc::new(Chain {
                         id: "default".into(),
                         steps: vec![Step {
                             timeout_ms: 15 * 60_000,
@@ -489,7 +492,7 @@ impl RawPolicy {
                         repeat: 0,
                         ack_timeout_ms: None,
                         on_exhausted: vec![],
-                    },
+                    }),
                 );
                 ("default".to_owned(), Vec::new())
             }

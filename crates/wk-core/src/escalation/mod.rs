@@ -14,6 +14,7 @@ mod queue;
 mod timer;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -189,7 +190,7 @@ pub struct Escalation {
     pub(crate) alert: Alert,
     pub(crate) incident: u32,
     pub(crate) route: String,
-    pub(crate) chain: Chain,
+    pub(crate) chain: Arc<Chain>,
     pub(crate) status: Status,
     pub(crate) step: usize,
     pub(crate) round: u32,
@@ -231,7 +232,7 @@ impl Escalation {
         alert: Alert,
         incident: u32,
         route: &str,
-        chain: Chain,
+        chain: Arc<Chain>,
         directory: &Directory,
         now: Timestamp,
     ) -> Escalation {
@@ -284,7 +285,7 @@ impl Escalation {
             alert: self.alert.clone(),
             incident: self.incident,
             route: self.route.clone(),
-            chain: self.chain.clone(),
+            chain: Chain::clone(&self.chain),
             status: self.status.clone(),
             step: self.step,
             round: self.round,
@@ -300,6 +301,21 @@ impl Escalation {
     }
 
     /// Restores a persisted escalation; its pending notifications are queued again.
+    /// Like `restore`, sharing the chain with `policy` when the policy still has it
+    /// unchanged (a restored dispatcher then holds one copy per chain, not one per alert).
+    pub fn restore_in(snapshot: Snapshot, policy: &Policy) -> Escalation {
+        let shared = policy
+            .chains
+            .get(&snapshot.chain.id)
+            .filter(|chain| ***chain == snapshot.chain)
+            .cloned();
+        let mut escalation = Escalation::restore(snapshot);
+        if let Some(chain) = shared {
+            escalation.chain = chain;
+        }
+        escalation
+    }
+
     pub fn restore(snapshot: Snapshot) -> Escalation {
         let actions = snapshot
             .deliveries
@@ -311,7 +327,7 @@ impl Escalation {
             alert: snapshot.alert,
             incident: snapshot.incident,
             route: snapshot.route,
-            chain: snapshot.chain,
+            chain: Arc::new(snapshot.chain),
             status: snapshot.status,
             step: snapshot.step,
             round: snapshot.round,
@@ -359,7 +375,12 @@ impl Escalation {
 
     /// The next thing to do, if any.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if self.actions.is_empty() {
+            // A dispatcher holds many escalations for hours: an empty queue keeps no buffer.
+            self.actions.shrink_to_fit();
+        }
+        action
     }
 
     /// A trigger for this alert: folded into an open incident; after resolution, a new
@@ -693,6 +714,9 @@ impl Escalation {
             recipient,
             purpose,
         };
+        // Exact growth: a few dozen entries at most, held for the life of the alert, so the
+        // slack of doubling would cost more memory than the copies cost time.
+        self.deliveries.reserve_exact(1);
         self.deliveries.push(DeliveryRecord {
             notification: notification.clone(),
             state: DeliveryState::Pending,
@@ -702,6 +726,7 @@ impl Escalation {
     }
 
     fn log(&mut self, at: Timestamp, event: Event) {
+        self.timeline.reserve_exact(1);
         self.timeline.push(Entry { at, event });
     }
 }

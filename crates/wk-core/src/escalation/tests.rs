@@ -121,7 +121,7 @@ fn chain(repeat: u32, ack_timeout_ms: Option<i64>) -> Chain {
 fn policy(repeat: u32, ack_timeout_ms: Option<i64>) -> Policy {
     Policy {
         directory: directory(),
-        chains: [("standard".to_owned(), chain(repeat, ack_timeout_ms))].into(),
+        chains: [("standard".to_owned(), chain(repeat, ack_timeout_ms).into())].into(),
         routes: vec![Route {
             name: "all".into(),
             matcher: Matcher::default(),
@@ -474,6 +474,24 @@ fn restore_reissues_only_pending_notifications_under_the_same_ids() {
         .collect();
     assert_eq!(again, sent[1..]);
     assert_eq!(restored.poll_timeout(), Some(minutes("5m")));
+}
+
+#[test]
+fn escalations_share_their_chain_with_the_policy_also_after_a_restore() {
+    let policy = policy(0, None);
+    let standard = &policy.chains["standard"];
+    let escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&escalation.chain, standard));
+    let restored = Escalation::restore_in(escalation.snapshot(), &policy);
+    assert!(std::sync::Arc::ptr_eq(&restored.chain, standard));
+    assert_eq!(restored.snapshot(), escalation.snapshot());
+    // A chain changed since (new configuration) is kept as the alert started with it.
+    let mut changed = policy.clone();
+    let mut longer = (**standard).clone();
+    longer.repeat += 1;
+    changed.chains.insert("standard".into(), longer.into());
+    let kept = Escalation::restore_in(escalation.snapshot(), &changed);
+    assert_eq!(*kept.chain, **standard);
 }
 
 #[test]
