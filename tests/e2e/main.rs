@@ -2,6 +2,7 @@
 //! `watchkeeper` process (see the `wk_e2e` harness), so tests run in parallel safely.
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
+mod abuse;
 mod broker_outage;
 mod cli;
 mod config;

@@ -101,6 +101,8 @@ produce_timeout = "{produce_timeout}"
 listen = "127.0.0.1:{api_port}"
 http_listen = "127.0.0.1:{http_port}"
 max_message_bytes = 65536
+office_rate = 50
+office_burst = 500
 
 [telemetry]
 listen = "127.0.0.1:{telemetry_port}"

@@ -140,7 +140,8 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             config.api.max_in_flight,
             config.api.max_batch,
             config.kafka.produce_timeout,
-        );
+        )
+        .with_limits(wk_api::limits::RateLimits::new(&config.offices));
         let api_token = token.clone();
         let max_message_bytes = config.api.max_message_bytes;
         let api_tls = tls.clone();

@@ -102,6 +102,8 @@ mod tests {
                 name: "Maiduguri".into(),
                 // Mid-rotation: the old and the new token both work.
                 token_hashes: vec![token_hash("s3cret-token"), token_hash("old-token")],
+                rate_per_second: 50,
+                burst: 500,
             }],
             &[
                 DutyOfficer {

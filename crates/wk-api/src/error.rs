@@ -5,6 +5,7 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 use wk_core::validate::Violations;
 
 use crate::auth::AuthError;
+use crate::limits::Limited;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -16,6 +17,16 @@ pub enum ApiError {
     WrongOffice { own: String, requested: String },
     #[error("too many submissions in flight; retry with backoff")]
     Overloaded,
+    #[error(
+        "office {office} is over its limit of {} alerts/s (bursts of {}); {}",
+        .limited.rate_per_second,
+        .limited.burst,
+        .limited.retry_after.map_or_else(
+            || "split the batch".to_owned(),
+            |wait| format!("retry in {} ms", wait.as_millis().max(1)),
+        )
+    )]
+    RateLimited { office: String, limited: Limited },
     #[error(
         "the broker did not acknowledge the alert in time; it is not confirmed: retry with the same dedup key"
     )]
@@ -48,7 +59,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => Code::Unauthenticated,
             ApiError::WrongOffice { .. } | ApiError::WrongRole { .. } => Code::PermissionDenied,
             ApiError::NotFound(_) => Code::NotFound,
-            ApiError::Overloaded => Code::ResourceExhausted,
+            ApiError::Overloaded | ApiError::RateLimited { .. } => Code::ResourceExhausted,
             ApiError::BrokerUnavailable => Code::Unavailable,
         }
     }
@@ -95,6 +106,18 @@ impl ApiError {
 pub fn to_status(error: &ApiError) -> Status {
     let code = error.code();
     let violations = error.violations();
+    if let ApiError::RateLimited {
+        limited: Limited {
+            retry_after: Some(wait),
+            ..
+        },
+        ..
+    } = error
+    {
+        // google.rpc.RetryInfo: clients with a gRPC retry policy wait this long.
+        let details = ErrorDetails::with_retry_info(Some(*wait));
+        return Status::with_error_details(code, error.to_string(), details);
+    }
     if violations.is_empty() {
         return Status::new(code, error.to_string());
     }

@@ -16,6 +16,7 @@ use wk_proto::v1::alert_ingest_server::AlertIngest;
 
 use crate::auth::{Authenticator, Caller};
 use crate::error::{ApiError, to_status};
+use crate::limits::RateLimits;
 use crate::metrics;
 use crate::view::StateView;
 
@@ -28,6 +29,7 @@ pub struct IngestService {
     max_in_flight: usize,
     max_batch: usize,
     produce_timeout: Duration,
+    limits: RateLimits,
 }
 
 /// The wall clock, read at the boundary and passed into the core.
@@ -61,7 +63,26 @@ impl IngestService {
             max_in_flight,
             max_batch,
             produce_timeout,
+            limits: RateLimits::default(),
         }
+    }
+
+    /// Refuses an office's submissions beyond its rate (RESOURCE_EXHAUSTED with RetryInfo).
+    pub fn with_limits(mut self, limits: RateLimits) -> IngestService {
+        self.limits = limits;
+        self
+    }
+
+    /// Takes `alerts` from the office's allowance, counting a refusal in the metrics.
+    fn admit(&self, office: &str, alerts: usize) -> Result<(), Status> {
+        self.limits.check(office, alerts).map_err(|limited| {
+            let error = ApiError::RateLimited {
+                office: office.to_owned(),
+                limited,
+            };
+            metrics::rate_limited(office, alerts);
+            to_status(&error)
+        })
     }
 
     /// Submits one alert and records its outcome and latency.
@@ -164,6 +185,7 @@ impl AlertIngest for IngestService {
         request: Request<pb::SubmitAlertRequest>,
     ) -> Result<Response<pb::SubmitAlertResponse>, Status> {
         let office = self.office(&request)?;
+        self.admit(&office, 1)?;
         self.submit_one(&office, request.into_inner().alert)
             .await
             .map(Response::new)
@@ -182,6 +204,7 @@ impl AlertIngest for IngestService {
                 max: self.max_batch,
             }));
         }
+        self.admit(&office, alerts.len())?;
         // Produce concurrently; librdkafka batches them into few requests.
         let outcomes = futures_util::future::join_all(
             alerts

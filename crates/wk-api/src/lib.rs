@@ -7,6 +7,7 @@ pub mod console;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod limits;
 mod metrics;
 pub mod server;
 pub mod view;

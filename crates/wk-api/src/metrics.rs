@@ -14,6 +14,17 @@ pub(crate) fn alert_received(office: &str, severity: &str, outcome: &'static str
     .increment(1);
 }
 
+/// Alerts refused by the office's rate limit, before validation (so severity unknown).
+pub(crate) fn rate_limited(office: &str, alerts: usize) {
+    metrics::counter!(
+        "watchkeeper_alerts_received_total",
+        "office" => office.to_owned(),
+        "severity" => "unchecked",
+        "outcome" => "rate_limited"
+    )
+    .increment(u64::try_from(alerts).unwrap_or(u64::MAX));
+}
+
 /// From request to the broker's acknowledgement (or refusal).
 pub(crate) fn ingest_latency(elapsed: Duration) {
     metrics::histogram!("watchkeeper_ingest_latency_seconds").record(elapsed.as_secs_f64());

@@ -181,6 +181,9 @@ listen = "127.0.0.1:{telemetry}"
 [[offices]]
 id = "{OFFICE}"
 token_sha256 = "{token_hash}"
+# The load generator is one office sending as fast as it can.
+rate = 1000000
+burst = 1000000
 
 [consoles.manila]
 webhook_url = "http://{receiver}/manila"

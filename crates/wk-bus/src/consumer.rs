@@ -113,9 +113,17 @@ impl GroupConsumer {
             .set("auto.offset.reset", "earliest")
             // Notify as soon as a record lands rather than waiting for a fuller fetch.
             .set("fetch.wait.max.ms", tuned(kafka, "fetch.wait.max.ms", "10"))
-            // A dispatcher killed with -9 is replaced within seconds.
-            .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "1000")
+            // A dispatcher killed with -9 is replaced within seconds. A broker that can stall
+            // for longer (Tansu 0.6 under load, see the README's performance section) needs a
+            // longer session, set through kafka.properties.
+            .set(
+                "session.timeout.ms",
+                tuned(kafka, "session.timeout.ms", "6000"),
+            )
+            .set(
+                "heartbeat.interval.ms",
+                tuned(kafka, "heartbeat.interval.ms", "1000"),
+            )
             .set("statistics.interval.ms", "5000")
             .create_with_context(RebalanceContext { events: sender })
             .map_err(BusError::kafka("create consumer"))?;

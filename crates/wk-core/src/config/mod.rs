@@ -133,6 +133,11 @@ pub struct Office {
     pub name: String,
     /// SHA-256 of the accepted tokens: the current one, and the previous one during a rotation.
     pub token_hashes: Vec<[u8; 32]>,
+    /// Alerts per second this office may submit, sustained; more are refused with
+    /// RESOURCE_EXHAUSTED so that one flooding office cannot crowd out the others.
+    pub rate_per_second: u32,
+    /// Alerts it may submit at once above that rate (an incident produces a burst).
+    pub burst: u32,
 }
 
 /// A duty officer's console-API identity: the SHA-256 of their bearer token, and their role.
@@ -351,6 +356,19 @@ struct RawApi {
     max_in_flight: i64,
     #[serde(default = "default_max_batch")]
     max_batch: i64,
+    #[serde(default = "default_office_rate")]
+    office_rate: i64,
+    #[serde(default = "default_office_burst")]
+    office_burst: i64,
+}
+
+/// Far above what a field office sends in an incident, far below what a runaway script does.
+fn default_office_rate() -> i64 {
+    50
+}
+
+fn default_office_burst() -> i64 {
+    500
 }
 
 impl Default for RawApi {
@@ -361,6 +379,8 @@ impl Default for RawApi {
             tls: None,
             max_message_bytes: default_max_message_bytes(),
             max_in_flight: default_max_in_flight(),
+            office_rate: default_office_rate(),
+            office_burst: default_office_burst(),
             max_batch: default_max_batch(),
         }
     }
@@ -386,6 +406,12 @@ struct RawOffice {
     #[serde(default)]
     name: String,
     token_sha256: String,
+    /// Overrides `api.office_rate` for this office.
+    #[serde(default)]
+    rate: Option<i64>,
+    /// Overrides `api.office_burst` for this office.
+    #[serde(default)]
+    burst: Option<i64>,
     /// Still accepted during a token rotation; remove once the office uses the new token.
     #[serde(default)]
     previous_token_sha256: Option<String>,
@@ -605,13 +631,14 @@ fn apply_overrides(
         if last.is_empty() {
             continue;
         }
-        if let Err(segment) = set_path(document, parents, last, value) {
-            errors.push(name.clone(), format!("{segment} is not a table"));
+        if let Err(reason) = set_path(document, parents, last, value) {
+            errors.push(name.clone(), reason);
         }
     }
 }
 
-/// Sets `parents.last` in `table`, creating tables on the way; `Err` names a non-table parent.
+/// Sets `parents.last` in `table`, creating tables on the way; `Err` says what is wrong (a
+/// parent that is not a table, a number or flag that does not parse).
 fn set_path(
     table: &mut toml::Table,
     parents: &[String],
@@ -624,7 +651,7 @@ fn set_path(
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         return match entry {
             toml::Value::Table(inner) => set_path(inner, rest, last, value),
-            _ => Err(first.clone()),
+            _ => Err(format!("{first} is not a table")),
         };
     }
     let replacement = match table.get(last) {
@@ -633,6 +660,19 @@ fn set_path(
                 .split(',')
                 .map(|item| toml::Value::String(item.trim().to_owned()))
                 .collect(),
+        ),
+        // A number or a flag in the file stays one.
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(
+            value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{value:?} is not a whole number, as {last} needs"))?,
+        ),
+        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
+            value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{value:?} is not true or false, as {last} needs"))?,
         ),
         _ => toml::Value::String(value),
     };
@@ -846,6 +886,8 @@ impl Config {
                 as usize,
             max_batch: errors.in_range("api.max_batch", raw.api.max_batch, 1, 10_000) as usize,
         };
+        errors.in_range("api.office_rate", raw.api.office_rate, 1, 1_000_000);
+        errors.in_range("api.office_burst", raw.api.office_burst, 1, 1_000_000);
 
         let mut offices = Vec::with_capacity(raw.offices.len());
         let mut office_ids = BTreeSet::new();
@@ -867,6 +909,12 @@ impl Config {
                 office.previous_token_sha256.as_deref(),
                 &mut token_hashes,
             );
+            let rate = office.rate.map_or(raw.api.office_rate, |rate| {
+                errors.in_range(&format!("{field}.rate"), rate, 1, 1_000_000)
+            });
+            let burst = office.burst.map_or(raw.api.office_burst, |burst| {
+                errors.in_range(&format!("{field}.burst"), burst, 1, 1_000_000)
+            });
             offices.push(Office {
                 name: if office.name.is_empty() {
                     office.id.clone()
@@ -875,6 +923,8 @@ impl Config {
                 },
                 id: office.id,
                 token_hashes,
+                rate_per_second: u32::try_from(rate.clamp(1, 1_000_000)).unwrap_or(1),
+                burst: u32::try_from(burst.clamp(1, 1_000_000)).unwrap_or(1),
             });
         }
 
@@ -1133,6 +1183,41 @@ console = "manila"
         let bad = format!("{EXAMPLE}\n[telemetry]\notlp_endpoint = \"collector:4318\"\n");
         let error = Config::from_toml(&bad, []).unwrap_err().to_string();
         assert!(error.contains("telemetry.otlp_endpoint"), "{error}");
+    }
+
+    #[test]
+    fn numbers_in_the_file_stay_numbers_when_the_environment_overrides_them() {
+        let config =
+            Config::from_toml(EXAMPLE, env(&[("WATCHKEEPER__KAFKA__PARTITIONS", "12")])).unwrap();
+        assert_eq!(config.kafka.partitions, 12);
+        let error = Config::from_toml(EXAMPLE, env(&[("WATCHKEEPER__KAFKA__PARTITIONS", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("WATCHKEEPER__KAFKA__PARTITIONS"), "{error}");
+    }
+
+    #[test]
+    fn offices_get_the_default_rate_limit_unless_they_set_their_own() {
+        let config = Config::from_toml(EXAMPLE, []).unwrap();
+        assert_eq!(
+            (config.offices[0].rate_per_second, config.offices[0].burst),
+            (50, 500)
+        );
+        let own = EXAMPLE.replace(
+            "name = \"Maiduguri sub-office\"",
+            "name = \"Maiduguri sub-office\"\nrate = 5\nburst = 20",
+        );
+        let config = Config::from_toml(&own, []).unwrap();
+        assert_eq!(
+            (config.offices[0].rate_per_second, config.offices[0].burst),
+            (5, 20)
+        );
+        let zero = EXAMPLE.replace(
+            "name = \"Maiduguri sub-office\"",
+            "name = \"Maiduguri sub-office\"\nrate = 0",
+        );
+        let error = Config::from_toml(&zero, []).unwrap_err().to_string();
+        assert!(error.contains("offices[0].rate"), "{error}");
     }
 
     #[test]
