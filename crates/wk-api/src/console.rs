@@ -114,7 +114,7 @@ impl ConsoleService {
         let payload = encode_action(id, &action, &by, now());
         let send = self
             .producer
-            .send(&self.alerts_topic, &key, &payload, None, Some(&key));
+            .send(&self.alerts_topic, &key, &payload, None, true);
         match tokio::time::timeout(self.produce_timeout, send).await {
             Ok(Ok(_)) => {
                 info!(alert_id = %id, ?action, channel, "action recorded");

@@ -132,7 +132,7 @@ impl IngestService {
         let payload = encode_raised(&alert, now);
         let send = self
             .producer
-            .send(&self.alerts_topic, &key, &payload, None, Some(&key));
+            .send(&self.alerts_topic, &key, &payload, None, true);
         match tokio::time::timeout(self.produce_timeout, send).await {
             Ok(Ok(_)) => {}
             Ok(Err(ProduceError::QueueFull)) => return Err(ApiError::Overloaded),

@@ -85,17 +85,17 @@ impl Producer {
     /// Sends one record and waits, without limit, for the broker's acknowledgement; callers
     /// that must answer in bounded time wrap this in a timeout. `partition` pins the
     /// partition (the state changelog follows its input partition); `None` hashes the key.
-    /// A record about one alert (`alert_id`) carries it and the current span's trace context
-    /// in its headers.
+    /// A `traced` record carries the current span's trace context in its headers (when
+    /// OpenTelemetry export is on).
     pub async fn send(
         &self,
         topic: &str,
         key: &str,
         payload: &[u8],
         partition: Option<i32>,
-        alert_id: Option<&str>,
+        traced: bool,
     ) -> Result<Acknowledged, ProduceError> {
-        self.enqueue(topic, key, payload, partition, alert_id)?
+        self.enqueue(topic, key, payload, partition, traced)?
             .acknowledged()
             .await
     }
@@ -109,20 +109,24 @@ impl Producer {
         key: &str,
         payload: &[u8],
         partition: Option<i32>,
-        alert_id: Option<&str>,
+        traced: bool,
     ) -> Result<Pending, ProduceError> {
         let mut record = FutureRecord::to(topic).key(key).payload(payload);
         if let Some(partition) = partition {
             record = record.partition(partition);
         }
-        if let Some(alert_id) = alert_id {
-            let mut headers = OwnedHeaders::new().insert(Header {
-                key: "watchkeeper-alert-id",
-                value: Some(alert_id),
-            });
-            // The caller's span (the submission, the officer's action) becomes the parent of
-            // the dispatcher's work on this record.
-            for (key, value) in TraceHeaders::of(&tracing::Span::current()).iter() {
+        // The caller's span (the submission, the officer's action) becomes the parent of the
+        // dispatcher's work on this record. Only then does a record carry headers: the alert
+        // id is its key, and Tansu 0.6 looks up every fetched record's headers in a table
+        // without an index, so each header row costs every later fetch.
+        let trace = if traced {
+            TraceHeaders::of(&tracing::Span::current())
+        } else {
+            TraceHeaders::default()
+        };
+        if !trace.is_empty() {
+            let mut headers = OwnedHeaders::new();
+            for (key, value) in trace.iter() {
                 headers = headers.insert(Header {
                     key,
                     value: Some(value),

@@ -552,7 +552,7 @@ impl Dispatcher {
                 &key,
                 &payload,
                 Some(partition),
-                Some(&key),
+                false,
             ) {
                 Ok(queued) => {
                     self.pending.push_back(Box::pin(async move {
@@ -643,7 +643,7 @@ impl Dispatcher {
                             &key,
                             &payload,
                             Some(settled.partition),
-                            Some(&key),
+                            false,
                         )
                         .await;
                     match sent {
@@ -703,7 +703,7 @@ impl Dispatcher {
         loop {
             match self
                 .producer
-                .send(&self.kafka.dead_letter_topic, &key, payload, None, None)
+                .send(&self.kafka.dead_letter_topic, &key, payload, None, false)
                 .await
             {
                 Ok(_) => break,

@@ -288,7 +288,7 @@ impl Shared {
             &job.notification.id,
             payload.as_bytes(),
             None,
-            None,
+            false,
         );
         match tokio::time::timeout(Duration::from_secs(10), send).await {
             Ok(Ok(_)) => metrics::dead_letter(),
