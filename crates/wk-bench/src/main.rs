@@ -305,6 +305,21 @@ async fn e2e(
     }))
 }
 
+/// The dispatcher's `watchkeeper_open_alerts{status="triggered"}` once it reaches `open`
+/// (the gauge refreshes every 5 s), or what it shows after 30 s.
+async fn held_open(stack: &Stack, open: u64) -> anyhow::Result<f64> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let held = stack
+            .dispatcher_metric("watchkeeper_open_alerts", "status=\"triggered\"")
+            .await?;
+        if held >= open as f64 || Instant::now() >= deadline {
+            return Ok(held);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 async fn scale(
     cli: &Cli,
     open: u64,
@@ -358,20 +373,14 @@ async fn scale(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let dispatched_in = started.elapsed();
-    // Let the allocator settle and the gauges refresh.
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let held = stack
-        .dispatcher_metric("watchkeeper_open_alerts", "status=\"triggered\"")
-        .await?;
+    // The gauges refresh every 5 s: wait until they show every alert held.
+    let held = held_open(&stack, open).await?;
     let dispatcher = stack.dispatcher.as_ref().context("no dispatcher")?;
     let loaded_kib = dispatcher.rss_kib()?;
     // Crash and restore.
     stack.restart_dispatcher()?;
     let restore = stack.dispatcher_ready(Duration::from_secs(120)).await?;
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let restored_held = stack
-        .dispatcher_metric("watchkeeper_open_alerts", "status=\"triggered\"")
-        .await?;
+    let restored_held = held_open(&stack, open).await?;
     let dispatcher = stack.dispatcher.as_ref().context("no dispatcher")?;
     let restored_kib = dispatcher.rss_kib()?;
     // Step 2 (Panama) is due `step` after each alert's step 1: how late does it fire?
@@ -380,6 +389,13 @@ async fn scale(
     {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // What the dispatcher still holds (all zero once every step 2 fired).
+    let armed_timers = stack
+        .dispatcher_metric("watchkeeper_armed_timers", "")
+        .await?;
+    let pending_writes = stack
+        .dispatcher_metric("watchkeeper_changelog_writes_pending", "")
+        .await?;
     let mut lateness = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
     let manila_first = receiver.manila(|manila| manila.first.clone());
     let fired = receiver.panama(|panama| {
@@ -420,6 +436,8 @@ async fn scale(
         "rss_after_restore_kib": restored_kib,
         "bytes_per_open_alert_after_restore": per_alert(restored_kib),
         "step2_fired": fired,
+        "armed_timers_at_end": armed_timers,
+        "changelog_writes_pending_at_end": pending_writes,
         "step2_lateness": late,
     }))
 }

@@ -255,6 +255,7 @@ impl Dispatcher {
             }
         }
         metrics::open_alerts(triggered, acknowledged);
+        metrics::backlog(self.timers.len(), self.pending.len() + self.dirty.len());
     }
 
     fn revoke(&mut self, partition: i32) {

@@ -43,6 +43,13 @@ pub(crate) fn open_alerts(triggered: usize, acknowledged: usize) {
     metrics::gauge!("watchkeeper_open_alerts", "status" => "acknowledged").set(acknowledged as f64);
 }
 
+/// Escalation timers armed, and changelog writes not yet acknowledged (queued or changed
+/// since the last flush): both should follow the load, not grow without bound.
+pub(crate) fn backlog(armed_timers: usize, pending_writes: usize) {
+    metrics::gauge!("watchkeeper_armed_timers").set(armed_timers as f64);
+    metrics::gauge!("watchkeeper_changelog_writes_pending").set(pending_writes as f64);
+}
+
 pub(crate) fn produce_error() {
     metrics::counter!("watchkeeper_kafka_produce_errors_total", "client" => "dispatcher")
         .increment(1);
