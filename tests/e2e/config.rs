@@ -87,3 +87,38 @@ console = "manila"
     // Nothing was bound: the api port is still free.
     std::net::TcpListener::bind(("127.0.0.1", port)).expect("the api port was never bound");
 }
+
+#[test]
+fn malformed_toml_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text, line) in [
+        (
+            "unclosed.toml",
+            "[kafka]\nbrokers = \"127.0.0.1:9092\"\n[api\nlisten = 1\n",
+            3,
+        ),
+        ("string.toml", "[kafka]\nbrokers = \"127.0.0.1:9092\n", 2),
+        ("binary.toml", "[kafka]\n\u{0}\u{1}\u{2}", 2),
+        ("type.toml", "kafka = 5\n", 0),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let output = Command::new(binary())
+            .arg("check-config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(64), "{name}: {report}");
+        assert!(!report.contains("panicked"), "{name}: {report}");
+        if line > 0 {
+            assert!(report.contains(&format!("line {line}")), "{name}: {report}");
+        } else {
+            // A value of the wrong type is named by its path, in our words.
+            assert!(
+                report.contains("kafka: invalid type: integer `5`, expected a table"),
+                "{name}: {report}"
+            );
+        }
+    }
+}

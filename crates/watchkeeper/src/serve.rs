@@ -45,11 +45,14 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
                 base: Duration::from_millis(200),
                 max_delay: Duration::from_secs(5),
                 max_attempts: config.webhook.attempts,
+                max_elapsed: None,
             },
+            // Until the SMTP server takes it: a queued email, not a lost one.
             email_policy: RetryPolicy {
                 base: Duration::from_millis(500),
                 max_delay: Duration::from_secs(30),
-                max_attempts: config.dispatcher.delivery_attempts,
+                max_attempts: u32::MAX,
+                max_elapsed: Some(config.smtp.retry_for),
             },
             circuit_failures: config.webhook.circuit_failures,
             circuit_open: config.webhook.circuit_open,

@@ -56,7 +56,8 @@ pub struct Settings {
     pub circuit_failures: u32,
     pub circuit_open: Duration,
     pub dead_letter_topic: String,
-    /// Notifications in flight at once.
+    /// Attempts in flight at once, per channel (a notification waiting to retry holds none, so
+    /// emails queued behind a down SMTP server never hold up webhooks, nor the reverse).
     pub concurrency: usize,
     /// Signed one-click links in emails, when configured.
     pub links: Option<LinksConfig>,
@@ -97,7 +98,8 @@ struct Shared {
     breakers: Mutex<HashMap<String, CircuitBreaker>>,
     producer: Producer,
     reports: mpsc::UnboundedSender<Report>,
-    slots: Semaphore,
+    webhook_slots: Semaphore,
+    email_slots: Semaphore,
 }
 
 #[derive(Clone)]
@@ -113,7 +115,7 @@ impl Executor {
         producer: Producer,
     ) -> (Executor, mpsc::UnboundedReceiver<Report>) {
         let (reports, receiver) = mpsc::unbounded_channel();
-        let slots = Semaphore::new(settings.concurrency.max(1));
+        let slots = settings.concurrency.max(1);
         let shared = Shared {
             webhooks,
             mailer,
@@ -121,7 +123,8 @@ impl Executor {
             breakers: Mutex::default(),
             producer,
             reports,
-            slots,
+            webhook_slots: Semaphore::new(slots),
+            email_slots: Semaphore::new(slots),
         };
         (
             Executor {
@@ -136,9 +139,6 @@ impl Executor {
         let shared = self.shared.clone();
         let span = job.span.clone();
         let task = async move {
-            let Ok(_slot) = shared.slots.acquire().await else {
-                return;
-            };
             let started = std::time::Instant::now();
             let outcome = shared.deliver(&job).await;
             let (channel, console) = match &job.notification.recipient {
@@ -180,7 +180,17 @@ impl Shared {
         f(breaker)
     }
 
+    /// One attempt, holding one of its channel's slots.
     async fn attempt(&self, job: &Job) -> Result<(), SendError> {
+        let slots = match job.notification.recipient {
+            Recipient::Webhook { .. } => &self.webhook_slots,
+            Recipient::Email { .. } => &self.email_slots,
+        };
+        // Closed only if the executor is gone, which it never is while a task holds `self`.
+        let _slot = slots
+            .acquire()
+            .await
+            .map_err(|error| SendError::Transient(error.to_string()))?;
         let links = match (&job.notification.recipient, &self.settings.links) {
             (Recipient::Email { address }, Some(links)) => {
                 action_links(links, job.alert.id, address, wall_clock())
@@ -226,6 +236,7 @@ impl Shared {
         } else {
             self.settings.email_policy
         };
+        let started = std::time::Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -253,18 +264,22 @@ impl Shared {
                     {
                         self.breaker(console, |breaker| breaker.record_failure(wall_clock()));
                     }
-                    if !transient || !policy.may_retry(attempt) {
+                    if !transient || !policy.may_retry(attempt, started.elapsed()) {
                         return Outcome::GivenUp {
                             reason: format!("{error} after {attempt} attempts"),
                         };
                     }
-                    self.report(
-                        job,
-                        Outcome::AttemptFailed {
-                            attempt,
-                            reason: error.to_string(),
-                        },
-                    );
+                    // The timeline records the first failures and then every tenth: an email
+                    // retried for hours behind a down server must not grow it without bound.
+                    if attempt <= 3 || attempt % 10 == 0 {
+                        self.report(
+                            job,
+                            Outcome::AttemptFailed {
+                                attempt,
+                                reason: error.to_string(),
+                            },
+                        );
+                    }
                     tokio::time::sleep(policy.delay(attempt, fastrand::f64())).await;
                 }
             }

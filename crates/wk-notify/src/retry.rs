@@ -14,6 +14,10 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Attempts in all, the first included.
     pub max_attempts: u32,
+    /// No retry starts once this long has passed since the first attempt (emails are retried
+    /// until the SMTP server takes them or this runs out; webhooks give up sooner, by count,
+    /// so their console fails over).
+    pub max_elapsed: Option<Duration>,
 }
 
 impl RetryPolicy {
@@ -29,9 +33,9 @@ impl RetryPolicy {
         ceiling.mul_f64(unit.clamp(0.0, 1.0))
     }
 
-    /// Whether another attempt may follow `attempts` made so far.
-    pub fn may_retry(&self, attempts: u32) -> bool {
-        attempts < self.max_attempts
+    /// Whether another attempt may follow `attempts` made so far, `elapsed` after the first.
+    pub fn may_retry(&self, attempts: u32, elapsed: Duration) -> bool {
+        attempts < self.max_attempts && self.max_elapsed.is_none_or(|limit| elapsed < limit)
     }
 }
 
@@ -114,6 +118,7 @@ mod tests {
             base: Duration::from_millis(100),
             max_delay: Duration::from_secs(1),
             max_attempts: 5,
+            max_elapsed: None,
         };
         assert_eq!(policy.delay(1, 0.999_999).as_millis(), 99);
         assert_eq!(policy.delay(2, 0.5), Duration::from_millis(100));
@@ -121,8 +126,20 @@ mod tests {
         assert_eq!(policy.delay(10, 0.5), Duration::from_millis(500));
         assert_eq!(policy.delay(1_000, 1.0), Duration::from_secs(1));
         assert_eq!(policy.delay(3, 0.0), Duration::ZERO);
-        assert!(policy.may_retry(4));
-        assert!(!policy.may_retry(5));
+        assert!(policy.may_retry(4, Duration::from_secs(3600)));
+        assert!(!policy.may_retry(5, Duration::ZERO));
+    }
+
+    #[test]
+    fn a_time_budget_bounds_retries_whatever_their_count() {
+        let policy = RetryPolicy {
+            base: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            max_attempts: u32::MAX,
+            max_elapsed: Some(Duration::from_secs(600)),
+        };
+        assert!(policy.may_retry(10_000, Duration::from_secs(599)));
+        assert!(!policy.may_retry(2, Duration::from_secs(600)));
     }
 
     #[test]

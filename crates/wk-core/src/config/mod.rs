@@ -36,7 +36,9 @@ pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "invalid configuration ({} errors):", self.0.len())?;
+        let count = self.0.len();
+        let plural = if count == 1 { "" } else { "s" };
+        writeln!(f, "invalid configuration ({count} error{plural}):")?;
         for error in &self.0 {
             writeln!(f, "  {error}")?;
         }
@@ -193,6 +195,9 @@ pub struct SmtpConfig {
     pub password: Option<String>,
     pub from: String,
     pub timeout: Duration,
+    /// A transiently failing email (server down, 4xx) is retried until the server takes it or
+    /// this long has passed since the first attempt; then it is given up and dead-lettered.
+    pub retry_for: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -210,8 +215,6 @@ pub struct DispatcherConfig {
     /// The single-console shorthand: every alert goes to this console (and its duty officers)
     /// when no `[routing]` is configured.
     pub console: Option<String>,
-    /// Delivery attempts per notification before it is recorded as failed.
-    pub delivery_attempts: u32,
 }
 
 // ---- raw serde shapes -------------------------------------------------------------------------
@@ -443,6 +446,12 @@ struct RawSmtp {
     from: String,
     #[serde(default = "default_io_timeout")]
     timeout: String,
+    #[serde(default = "default_retry_for")]
+    retry_for: String,
+}
+
+fn default_retry_for() -> String {
+    "6h".into()
 }
 
 fn default_io_timeout() -> String {
@@ -483,26 +492,11 @@ impl Default for RawWebhook {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDispatcher {
     #[serde(default)]
     console: Option<String>,
-    #[serde(default = "default_delivery_attempts")]
-    delivery_attempts: i64,
-}
-
-impl Default for RawDispatcher {
-    fn default() -> RawDispatcher {
-        RawDispatcher {
-            console: None,
-            delivery_attempts: default_delivery_attempts(),
-        }
-    }
-}
-
-fn default_delivery_attempts() -> i64 {
-    3
 }
 
 // ---- loading ----------------------------------------------------------------------------------
@@ -686,6 +680,14 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// A deserializer's message without our internal type names ("expected struct RawKafka").
+fn readable(message: &str) -> String {
+    match message.find("expected struct Raw") {
+        Some(at) => format!("{}expected a table", &message[..at]),
+        None => message.to_owned(),
+    }
+}
+
 impl Config {
     /// Parses and validates `text`, after applying the `WATCHKEEPER__…` entries of
     /// `environment`. Reports every problem found, each with its field.
@@ -702,11 +704,16 @@ impl Config {
             }])
         })?;
         apply_overrides(&mut document, environment, &mut errors);
-        let raw: RawConfig = RawConfig::deserialize(document).map_err(|error| {
+        // The path names the offending field (`kafka`, `consoles.manila.webhook_url`).
+        let raw: RawConfig = serde_path_to_error::deserialize(document).map_err(|error| {
             let mut all = std::mem::take(&mut errors.0);
+            let field = match error.path().to_string() {
+                path if path == "." => "config".to_owned(),
+                path => path,
+            };
             all.push(ConfigError {
-                field: "config".into(),
-                message: error.message().to_owned(),
+                field,
+                message: readable(error.inner().message()),
             });
             ConfigErrors(all)
         })?;
@@ -1013,6 +1020,7 @@ impl Config {
                 &raw.smtp.timeout,
                 Duration::from_millis(100),
             ),
+            retry_for: errors.duration("smtp.retry_for", &raw.smtp.retry_for, Duration::ZERO),
             host: raw.smtp.host,
             security: raw.smtp.security,
             username: raw.smtp.username.filter(|u| !u.is_empty()),
@@ -1052,12 +1060,6 @@ impl Config {
         };
 
         let dispatcher = DispatcherConfig {
-            delivery_attempts: errors.in_range(
-                "dispatcher.delivery_attempts",
-                raw.dispatcher.delivery_attempts,
-                1,
-                20,
-            ) as u32,
             console: raw.dispatcher.console,
         };
         let policy = policy::RawPolicy {
