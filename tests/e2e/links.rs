@@ -1,6 +1,6 @@
 //! Acting from an email's one-click link (confirmation page, then a posted button) and from a
 //! console's signed callback; forged, altered and expired links and badly signed callbacks are
-//! refused and change nothing.
+//! refused and change nothing, and a replayed link or callback is recorded only once.
 
 use std::time::{Duration, SystemTime};
 
@@ -134,6 +134,11 @@ async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_not
         (MANILA_DUTY, "email-link")
     );
 
+    // The same link posted again (a replay, or a second click) changes nothing twice.
+    let again = http.post(&action).form(&form).send().await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert!(again.text().await.unwrap().contains("already acknowledged"));
+
     // And the escalation stopped: a later alert's second step comes, this one's does not.
     stack.submit("Marker", "link-marker").await;
     assert!(
@@ -213,6 +218,24 @@ async fn a_signed_console_callback_acknowledges_and_bad_signatures_are_refused()
         (by.actor.as_str(), by.channel.as_str()),
         ("manila/Duty desk", "console-callback")
     );
+
+    // The same signed callback replayed within the tolerance: answered, recorded once.
+    let replay = post(url("manila"), signed(MANILA_SECRET, now))
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 200);
+    let replay: serde_json::Value = serde_json::from_str(&replay.text().await.unwrap()).unwrap();
+    assert_eq!(
+        replay["already_acknowledged_by"]["actor"],
+        "manila/Duty desk"
+    );
+    let state = stack.state_when(&alert_id, |_| true).await;
+    let acks = state
+        .timeline
+        .iter()
+        .filter(|entry| matches!(entry.event, Some(Event::Acknowledged(_))))
+        .count();
+    assert_eq!(acks, 1, "{:?}", state.timeline);
 
     stack.submit("Marker", "callback-marker").await;
     assert!(

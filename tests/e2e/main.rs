@@ -9,6 +9,7 @@ mod config;
 mod deploy;
 mod drain;
 mod escalation;
+mod faults;
 mod ingest;
 mod links;
 mod officers;

@@ -160,6 +160,10 @@ console = "manila"
 
 pub struct Watchkeeper {
     pub api_port: u16,
+    /// `--role api` or `--role dispatcher`; both when `None`.
+    role: Option<&'static str>,
+    /// The port that listens once the process is up (the api's, or the dispatcher's telemetry).
+    wait_port: u16,
     config: String,
     env: Vec<(String, String)>,
     dir: TempDir,
@@ -174,8 +178,21 @@ impl Watchkeeper {
 
     /// Starts it with extra environment variables (configuration overrides, `OTEL_*`).
     pub fn start_with_env(config: &str, api_port: u16, env: Vec<(String, String)>) -> Watchkeeper {
+        Watchkeeper::start_role(config, api_port, None, api_port, env)
+    }
+
+    /// Starts `watchkeeper serve --role ROLE` and waits until `wait_port` listens.
+    pub fn start_role(
+        config: &str,
+        api_port: u16,
+        role: Option<&'static str>,
+        wait_port: u16,
+        env: Vec<(String, String)>,
+    ) -> Watchkeeper {
         let mut watchkeeper = Watchkeeper {
             api_port,
+            role,
+            wait_port,
             config: config.to_owned(),
             env,
             dir: tempfile::tempdir().unwrap(),
@@ -210,6 +227,7 @@ impl Watchkeeper {
         let child = Command::new(binary())
             .args(["serve", "--config"])
             .arg(dir.path().join("watchkeeper.toml"))
+            .args(self.role.iter().flat_map(|role| ["--role", role]))
             .env("WATCHKEEPER_LOG", "info")
             .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
@@ -219,10 +237,11 @@ impl Watchkeeper {
             .expect("start watchkeeper");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", self.api_port)).is_err() {
+        while TcpStream::connect(("127.0.0.1", self.wait_port)).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "watchkeeper did not listen within 60 s:\n{}",
+                "watchkeeper did not listen on {} within 60 s:\n{}",
+                self.wait_port,
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(25));

@@ -13,6 +13,8 @@ use axum::http::{HeaderMap, StatusCode};
 pub struct Webhook {
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Webhook {
@@ -42,11 +44,11 @@ pub struct Console {
 }
 
 async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    shared
-        .received
-        .lock()
-        .unwrap()
-        .push(Webhook { headers, body });
+    shared.received.lock().unwrap().push(Webhook {
+        headers,
+        body,
+        at: std::time::Instant::now(),
+    });
     StatusCode::from_u16(shared.status.load(Ordering::Relaxed)).unwrap_or(StatusCode::OK)
 }
 
@@ -72,6 +74,16 @@ impl Console {
             shared,
             server,
         }
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .and_then(|authority| authority.parse().ok())
+            .unwrap()
     }
 
     /// Answers every later webhook with `status` (e.g. 503 to play a console that is down).

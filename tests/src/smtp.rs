@@ -9,7 +9,7 @@ use tempfile::TempDir;
 pub struct SmtpSink {
     pub port: u16,
     dir: TempDir,
-    child: Child,
+    child: Option<Child>,
 }
 
 /// One received email, parsed.
@@ -24,26 +24,52 @@ pub struct Email {
     pub received: std::time::SystemTime,
 }
 
+/// Starts the sink storing into `dir` on `port` (0: a free one); returns it and its port.
+fn spawn(dir: &std::path::Path, port: u16) -> (Child, u16) {
+    let script = crate::workspace_root().join("tests/support/smtp_sink.py");
+    let mut child = Command::new(crate::python())
+        .arg(script)
+        .arg(dir)
+        .arg(port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the SMTP sink");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("SMTP sink said {line:?}"));
+    (child, port)
+}
+
 impl SmtpSink {
     pub fn start() -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
-        let script = crate::workspace_root().join("tests/support/smtp_sink.py");
-        let mut child = Command::new(crate::python())
-            .arg(script)
-            .arg(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the SMTP sink");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| panic!("SMTP sink said {line:?}"));
-        SmtpSink { port, dir, child }
+        let (child, port) = spawn(dir.path(), 0);
+        SmtpSink {
+            port,
+            dir,
+            child: Some(child),
+        }
+    }
+
+    /// Kills the server (SIGKILL): connections to its port are refused until `start_again`.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port, keeping what it stored before.
+    pub fn start_again(&mut self) {
+        self.stop();
+        let (child, _) = spawn(self.dir.path(), self.port);
+        self.child = Some(child);
     }
 
     /// Every message received so far, in arrival order.
@@ -60,6 +86,25 @@ impl SmtpSink {
             .map(|path| {
                 let received = std::fs::metadata(path).and_then(|m| m.modified()).unwrap();
                 parse(&std::fs::read(path).unwrap(), received)
+            })
+            .collect()
+    }
+
+    /// The Message-ID of every message received so far, with when it was stored (reads only
+    /// the headers: cheap enough to poll thousands of messages).
+    pub fn message_ids(&self) -> Vec<(String, std::time::SystemTime)> {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+            .filter_map(|path| {
+                let raw = std::fs::read(&path).ok()?;
+                let (headers, _) = mailparse::parse_headers(&raw).ok()?;
+                use mailparse::MailHeaderMap as _;
+                let id = headers.get_first_value("Message-ID")?;
+                let received = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+                Some((id, received))
             })
             .collect()
     }
@@ -98,7 +143,6 @@ fn parse(raw: &[u8], received: std::time::SystemTime) -> Email {
 
 impl Drop for SmtpSink {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }

@@ -1,12 +1,14 @@
 """A real SMTP server for tests (aiosmtpd): binds 127.0.0.1 on a free port, prints
 `PORT <n>` on its first line of output, and stores every message it accepts as
-`<dir>/<sequence>.eml` (written to a temporary name, then renamed, so readers never see a
-partial file). Runs until killed."""
+`<dir>/<time>-<sequence>.eml` (written to a temporary name, then renamed, so readers never see a
+partial file). Runs until killed; an optional second argument is the port to bind (to come
+back on the same port after a stop)."""
 
 import asyncio
 import os
 import socket
 import sys
+import time
 
 from aiosmtpd.smtp import SMTP
 
@@ -18,7 +20,8 @@ class Store:
 
     async def handle_DATA(self, server, session, envelope):
         self.count += 1
-        name = os.path.join(self.directory, "%06d.eml" % self.count)
+        # Time first, so that names sort in arrival order across restarts of the sink.
+        name = os.path.join(self.directory, "%020d-%06d.eml" % (time.time_ns(), self.count))
         header = "X-Envelope-To: %s\r\n" % ", ".join(envelope.rcpt_tos)
         data = envelope.original_content or envelope.content
         with open(name + ".tmp", "wb") as file:

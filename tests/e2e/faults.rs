@@ -1,0 +1,482 @@
+//! The fault suite: a steady stream of alerts from two offices through a real stack (Tansu with
+//! SQLite storage, the api and the dispatcher as separate processes, aiosmtpd, both consoles,
+//! Manila's behind a proxy the harness controls) while it injects faults on a fixed schedule:
+//! the dispatcher killed with SIGKILL mid-escalation (three times a cycle), the broker killed
+//! and restarted on its storage, Manila's console down (Panama must get its alerts by failover
+//! within the failover window), the SMTP server down (its emails must arrive once it is back),
+//! and one in three of Manila's answers cut after the request reached it (the sender retries
+//! under the same idempotency key).
+//!
+//! Then it reconciles: every accepted alert was notified at every step its chain requires (step
+//! 1: Manila's console, or Panama's by failover, and Manila's duty officers; step 2: Panama's
+//! console and duty officers and the regional security officer), under one incident, and every
+//! repeated delivery carried the same idempotency key. It prints one summary line and fails on
+//! any loss. The default run sends 2,000 alerts in about 50 s; `WATCHKEEPER_SOAK=1` (or
+//! `./dev soak`) sends 10,000 over four fault cycles.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use sha2::Digest as _;
+use tonic::Code;
+use wk_e2e::app::{
+    MANILA_DUTY, OFFICE, OTHER_OFFICE, OTHER_TOKEN, PANAMA_DUTY, RSO, Settings, TOKEN, Watchkeeper,
+    alert, authorized, config_text,
+};
+use wk_e2e::broker::Broker;
+use wk_e2e::console::Console;
+use wk_e2e::fault_proxy::{FaultProxy, Mode};
+use wk_e2e::smtp::SmtpSink;
+use wk_proto::v1 as pb;
+
+/// Step 1 waits this long for an acknowledgement before step 2.
+const STEP_TIMEOUT_S: u64 = 4;
+/// `webhook.attempts × webhook.timeout` in the test configuration, plus the backoff between
+/// attempts (at most 0.2 s + 0.4 s) and dispatch: Panama must have a failed-over alert within
+/// this of its acceptance. A dispatcher restart in between adds its restore; the schedule keeps
+/// the kills out of the console's down time, so the bound holds with room for a loaded machine.
+const FAILOVER_WINDOW: Duration = Duration::from_secs(15);
+/// One cycle of the schedule.
+const CYCLE: Duration = Duration::from_secs(50);
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    KillDispatcher,
+    ManilaDown,
+    ManilaUp,
+    SmtpDown,
+    SmtpUp,
+    BrokerDown,
+    BrokerUp,
+    CutManilaAnswers,
+    ManilaPasses,
+}
+
+/// Seconds into each cycle, and what happens then.
+const SCHEDULE: [(u64, Fault); 13] = [
+    (6, Fault::KillDispatcher),
+    (10, Fault::ManilaDown),
+    (14, Fault::SmtpDown),
+    (20, Fault::ManilaUp),
+    (22, Fault::KillDispatcher),
+    (24, Fault::SmtpUp),
+    (28, Fault::BrokerDown),
+    (31, Fault::BrokerUp),
+    (36, Fault::CutManilaAnswers),
+    (41, Fault::ManilaPasses),
+    (44, Fault::KillDispatcher),
+    (46, Fault::SmtpDown),
+    (49, Fault::SmtpUp),
+];
+
+fn policy() -> String {
+    format!(
+        r#"
+[[people]]
+id = "rso"
+email = "{RSO}"
+
+[[chains]]
+id = "faults"
+[[chains.steps]]
+timeout = "{STEP_TIMEOUT_S}s"
+targets = ["console:manila"]
+[[chains.steps]]
+timeout = "1h"
+targets = ["console:panama", "person:rso"]
+
+[routing]
+default_chain = "faults"
+"#
+    )
+}
+
+/// The notification-id suffix of an email to `address` (see `Recipient::key`).
+fn email_key(address: &str) -> String {
+    let digest = sha2::Sha256::digest(address.to_ascii_lowercase().as_bytes());
+    format!("email-{}", hex::encode(&digest[..6]))
+}
+
+/// Accepted alerts: id → when the api said OK.
+type Accepted = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// Submits `count` alerts at `rate` per second, alternating two offices; each is retried
+/// under its dedup key while the answer is retryable (broker down, rate limited), for at most
+/// 90 s. Returns when every submission has settled.
+async fn load(endpoint: String, count: usize, rate: f64, accepted: Accepted) -> usize {
+    let channel = tonic::transport::Endpoint::from_shared(endpoint)
+        .unwrap()
+        .connect_lazy();
+    let started = Instant::now();
+    let mut submissions = tokio::task::JoinSet::new();
+    for index in 0..count {
+        let due = started + Duration::from_secs_f64(index as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let (office, token) = if index % 2 == 0 {
+            (OFFICE, TOKEN)
+        } else {
+            (OTHER_OFFICE, OTHER_TOKEN)
+        };
+        let mut alert = alert(
+            &format!("Fault suite alert {index}"),
+            &format!("fault-{index}"),
+        );
+        alert.office_id = office.into();
+        let mut client = pb::alert_ingest_client::AlertIngestClient::new(channel.clone());
+        let accepted = accepted.clone();
+        submissions.spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(90);
+            loop {
+                let mut request = authorized(
+                    pb::SubmitAlertRequest {
+                        alert: Some(alert.clone()),
+                    },
+                    token,
+                );
+                request.set_timeout(Duration::from_secs(10));
+                match client.submit_alert(request).await {
+                    Ok(response) => {
+                        let id = response.into_inner().alert_id;
+                        accepted.lock().unwrap().insert(id, Instant::now());
+                        return true;
+                    }
+                    Err(status)
+                        if matches!(
+                            status.code(),
+                            Code::Unavailable
+                                | Code::ResourceExhausted
+                                | Code::DeadlineExceeded
+                                | Code::Cancelled
+                        ) && Instant::now() < deadline =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                    Err(status) => {
+                        eprintln!("alert {index} not accepted: {status:?}");
+                        return false;
+                    }
+                }
+            }
+        });
+    }
+    let mut refused = 0;
+    while let Some(result) = submissions.join_next().await {
+        if !matches!(result, Ok(true)) {
+            refused += 1;
+        }
+    }
+    refused
+}
+
+/// Every delivery seen by the consoles and the SMTP server: notification id → arrivals.
+#[derive(Default)]
+struct Seen {
+    arrivals: HashMap<String, u32>,
+    /// When Panama first received each failed-over step-1 notification.
+    failover_at: HashMap<String, Instant>,
+    /// When each email arrived (for the SMTP outage figure).
+    email_at: HashMap<String, SystemTime>,
+}
+
+fn seen(manila: &Console, panama: &Console, smtp: &SmtpSink) -> Seen {
+    let mut seen = Seen::default();
+    for (console, webhooks) in [("manila", manila.received()), ("panama", panama.received())] {
+        for webhook in webhooks {
+            let id = webhook.json()["delivery_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if console == "panama" && id.contains(".failover.") {
+                seen.failover_at.entry(id.clone()).or_insert(webhook.at);
+            }
+            *seen.arrivals.entry(id).or_default() += 1;
+        }
+    }
+    for (message_id, at) in smtp.message_ids() {
+        let id = message_id
+            .trim_start_matches('<')
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        seen.email_at.entry(id.clone()).or_insert(at);
+        *seen.arrivals.entry(id).or_default() += 1;
+    }
+    seen
+}
+
+/// What reconciliation found.
+#[derive(Debug, Default)]
+struct Reconciled {
+    notified: usize,
+    /// Accepted alerts with a required notification missing, with what is missing.
+    lost: BTreeMap<String, Vec<String>>,
+    /// Alerts notified under more than one incident or round (a repeat with a new key).
+    rekeyed: Vec<String>,
+    failovers: usize,
+    failover_latencies: Vec<Duration>,
+}
+
+fn reconcile(accepted: &HashMap<String, Instant>, seen: &Seen) -> Reconciled {
+    let mut by_alert: HashMap<&str, Vec<&str>> = HashMap::new();
+    for id in seen.arrivals.keys() {
+        if let Some((alert, rest)) = id.split_once('.') {
+            by_alert.entry(alert).or_default().push(rest);
+        }
+    }
+    let (manila_duty, panama_duty, rso) = (
+        email_key(MANILA_DUTY),
+        email_key(PANAMA_DUTY),
+        email_key(RSO),
+    );
+    let mut reconciled = Reconciled::default();
+    for (alert, accepted_at) in accepted {
+        let ids = by_alert.get(alert.as_str()).cloned().unwrap_or_default();
+        // Every id is `i<incident>.r<round>.s<step>[.failover].<recipient>`.
+        let incidents: std::collections::HashSet<(Option<&str>, Option<&str>)> = ids
+            .iter()
+            .map(|rest| {
+                let mut parts = rest.splitn(3, '.');
+                (parts.next(), parts.next())
+            })
+            .collect();
+        if incidents.len() > 1 {
+            reconciled.rekeyed.push(alert.clone());
+        }
+        let has = |suffix: &str| ids.iter().any(|rest| rest.ends_with(suffix));
+        let mut missing = Vec::new();
+        let failed_over = has(".s0.failover.webhook-panama");
+        if !has(".s0.webhook-manila") && !failed_over {
+            missing.push("step 1 console (Manila, or Panama by failover)".to_owned());
+        }
+        for (suffix, what) in [
+            (format!(".s0.{manila_duty}"), "step 1 email to Manila duty"),
+            (".s1.webhook-panama".to_owned(), "step 2 Panama console"),
+            (format!(".s1.{panama_duty}"), "step 2 email to Panama duty"),
+            (format!(".s1.{rso}"), "step 2 email to the RSO"),
+        ] {
+            if !has(&suffix) {
+                missing.push(what.to_owned());
+            }
+        }
+        if failed_over {
+            reconciled.failovers += 1;
+            if let Some(at) = seen
+                .failover_at
+                .iter()
+                .find(|(id, _)| id.starts_with(alert.as_str()) && id.contains(".s0.failover."))
+                .map(|(_, at)| *at)
+            {
+                reconciled
+                    .failover_latencies
+                    .push(at.saturating_duration_since(*accepted_at));
+            }
+        }
+        if missing.is_empty() {
+            reconciled.notified += 1;
+        } else {
+            reconciled.lost.insert(alert.clone(), missing);
+        }
+    }
+    reconciled
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nothing_accepted_is_lost_under_faults() {
+    let soak = std::env::var_os("WATCHKEEPER_SOAK").is_some_and(|value| value != "0");
+    let (count, cycles) = if soak { (10_000, 4) } else { (2_000, 1) };
+    let rate = count as f64 / (CYCLE.as_secs_f64() * f64::from(cycles));
+    let started = Instant::now();
+
+    let mut broker = Broker::start();
+    let mut smtp = SmtpSink::start();
+    let manila = Console::start().await;
+    let panama = Console::start().await;
+    let mut manila_proxy = FaultProxy::start(manila.address()).await;
+    let mut settings = Settings {
+        brokers: broker.address(),
+        smtp_port: smtp.port,
+        manila_url: format!("http://{}/hooks/watchkeeper", manila_proxy.address),
+        panama_url: panama.url.clone(),
+        policy: policy(),
+        api_port: wk_e2e::free_port(),
+        http_port: wk_e2e::free_port(),
+        telemetry_port: wk_e2e::free_port(),
+        partitions: 3,
+        produce_timeout: "3s",
+        topic_prefix: wk_e2e::unique_name("faults"),
+    };
+    let api_port = settings.api_port;
+    let env = || {
+        vec![
+            // Two offices at 20-25 alerts/s each, bursts after a broker outage.
+            ("WATCHKEEPER__API__OFFICE_RATE".to_owned(), "200".to_owned()),
+            (
+                "WATCHKEEPER__API__OFFICE_BURST".to_owned(),
+                "2000".to_owned(),
+            ),
+            // Manila's circuit, opened while it is down, closes again 5 s after it is back, so
+            // the later faults reach it (the default 30 s would fail everything over).
+            (
+                "WATCHKEEPER__WEBHOOK__CIRCUIT_OPEN".to_owned(),
+                "5s".to_owned(),
+            ),
+        ]
+    };
+    let _api = Watchkeeper::start_role(
+        &config_text(&settings),
+        api_port,
+        Some("api"),
+        api_port,
+        env(),
+    );
+    settings.telemetry_port = wk_e2e::free_port();
+    let mut dispatcher = Watchkeeper::start_role(
+        &config_text(&settings),
+        api_port,
+        Some("dispatcher"),
+        settings.telemetry_port,
+        env(),
+    );
+
+    let accepted: Accepted = Arc::default();
+    let load = tokio::spawn(load(
+        format!("http://127.0.0.1:{api_port}"),
+        count,
+        rate,
+        accepted.clone(),
+    ));
+    let load_started = Instant::now();
+    let mut injected: BTreeMap<&str, u32> = BTreeMap::new();
+    for cycle in 0..cycles {
+        for (second, fault) in SCHEDULE {
+            let due = load_started + CYCLE * cycle + Duration::from_secs(second);
+            tokio::time::sleep_until(due.into()).await;
+            let name = match fault {
+                Fault::KillDispatcher => {
+                    // SIGKILL, then back at once: it restores from the changelog.
+                    tokio::task::block_in_place(|| dispatcher.restart());
+                    "dispatcher kill -9"
+                }
+                Fault::ManilaDown => {
+                    manila_proxy.set(Mode::Down);
+                    "manila console down"
+                }
+                Fault::ManilaUp | Fault::ManilaPasses => {
+                    manila_proxy.set(Mode::Pass);
+                    continue;
+                }
+                Fault::SmtpDown => {
+                    smtp.stop();
+                    "smtp down"
+                }
+                Fault::SmtpUp => {
+                    tokio::task::block_in_place(|| smtp.start_again());
+                    continue;
+                }
+                Fault::BrokerDown => {
+                    broker.kill();
+                    "broker kill -9 and restart"
+                }
+                Fault::BrokerUp => {
+                    tokio::task::block_in_place(|| broker.restart());
+                    continue;
+                }
+                Fault::CutManilaAnswers => {
+                    manila_proxy.set(Mode::CutAnswers);
+                    "manila answers cut"
+                }
+            };
+            *injected.entry(name).or_default() += 1;
+        }
+    }
+    let refused = load.await.unwrap();
+    let load_elapsed = load_started.elapsed();
+
+    // Everything accepted is notified at both steps once the last step 2 is due and the
+    // delayed emails are through; wait for that, bounded.
+    let accepted = accepted.lock().unwrap().clone();
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let (seen, reconciled) = loop {
+        let seen = seen(&manila, &panama, &smtp);
+        let reconciled = reconcile(&accepted, &seen);
+        if reconciled.lost.is_empty() || Instant::now() >= deadline {
+            break (seen, reconciled);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+
+    let deliveries: u32 = seen.arrivals.values().sum();
+    let duplicates: u32 = seen.arrivals.values().map(|count| count - 1).sum();
+    let mut latencies = reconciled.failover_latencies.clone();
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1))
+            .map_or(0.0, Duration::as_secs_f64)
+    };
+    let faults: u32 = injected.values().sum();
+    let detail: Vec<String> = injected
+        .iter()
+        .map(|(name, times)| format!("{name} ×{times}"))
+        .collect();
+    let summary = format!(
+        "fault suite: accepted={} notified={} lost={} refused={refused} notifications={} \
+         deliveries={deliveries} duplicate_deliveries={duplicates} (same key) rekeyed={} \
+         failovers={} failover_p50={:.2}s failover_max={:.2}s faults_injected={faults} ({}) \
+         answers_cut={} load={:.0}s total={:.0}s",
+        accepted.len(),
+        reconciled.notified,
+        reconciled.lost.len(),
+        seen.arrivals.len(),
+        reconciled.rekeyed.len(),
+        reconciled.failovers,
+        percentile(0.5),
+        percentile(1.0),
+        detail.join(", "),
+        manila_proxy.answers_cut(),
+        load_elapsed.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+    );
+    #[allow(
+        clippy::print_stdout,
+        reason = "the suite's one summary line is its report"
+    )]
+    {
+        println!("{summary}");
+    }
+    // `./dev test` prints it after the run, whichever runner captured the output.
+    let _ = std::fs::write(
+        wk_e2e::workspace_root().join("target/fault-suite.txt"),
+        format!("{summary}\n"),
+    );
+    let sample: Vec<_> = reconciled.lost.iter().take(5).collect();
+    assert!(
+        reconciled.lost.is_empty(),
+        "{} accepted alerts lost notifications, e.g. {sample:?}\ndispatcher log tail:\n{}",
+        reconciled.lost.len(),
+        tail(&dispatcher.log()),
+    );
+    assert_eq!(accepted.len(), count, "{refused} alerts never accepted");
+    assert!(
+        reconciled.rekeyed.is_empty(),
+        "alerts notified under more than one incident or round: {:?}",
+        &reconciled.rekeyed[..reconciled.rekeyed.len().min(5)]
+    );
+    assert!(
+        reconciled.failovers > 0,
+        "Manila was down for 10 s: some alerts must have failed over to Panama"
+    );
+    assert!(
+        percentile(1.0) <= FAILOVER_WINDOW.as_secs_f64(),
+        "a failed-over alert reached Panama {:.1}s after acceptance (window {FAILOVER_WINDOW:?})",
+        percentile(1.0)
+    );
+    assert_eq!(faults, 8 * cycles, "{injected:?}");
+}
+
+fn tail(log: &str) -> &str {
+    let start = log.len().saturating_sub(6000);
+    log.get(start..).unwrap_or(log)
+}
