@@ -62,7 +62,8 @@ fn officer_action(action: LinkAction) -> OfficerAction {
 }
 
 /// Why a link was refused.
-enum Refusal {
+#[derive(Debug)]
+pub enum Refusal {
     NotALink,
     Link(LinkError),
 }
@@ -98,21 +99,38 @@ fn check_link(
     action: &str,
     fields: &LinkFields,
 ) -> Result<(AlertId, LinkAction), Refusal> {
-    let (Ok(id), Some(action), Some(links)) = (
-        alert.parse::<AlertId>(),
-        LinkAction::parse(action),
-        &state.links,
-    ) else {
+    verify_link(
+        state.links.as_ref(),
+        alert,
+        action,
+        (&fields.r, fields.e, &fields.s),
+        now(),
+    )
+}
+
+/// Verifies a one-click link's path (`alert`, `action`) and fields (recipient, expiry in unix
+/// seconds, signature) at `now`: what the link handlers decide before acting. Pure, for the
+/// fuzzer as much as for the handlers.
+pub fn verify_link(
+    links: Option<&LinksConfig>,
+    alert: &str,
+    action: &str,
+    (recipient, expires, signature): (&str, i64, &str),
+    now: wk_core::Timestamp,
+) -> Result<(AlertId, LinkAction), Refusal> {
+    let (Ok(id), Some(action), Some(links)) =
+        (alert.parse::<AlertId>(), LinkAction::parse(action), links)
+    else {
         return Err(Refusal::NotALink);
     };
     wk_core::links::verify(
         &links.secrets,
         id,
         action,
-        &fields.r,
-        fields.e,
-        &fields.s,
-        now(),
+        recipient,
+        expires,
+        signature,
+        now,
     )
     .map(|()| (id, action))
     .map_err(Refusal::Link)
@@ -215,6 +233,66 @@ fn json_error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
+/// A console callback, verified and checked: what to record.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CallbackAction {
+    pub alert_id: String,
+    pub action: OfficerAction,
+    /// `<console>/<actor>`.
+    pub actor: String,
+}
+
+/// Why a console callback was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackRefusal {
+    #[error(transparent)]
+    Unsigned(#[from] wk_core::signing::SignatureError),
+    #[error("{0}")]
+    Malformed(&'static str),
+}
+
+/// Verifies a console callback's `Watchkeeper-Signature` over `body` with the console's
+/// secrets at `now`, then parses and checks the body. Pure, for the fuzzer as much as for the
+/// handler.
+pub fn verify_callback(
+    console_name: &str,
+    console: &Console,
+    signature: &str,
+    body: &[u8],
+    now: wk_core::Timestamp,
+) -> Result<CallbackAction, CallbackRefusal> {
+    wk_core::signing::verify(
+        signature,
+        body,
+        &console.signing_secrets,
+        now,
+        DEFAULT_TOLERANCE_SECONDS,
+    )?;
+    let request = serde_json::from_slice::<Callback>(body).map_err(|_| {
+        CallbackRefusal::Malformed("body must be {\"alert_id\", \"action\", \"actor\"}")
+    })?;
+    let action = match request.action.as_str() {
+        "acknowledge" => OfficerAction::Acknowledge,
+        "resolve" => OfficerAction::Resolve,
+        _ => {
+            return Err(CallbackRefusal::Malformed(
+                "action must be acknowledge or resolve",
+            ));
+        }
+    };
+    let actor = request.actor.trim();
+    if actor.is_empty() || request.actor.len() > 200 {
+        return Err(CallbackRefusal::Malformed(
+            "actor must have 1..=200 characters",
+        ));
+    }
+    Ok(CallbackAction {
+        alert_id: request.alert_id,
+        action,
+        actor: format!("{console_name}/{actor}"),
+    })
+}
+
 async fn callback(
     State(state): State<Arc<HttpState>>,
     Path(console): Path<String>,
@@ -228,39 +306,20 @@ async fn callback(
         .get(SIGNATURE_HEADER)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
-    if let Err(error) = wk_core::signing::verify(
-        signature,
-        &body,
-        &config.signing_secrets,
-        now(),
-        DEFAULT_TOLERANCE_SECONDS,
-    ) {
-        return json_error(StatusCode::UNAUTHORIZED, &error.to_string());
-    }
-    let Ok(request) = serde_json::from_slice::<Callback>(&body) else {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "body must be {\"alert_id\", \"action\", \"actor\"}",
-        );
-    };
-    let action = match request.action.as_str() {
-        "acknowledge" => OfficerAction::Acknowledge,
-        "resolve" => OfficerAction::Resolve,
-        _ => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "action must be acknowledge or resolve",
-            );
+    let request = match verify_callback(&console, config, signature, &body, now()) {
+        Ok(request) => request,
+        Err(error @ CallbackRefusal::Unsigned(_)) => {
+            return json_error(StatusCode::UNAUTHORIZED, &error.to_string());
+        }
+        Err(error @ CallbackRefusal::Malformed(_)) => {
+            return json_error(StatusCode::BAD_REQUEST, &error.to_string());
         }
     };
-    if request.actor.trim().is_empty() || request.actor.len() > 200 {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "actor must have 1..=200 characters",
-        );
-    }
-    let actor = format!("{console}/{}", request.actor.trim());
-    match state.console.record_action(&request.alert_id, action, actor, "console-callback").await {
+    match state
+        .console
+        .record_action(&request.alert_id, request.action, request.actor, "console-callback")
+        .await
+    {
         Ok(response) => axum::Json(serde_json::json!({
             "alert_id": response.alert_id,
             "already_acknowledged_by": response.already_acknowledged_by.map(|by| serde_json::json!({"actor": by.actor, "channel": by.channel})),
