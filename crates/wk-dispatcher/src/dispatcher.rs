@@ -27,7 +27,7 @@ use wk_bus::codec::{Event, decode_event};
 use wk_bus::consumer::{Assignment, GroupConsumer, Record};
 use wk_bus::escalation_codec::{decode_escalation, encode_escalation};
 use wk_bus::producer::{ProduceError, Producer};
-use wk_bus::restore::read_partition;
+use wk_bus::restore::{Latest, read_latest_by_key};
 use wk_bus::trace::TraceHeaders;
 use wk_core::Timestamp;
 use wk_core::alert::AlertId;
@@ -208,7 +208,7 @@ impl Dispatcher {
                     .filter(|partition| !self.partitions.contains_key(partition))
                     .collect();
                 let reads = futures_util::future::join_all(missing.iter().map(|partition| {
-                    read_partition(
+                    read_latest_by_key(
                         &self.kafka,
                         &self.kafka.state_topic,
                         *partition,
@@ -221,7 +221,7 @@ impl Dispatcher {
                 };
                 for (partition, result) in missing.into_iter().zip(results) {
                     match result {
-                        Ok(records) => self.restore(partition, &records),
+                        Ok(latest) => self.restore(partition, &latest),
                         Err(error) => warn!(partition, %error, "restore failed; retrying"),
                     }
                 }
@@ -269,7 +269,7 @@ impl Dispatcher {
     /// Restores `partition` from the changelog unless already restored; false on shutdown.
     async fn ensure_restored(&mut self, partition: i32, shutdown: &CancellationToken) -> bool {
         while !self.partitions.contains_key(&partition) {
-            match read_partition(
+            match read_latest_by_key(
                 &self.kafka,
                 &self.kafka.state_topic,
                 partition,
@@ -277,7 +277,7 @@ impl Dispatcher {
             )
             .await
             {
-                Ok(records) => self.restore(partition, &records),
+                Ok(latest) => self.restore(partition, &latest),
                 Err(error) => {
                     warn!(partition, %error, "restore failed; retrying");
                     if pause(shutdown).await {
@@ -289,9 +289,9 @@ impl Dispatcher {
         true
     }
 
-    fn restore(&mut self, partition: i32, records: &[Record]) {
+    fn restore(&mut self, partition: i32, read: &Latest) {
         let mut latest = HashMap::new();
-        for record in records {
+        for record in &read.records {
             match record.payload.as_deref().map(decode_escalation) {
                 Some(Ok((snapshot, input_offset))) => {
                     latest.insert(snapshot.alert.id, (snapshot, input_offset));
@@ -325,7 +325,7 @@ impl Dispatcher {
         info!(
             partition,
             alerts = count,
-            records = records.len(),
+            records = read.read,
             "partition restored"
         );
     }
