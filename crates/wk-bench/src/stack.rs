@@ -66,7 +66,20 @@ impl Process {
             .append(true)
             .open(&self.log)?;
         let (program, args) = self.command.split_first().context("empty command")?;
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        if self.name != "tansu" {
+            // As shipped in deploy/ (see docs/operations.md, Memory): glibc's per-thread
+            // arenas fragment the dispatcher's many small allocations. MALLOC_ARENA_MAX in
+            // the bench's own environment overrides it.
+            command.env(
+                "MALLOC_ARENA_MAX",
+                std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".to_owned()),
+            );
+        } else {
+            // The broker keeps glibc's default whatever the bench was given.
+            command.env_remove("MALLOC_ARENA_MAX");
+        }
+        let child = command
             .args(args)
             .current_dir(dir)
             .env(
