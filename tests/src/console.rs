@@ -13,8 +13,9 @@ use axum::http::{HeaderMap, StatusCode};
 pub struct Webhook {
     pub headers: HeaderMap,
     pub body: Bytes,
-    /// When it arrived.
+    /// When it arrived, and the same by the wall clock (to compare with timeline times).
     pub at: std::time::Instant,
+    pub wall: std::time::SystemTime,
 }
 
 impl Webhook {
@@ -48,6 +49,7 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         headers,
         body,
         at: std::time::Instant::now(),
+        wall: std::time::SystemTime::now(),
     });
     StatusCode::from_u16(shared.status.load(Ordering::Relaxed)).unwrap_or(StatusCode::OK)
 }
