@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use tonic::Code;
-use wk_e2e::app::{Stack, TOKEN, alert, authorized};
+use wk_e2e::app::{RSO, Stack, TOKEN, alert, authorized};
 use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 
@@ -87,4 +87,95 @@ async fn broker_down_answers_unavailable_and_recovers() {
         "not delivered after the broker came back:\n{}",
         stack.app.log()
     );
+}
+
+/// A broker outage longer than the consumer session: the group takes the partitions away
+/// (assignment lost), yet the dispatcher keeps escalating from memory, so a step that falls due
+/// while the broker is away still goes out; once the broker is back, the partition is restored
+/// from the changelog and a repeat carries the same Message-ID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_due_while_the_broker_is_away_still_goes_out() {
+    // Step 2 falls due 10 s after step 1: after the 6 s session has expired.
+    let policy = format!(
+        r#"
+[[people]]
+id = "rso"
+email = "{RSO}"
+
+[[chains]]
+id = "outage"
+[[chains.steps]]
+timeout = "10s"
+targets = ["console:manila"]
+[[chains.steps]]
+timeout = "1h"
+targets = ["person:rso"]
+
+[routing]
+default_chain = "outage"
+"#
+    );
+    let mut stack = Stack::with_policy(1, policy).await;
+    let alert_id = stack.submit("During an outage", "outage-1").await;
+    assert!(
+        wait_until(Duration::from_secs(45), || stack
+            .manila
+            .received_for(&alert_id)
+            .len()
+            == 1)
+        .await,
+        "{}",
+        stack.app.log()
+    );
+    stack.broker.kill();
+    assert!(
+        wait_until(Duration::from_secs(40), || !stack
+            .smtp
+            .emails_to(RSO)
+            .is_empty())
+        .await,
+        "step 2 did not go out while the broker was away:\n{}",
+        stack.app.log()
+    );
+    assert!(
+        stack.app.log().contains("assignment lost"),
+        "the session did not expire, so this did not test a lost assignment:\n{}",
+        stack.app.log()
+    );
+
+    stack.broker.restart();
+    // The partition comes back: a new alert is accepted and notified.
+    let mut client = stack.app.client().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let after = loop {
+        let request = pb::SubmitAlertRequest {
+            alert: Some(alert("After the outage", "outage-2")),
+        };
+        match client.submit_alert(authorized(request, TOKEN)).await {
+            Ok(response) => break response.into_inner().alert_id,
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                assert!(Instant::now() < deadline, "{}", stack.app.log());
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), || stack
+            .manila
+            .received_for(&after)
+            .len()
+            == 1)
+        .await,
+        "{}",
+        stack.app.log()
+    );
+    // Step 2 of the first alert may have been sent again after the restore: same id only.
+    let ids: std::collections::HashSet<String> = stack
+        .smtp
+        .emails_to(RSO)
+        .into_iter()
+        .map(|email| email.message_id)
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
 }

@@ -50,6 +50,10 @@ impl Record {
 pub enum Assignment {
     Assigned(Vec<i32>),
     Revoked(Vec<i32>),
+    /// Taken away without a handover: the group session expired (the broker or the network
+    /// was away). Another member may own these partitions by now, or nobody until the broker
+    /// is back.
+    Lost(Vec<i32>),
 }
 
 /// Forwards rebalances (synchronous librdkafka callbacks) into the dispatcher's loop.
@@ -79,10 +83,16 @@ fn partitions(list: &TopicPartitionList) -> Vec<i32> {
 }
 
 impl ConsumerContext for RebalanceContext {
-    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
+            let partitions = partitions(list);
+            let event = if consumer.assignment_lost() {
+                Assignment::Lost(partitions)
+            } else {
+                Assignment::Revoked(partitions)
+            };
             // The receiver lives as long as the loop; a send can only fail at shutdown.
-            let _ = self.events.send(Assignment::Revoked(partitions(list)));
+            let _ = self.events.send(event);
         }
     }
 

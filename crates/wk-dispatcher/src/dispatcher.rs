@@ -93,6 +93,11 @@ pub struct Dispatcher {
     reports: tokio::sync::mpsc::UnboundedReceiver<Report>,
     /// Restored partitions and their escalations.
     partitions: HashMap<i32, HashMap<AlertId, Tracked>>,
+    /// Partitions whose assignment was lost (session expired, broker away): their escalations
+    /// go on from memory (timers fire, notifications go out; neither needs the broker) but
+    /// write nothing, since another member may own them now. The next assignment drops them
+    /// and restores whatever it gives from the changelog.
+    orphaned: HashSet<i32>,
     /// Every armed escalation timer, earliest first.
     timers: TimerQueue<(i32, AlertId)>,
     /// True once the group gave this dispatcher its partitions (possibly none) and every one
@@ -131,6 +136,7 @@ impl Dispatcher {
             executor,
             reports,
             partitions: HashMap::new(),
+            orphaned: HashSet::new(),
             timers: TimerQueue::new(),
             ready: tokio::sync::watch::Sender::new(false),
             pending: FuturesOrdered::new(),
@@ -200,6 +206,11 @@ impl Dispatcher {
         match assignment {
             Assignment::Assigned(partitions) => {
                 self.ready.send_replace(false);
+                // Whatever went on from memory is superseded by the changelog: whoever owned
+                // these partitions meanwhile (this dispatcher included) wrote the truth there.
+                for partition in std::mem::take(&mut self.orphaned) {
+                    self.revoke(partition);
+                }
                 // Read the new partitions' changelogs concurrently; any that fails is read
                 // again, alone, below.
                 let missing: Vec<i32> = partitions
@@ -240,6 +251,18 @@ impl Dispatcher {
                 for partition in partitions {
                     self.revoke(partition);
                 }
+            }
+            Assignment::Lost(partitions) => {
+                warn!(
+                    ?partitions,
+                    "assignment lost (group session expired): escalating from memory until the \
+                     group assigns partitions again"
+                );
+                self.orphaned.extend(
+                    partitions
+                        .into_iter()
+                        .filter(|p| self.partitions.contains_key(p)),
+                );
             }
         }
         Flow::Continue
@@ -537,6 +560,10 @@ impl Dispatcher {
         shutdown: &CancellationToken,
     ) -> bool {
         let store = None;
+        if self.orphaned.contains(&partition) {
+            // Another member may own it now; the next assignment restores from the changelog.
+            return true;
+        }
         let Some(tracked) = self
             .partitions
             .get(&partition)
