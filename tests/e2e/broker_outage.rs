@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use tonic::Code;
-use wk_e2e::app::{RSO, Stack, TOKEN, alert, authorized};
+use wk_e2e::app::{RSO, Stack, TOKEN, alert, authorized, chain_policy};
 use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 
@@ -55,32 +55,13 @@ async fn broker_down_answers_unavailable_and_recovers() {
     }
 
     stack.broker.restart();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let after = loop {
-        let result = client
-            .submit_alert(authorized(
-                pb::SubmitAlertRequest {
-                    alert: Some(alert("After", "after-1")),
-                },
-                TOKEN,
-            ))
-            .await;
-        match result {
-            Ok(response) => break response.into_inner(),
-            Err(status) => {
-                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-                assert!(
-                    Instant::now() < deadline,
-                    "no success within 60 s of the restart:\n{}",
-                    stack.app.log()
-                );
-            }
-        }
-    };
+    let after = stack
+        .submit_when_back("After", "after-1", Duration::from_secs(60))
+        .await;
     assert!(
         wait_until(Duration::from_secs(60), || stack
             .manila
-            .received_for(&after.alert_id)
+            .received_for(&after)
             .len()
             == 1)
         .await,
@@ -96,25 +77,7 @@ async fn broker_down_answers_unavailable_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_step_due_while_the_broker_is_away_still_goes_out() {
     // Step 2 falls due 10 s after step 1: after the 6 s session has expired.
-    let policy = format!(
-        r#"
-[[people]]
-id = "rso"
-email = "{RSO}"
-
-[[chains]]
-id = "outage"
-[[chains.steps]]
-timeout = "10s"
-targets = ["console:manila"]
-[[chains.steps]]
-timeout = "1h"
-targets = ["person:rso"]
-
-[routing]
-default_chain = "outage"
-"#
-    );
+    let policy = chain_policy("outage", "10s", &["person:rso"], "1h");
     let mut stack = Stack::with_policy(1, policy).await;
     let alert_id = stack.submit("During an outage", "outage-1").await;
     assert!(
@@ -145,21 +108,9 @@ default_chain = "outage"
 
     stack.broker.restart();
     // The partition comes back: a new alert is accepted and notified.
-    let mut client = stack.app.client().await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let after = loop {
-        let request = pb::SubmitAlertRequest {
-            alert: Some(alert("After the outage", "outage-2")),
-        };
-        match client.submit_alert(authorized(request, TOKEN)).await {
-            Ok(response) => break response.into_inner().alert_id,
-            Err(status) => {
-                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-                assert!(Instant::now() < deadline, "{}", stack.app.log());
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        }
-    };
+    let after = stack
+        .submit_when_back("After the outage", "outage-2", Duration::from_secs(60))
+        .await;
     assert!(
         wait_until(Duration::from_secs(60), || stack
             .manila

@@ -22,11 +22,12 @@ use sha2::Digest as _;
 use tonic::Code;
 use wk_e2e::app::{
     MANILA_DUTY, OFFICE, OFFICER_TOKEN, OTHER_OFFICE, OTHER_TOKEN, PANAMA_DUTY, RSO, Settings,
-    TOKEN, Watchkeeper, alert, authorized, config_text,
+    TOKEN, Watchkeeper, alert, authorized, chain_policy, config_text,
 };
 use wk_e2e::broker::Broker;
 use wk_e2e::console::Console;
 use wk_e2e::fault_proxy::{FaultProxy, Mode};
+use wk_e2e::poll_until;
 use wk_e2e::smtp::SmtpSink;
 use wk_proto::v1 as pb;
 use wk_proto::v1::timeline_entry::Event;
@@ -72,24 +73,11 @@ const SCHEDULE: [(u64, Fault); 13] = [
 ];
 
 fn policy() -> String {
-    format!(
-        r#"
-[[people]]
-id = "rso"
-email = "{RSO}"
-
-[[chains]]
-id = "faults"
-[[chains.steps]]
-timeout = "{STEP_TIMEOUT_S}s"
-targets = ["console:manila"]
-[[chains.steps]]
-timeout = "1h"
-targets = ["console:panama", "person:rso"]
-
-[routing]
-default_chain = "faults"
-"#
+    chain_policy(
+        "faults",
+        &format!("{STEP_TIMEOUT_S}s"),
+        &["console:panama", "person:rso"],
+        "1h",
     )
 }
 
@@ -408,15 +396,16 @@ async fn nothing_accepted_is_lost_under_faults() {
     // Everything accepted is notified at both steps once the last step 2 is due and the
     // delayed emails are through; wait for that, bounded.
     let accepted = accepted.lock().unwrap().clone();
-    let deadline = Instant::now() + Duration::from_secs(150);
-    let (seen, reconciled) = loop {
-        let seen = seen(&manila, &panama, &smtp);
-        let reconciled = reconcile(&accepted, &seen);
-        if reconciled.lost.is_empty() || Instant::now() >= deadline {
-            break (seen, reconciled);
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    };
+    let mut last = None;
+    poll_until(Duration::from_secs(150), Duration::from_secs(2), || {
+        let now_seen = seen(&manila, &panama, &smtp);
+        let reconciled = reconcile(&accepted, &now_seen);
+        let complete = reconciled.lost.is_empty();
+        last = Some((now_seen, reconciled));
+        complete
+    })
+    .await;
+    let (seen, reconciled) = last.expect("polled at least once");
 
     let deliveries: u32 = seen.arrivals.values().sum();
     let duplicates: u32 = seen.arrivals.values().map(|count| count - 1).sum();

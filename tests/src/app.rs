@@ -321,6 +321,18 @@ pub const RSO: &str = "rso@watchkeeper.test";
 /// security officer (who waits 60 s). A later alert's second step is the tests' barrier: once
 /// it arrives, an earlier alert's second step would have too, had nothing stopped it.
 pub fn two_step_chain() -> String {
+    chain_policy("two", "3s", &["person:rso"], "60s")
+}
+
+/// Policy sections for chain `id`, the default route: the Manila console, then after `first`
+/// the `second` targets (who wait `second_timeout`); `person:rso` is the regional security
+/// officer, `RSO`.
+pub fn chain_policy(id: &str, first: &str, second: &[&str], second_timeout: &str) -> String {
+    let second = second
+        .iter()
+        .map(|target| format!("{target:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         r#"
 [[people]]
@@ -328,16 +340,16 @@ id = "rso"
 email = "{RSO}"
 
 [[chains]]
-id = "two"
+id = "{id}"
 [[chains.steps]]
-timeout = "3s"
+timeout = "{first}"
 targets = ["console:manila"]
 [[chains.steps]]
-timeout = "60s"
-targets = ["person:rso"]
+timeout = "{second_timeout}"
+targets = [{second}]
 
 [routing]
-default_chain = "two"
+default_chain = "{id}"
 "#
     )
 }
@@ -366,6 +378,30 @@ impl Stack {
             .unwrap()
             .into_inner()
             .alert_id
+    }
+
+    /// Submits a valid alert from `OFFICE` once the api accepts it again (after a broker
+    /// outage): every refusal until then must be UNAVAILABLE; panics after `within`.
+    pub async fn submit_when_back(&self, title: &str, dedup_key: &str, within: Duration) -> String {
+        let mut client = self.app.client().await;
+        let deadline = Instant::now() + within;
+        loop {
+            let request = pb::SubmitAlertRequest {
+                alert: Some(alert(title, dedup_key)),
+            };
+            // A refusal takes up to `produce_timeout` while the broker is away: no busy loop.
+            match client.submit_alert(authorized(request, TOKEN)).await {
+                Ok(response) => return response.into_inner().alert_id,
+                Err(status) => {
+                    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+                    assert!(
+                        Instant::now() < deadline,
+                        "no success within {within:?} of the restart:\n{}",
+                        self.app.log()
+                    );
+                }
+            }
+        }
     }
 
     /// The alert's state from GetAlert once `ready` holds for it (the api's view follows the

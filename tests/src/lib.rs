@@ -43,7 +43,17 @@ pub fn unique_name(prefix: &str) -> String {
 }
 
 /// Polls `condition` every 25 ms until it holds or `timeout` passes; returns whether it held.
-pub async fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+pub async fn wait_until(timeout: Duration, condition: impl FnMut() -> bool) -> bool {
+    poll_until(timeout, Duration::from_millis(25), condition).await
+}
+
+/// `wait_until` for a costly condition (one that reads thousands of files, say), checked every
+/// `every`.
+pub async fn poll_until(
+    timeout: Duration,
+    every: Duration,
+    mut condition: impl FnMut() -> bool,
+) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if condition() {
@@ -52,7 +62,7 @@ pub async fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) 
         if Instant::now() >= deadline {
             return false;
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(every).await;
     }
 }
 
