@@ -70,15 +70,16 @@ async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_not
     }
     let id: AlertId = alert_id.parse().unwrap();
     let past = Timestamp::from_system_time(SystemTime::now() - Duration::from_secs(60));
-    let signature = wk_core::links::sign(
-        LINKS_SECRET.as_bytes(),
-        id,
-        LinkAction::Acknowledge,
-        MANILA_DUTY,
-        past,
-    );
+    let signature = wk_core::links::Link {
+        alert: id,
+        incident: 1,
+        action: LinkAction::Acknowledge,
+        recipient: MANILA_DUTY,
+        expires: past.as_unix_seconds(),
+    }
+    .sign(LINKS_SECRET.as_bytes());
     let expired = format!(
-        "http://127.0.0.1:{}/a/{alert_id}/acknowledge?r={}&e={}&s={signature}",
+        "http://127.0.0.1:{}/a/{alert_id}/acknowledge?i=1&r={}&e={}&s={signature}",
         stack.settings.http_port,
         MANILA_DUTY.replace('@', "%40"),
         past.as_unix_seconds()
@@ -101,11 +102,13 @@ async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_not
         stack.settings.http_port
     );
     let form = [
+        ("i", hidden(&page, "i")),
         ("r", hidden(&page, "r")),
         ("e", hidden(&page, "e")),
         ("s", hidden(&page, "s")),
     ];
     let forged_form = [
+        ("i", hidden(&page, "i")),
         ("r", hidden(&page, "r")),
         ("e", hidden(&page, "e")),
         ("s", "00".repeat(32)),
@@ -162,7 +165,7 @@ async fn a_signed_console_callback_acknowledges_and_bad_signatures_are_refused()
         )
     };
     let body =
-        serde_json::json!({"alert_id": alert_id, "action": "acknowledge", "actor": "Duty desk"})
+        serde_json::json!({"alert_id": alert_id, "incident": 1, "action": "acknowledge", "actor": "Duty desk"})
             .to_string();
     let now = Timestamp::from_system_time(SystemTime::now());
     let signed =
@@ -244,4 +247,89 @@ async fn a_signed_console_callback_acknowledges_and_bad_signatures_are_refused()
         stack.app.log()
     );
     assert!(stack.smtp.emails_to(RSO)[0].subject.contains("Marker"));
+}
+
+/// The incident an acknowledgement was issued for: a console callback captured for incident
+/// 1 and replayed within its 5-minute window, and yesterday's email link, are refused once the
+/// alert was resolved and raised again (incident 2), and incident 2 keeps escalating.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_callback_or_an_old_link_cannot_acknowledge_a_later_incident() {
+    let stack = Stack::with_policy(1, two_step_chain()).await;
+    let http = reqwest::Client::new();
+    let alert_id = stack.submit("Incident one", "incident-bound").await;
+    assert!(
+        wait_until(DEADLINE, || stack.smtp.emails_to(MANILA_DUTY).len() == 1).await,
+        "{}",
+        stack.app.log()
+    );
+    let old_link = stack.smtp.emails_to(MANILA_DUTY)[0]
+        .text
+        .lines()
+        .find_map(|line| line.strip_prefix("Acknowledge (stops the escalation): "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(old_link.contains("i=1"), "{old_link}");
+    // The webhook says which incident it is about; the console answers with it.
+    let webhook = stack.manila.received_for(&alert_id)[0].json();
+    assert_eq!(webhook["incident"], 1);
+    let body = serde_json::json!({
+        "alert_id": alert_id, "incident": 1, "action": "acknowledge", "actor": "Duty desk"
+    })
+    .to_string();
+    let signature = wk_core::signing::sign(
+        &[MANILA_SECRET],
+        Timestamp::from_system_time(SystemTime::now()),
+        body.as_bytes(),
+    );
+
+    // Incident 1 is resolved, and the office raises the same key again: incident 2.
+    let mut console = stack.app.console().await;
+    console
+        .resolve(wk_e2e::app::authorized(
+            pb::AlertActionRequest {
+                alert_id: alert_id.clone(),
+            },
+            wk_e2e::app::OFFICER_TOKEN,
+        ))
+        .await
+        .unwrap();
+    stack
+        .state_when(&alert_id, |s| s.status == pb::AlertStatus::Resolved as i32)
+        .await;
+    assert_eq!(stack.submit("Incident two", "incident-bound").await, alert_id);
+    stack.state_when(&alert_id, |s| s.incident == 2).await;
+
+    let replay = http
+        .post(format!(
+            "http://127.0.0.1:{}/callbacks/manila",
+            stack.settings.http_port
+        ))
+        .header("content-type", "application/json")
+        .header("Watchkeeper-Signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 409);
+    assert!(replay.text().await.unwrap().contains("incident 1"));
+    let page = http.get(&old_link).send().await.unwrap();
+    assert_eq!(page.status(), 409);
+    assert!(page.text().await.unwrap().contains("earlier incident"));
+
+    // Nothing acknowledged incident 2: its second step still comes.
+    assert!(
+        wait_until(DEADLINE, || stack
+            .smtp
+            .emails_to(RSO)
+            .iter()
+            .any(|email| email.subject.contains("Incident two")))
+        .await,
+        "{}",
+        stack.app.log()
+    );
+    let state = stack.state_when(&alert_id, |_| true).await;
+    assert_eq!(state.incident, 2);
+    assert_eq!(state.status, pb::AlertStatus::Open as i32);
+    assert!(acknowledged_by(&state).is_none(), "{:?}", state.timeline);
 }

@@ -12,6 +12,7 @@ mod escalation;
 mod faults;
 mod ingest;
 mod links;
+mod nothing_lost;
 mod officers;
 mod operations;
 mod python_client;

@@ -41,6 +41,17 @@ async fn python_grpcio_client_submits_and_reads_field_violations() {
         serde_json::json!(["country", "place"])
     );
 
+    // A 17,000-character country and 40 bad label names: still INVALID_ARGUMENT at a stock
+    // grpcio client, with bounded messages and a bounded list of fields.
+    assert_eq!(report["huge_country"]["code"], "INVALID_ARGUMENT", "{report}");
+    assert_eq!(report["huge_country"]["fields"], serde_json::json!(["country"]));
+    assert!(report["huge_country"]["message_chars"].as_u64().unwrap() < 200, "{report}");
+    assert_eq!(report["bad_labels"]["code"], "INVALID_ARGUMENT", "{report}");
+    let fields = report["bad_labels"]["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), wk_core::validate::limits::LISTED_VIOLATIONS, "{report}");
+    assert_eq!(fields[0], "labels", "{report}");
+    assert_eq!(fields[fields.len() - 1], "alert", "{report}");
+
     let delivered = wait_until(Duration::from_secs(45), || {
         stack.manila.received_for(&alert_id).len() == 1
     })

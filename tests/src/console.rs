@@ -1,7 +1,7 @@
 //! An HTTP server standing in for an operations-centre console: records every webhook it
 //! receives and answers with a status the test chooses.
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -36,6 +36,8 @@ impl Webhook {
 struct Shared {
     received: Mutex<Vec<Webhook>>,
     status: AtomicU16,
+    /// Milliseconds to wait before answering (a slow console).
+    delay_ms: AtomicU64,
 }
 
 pub struct Console {
@@ -51,6 +53,10 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         at: std::time::Instant::now(),
         wall: std::time::SystemTime::now(),
     });
+    let delay = shared.delay_ms.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     StatusCode::from_u16(shared.status.load(Ordering::Relaxed)).unwrap_or(StatusCode::OK)
 }
 
@@ -59,6 +65,7 @@ impl Console {
         let shared = Arc::new(Shared {
             received: Mutex::default(),
             status: AtomicU16::new(200),
+            delay_ms: AtomicU64::new(0),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!(
@@ -91,6 +98,13 @@ impl Console {
     /// Answers every later webhook with `status` (e.g. 503 to play a console that is down).
     pub fn answer_with(&self, status: u16) {
         self.shared.status.store(status, Ordering::Relaxed);
+    }
+
+    /// Answers every later webhook only after `delay` (longer than the webhook timeout plays
+    /// a console too slow to answer); zero answers at once.
+    pub fn answer_after(&self, delay: std::time::Duration) {
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.delay_ms.store(millis, Ordering::Relaxed);
     }
 
     pub fn received(&self) -> Vec<Webhook> {

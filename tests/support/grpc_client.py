@@ -55,23 +55,44 @@ def main(endpoint, token, office, proto_dir):
         bad.CopyFrom(alert)
         bad.country = "ZZ"
         bad.place = ""
-        invalid = {}
-        try:
-            stub.SubmitAlert(ingest_pb2.SubmitAlertRequest(alert=bad), metadata=metadata, timeout=30)
-        except grpc.RpcError as error:
-            invalid["code"] = error.code().name
-            status = rpc_status.from_call(error)
-            fields = []
-            for detail in status.details if status else []:
-                if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                    request = error_details_pb2.BadRequest()
-                    detail.Unpack(request)
-                    fields += [violation.field for violation in request.field_violations]
-            invalid["fields"] = fields
+        invalid = refusal(stub, bad, metadata)
+
+        # Hostile sizes: the answer must stay INVALID_ARGUMENT, not become a trailer so large
+        # that this client reports RESOURCE_EXHAUSTED (which the contract says to retry).
+        huge_country = alert_pb2.Alert()
+        huge_country.CopyFrom(alert)
+        huge_country.country = "X" * 17000
+        bad_labels = alert_pb2.Alert()
+        bad_labels.CopyFrom(alert)
+        for index in range(40):
+            bad_labels.labels["bad label %d %s" % (index, "x" * 60)] = "v"
     print(json.dumps({
         "accepted": {"alert_id": accepted.alert_id, "duplicate": accepted.duplicate},
         "invalid": invalid,
+        "huge_country": refusal(stub, huge_country, metadata),
+        "bad_labels": refusal(stub, bad_labels, metadata),
     }))
+
+
+def refusal(stub, alert, metadata):
+    from watchkeeper.v1 import ingest_pb2
+
+    outcome = {}
+    try:
+        stub.SubmitAlert(ingest_pb2.SubmitAlertRequest(alert=alert), metadata=metadata, timeout=30)
+        outcome["code"] = "OK"
+    except grpc.RpcError as error:
+        outcome["code"] = error.code().name
+        outcome["message_chars"] = len(error.details() or "")
+        status = rpc_status.from_call(error)
+        fields = []
+        for detail in status.details if status else []:
+            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                request = error_details_pb2.BadRequest()
+                detail.Unpack(request)
+                fields += [violation.field for violation in request.field_violations]
+        outcome["fields"] = fields
+    return outcome
 
 
 if __name__ == "__main__":

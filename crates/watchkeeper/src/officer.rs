@@ -118,9 +118,42 @@ pub(crate) fn describe(event: Option<&Event>) -> (&'static str, String) {
                 failed.id, failed.attempt, failed.reason
             ),
         ),
-        Some(Event::GivenUp(given_up)) => {
-            ("given up", format!("{}: {}", given_up.id, given_up.reason))
+        Some(Event::GivenUp(given_up)) => (
+            "GIVEN UP",
+            format!("{}: {} (notified onwards)", given_up.id, given_up.reason),
+        ),
+        Some(Event::Parked(parked)) => (
+            "parked",
+            format!("{}: {} (waiting for its console)", parked.id, parked.reason),
+        ),
+        Some(Event::Updated(updated)) => {
+            let version = |version: Option<&pb::timeline_entry::Version>| {
+                version.map_or_else(String::new, |version| {
+                    format!("[{}] {}", severity_name(version.severity), version.title)
+                })
+            };
+            (
+                "updated",
+                format!(
+                    "revision {}: {} -> {}",
+                    updated.revision,
+                    version(updated.previous.as_ref()),
+                    version(updated.current.as_ref())
+                ),
+            )
         }
+        Some(Event::Rerouted(rerouted)) => (
+            "rerouted",
+            format!("route {}, chain {}", rerouted.route, rerouted.chain),
+        ),
+        Some(Event::ActionRefused(refused)) => (
+            "refused",
+            format!(
+                "{} (issued for incident {})",
+                refused.by.as_ref().map(who).unwrap_or_default(),
+                refused.incident
+            ),
+        ),
         Some(Event::FailedOver(failed_over)) => (
             "failover",
             format!(

@@ -41,18 +41,22 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
     let executor = if let Some(changelog) = &changelog {
         let settings = Settings {
             consoles: config.consoles.clone(),
+            // Parked after `attempts` (the console fails over), then retried as its circuit
+            // allows until `retry_for`: a console down for a while is waited for, not lost.
             webhook_policy: RetryPolicy {
                 base: Duration::from_millis(200),
                 max_delay: Duration::from_secs(5),
-                max_attempts: config.webhook.attempts,
-                max_elapsed: None,
+                park_after: config.webhook.attempts,
+                horizon: config.webhook.retry_for,
+                poll: Duration::from_millis(500),
             },
             // Until the SMTP server takes it: a queued email, not a lost one.
             email_policy: RetryPolicy {
                 base: Duration::from_millis(500),
                 max_delay: Duration::from_secs(30),
-                max_attempts: u32::MAX,
-                max_elapsed: Some(config.smtp.retry_for),
+                park_after: u32::MAX,
+                horizon: config.smtp.retry_for,
+                poll: Duration::from_millis(500),
             },
             circuit_failures: config.webhook.circuit_failures,
             circuit_open: config.webhook.circuit_open,

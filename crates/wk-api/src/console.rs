@@ -35,6 +35,17 @@ pub struct ConsoleService {
 
 type ChangeStream = Pin<Box<dyn Stream<Item = Result<pb::AlertChange, Status>> + Send>>;
 
+/// What `caller` may see of `state`: a field office does not see the duty officers' and
+/// consoles' addresses (email recipients, actors who acted from an email link), only that the
+/// operations centre was notified and acted.
+fn for_caller(caller: &Caller, mut state: pb::EscalationState) -> pb::EscalationState {
+    if caller.office_scope().is_none() {
+        return state;
+    }
+    crate::redact::for_office(&mut state);
+    state
+}
+
 fn may_read(caller: &Caller, state: &pb::EscalationState) -> bool {
     caller.office_scope().is_none_or(|office| {
         state
@@ -59,6 +70,11 @@ impl ConsoleService {
             view,
             produce_timeout,
         }
+    }
+
+    /// The alert's current incident, when the view has its state.
+    pub fn current_incident(&self, id: AlertId) -> Option<u32> {
+        self.view.get(id).map(|state| state.incident)
     }
 
     fn caller<T>(&self, request: &Request<T>) -> Result<Caller, ApiError> {
@@ -87,15 +103,27 @@ impl ConsoleService {
     }
 
     /// Records `action` by `actor` through `channel` on alert `alert_id`: the one path every
-    /// way of acting (gRPC, email link, console callback, CLI) goes through.
+    /// way of acting (gRPC, email link, console callback, CLI) goes through. `incident` is the
+    /// incident a link or callback was issued for: refused for any other (here when the view
+    /// already knows, and by the dispatcher in any case); `None` acts on the current one.
     pub async fn record_action(
         &self,
         alert_id: &str,
         action: OfficerAction,
         actor: String,
         channel: &str,
+        incident: Option<u32>,
     ) -> Result<pb::AlertActionResponse, ApiError> {
         let id = self.known_alert(alert_id)?;
+        if let Some(issued_for) = incident
+            && let Some(state) = self.view.get(id)
+            && state.incident != issued_for
+        {
+            return Err(ApiError::WrongIncident {
+                issued_for,
+                current: state.incident,
+            });
+        }
         if action == OfficerAction::Acknowledge
             && let Some(state) = self.view.get(id)
             && state.status == pb::AlertStatus::Acknowledged as i32
@@ -111,7 +139,7 @@ impl ConsoleService {
             channel: channel.to_owned(),
         };
         let key = id.to_string();
-        let payload = encode_action(id, &action, &by, now());
+        let payload = encode_action(id, &action, &by, incident, now());
         let send = self
             .producer
             .send(&self.alerts_topic, &key, &payload, None, true);
@@ -144,7 +172,7 @@ impl ConsoleService {
     ) -> Result<pb::AlertActionResponse, ApiError> {
         let officer = self.officer(&request)?;
         let channel = grpc_channel(&request);
-        self.record_action(&request.get_ref().alert_id, action, officer, channel)
+        self.record_action(&request.get_ref().alert_id, action, officer, channel, None)
             .await
     }
 
@@ -155,12 +183,12 @@ impl ConsoleService {
             .view
             .get(id)
             .ok_or_else(|| ApiError::NotFound(alert_id.to_owned()))?;
+        // Another office's alert is answered exactly like an unknown one: ids derive from
+        // (office, dedup key), so anything else would tell whether a guessed alert exists.
         if may_read(caller, &state) {
-            Ok(state)
+            Ok(for_caller(caller, state))
         } else {
-            Err(ApiError::WrongRole {
-                action: "read another office's alerts",
-            })
+            Err(ApiError::NotFound(alert_id.to_owned()))
         }
     }
 }
@@ -231,6 +259,7 @@ impl AlertConsole for ConsoleService {
                 OfficerAction::Note(text),
                 officer,
                 "api",
+                None,
             )
             .await
         };
@@ -283,6 +312,10 @@ impl AlertConsole for ConsoleService {
             let (alerts, next) = self
                 .view
                 .list(&filter, parse_cursor(&query.page_token)?, limit);
+            let alerts = alerts
+                .into_iter()
+                .map(|state| for_caller(&caller, state))
+                .collect();
             Ok(pb::ListAlertsResponse {
                 alerts,
                 next_page_token: next
@@ -302,9 +335,9 @@ impl AlertConsole for ConsoleService {
         let caller = self.caller(&request).map_err(|error| to_status(&error))?;
         let changes =
             BroadcastStream::new(self.view.subscribe()).filter_map(move |change| match change {
-                Ok(state) if may_read(&caller, &state) => {
-                    Some(Ok(pb::AlertChange { state: Some(state) }))
-                }
+                Ok(state) if may_read(&caller, &state) => Some(Ok(pb::AlertChange {
+                    state: Some(for_caller(&caller, state)),
+                })),
                 Ok(_) => None,
                 Err(lagged) => {
                     warn!(%lagged, "watcher too slow; changes skipped");

@@ -45,6 +45,11 @@ pub enum ApiError {
     BadPageToken(String),
     #[error("a note must have 1..={max} characters")]
     BadNote { max: usize },
+    #[error(
+        "issued for incident {issued_for} of this alert; it has since been resolved and raised \
+         again (incident {current}): nothing was done"
+    )]
+    WrongIncident { issued_for: u32, current: u32 },
 }
 
 impl ApiError {
@@ -61,6 +66,7 @@ impl ApiError {
             ApiError::NotFound(_) => Code::NotFound,
             ApiError::Overloaded | ApiError::RateLimited { .. } => Code::ResourceExhausted,
             ApiError::BrokerUnavailable => Code::Unavailable,
+            ApiError::WrongIncident { .. } => Code::FailedPrecondition,
         }
     }
 
@@ -73,6 +79,7 @@ impl ApiError {
             Code::ResourceExhausted => "resource_exhausted",
             Code::Unavailable => "unavailable",
             Code::NotFound => "not_found",
+            Code::FailedPrecondition => "failed_precondition",
             _ => "other",
         }
     }

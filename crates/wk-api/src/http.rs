@@ -1,14 +1,18 @@
 //! The api's HTTP surface: one-click email links and console callbacks, both ending in the same
 //! `ConsoleService::record_action` as the gRPC API, and `/healthz`.
 //!
-//! Email links: `GET /a/{alert}/{action}?r=&e=&s=` verifies the link and shows a confirmation
-//! page whose button posts the same fields, so a mail scanner that prefetches links cannot act
-//! by accident; `POST` verifies again and records the action with the recipient as actor.
-//! Forged or altered links get 403, expired ones 410, each with a page that says so.
+//! Email links: `GET /a/{alert}/{action}?i=&r=&e=&s=` verifies the link and shows a
+//! confirmation page whose button posts the same fields, so a mail scanner that prefetches
+//! links cannot act by accident; `POST` verifies again and records the action with the
+//! recipient as actor. Forged or altered links get 403, expired ones 410, a link issued for an
+//! earlier incident of the alert (resolved and raised again since) 409, each with a page that
+//! says so.
 //!
 //! Console callbacks: `POST /callbacks/{console}` with a JSON body
-//! `{"alert_id": "...", "action": "acknowledge"|"resolve", "actor": "name"}`, signed like our
-//! webhooks (`Watchkeeper-Signature: t=…,v1=…` with the console's signing secret).
+//! `{"alert_id": "...", "incident": 1, "action": "acknowledge"|"resolve", "actor": "name"}`
+//! (the incident from the webhook being answered), signed like our webhooks
+//! (`Watchkeeper-Signature: t=…,v1=…` with the console's signing secret); a callback for
+//! another incident gets 409.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,6 +44,7 @@ pub struct HttpState {
 
 #[derive(Deserialize)]
 struct LinkFields {
+    i: u32,
     r: String,
     e: i64,
     s: String,
@@ -103,19 +108,19 @@ fn check_link(
         state.links.as_ref(),
         alert,
         action,
-        (&fields.r, fields.e, &fields.s),
+        (fields.i, &fields.r, fields.e, &fields.s),
         now(),
     )
 }
 
-/// Verifies a one-click link's path (`alert`, `action`) and fields (recipient, expiry in unix
-/// seconds, signature) at `now`: what the link handlers decide before acting. Pure, for the
-/// fuzzer as much as for the handlers.
+/// Verifies a one-click link's path (`alert`, `action`) and fields (incident, recipient,
+/// expiry in unix seconds, signature) at `now`: what the link handlers decide before acting.
+/// Pure, for the fuzzer as much as for the handlers.
 pub fn verify_link(
     links: Option<&LinksConfig>,
     alert: &str,
     action: &str,
-    (recipient, expires, signature): (&str, i64, &str),
+    (incident, recipient, expires, signature): (u32, &str, i64, &str),
     now: wk_core::Timestamp,
 ) -> Result<(AlertId, LinkAction), Refusal> {
     let (Ok(id), Some(action), Some(links)) =
@@ -123,17 +128,29 @@ pub fn verify_link(
     else {
         return Err(Refusal::NotALink);
     };
-    wk_core::links::verify(
-        &links.secrets,
-        id,
+    let link = wk_core::links::Link {
+        alert: id,
+        incident,
         action,
         recipient,
         expires,
-        signature,
-        now,
+    };
+    link.verify(&links.secrets, signature, now)
+        .map(|()| (id, action))
+        .map_err(Refusal::Link)
+}
+
+/// The page for a link or callback issued for an earlier incident.
+fn wrong_incident_page(id: AlertId, error: &ApiError) -> Response {
+    page(
+        StatusCode::CONFLICT,
+        "Link for an earlier incident",
+        &format!(
+            "<p>This link for alert <code>{id}</code> was {}.</p>\
+             <p>Act on the current incident from the operations console, the CLI, or the link in its own email.</p>",
+            html_escape::encode_text(&error.to_string())
+        ),
     )
-    .map(|()| (id, action))
-    .map_err(Refusal::Link)
 }
 
 async fn confirm(
@@ -145,6 +162,15 @@ async fn confirm(
         Ok(checked) => checked,
         Err(refusal) => return refusal.page(),
     };
+    if let Some(current) = state.console.current_incident(id)
+        && current != fields.i
+    {
+        let error = ApiError::WrongIncident {
+            issued_for: fields.i,
+            current,
+        };
+        return wrong_incident_page(id, &error);
+    }
     let verb = match action {
         LinkAction::Acknowledge => "Acknowledge",
         LinkAction::Resolve => "Resolve",
@@ -153,11 +179,13 @@ async fn confirm(
     let body = format!(
         "<p>{verb} alert <code>{id}</code> as <strong>{recipient}</strong>?</p>\
          <form method=\"post\" action=\"/a/{id}/{action}\">\
+         <input type=\"hidden\" name=\"i\" value=\"{i}\">\
          <input type=\"hidden\" name=\"r\" value=\"{r}\"><input type=\"hidden\" name=\"e\" value=\"{e}\">\
          <input type=\"hidden\" name=\"s\" value=\"{s}\">\
          <button type=\"submit\">{verb} alert</button></form>",
         recipient = html_escape::encode_text(&fields.r),
         action = action.as_str(),
+        i = fields.i,
         r = attr(&fields.r),
         e = fields.e,
         s = attr(&fields.s),
@@ -181,6 +209,7 @@ async fn act_on_link(
             officer_action(action),
             fields.r.clone(),
             "email-link",
+            Some(fields.i),
         )
         .await;
     match (result, action) {
@@ -211,6 +240,7 @@ async fn act_on_link(
             "Unknown alert",
             "<p>No such alert.</p>",
         ),
+        (Err(error @ ApiError::WrongIncident { .. }), _) => wrong_incident_page(id, &error),
         (Err(error), _) => page(
             StatusCode::SERVICE_UNAVAILABLE,
             "Not recorded",
@@ -225,6 +255,8 @@ async fn act_on_link(
 #[derive(Deserialize)]
 struct Callback {
     alert_id: String,
+    /// The incident of the webhook being answered.
+    incident: u32,
     action: String,
     actor: String,
 }
@@ -240,6 +272,7 @@ pub struct CallbackAction {
     pub action: OfficerAction,
     /// `<console>/<actor>`.
     pub actor: String,
+    pub incident: u32,
 }
 
 /// Why a console callback was refused.
@@ -269,7 +302,9 @@ pub fn verify_callback(
         DEFAULT_TOLERANCE_SECONDS,
     )?;
     let request = serde_json::from_slice::<Callback>(body).map_err(|_| {
-        CallbackRefusal::Malformed("body must be {\"alert_id\", \"action\", \"actor\"}")
+        CallbackRefusal::Malformed(
+            "body must be {\"alert_id\", \"incident\", \"action\", \"actor\"}",
+        )
     })?;
     let action = match request.action.as_str() {
         "acknowledge" => OfficerAction::Acknowledge,
@@ -290,6 +325,7 @@ pub fn verify_callback(
         alert_id: request.alert_id,
         action,
         actor: format!("{console_name}/{actor}"),
+        incident: request.incident,
     })
 }
 
@@ -317,7 +353,13 @@ async fn callback(
     };
     match state
         .console
-        .record_action(&request.alert_id, request.action, request.actor, "console-callback")
+        .record_action(
+            &request.alert_id,
+            request.action,
+            request.actor,
+            "console-callback",
+            Some(request.incident),
+        )
         .await
     {
         Ok(response) => axum::Json(serde_json::json!({
@@ -326,6 +368,9 @@ async fn callback(
         }))
         .into_response(),
         Err(ApiError::NotFound(_)) => json_error(StatusCode::NOT_FOUND, "unknown alert"),
+        Err(error @ ApiError::WrongIncident { .. }) => {
+            json_error(StatusCode::CONFLICT, &error.to_string())
+        }
         Err(ApiError::BadAlertId(_)) => json_error(StatusCode::BAD_REQUEST, "alert_id is not a UUID"),
         Err(error) => json_error(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
     }

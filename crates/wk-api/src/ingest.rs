@@ -98,6 +98,7 @@ impl IngestService {
             .map_or("unspecified", |severity| severity.as_str());
         let result = self.submit(office, alert).await;
         let outcome = match &result {
+            Ok(response) if response.updated => "updated",
             Ok(response) if response.duplicate => "duplicate",
             Ok(_) => "accepted",
             Err(error) => error.outcome(),
@@ -122,6 +123,11 @@ impl IngestService {
         }
         let now = now();
         let alert = draft_from_pb(alert).validate(now, fresh_id(now))?;
+        let sent = crate::view::version(
+            wk_bus::codec::severity_to_pb(alert.severity) as i32,
+            &alert.title,
+            &alert.description,
+        );
         Span::current().record("alert_id", tracing::field::display(alert.id));
         let _permit = self
             .in_flight
@@ -147,10 +153,11 @@ impl IngestService {
                 return Err(ApiError::BrokerUnavailable);
             }
         }
-        let duplicate = self.known.accepted(alert.id);
+        let submitted = self.known.accepted(alert.id, sent);
         Ok(pb::SubmitAlertResponse {
             alert_id: key,
-            duplicate,
+            duplicate: submitted.duplicate,
+            updated: submitted.updated,
         })
     }
 

@@ -9,5 +9,6 @@ pub mod http;
 pub mod ingest;
 pub mod limits;
 mod metrics;
+mod redact;
 pub mod server;
 pub mod view;

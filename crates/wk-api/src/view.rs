@@ -20,6 +20,27 @@ const WATCH_BUFFER: usize = 4096;
 struct Known {
     open: bool,
     state: Option<pb::EscalationState>,
+    /// The severity and a hash of (title, description) last seen, to tell an update from a
+    /// plain retry without holding the text twice.
+    version: Option<(i32, u64)>,
+}
+
+/// What a submission was, as far as this view can tell (the dispatcher decides for good).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Submitted {
+    /// The alert was already open.
+    pub duplicate: bool,
+    /// And this submission raised its severity or changed its title or description.
+    pub updated: bool,
+}
+
+/// An alert's (severity, title, description) as the view keeps it.
+pub fn version(severity: i32, title: &str, description: &str) -> (i32, u64) {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    title.hash(&mut hasher);
+    description.hash(&mut hasher);
+    (severity, hasher.finish())
 }
 
 /// What ListAlerts selects; `None`/empty means any.
@@ -81,11 +102,21 @@ impl StateView {
         f(&mut self.alerts.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Records that `id` was accepted here; returns whether it was already open.
-    pub fn accepted(&self, id: AlertId) -> bool {
+    /// Records that `alert` was accepted here under `id`; says whether it was already open and
+    /// whether it updated the open alert (severity raised, title or description changed).
+    pub fn accepted(&self, id: AlertId, (severity, text): (i32, u64)) -> Submitted {
         self.with(|alerts| {
             let known = alerts.entry(id).or_default();
-            std::mem::replace(&mut known.open, true)
+            let duplicate = std::mem::replace(&mut known.open, true);
+            let updated = duplicate
+                && known
+                    .version
+                    .is_some_and(|(seen, seen_text)| severity > seen || text != seen_text);
+            let severity = known.version.map_or(severity, |(seen, _)| {
+                if duplicate { seen.max(severity) } else { severity }
+            });
+            known.version = Some((severity, text));
+            Submitted { duplicate, updated }
         })
     }
 
@@ -95,6 +126,10 @@ impl StateView {
         self.with(|alerts| {
             let known = alerts.entry(id).or_default();
             known.open = open;
+            known.version = state
+                .alert
+                .as_ref()
+                .map(|alert| version(alert.severity, &alert.title, &alert.description));
             known.state = Some(state.clone());
         });
         // No watcher is not an error.

@@ -101,6 +101,10 @@ pub fn draft_from_pb(alert: pb::Alert) -> AlertDraft {
             longitude: c.longitude,
         }),
         occurred_at: alert.occurred_at.as_ref().and_then(timestamp_from_pb),
+        occurred_at_out_of_range: alert
+            .occurred_at
+            .as_ref()
+            .is_some_and(|at| timestamp_from_pb(at).is_none()),
         staff_affected: alert.staff_affected,
         dedup_key: alert.dedup_key,
         labels: alert.labels.into_iter().collect(),
@@ -154,11 +158,14 @@ pub enum Event {
     Acknowledged {
         alert_id: AlertId,
         by: Responder,
+        /// The incident a link or callback was issued for; `None` acts on the current one.
+        incident: Option<u32>,
         at: Timestamp,
     },
     Resolved {
         alert_id: AlertId,
         by: Responder,
+        incident: Option<u32>,
         at: Timestamp,
     },
     NoteAdded {
@@ -188,10 +195,13 @@ pub enum OfficerAction {
     Note(String),
 }
 
+/// Encodes `action` by `by` on `alert_id`; `incident` is the incident a link or callback was
+/// issued for (`None` from the gRPC API and the CLI, which act on the current incident).
 pub fn encode_action(
     alert_id: AlertId,
     action: &OfficerAction,
     by: &Responder,
+    incident: Option<u32>,
     at: Timestamp,
 ) -> Vec<u8> {
     let by = pb::Responder {
@@ -209,6 +219,7 @@ pub fn encode_action(
                 text: text.clone(),
             }),
         }),
+        incident,
     }
     .encode_to_vec()
 }
@@ -220,6 +231,7 @@ pub fn encode_raised(alert: &Alert, at: Timestamp) -> Vec<u8> {
         event: Some(pb::alert_event::Event::Raised(pb::AlertRaised {
             alert: Some(alert_to_pb(alert)),
         })),
+        incident: None,
     }
     .encode_to_vec()
 }
@@ -232,6 +244,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
         .as_ref()
         .and_then(timestamp_from_pb)
         .ok_or(DecodeError::Missing("at"))?;
+    let incident = event.incident;
     match event.event.ok_or(DecodeError::Missing("event"))? {
         pb::alert_event::Event::Raised(raised) => Ok(Event::Raised {
             alert: alert_from_pb(raised.alert, id, at)?,
@@ -243,6 +256,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
                 actor: by.actor,
                 channel: by.channel,
             },
+            incident,
             at,
         }),
         pb::alert_event::Event::Note(note) => {
@@ -263,6 +277,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
                 actor: by.actor,
                 channel: by.channel,
             },
+            incident,
             at,
         }),
     }
@@ -289,6 +304,7 @@ mod tests {
             staff_affected: 1,
             dedup_key: "driver-7".into(),
             labels: [("vehicle".to_owned(), "LC-12".to_owned())].into(),
+            occurred_at_out_of_range: false,
         }
         .validate(now, AlertId::fresh(now, [0; 10]))
         .unwrap()
@@ -305,21 +321,31 @@ mod tests {
             actor: "maria".into(),
             channel: "api".into(),
         };
-        let ack = decode_event(&encode_action(id, &OfficerAction::Acknowledge, &by, now)).unwrap();
+        let ack = decode_event(&encode_action(
+            id,
+            &OfficerAction::Acknowledge,
+            &by,
+            Some(2),
+            now,
+        ))
+        .unwrap();
         assert_eq!(
             ack,
             Event::Acknowledged {
                 alert_id: id,
                 by: by.clone(),
+                incident: Some(2),
                 at: now
             }
         );
-        let resolve = decode_event(&encode_action(id, &OfficerAction::Resolve, &by, now)).unwrap();
+        let resolve =
+            decode_event(&encode_action(id, &OfficerAction::Resolve, &by, None, now)).unwrap();
         assert_eq!(
             resolve,
             Event::Resolved {
                 alert_id: id,
                 by,
+                incident: None,
                 at: now
             }
         );

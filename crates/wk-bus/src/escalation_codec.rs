@@ -6,13 +6,16 @@ use prost::Message;
 use wk_core::Timestamp;
 use wk_core::escalation::{
     DeliveryRecord, DeliveryState, Entry, Event, Notification, Purpose, Recipient, Responder,
-    Snapshot, Status, Timer, TimerTable,
+    Snapshot, Status, Timer, TimerTable, Version,
 };
 use wk_core::policy::{Chain, Step, TargetRef};
 use wk_proto::v1 as pb;
 use wk_proto::v1::timeline_entry as tl;
 
-use crate::codec::{DecodeError, alert_from_pb, alert_to_pb, timestamp_from_pb, timestamp_to_pb};
+use crate::codec::{
+    DecodeError, alert_from_pb, alert_to_pb, severity_from_pb, severity_to_pb, timestamp_from_pb,
+    timestamp_to_pb,
+};
 
 fn responder_to_pb(responder: &Responder) -> pb::Responder {
     pb::Responder {
@@ -25,6 +28,33 @@ fn responder_from_pb(responder: pb::Responder) -> Responder {
     Responder {
         actor: responder.actor,
         channel: responder.channel,
+    }
+}
+
+fn version_to_pb(version: &Version) -> tl::Version {
+    tl::Version {
+        severity: severity_to_pb(version.severity) as i32,
+        title: version.title.clone(),
+        description: version.description.clone(),
+    }
+}
+
+fn version_from_pb(version: Option<tl::Version>) -> Result<Version, DecodeError> {
+    let version = version.ok_or(DecodeError::Missing("timeline.updated.version"))?;
+    Ok(Version {
+        severity: severity_from_pb(version.severity).ok_or(DecodeError::UnknownEnum {
+            field: "timeline.updated.severity",
+            value: version.severity,
+        })?,
+        title: version.title,
+        description: version.description,
+    })
+}
+
+fn recipient_to_pb(recipient: &Recipient) -> pb::notification::Recipient {
+    match recipient {
+        Recipient::Webhook { console } => pb::notification::Recipient::WebhookConsole(console.clone()),
+        Recipient::Email { address } => pb::notification::Recipient::EmailAddress(address.clone()),
     }
 }
 
@@ -68,11 +98,32 @@ fn event_to_pb(event: &Event) -> tl::Event {
         Event::Resolved { by } => tl::Event::Resolved(responder_to_pb(by)),
         Event::Repeated { occurrences } => tl::Event::Repeated(*occurrences),
         Event::Exhausted { rounds } => tl::Event::Exhausted(*rounds),
+        Event::Parked { id, reason } => tl::Event::Parked(tl::GivenUp {
+            id: id.clone(),
+            reason: reason.clone(),
+        }),
+        Event::Updated {
+            revision,
+            previous,
+            current,
+        } => tl::Event::Updated(tl::Updated {
+            revision: *revision,
+            previous: Some(version_to_pb(previous)),
+            current: Some(version_to_pb(current)),
+        }),
+        Event::Rerouted { route, chain } => tl::Event::Rerouted(tl::Raised {
+            route: route.clone(),
+            chain: chain.clone(),
+        }),
+        Event::ActionRefused { by, incident } => tl::Event::ActionRefused(tl::ActionRefused {
+            by: Some(responder_to_pb(by)),
+            incident: *incident,
+        }),
     }
 }
 
-fn event_from_pb(event: tl::Event) -> Event {
-    match event {
+fn event_from_pb(event: tl::Event) -> Result<Event, DecodeError> {
+    Ok(match event {
         tl::Event::Raised(raised) => Event::Raised {
             route: raised.route,
             chain: raised.chain,
@@ -111,43 +162,91 @@ fn event_from_pb(event: tl::Event) -> Event {
         },
         tl::Event::Repeated(occurrences) => Event::Repeated { occurrences },
         tl::Event::Exhausted(rounds) => Event::Exhausted { rounds },
-    }
+        tl::Event::Parked(parked) => Event::Parked {
+            id: parked.id,
+            reason: parked.reason,
+        },
+        tl::Event::Updated(updated) => Event::Updated {
+            revision: updated.revision,
+            previous: version_from_pb(updated.previous)?,
+            current: version_from_pb(updated.current)?,
+        },
+        tl::Event::Rerouted(rerouted) => Event::Rerouted {
+            route: rerouted.route,
+            chain: rerouted.chain,
+        },
+        tl::Event::ActionRefused(refused) => Event::ActionRefused {
+            by: responder_from_pb(refused.by.unwrap_or_default()),
+            incident: refused.incident,
+        },
+    })
 }
 
 fn notification_to_pb(record: &DeliveryRecord) -> pb::Notification {
     let notification = &record.notification;
-    let (purpose, step, round, failover_from) = match &notification.purpose {
-        Purpose::Step { step, round } => {
-            (pb::NotificationPurpose::Step, *step, *round, String::new())
-        }
-        Purpose::Failover { from, step, round } => (
-            pb::NotificationPurpose::Failover,
-            *step,
-            *round,
-            from.clone(),
-        ),
-        Purpose::Exhausted => (pb::NotificationPurpose::Exhausted, 0, 0, String::new()),
-    };
-    pb::Notification {
+    let mut encoded = pb::Notification {
         id: notification.id.clone(),
-        recipient: Some(match &notification.recipient {
-            Recipient::Webhook { console } => {
-                pb::notification::Recipient::WebhookConsole(console.clone())
-            }
-            Recipient::Email { address } => {
-                pb::notification::Recipient::EmailAddress(address.clone())
-            }
-        }),
-        purpose: purpose as i32,
-        step: step as u32,
-        round,
-        failover_from,
-        status: match record.state {
-            DeliveryState::Pending => pb::DeliveryStatus::Pending,
-            DeliveryState::Delivered => pb::DeliveryStatus::Delivered,
-            DeliveryState::Failed => pb::DeliveryStatus::Failed,
-        } as i32,
-    }
+        recipient: Some(recipient_to_pb(&notification.recipient)),
+        ..pb::Notification::default()
+    };
+    let purpose = match &notification.purpose {
+        Purpose::Step { step, round } => {
+            encoded.step = *step as u32;
+            encoded.round = *round;
+            pb::NotificationPurpose::Step
+        }
+        Purpose::Failover { from, step, round } => {
+            encoded.step = *step as u32;
+            encoded.round = *round;
+            encoded.failover_from = from.clone();
+            pb::NotificationPurpose::Failover
+        }
+        Purpose::Exhausted => pb::NotificationPurpose::Exhausted,
+        Purpose::ExhaustedFailover { from } => {
+            encoded.failover_from = from.clone();
+            pb::NotificationPurpose::ExhaustedFailover
+        }
+        Purpose::Updated {
+            revision,
+            step,
+            round,
+            changes,
+        } => {
+            encoded.revision = *revision;
+            encoded.step = *step as u32;
+            encoded.round = *round;
+            encoded.changes = changes.clone();
+            pb::NotificationPurpose::Updated
+        }
+        Purpose::Undeliverable {
+            failed_id,
+            failed,
+            reason,
+        } => {
+            encoded.failed_id = failed_id.clone();
+            encoded.failed_recipient = Some(match failed {
+                Recipient::Webhook { console } => {
+                    pb::notification::FailedRecipient::FailedWebhookConsole(console.clone())
+                }
+                Recipient::Email { address } => {
+                    pb::notification::FailedRecipient::FailedEmailAddress(address.clone())
+                }
+            });
+            encoded.reason = reason.clone();
+            pb::NotificationPurpose::Undeliverable
+        }
+    };
+    encoded.purpose = purpose as i32;
+    encoded.status = match record.state {
+        DeliveryState::Pending => pb::DeliveryStatus::Pending,
+        DeliveryState::Parked { since } => {
+            encoded.parked_since = Some(timestamp_to_pb(since));
+            pb::DeliveryStatus::Parked
+        }
+        DeliveryState::Delivered => pb::DeliveryStatus::Delivered,
+        DeliveryState::Failed => pb::DeliveryStatus::Failed,
+    } as i32;
+    encoded
 }
 
 fn notification_from_pb(notification: pb::Notification) -> Result<DeliveryRecord, DecodeError> {
@@ -167,6 +266,30 @@ fn notification_from_pb(notification: pb::Notification) -> Result<DeliveryRecord
             round,
         },
         Ok(pb::NotificationPurpose::Exhausted) => Purpose::Exhausted,
+        Ok(pb::NotificationPurpose::ExhaustedFailover) => Purpose::ExhaustedFailover {
+            from: notification.failover_from,
+        },
+        Ok(pb::NotificationPurpose::Updated) => Purpose::Updated {
+            revision: notification.revision,
+            step,
+            round,
+            changes: notification.changes,
+        },
+        Ok(pb::NotificationPurpose::Undeliverable) => Purpose::Undeliverable {
+            failed_id: notification.failed_id,
+            failed: match notification
+                .failed_recipient
+                .ok_or(DecodeError::Missing("notification.failed_recipient"))?
+            {
+                pb::notification::FailedRecipient::FailedWebhookConsole(console) => {
+                    Recipient::Webhook { console }
+                }
+                pb::notification::FailedRecipient::FailedEmailAddress(address) => {
+                    Recipient::Email { address }
+                }
+            },
+            reason: notification.reason,
+        },
         _ => {
             return Err(DecodeError::UnknownEnum {
                 field: "notification.purpose",
@@ -176,6 +299,9 @@ fn notification_from_pb(notification: pb::Notification) -> Result<DeliveryRecord
     };
     let state = match pb::DeliveryStatus::try_from(notification.status) {
         Ok(pb::DeliveryStatus::Pending) => DeliveryState::Pending,
+        Ok(pb::DeliveryStatus::Parked) => DeliveryState::Parked {
+            since: required_time(notification.parked_since.as_ref(), "notification.parked_since")?,
+        },
         Ok(pb::DeliveryStatus::Delivered) => DeliveryState::Delivered,
         Ok(pb::DeliveryStatus::Failed) => DeliveryState::Failed,
         _ => {
@@ -251,6 +377,7 @@ pub fn encode_escalation(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
         first_seen: Some(timestamp_to_pb(snapshot.first_seen)),
         last_seen: Some(timestamp_to_pb(snapshot.last_seen)),
         input_offset,
+        revision: snapshot.revision,
     }
     .encode_to_vec()
 }
@@ -323,7 +450,7 @@ pub fn decode_escalation(bytes: &[u8]) -> Result<(Snapshot, i64), DecodeError> {
     for entry in state.timeline {
         timeline.push(Entry {
             at: required_time(entry.at.as_ref(), "timeline.at")?,
-            event: event_from_pb(entry.event.ok_or(DecodeError::Missing("timeline.event"))?),
+            event: event_from_pb(entry.event.ok_or(DecodeError::Missing("timeline.event"))?)?,
         });
     }
     let snapshot = Snapshot {
@@ -342,6 +469,7 @@ pub fn decode_escalation(bytes: &[u8]) -> Result<(Snapshot, i64), DecodeError> {
         occurrences: state.occurrences,
         first_seen,
         last_seen: required_time(state.last_seen.as_ref(), "last_seen")?,
+        revision: state.revision,
     };
     Ok((snapshot, state.input_offset))
 }
@@ -442,13 +570,44 @@ mod tests {
             &policy.directory,
             now,
         );
+        // Panama's failover parked, the duty mailbox refused: every new state and purpose.
+        let failover = escalation
+            .deliveries()
+            .iter()
+            .find(|record| record.notification.id.contains("failover.webhook"))
+            .unwrap()
+            .notification
+            .id
+            .clone();
+        let parked = Outcome::Parked {
+            reason: "circuit open".into(),
+        };
+        escalation.handle_delivery(&failover, parked, &policy.directory, now);
+        let mailbox = escalation.deliveries()[1].notification.id.clone();
+        let refused = Outcome::GivenUp {
+            reason: "550 no such mailbox".into(),
+        };
+        escalation.handle_delivery(&mailbox, refused, &policy.directory, now);
+        assert!(
+            escalation
+                .deliveries()
+                .iter()
+                .any(|record| record.notification.id.contains("undeliverable"))
+        );
+        let worse = wk_core::Alert {
+            severity: wk_core::Severity::Emergency,
+            title: "worse".into(),
+            ..escalation.alert().clone()
+        };
+        escalation.handle_trigger(worse, &policy, now.saturating_add_millis(1_000));
         escalation.handle_timeout(&policy.directory, now.saturating_add_millis(300_000));
         check(&escalation, 2);
         let by = Responder {
             actor: "maria".into(),
             channel: "api".into(),
         };
-        escalation.handle_ack(by.clone(), now.saturating_add_millis(400_000));
+        escalation.handle_ack(by.clone(), Some(7), now.saturating_add_millis(390_000));
+        escalation.handle_ack(by.clone(), None, now.saturating_add_millis(400_000));
         escalation.handle_note(
             by.clone(),
             "called the office".into(),
@@ -461,7 +620,7 @@ mod tests {
             &policy,
             now.saturating_add_millis(4_100_000),
         );
-        escalation.handle_resolve(by, now.saturating_add_millis(5_000_000));
+        escalation.handle_resolve(by, None, now.saturating_add_millis(5_000_000));
         check(&escalation, 4);
         assert!(decode_escalation(b"\x08\x01garbage").is_err());
     }

@@ -112,7 +112,7 @@ fn escalation(c: &mut Criterion) {
     group.bench_function("acknowledge", |b| {
         b.iter_batched(
             || opened.clone(),
-            |mut escalation| black_box(escalation.handle_ack(officer.clone(), now)),
+            |mut escalation| black_box(escalation.handle_ack(officer.clone(), None, now)),
             BatchSize::SmallInput,
         );
     });

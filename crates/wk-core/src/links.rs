@@ -1,5 +1,6 @@
-//! One-click action links for emails: each link names the alert, the action, the recipient
-//! and an expiry, and carries `hex(HMAC-SHA256(secret, "{alert}\n{action}\n{recipient}\n{expiry}"))`.
+//! One-click action links for emails: each link names the alert, the incident it was issued
+//! for, the action, the recipient and an expiry, and carries
+//! `hex(HMAC-SHA256(secret, "{alert}\ni{incident}\n{action}\n{recipient}\n{expiry}"))`.
 //! A forged, altered or expired link is refused. Pure: time is passed in.
 
 use hmac::{Hmac, Mac};
@@ -41,67 +42,64 @@ pub enum LinkError {
     Expired,
 }
 
-fn mac(
-    secret: &[u8],
-    alert: AlertId,
-    action: LinkAction,
-    recipient: &str,
-    expires: i64,
-) -> Hmac<Sha256> {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC accepts keys of any length"),
-    };
-    mac.update(format!("{alert}\n{}\n{recipient}\n{expires}", action.as_str()).as_bytes());
-    mac
+/// What a link claims: the alert and the incident it was issued for, the action, the
+/// recipient it was sent to, and its expiry in unix seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link<'a> {
+    pub alert: AlertId,
+    /// An alert resolved and raised again is a new incident: a link issued for the first
+    /// must not act on the second.
+    pub incident: u32,
+    pub action: LinkAction,
+    pub recipient: &'a str,
+    pub expires: i64,
 }
 
-/// The signature of a link, as hex.
-pub fn sign(
-    secret: &[u8],
-    alert: AlertId,
-    action: LinkAction,
-    recipient: &str,
-    expires: Timestamp,
-) -> String {
-    let expires = expires.as_unix_seconds();
-    hex::encode(
-        mac(secret, alert, action, recipient, expires)
-            .finalize()
-            .into_bytes(),
-    )
-}
+impl Link<'_> {
+    fn mac(&self, secret: &[u8]) -> Hmac<Sha256> {
+        let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("HMAC accepts keys of any length"),
+        };
+        mac.update(
+            format!(
+                "{}\ni{}\n{}\n{}\n{}",
+                self.alert,
+                self.incident,
+                self.action.as_str(),
+                self.recipient,
+                self.expires
+            )
+            .as_bytes(),
+        );
+        mac
+    }
 
-/// Checks a link's signature against every secret (more than one during a rotation), then its
-/// expiry against `now`.
-pub fn verify<S: AsRef<[u8]>>(
-    secrets: &[S],
-    alert: AlertId,
-    action: LinkAction,
-    recipient: &str,
-    expires_unix_seconds: i64,
-    signature_hex: &str,
-    now: Timestamp,
-) -> Result<(), LinkError> {
-    let signature = hex::decode(signature_hex).map_err(|_| LinkError::Forged)?;
-    let genuine = secrets.iter().any(|secret| {
-        mac(
-            secret.as_ref(),
-            alert,
-            action,
-            recipient,
-            expires_unix_seconds,
-        )
-        .verify_slice(&signature)
-        .is_ok()
-    });
-    if !genuine {
-        return Err(LinkError::Forged);
+    /// The link's signature, as hex.
+    pub fn sign(&self, secret: &[u8]) -> String {
+        hex::encode(self.mac(secret).finalize().into_bytes())
     }
-    if now.as_unix_seconds() > expires_unix_seconds {
-        return Err(LinkError::Expired);
+
+    /// Checks the signature against every secret (more than one during a rotation), then the
+    /// expiry against `now`.
+    pub fn verify<S: AsRef<[u8]>>(
+        &self,
+        secrets: &[S],
+        signature_hex: &str,
+        now: Timestamp,
+    ) -> Result<(), LinkError> {
+        let signature = hex::decode(signature_hex).map_err(|_| LinkError::Forged)?;
+        let genuine = secrets
+            .iter()
+            .any(|secret| self.mac(secret.as_ref()).verify_slice(&signature).is_ok());
+        if !genuine {
+            return Err(LinkError::Forged);
+        }
+        if now.as_unix_seconds() > self.expires {
+            return Err(LinkError::Expired);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -110,93 +108,62 @@ mod tests {
 
     const SECRET: &[u8] = b"link-secret-for-tests-0123456789";
 
-    fn id() -> AlertId {
-        AlertId::for_dedup_key("ng-maiduguri", "gate")
+    fn link(action: LinkAction, recipient: &str, expires: i64) -> Link<'_> {
+        Link {
+            alert: AlertId::for_dedup_key("ng-maiduguri", "gate"),
+            incident: 1,
+            action,
+            recipient,
+            expires,
+        }
     }
 
     #[test]
     fn a_link_verifies_until_it_expires() {
-        let expires = Timestamp::from_unix_millis(2_000_000_000_000);
-        let signature = sign(
-            SECRET,
-            id(),
-            LinkAction::Acknowledge,
-            "duty@example.org",
-            expires,
-        );
-        let check = |now_ms, action, recipient: &str, signature: &str| {
-            verify(
-                &[SECRET],
-                id(),
-                action,
-                recipient,
-                2_000_000_000,
-                signature,
-                Timestamp::from_unix_millis(now_ms),
-            )
-        };
+        let genuine = link(LinkAction::Acknowledge, "duty@example.org", 2_000_000_000);
+        let signature = genuine.sign(SECRET);
+        let at = Timestamp::from_unix_millis;
         assert_eq!(
-            check(
-                1_999_999_999_000,
-                LinkAction::Acknowledge,
-                "duty@example.org",
-                &signature
-            ),
+            genuine.verify(&[SECRET], &signature, at(1_999_999_999_000)),
             Ok(())
         );
         assert_eq!(
-            check(
-                2_000_000_001_000,
-                LinkAction::Acknowledge,
-                "duty@example.org",
-                &signature
-            ),
+            genuine.verify(&[SECRET], &signature, at(2_000_000_001_000)),
             Err(LinkError::Expired)
         );
-        assert_eq!(
-            check(0, LinkAction::Resolve, "duty@example.org", &signature),
-            Err(LinkError::Forged)
-        );
-        assert_eq!(
-            check(0, LinkAction::Acknowledge, "other@example.org", &signature),
-            Err(LinkError::Forged)
-        );
-        assert_eq!(
-            check(0, LinkAction::Acknowledge, "duty@example.org", "00"),
-            Err(LinkError::Forged)
-        );
-        assert_eq!(
-            check(0, LinkAction::Acknowledge, "duty@example.org", "zz"),
-            Err(LinkError::Forged)
-        );
-        // A later expiry is an alteration, not an extension.
-        let extended = verify(
-            &[SECRET],
-            id(),
-            LinkAction::Acknowledge,
-            "duty@example.org",
-            2_100_000_000,
-            &signature,
-            Timestamp::from_unix_millis(0),
-        );
-        assert_eq!(extended, Err(LinkError::Forged));
+        let altered = [
+            link(LinkAction::Resolve, "duty@example.org", 2_000_000_000),
+            link(LinkAction::Acknowledge, "other@example.org", 2_000_000_000),
+            // A later expiry is an alteration, not an extension.
+            link(LinkAction::Acknowledge, "duty@example.org", 2_100_000_000),
+            // Issued for incident 1, presented for incident 2.
+            Link {
+                incident: 2,
+                ..genuine
+            },
+        ];
+        for altered in altered {
+            assert_eq!(
+                altered.verify(&[SECRET], &signature, at(0)),
+                Err(LinkError::Forged),
+                "{altered:?}"
+            );
+        }
+        for bad in ["00", "zz"] {
+            assert_eq!(
+                genuine.verify(&[SECRET], bad, at(0)),
+                Err(LinkError::Forged)
+            );
+        }
     }
 
     #[test]
     fn rotation_accepts_the_old_secret_too() {
-        let expires = Timestamp::from_unix_millis(2_000_000_000_000);
-        let old = sign(b"old-secret", id(), LinkAction::Resolve, "a@b", expires);
+        let genuine = link(LinkAction::Resolve, "a@b", 2_000_000_000);
+        let old = genuine.sign(b"old-secret");
         let secrets: [&[u8]; 2] = [SECRET, b"old-secret"];
         assert_eq!(
-            verify(
-                &secrets,
-                id(),
-                LinkAction::Resolve,
-                "a@b",
-                2_000_000_000,
-                &old,
-                Timestamp::UNIX_EPOCH
-            ),
+            genuine.verify(&secrets, &old, Timestamp::UNIX_EPOCH),
             Ok(())
         );
     }

@@ -110,6 +110,9 @@ pub struct Directory {
     pub people: BTreeMap<String, Person>,
     pub schedules: BTreeMap<String, Schedule>,
     pub regions: Vec<Region>,
+    /// Addresses told when a notification could not be delivered and the chain has nobody
+    /// reachable left (`[dispatcher] operators`).
+    pub operators: Vec<String>,
 }
 
 impl Directory {

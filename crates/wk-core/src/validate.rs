@@ -23,6 +23,58 @@ pub mod limits {
     pub const FUTURE_SKEW_MILLIS: i64 = 5 * 60 * 1000;
     /// 2000-01-01T00:00:00Z: anything earlier is a broken clock, not an incident report.
     pub const EARLIEST_OCCURRED_AT_MILLIS: i64 = 946_684_800_000;
+    /// A client's value is quoted in an error up to this many characters.
+    pub const QUOTED_CHARS: usize = 40;
+    /// At most this many violations are listed; the rest are counted. Together with
+    /// `QUOTED_CHARS` this keeps an INVALID_ARGUMENT answer far below the 8 KiB of headers
+    /// that standard gRPC clients accept (beyond it they see RESOURCE_EXHAUSTED, and retry).
+    pub const LISTED_VIOLATIONS: usize = 12;
+}
+
+/// `value` quoted for an error message: at most `limits::QUOTED_CHARS` characters, escaped,
+/// with `…` when cut.
+pub fn quote(value: &str) -> String {
+    let mut chars = value.chars();
+    let head: String = chars.by_ref().take(limits::QUOTED_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head:?}…")
+    } else {
+        format!("{head:?}")
+    }
+}
+
+/// Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they
+/// reorder what follows them, so a title can be made to read differently on a console than
+/// it was written. Right-to-left text itself needs none of them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Renders as nothing: white space and Unicode's Default_Ignorable_Code_Point set (zero-width
+/// spaces and joiners, fillers, variation selectors, tags), plus the blank Braille pattern.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFF8}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
 }
 
 /// An alert as it arrives from any boundary (gRPC, CLI, JSON), before validation.
@@ -41,6 +93,8 @@ pub struct AlertDraft {
     pub staff_affected: u32,
     pub dedup_key: String,
     pub labels: BTreeMap<String, String>,
+    /// `occurred_at` was given but lies outside the years 0001–9999 (a broken clock).
+    pub occurred_at_out_of_range: bool,
 }
 
 /// One rejected field.
@@ -105,6 +159,23 @@ impl Collector {
         if value.chars().any(|c| c.is_control() && !allowed(c)) {
             self.reject(field, "must not contain control characters");
         }
+        if value.chars().any(is_bidi_control) {
+            self.reject(
+                field,
+                "must not contain bidirectional embedding, override or isolate characters \
+                 (U+202A-U+202E, U+2066-U+2069)",
+            );
+        }
+    }
+
+    /// Keeps the first `limits::LISTED_VIOLATIONS`, counting the rest in a last one.
+    fn finish(mut self) -> Vec<FieldViolation> {
+        if self.0.len() > limits::LISTED_VIOLATIONS {
+            let more = self.0.len() - (limits::LISTED_VIOLATIONS - 1);
+            self.0.truncate(limits::LISTED_VIOLATIONS - 1);
+            self.reject("alert", format!("{more} more violations not listed"));
+        }
+        self.0
     }
 }
 
@@ -132,7 +203,8 @@ pub fn check_office_id(value: &str) -> Result<(), String> {
     }
     if !is_identifier(value) {
         return Err(format!(
-            "{value:?} is not an office id (lower-case letters, digits, '-', '_', '.')"
+            "{} is not an office id (lower-case letters, digits, '-', '_', '.')",
+            quote(value)
         ));
     }
     Ok(())
@@ -160,6 +232,9 @@ impl AlertDraft {
             );
         }
         errors.line("title", &self.title, true, limits::TITLE_CHARS);
+        if !self.title.trim().is_empty() && self.title.chars().all(is_invisible) {
+            errors.reject("title", "must contain visible characters");
+        }
         errors.text(
             "description",
             &self.description,
@@ -170,7 +245,7 @@ impl AlertDraft {
         if isocountry::CountryCode::for_alpha2(&country).is_err() {
             errors.reject(
                 "country",
-                format!("{:?} is not an ISO 3166-1 alpha-2 code", self.country),
+                format!("{} is not an ISO 3166-1 alpha-2 code", quote(&self.country)),
             );
         }
         errors.line("place", &self.place, true, limits::PLACE_CHARS);
@@ -193,6 +268,10 @@ impl AlertDraft {
             }
         }
         match self.occurred_at {
+            None if self.occurred_at_out_of_range => errors.reject(
+                "occurred_at",
+                "is outside the years 0001-9999; check the office's clock",
+            ),
             None => errors.reject("occurred_at", "is required"),
             Some(at) if at.as_unix_millis() > now.as_unix_millis() + limits::FUTURE_SKEW_MILLIS => {
                 errors.reject(
@@ -227,7 +306,7 @@ impl AlertDraft {
             );
         }
         for (key, value) in &self.labels {
-            let field = format!("labels[{key:?}]");
+            let field = format!("labels[{}]", quote(key));
             if !is_label_key(key) || key.chars().count() > limits::LABEL_KEY_CHARS {
                 errors.reject(
                     field.clone(),
@@ -246,7 +325,7 @@ impl AlertDraft {
             self.occurred_at,
             errors.0.as_slice(),
         ) else {
-            return Err(Violations(errors.0));
+            return Err(Violations(errors.finish()));
         };
         let dedup_key = (!self.dedup_key.is_empty()).then_some(self.dedup_key);
         let id = match &dedup_key {
@@ -298,6 +377,7 @@ mod tests {
             staff_affected: 12,
             dedup_key: "gate-2026-11-24".into(),
             labels: [("team".to_owned(), "wash".to_owned())].into(),
+            occurred_at_out_of_range: false,
         }
     }
 
@@ -413,6 +493,73 @@ mod tests {
                 "occurred_at: is required",
                 "labels: has 33 entries, at most 32 allowed",
             ]
+        );
+    }
+
+    #[test]
+    fn quotes_client_values_only_up_to_a_bound() {
+        let draft = AlertDraft {
+            country: "X".repeat(17_000),
+            ..valid_draft()
+        };
+        let found = fields(draft);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].len() < 120, "{}", found[0]);
+        assert!(found[0].contains("…"));
+    }
+
+    #[test]
+    fn lists_at_most_a_bounded_number_of_violations() {
+        let labels = (0..40)
+            .map(|i| (format!("bad key {i} {}", "x".repeat(300)), "v".to_owned()))
+            .collect();
+        let draft = AlertDraft {
+            labels,
+            ..valid_draft()
+        };
+        let found = fields(draft);
+        assert_eq!(found.len(), limits::LISTED_VIOLATIONS);
+        assert!(
+            found
+                .last()
+                .unwrap()
+                .starts_with("alert: 30 more violations")
+        );
+        assert!(found.iter().map(String::len).sum::<usize>() < 2_000);
+    }
+
+    #[test]
+    fn refuses_bidi_overrides_and_invisible_titles_but_welcomes_right_to_left_text() {
+        for title in ["Gate \u{202E}lanigiro", "a\u{2066}b", "\u{200B}\u{2060}", "\u{3164}"] {
+            let draft = AlertDraft {
+                title: title.into(),
+                ..valid_draft()
+            };
+            assert!(fields(draft)[0].starts_with("title: "), "{title:?}");
+        }
+        let draft = AlertDraft {
+            description: "ok\u{202D}".into(),
+            ..valid_draft()
+        };
+        assert!(fields(draft)[0].starts_with("description: must not contain bidirectional"));
+        let arabic = AlertDraft {
+            title: "رجال مسلحون عند البوابة".into(),
+            description: "שני רכבים. הצוות בחדר המוגן.".into(),
+            ..valid_draft()
+        };
+        assert!(arabic.validate(NOW, fresh()).is_ok());
+    }
+
+    #[test]
+    fn an_occurred_at_beyond_the_calendar_has_its_own_message() {
+        let draft = AlertDraft {
+            occurred_at: None,
+            occurred_at_out_of_range: true,
+            ..valid_draft()
+        };
+        assert_eq!(
+            fields(draft),
+            ["occurred_at: is outside the years 0001-9999; check the office's clock"]
         );
     }
 

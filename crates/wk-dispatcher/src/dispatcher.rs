@@ -393,16 +393,16 @@ impl Dispatcher {
                     Event::Raised { alert, .. } => {
                         tracked.escalation.handle_trigger(alert, &self.policy, now)
                     }
-                    Event::Acknowledged { by, .. } => {
-                        let effect = tracked.escalation.handle_ack(by, now);
+                    Event::Acknowledged { by, incident, .. } => {
+                        let effect = tracked.escalation.handle_ack(by, incident, now);
                         info!(alert_id = %id, ?effect, "acknowledgement");
                     }
                     Event::NoteAdded { by, text, .. } => {
                         tracked.escalation.handle_note(by, text, now)
                     }
-                    Event::Resolved { by, .. } => {
-                        tracked.escalation.handle_resolve(by, now);
-                        info!(alert_id = %id, "resolved");
+                    Event::Resolved { by, incident, .. } => {
+                        let resolved = tracked.escalation.handle_resolve(by, incident, now);
+                        info!(alert_id = %id, resolved, "resolution");
                     }
                 }
                 tracked.input_offset = offset;
@@ -502,6 +502,7 @@ impl Dispatcher {
         count_new_events(escalation, &mut tracked.counted);
         while let Some(Action::Deliver(notification)) = escalation.poll_action() {
             let snapshot_alert = escalation.alert().clone();
+            let notification_id = notification.id.clone();
             let span = info_span!(
                 "deliver",
                 alert_id = %id,
@@ -516,6 +517,7 @@ impl Dispatcher {
                 incident: escalation.incident(),
                 first_seen: escalation.first_seen(),
                 occurrences: escalation.occurrences(),
+                parked_since: escalation.parked_since(&notification_id),
             });
         }
         tracked.armed =
@@ -758,6 +760,8 @@ fn count_new_events(escalation: &Escalation, counted: &mut usize) {
         match &entry.event {
             TimelineEvent::StepFired { .. } => metrics::step_fired(),
             TimelineEvent::FailedOver { from, to, .. } => metrics::failover(from, to),
+            TimelineEvent::Updated { .. } => metrics::updated(),
+            TimelineEvent::ActionRefused { .. } => metrics::action_refused(),
             TimelineEvent::Acknowledged { .. } => {
                 let elapsed = entry.at.as_unix_millis() - escalation.first_seen().as_unix_millis();
                 metrics::time_to_acknowledge(Duration::from_millis(

@@ -1,7 +1,9 @@
 //! Executes notifications off the dispatcher's loop: each one in its own task, retried with
-//! jittered exponential backoff within its budget, webhooks guarded by a per-console circuit
-//! breaker. The final outcome is reported back to the loop; given-up notifications also go to
-//! the dead-letter topic for operators.
+//! jittered exponential backoff until its horizon, webhooks guarded by a per-console circuit
+//! breaker. A webhook whose console cannot be reached (circuit open, or its attempts spent) is
+//! reported parked, so the escalation fails it over, and keeps waiting for its console; only a
+//! permanent refusal or the horizon gives it up. Outcomes are reported back to the loop;
+//! given-up notifications also go to the dead-letter topic for operators.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,7 +20,8 @@ use wk_core::links::LinkAction;
 use wk_notify::SendError;
 use wk_notify::content::{ActionLinks, Context, webhook_body};
 use wk_notify::email::Mailer;
-use wk_notify::retry::{CircuitBreaker, RetryPolicy};
+use wk_notify::breaker::{Admission, Attempt, CircuitBreaker};
+use wk_notify::retry::{Next, Plan, RetryPolicy};
 use wk_notify::webhook::WebhookSender;
 
 use crate::metrics;
@@ -47,6 +50,9 @@ pub struct Job {
     pub incident: u32,
     pub first_seen: Timestamp,
     pub occurrences: u32,
+    /// When the notification was parked, for one restored parked: its horizon counts from
+    /// then.
+    pub parked_since: Option<Timestamp>,
 }
 
 pub struct Settings {
@@ -63,26 +69,34 @@ pub struct Settings {
     pub links: Option<LinksConfig>,
 }
 
-/// The recipient's signed links for `alert`, valid for the configured time from `now`.
+/// The recipient's signed links for incident `incident` of `alert`, valid for the configured
+/// time from `now`.
 fn action_links(
     links: &LinksConfig,
-    alert: AlertId,
+    (alert, incident): (AlertId, u32),
     recipient: &str,
     now: Timestamp,
 ) -> Option<ActionLinks> {
     let ttl_ms = i64::try_from(links.ttl.as_millis()).unwrap_or(i64::MAX);
-    let expires = now.saturating_add_millis(ttl_ms);
+    let expires = now.saturating_add_millis(ttl_ms).as_unix_seconds();
     let secret = links.secrets.first()?;
     let url = |action: LinkAction| {
         let mut url = links
             .base_url
             .join(&format!("a/{alert}/{}", action.as_str()))
             .ok()?;
-        let signature = wk_core::links::sign(secret.as_bytes(), alert, action, recipient, expires);
+        let link = wk_core::links::Link {
+            alert,
+            incident,
+            action,
+            recipient,
+            expires,
+        };
         url.query_pairs_mut()
+            .append_pair("i", &incident.to_string())
             .append_pair("r", recipient)
-            .append_pair("e", &expires.as_unix_seconds().to_string())
-            .append_pair("s", &signature);
+            .append_pair("e", &expires.to_string())
+            .append_pair("s", &link.sign(secret.as_bytes()));
         Some(url.to_string())
     };
     Some(ActionLinks {
@@ -193,7 +207,7 @@ impl Shared {
             .map_err(|error| SendError::Transient(error.to_string()))?;
         let links = match (&job.notification.recipient, &self.settings.links) {
             (Recipient::Email { address }, Some(links)) => {
-                action_links(links, job.alert.id, address, wall_clock())
+                action_links(links, (job.alert.id, job.incident), address, wall_clock())
             }
             _ => None,
         };
@@ -236,53 +250,85 @@ impl Shared {
         } else {
             self.settings.email_policy
         };
-        let started = std::time::Instant::now();
-        let mut attempt = 0;
+        let mut plan = Plan::new(policy, wall_clock(), job.parked_since);
+        let mut last_error = None::<String>;
         loop {
-            attempt += 1;
-            if let Some(console) = console
-                && !self.breaker(console, |breaker| breaker.allow(wall_clock()))
-            {
-                warn!(notification = %notification.id, console, "circuit open; giving up at once");
-                return Outcome::GivenUp {
-                    reason: format!("circuit to console {console} is open"),
-                };
-            }
-            match self.attempt(job).await {
-                Ok(()) => {
-                    if let Some(console) = console {
-                        self.breaker(console, CircuitBreaker::record_success);
-                    }
-                    info!(notification = %notification.id, attempt, "delivered");
-                    return Outcome::Delivered;
+            let admitted = match console {
+                Some(console) => self.breaker(console, |breaker| breaker.admit(wall_clock())),
+                None => Admission::Go,
+            };
+            let next = if let Admission::Wait { until } = admitted {
+                plan.held_back(wall_clock(), until, fastrand::f64())
+            } else {
+                let result = self.attempt(job).await;
+                if let Some(console) = console {
+                    let attempt = match &result {
+                        Ok(()) => Attempt::Success,
+                        Err(SendError::Permanent(_)) => Attempt::Refused,
+                        Err(SendError::Transient(_)) => Attempt::Failed,
+                    };
+                    self.breaker(console, |breaker| {
+                        breaker.record(admitted, attempt, wall_clock());
+                    });
                 }
-                Err(error) => {
-                    warn!(notification = %notification.id, attempt, %error, "delivery attempt failed");
-                    let transient = matches!(error, SendError::Transient(_));
-                    if let Some(console) = console
-                        && transient
-                    {
-                        self.breaker(console, |breaker| breaker.record_failure(wall_clock()));
+                match result {
+                    Ok(()) => {
+                        info!(notification = %notification.id, attempts = plan.failures() + 1, "delivered");
+                        return Outcome::Delivered;
                     }
-                    if !transient || !policy.may_retry(attempt, started.elapsed()) {
+                    Err(error @ SendError::Permanent(_)) => {
+                        warn!(notification = %notification.id, %error, "refused; giving up");
+                        metrics::given_up(channel_of(notification), "refused");
                         return Outcome::GivenUp {
-                            reason: format!("{error} after {attempt} attempts"),
+                            reason: format!("{error} (refused, not retried)"),
                         };
                     }
-                    // The timeline records the first failures and then every tenth: an email
-                    // retried for hours behind a down server must not grow it without bound.
-                    if attempt <= 3 || attempt % 10 == 0 {
-                        self.report(
-                            job,
-                            Outcome::AttemptFailed {
-                                attempt,
-                                reason: error.to_string(),
-                            },
-                        );
+                    Err(error) => {
+                        let next = plan.failed(wall_clock(), fastrand::f64());
+                        let attempt = plan.failures();
+                        warn!(notification = %notification.id, attempt, %error, "delivery attempt failed");
+                        // The timeline records the first failures and then every tenth: a
+                        // notification retried for hours must not grow it without bound.
+                        if matches!(next, Next::Retry(_)) && (attempt <= 3 || attempt % 10 == 0) {
+                            self.report(
+                                job,
+                                Outcome::AttemptFailed {
+                                    attempt,
+                                    reason: error.to_string(),
+                                },
+                            );
+                        }
+                        last_error = Some(format!("{error} after {attempt} attempts"));
+                        next
                     }
-                    tokio::time::sleep(policy.delay(attempt, fastrand::f64())).await;
                 }
-            }
+            };
+            let wait = match next {
+                Next::Retry(wait) | Next::Wait(wait) => wait,
+                Next::Park(wait) => {
+                    let reason = match (&last_error, console) {
+                        (Some(error), _) => error.clone(),
+                        (None, Some(console)) => format!("circuit to console {console} is open"),
+                        (None, None) => "waiting".to_owned(),
+                    };
+                    info!(notification = %notification.id, console, "parked until its console is reachable");
+                    metrics::parked(console.unwrap_or_default());
+                    self.report(job, Outcome::Parked { reason });
+                    wait
+                }
+                Next::GiveUp => {
+                    let horizon = format!("{} s", policy.horizon.as_secs());
+                    warn!(notification = %notification.id, %horizon, "horizon spent; giving up");
+                    metrics::given_up(channel_of(notification), "horizon");
+                    return Outcome::GivenUp {
+                        reason: format!(
+                            "not delivered within {horizon}: {}",
+                            last_error.as_deref().unwrap_or("its console's circuit stayed open")
+                        ),
+                    };
+                }
+            };
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -314,5 +360,12 @@ impl Shared {
                 warn!(notification = %job.notification.id, "dead letter not acknowledged in time")
             }
         }
+    }
+}
+
+fn channel_of(notification: &Notification) -> &'static str {
+    match notification.recipient {
+        Recipient::Webhook { .. } => "webhook",
+        Recipient::Email { .. } => "email",
     }
 }

@@ -29,6 +29,33 @@ pub(crate) fn failover(from: &str, to: &str) {
         .increment(1);
 }
 
+/// A notification parked: its console could not be reached; it waits and fails over.
+pub(crate) fn parked(console: &str) {
+    metrics::counter!("watchkeeper_notifications_parked_total", "console" => console.to_owned())
+        .increment(1);
+}
+
+/// A notification finally given up (`refused`: a permanent refusal; `horizon`: not delivered
+/// in time); the escalation then tells a human.
+pub(crate) fn given_up(channel: &'static str, reason: &'static str) {
+    metrics::counter!(
+        "watchkeeper_notifications_given_up_total",
+        "channel" => channel,
+        "reason" => reason
+    )
+    .increment(1);
+}
+
+/// An open alert updated by its office (severity raised, title or description changed).
+pub(crate) fn updated() {
+    metrics::counter!("watchkeeper_alerts_updated_total").increment(1);
+}
+
+/// An acknowledgement or resolution issued for another incident, refused.
+pub(crate) fn action_refused() {
+    metrics::counter!("watchkeeper_actions_refused_total").increment(1);
+}
+
 pub(crate) fn dead_letter() {
     metrics::counter!("watchkeeper_dead_letters_total").increment(1);
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use serde_json::json;
-use wk_core::escalation::Purpose;
+use wk_core::escalation::{Purpose, Recipient};
 use wk_core::{Alert, Timestamp};
 
 /// What one notification is about: the alert, and where in its escalation it stands.
@@ -26,14 +26,18 @@ pub struct ActionLinks {
 }
 
 impl Context<'_> {
-    /// `alert.raised` for the first step, then `alert.escalated`, `alert.failover` or
-    /// `alert.exhausted`.
+    /// `alert.raised` for the first step, then `alert.escalated`, `alert.failover`,
+    /// `alert.exhausted` (also when failed over: `failover_from` says so), `alert.updated`
+    /// (the office raised the severity or changed the text) or `alert.undeliverable` (another
+    /// notification of this alert could not be delivered).
     pub fn kind(&self) -> &'static str {
         match self.purpose {
             Purpose::Step { step: 0, round: 0 } => "alert.raised",
             Purpose::Step { .. } => "alert.escalated",
             Purpose::Failover { .. } => "alert.failover",
-            Purpose::Exhausted => "alert.exhausted",
+            Purpose::Exhausted | Purpose::ExhaustedFailover { .. } => "alert.exhausted",
+            Purpose::Updated { .. } => "alert.updated",
+            Purpose::Undeliverable { .. } => "alert.undeliverable",
         }
     }
 
@@ -47,7 +51,23 @@ impl Context<'_> {
             )),
             Purpose::Failover { from, .. } => Some(format!("console {from} unreachable: failover")),
             Purpose::Exhausted => Some("NOT ACKNOWLEDGED: escalation chain exhausted".into()),
+            Purpose::ExhaustedFailover { from } => Some(format!(
+                "NOT ACKNOWLEDGED: escalation chain exhausted (console {from} unreachable: failover)"
+            )),
+            Purpose::Updated { changes, .. } => Some(format!("UPDATED by the office: {changes}")),
+            Purpose::Undeliverable { failed, reason, .. } => Some(format!(
+                "COULD NOT REACH {}: {reason}",
+                describe(failed)
+            )),
         }
+    }
+}
+
+/// A recipient in words, for a human.
+fn describe(recipient: &Recipient) -> String {
+    match recipient {
+        Recipient::Webhook { console } => format!("console {console}"),
+        Recipient::Email { address } => format!("the mailbox {address}"),
     }
 }
 
@@ -55,9 +75,28 @@ impl Context<'_> {
 pub fn webhook_body(context: &Context<'_>) -> Vec<u8> {
     let alert = context.alert;
     let (step, round, failover_from) = match context.purpose {
-        Purpose::Step { step, round } => (Some(*step), Some(*round), None),
+        Purpose::Step { step, round } | Purpose::Updated { step, round, .. } => {
+            (Some(*step), Some(*round), None)
+        }
         Purpose::Failover { from, step, round } => (Some(*step), Some(*round), Some(from.as_str())),
-        Purpose::Exhausted => (None, None, None),
+        Purpose::ExhaustedFailover { from } => (None, None, Some(from.as_str())),
+        Purpose::Exhausted | Purpose::Undeliverable { .. } => (None, None, None),
+    };
+    let changes = match context.purpose {
+        Purpose::Updated { changes, .. } => Some(changes.as_str()),
+        _ => None,
+    };
+    let undeliverable = match context.purpose {
+        Purpose::Undeliverable {
+            failed_id,
+            failed,
+            reason,
+        } => Some(json!({
+            "delivery_id": failed_id,
+            "recipient": describe(failed),
+            "reason": reason,
+        })),
+        _ => None,
     };
     let body = json!({
         "type": context.kind(),
@@ -66,6 +105,8 @@ pub fn webhook_body(context: &Context<'_>) -> Vec<u8> {
         "step": step,
         "round": round,
         "failover_from": failover_from,
+        "changes": changes,
+        "undeliverable": undeliverable,
         "alert": {
             "id": alert.id.to_string(),
             "office_id": alert.office_id,

@@ -2,6 +2,7 @@
 //! consoles and emails to duty officers. Each `send` makes one attempt and classifies failure as
 //! transient or permanent; retry policy belongs to the dispatcher.
 
+pub mod breaker;
 pub mod content;
 pub mod email;
 pub mod retry;

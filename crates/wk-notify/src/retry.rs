@@ -1,6 +1,7 @@
-//! Pure delivery policy: exponential backoff with full jitter inside a retry budget, and a
-//! per-console circuit breaker whose open state feeds the escalation engine's failover. Time
-//! and randomness are passed in, so both are tested without sleeping.
+//! Pure delivery policy: exponential backoff with full jitter, and the rule that decides, after
+//! each failure or each "wait" from the console's circuit breaker, whether a notification is
+//! retried, parked (its console unreachable: it fails over, and keeps waiting) or finally given
+//! up (its horizon spent). Time and randomness are passed in, so it is tested without sleeping.
 
 use std::time::Duration;
 
@@ -12,12 +13,15 @@ pub struct RetryPolicy {
     pub base: Duration,
     /// No single wait is longer.
     pub max_delay: Duration,
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// No retry starts once this long has passed since the first attempt (emails are retried
-    /// until the SMTP server takes them or this runs out; webhooks give up sooner, by count,
-    /// so their console fails over).
-    pub max_elapsed: Option<Duration>,
+    /// After this many failed attempts the notification is parked (reported so its console
+    /// fails over) and retried on; `u32::MAX` never parks (emails: they have no failover).
+    pub park_after: u32,
+    /// Retried until this long has passed since the first attempt (or since it was parked,
+    /// for one restored parked); then given up.
+    pub horizon: Duration,
+    /// While the console's circuit holds requests back, ask it again at least this often, so
+    /// a successful trial releases the waiting notifications promptly.
+    pub poll: Duration,
 }
 
 impl RetryPolicy {
@@ -32,79 +36,87 @@ impl RetryPolicy {
             .min(self.max_delay);
         ceiling.mul_f64(unit.clamp(0.0, 1.0))
     }
-
-    /// Whether another attempt may follow `attempts` made so far, `elapsed` after the first.
-    pub fn may_retry(&self, attempts: u32, elapsed: Duration) -> bool {
-        attempts < self.max_attempts && self.max_elapsed.is_none_or(|limit| elapsed < limit)
-    }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Closed {
-        consecutive_failures: u32,
-    },
-    Open {
-        until: Timestamp,
-    },
-    /// One trial request is allowed through.
-    HalfOpen,
-}
-
-/// Opens after `threshold` consecutive failures, stays open for `open_for`, then lets one trial
-/// through: success closes it, failure opens it again.
+/// What to do next with a notification.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CircuitBreaker {
-    threshold: u32,
-    open_for_ms: i64,
-    state: State,
+pub enum Next {
+    /// Try again after this wait.
+    Retry(Duration),
+    /// Report it parked (its console fails over now), then try again after this wait.
+    Park(Duration),
+    /// Already parked: try again after this wait.
+    Wait(Duration),
+    /// The horizon is spent: give it up (the escalation then tells a human).
+    GiveUp,
 }
 
-impl CircuitBreaker {
-    pub fn new(threshold: u32, open_for: Duration) -> CircuitBreaker {
-        CircuitBreaker {
-            threshold: threshold.max(1),
-            open_for_ms: i64::try_from(open_for.as_millis()).unwrap_or(i64::MAX),
-            state: State::Closed {
-                consecutive_failures: 0,
-            },
+/// One notification's way through failures and waits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    policy: RetryPolicy,
+    deadline: Timestamp,
+    failures: u32,
+    parked: bool,
+}
+
+impl Plan {
+    /// A plan starting at `now`, or, for a notification restored while parked, from the
+    /// instant it was parked (so a restart does not extend its horizon).
+    pub fn new(policy: RetryPolicy, now: Timestamp, parked_since: Option<Timestamp>) -> Plan {
+        let horizon_ms = i64::try_from(policy.horizon.as_millis()).unwrap_or(i64::MAX);
+        Plan {
+            policy,
+            deadline: parked_since.unwrap_or(now).saturating_add_millis(horizon_ms),
+            failures: 0,
+            parked: parked_since.is_some(),
         }
     }
 
-    /// Whether a request may be sent at `now`.
-    pub fn allow(&mut self, now: Timestamp) -> bool {
-        match self.state {
-            State::Closed { .. } => true,
-            State::HalfOpen => false,
-            State::Open { until } if now >= until => {
-                self.state = State::HalfOpen;
-                true
-            }
-            State::Open { .. } => false,
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// No wait runs past the deadline: the last one ends there, and the next call gives up.
+    fn until_deadline(&self, wait: Duration, now: Timestamp) -> Duration {
+        let left = u64::try_from(self.deadline.as_unix_millis() - now.as_unix_millis()).unwrap_or(0);
+        wait.min(Duration::from_millis(left))
+    }
+
+    fn park_or_wait(&mut self, wait: Duration) -> Next {
+        if std::mem::replace(&mut self.parked, true) {
+            Next::Wait(wait)
+        } else {
+            Next::Park(wait)
         }
     }
 
-    pub fn is_open(&self, now: Timestamp) -> bool {
-        matches!(self.state, State::Open { until } if now < until)
+    /// A transient failure at `now` (refused connection, timeout, 408, 429, 5xx; an SMTP 4xx).
+    pub fn failed(&mut self, now: Timestamp, unit: f64) -> Next {
+        self.failures = self.failures.saturating_add(1);
+        if now >= self.deadline {
+            return Next::GiveUp;
+        }
+        let wait = self.until_deadline(self.policy.delay(self.failures, unit), now);
+        if self.failures >= self.policy.park_after {
+            self.park_or_wait(wait)
+        } else {
+            Next::Retry(wait)
+        }
     }
 
-    pub fn record_success(&mut self) {
-        self.state = State::Closed {
-            consecutive_failures: 0,
-        };
-    }
-
-    pub fn record_failure(&mut self, now: Timestamp) {
-        self.state = match self.state {
-            State::Closed {
-                consecutive_failures,
-            } if consecutive_failures + 1 < self.threshold => State::Closed {
-                consecutive_failures: consecutive_failures + 1,
-            },
-            _ => State::Open {
-                until: now.saturating_add_millis(self.open_for_ms),
-            },
-        };
+    /// The console's circuit holds requests back until `until` (open, or a trial out). The
+    /// notification waits, parked; it is never given up for this before its horizon.
+    /// `unit` spreads the waiters so they do not all ask at once.
+    pub fn held_back(&mut self, now: Timestamp, until: Timestamp, unit: f64) -> Next {
+        if now >= self.deadline {
+            return Next::GiveUp;
+        }
+        let to_until = u64::try_from(until.as_unix_millis() - now.as_unix_millis()).unwrap_or(0);
+        let spread = self.policy.poll.mul_f64(unit.clamp(0.0, 1.0) / 2.0);
+        let wait = Duration::from_millis(to_until).min(self.policy.poll) + spread;
+        let wait = self.until_deadline(wait, now);
+        self.park_or_wait(wait)
     }
 }
 
@@ -112,13 +124,26 @@ impl CircuitBreaker {
 mod tests {
     use super::*;
 
+    fn t(ms: i64) -> Timestamp {
+        Timestamp::from_unix_millis(ms)
+    }
+
+    fn webhooks() -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            park_after: 3,
+            horizon: Duration::from_secs(3600),
+            poll: Duration::from_millis(500),
+        }
+    }
+
     #[test]
     fn backoff_grows_exponentially_is_capped_and_jittered() {
         let policy = RetryPolicy {
             base: Duration::from_millis(100),
             max_delay: Duration::from_secs(1),
-            max_attempts: 5,
-            max_elapsed: None,
+            ..webhooks()
         };
         assert_eq!(policy.delay(1, 0.999_999).as_millis(), 99);
         assert_eq!(policy.delay(2, 0.5), Duration::from_millis(100));
@@ -126,40 +151,68 @@ mod tests {
         assert_eq!(policy.delay(10, 0.5), Duration::from_millis(500));
         assert_eq!(policy.delay(1_000, 1.0), Duration::from_secs(1));
         assert_eq!(policy.delay(3, 0.0), Duration::ZERO);
-        assert!(policy.may_retry(4, Duration::from_secs(3600)));
-        assert!(!policy.may_retry(5, Duration::ZERO));
     }
 
     #[test]
-    fn a_time_budget_bounds_retries_whatever_their_count() {
-        let policy = RetryPolicy {
+    fn a_webhook_is_retried_then_parked_then_retried_until_its_horizon() {
+        let mut plan = Plan::new(webhooks(), t(0), None);
+        assert_eq!(plan.failed(t(10), 0.5), Next::Retry(Duration::from_millis(100)));
+        assert_eq!(plan.failed(t(20), 0.5), Next::Retry(Duration::from_millis(200)));
+        // The third failure parks it: reported once, so its console fails over.
+        assert_eq!(plan.failed(t(30), 0.5), Next::Park(Duration::from_millis(400)));
+        assert_eq!(plan.failed(t(40), 1.0), Next::Wait(Duration::from_millis(1600)));
+        assert_eq!(plan.failures(), 4);
+        // The last wait ends at the horizon; the next failure gives it up.
+        assert_eq!(
+            plan.failed(t(3_599_000), 1.0),
+            Next::Wait(Duration::from_secs(1))
+        );
+        assert_eq!(plan.failed(t(3_600_000), 0.5), Next::GiveUp);
+    }
+
+    #[test]
+    fn an_open_circuit_parks_and_never_gives_up_before_the_horizon() {
+        let mut plan = Plan::new(webhooks(), t(0), None);
+        // Open until 30 s: park, and ask again within the poll interval (spread by unit).
+        assert_eq!(
+            plan.held_back(t(0), t(30_000), 0.0),
+            Next::Park(Duration::from_millis(500))
+        );
+        assert_eq!(
+            plan.held_back(t(500), t(30_000), 1.0),
+            Next::Wait(Duration::from_millis(750))
+        );
+        // Shortly before the trial: wait only until then.
+        assert_eq!(
+            plan.held_back(t(29_900), t(30_000), 0.0),
+            Next::Wait(Duration::from_millis(100))
+        );
+        assert_eq!(plan.held_back(t(3_600_000), t(3_630_000), 0.0), Next::GiveUp);
+    }
+
+    #[test]
+    fn a_restored_parked_notification_keeps_its_horizon_and_is_not_parked_twice() {
+        let mut plan = Plan::new(webhooks(), t(3_000_000), Some(t(0)));
+        assert_eq!(
+            plan.held_back(t(3_000_000), t(3_010_000), 0.0),
+            Next::Wait(Duration::from_millis(500))
+        );
+        assert_eq!(plan.failed(t(3_600_001), 0.5), Next::GiveUp);
+    }
+
+    #[test]
+    fn an_email_is_never_parked_and_is_retried_until_its_horizon() {
+        let emails = RetryPolicy {
             base: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
-            max_attempts: u32::MAX,
-            max_elapsed: Some(Duration::from_secs(600)),
+            park_after: u32::MAX,
+            horizon: Duration::from_secs(600),
+            poll: Duration::from_millis(500),
         };
-        assert!(policy.may_retry(10_000, Duration::from_secs(599)));
-        assert!(!policy.may_retry(2, Duration::from_secs(600)));
-    }
-
-    #[test]
-    fn the_breaker_opens_after_the_threshold_and_half_opens_after_the_pause() {
-        let t = |ms| Timestamp::from_unix_millis(ms);
-        let mut breaker = CircuitBreaker::new(3, Duration::from_secs(30));
-        breaker.record_failure(t(0));
-        breaker.record_failure(t(1));
-        assert!(breaker.allow(t(2)));
-        breaker.record_failure(t(2));
-        assert!(breaker.is_open(t(3)));
-        assert!(!breaker.allow(t(29_999)));
-        // After the pause one trial goes through; others wait for its result.
-        assert!(breaker.allow(t(30_002)));
-        assert!(!breaker.allow(t(30_003)));
-        breaker.record_failure(t(30_004));
-        assert!(breaker.is_open(t(30_005)));
-        assert!(breaker.allow(t(60_004)));
-        breaker.record_success();
-        assert!(breaker.allow(t(60_005)));
-        assert!(!breaker.is_open(t(60_005)));
+        let mut plan = Plan::new(emails, t(0), None);
+        for attempt in 0..10_000 {
+            assert!(matches!(plan.failed(t(attempt), 0.5), Next::Retry(_)));
+        }
+        assert_eq!(plan.failed(t(600_000), 0.5), Next::GiveUp);
     }
 }

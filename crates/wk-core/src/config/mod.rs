@@ -203,8 +203,12 @@ pub struct SmtpConfig {
 #[derive(Clone, Debug)]
 pub struct WebhookConfig {
     pub timeout: Duration,
-    /// Attempts per webhook before it is given up (and the console fails over).
+    /// Attempts per webhook before it is parked (and the console fails over); it is retried
+    /// on, as the console's circuit allows, until `retry_for`.
     pub attempts: u32,
+    /// How long a webhook is retried (parked while its console's circuit is open) before it
+    /// is given up, which is itself notified to a human.
+    pub retry_for: Duration,
     /// Consecutive failures that open a console's circuit, and how long it stays open.
     pub circuit_failures: u32,
     pub circuit_open: Duration,
@@ -215,6 +219,9 @@ pub struct DispatcherConfig {
     /// The single-console shorthand: every alert goes to this console (and its duty officers)
     /// when no `[routing]` is configured.
     pub console: Option<String>,
+    /// Told when a notification could not be delivered and the chain has nobody reachable
+    /// left (with every console's mailboxes).
+    pub operators: Vec<String>,
 }
 
 // ---- raw serde shapes -------------------------------------------------------------------------
@@ -469,6 +476,8 @@ struct RawWebhook {
     circuit_failures: i64,
     #[serde(default = "default_circuit_open")]
     circuit_open: String,
+    #[serde(default = "default_retry_for")]
+    retry_for: String,
 }
 
 fn default_webhook_attempts() -> i64 {
@@ -488,6 +497,7 @@ impl Default for RawWebhook {
             attempts: default_webhook_attempts(),
             circuit_failures: default_circuit_failures(),
             circuit_open: default_circuit_open(),
+            retry_for: default_retry_for(),
         }
     }
 }
@@ -497,6 +507,8 @@ impl Default for RawWebhook {
 struct RawDispatcher {
     #[serde(default)]
     console: Option<String>,
+    #[serde(default)]
+    operators: Vec<String>,
 }
 
 // ---- loading ----------------------------------------------------------------------------------
@@ -1057,10 +1069,21 @@ impl Config {
                 &raw.webhook.circuit_open,
                 Duration::from_secs(1),
             ),
+            retry_for: errors.duration(
+                "webhook.retry_for",
+                &raw.webhook.retry_for,
+                Duration::from_secs(1),
+            ),
         };
 
+        for (index, address) in raw.dispatcher.operators.iter().enumerate() {
+            if let Err(reason) = check_email(address) {
+                errors.push(format!("dispatcher.operators[{index}]"), reason);
+            }
+        }
         let dispatcher = DispatcherConfig {
             console: raw.dispatcher.console,
+            operators: raw.dispatcher.operators,
         };
         let policy = policy::RawPolicy {
             people: raw.people,
@@ -1069,6 +1092,7 @@ impl Config {
             chains: raw.chains,
             routing: raw.routing,
             single_console: dispatcher.console.clone(),
+            operators: dispatcher.operators.clone(),
             consoles: consoles
                 .values()
                 .map(|console| {

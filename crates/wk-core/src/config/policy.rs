@@ -130,6 +130,8 @@ pub(super) struct RawPolicy {
     pub(super) routing: Option<RawRouting>,
     /// The 1/6 shorthand `[dispatcher] console`: one step notifying that console.
     pub(super) single_console: Option<String>,
+    /// `[dispatcher] operators`, already validated by the caller.
+    pub(super) operators: Vec<String>,
     /// Console name → (emails, failover), already validated by the caller.
     pub(super) consoles: BTreeMap<String, ConsoleContact>,
 }
@@ -336,6 +338,7 @@ impl RawPolicy {
             people,
             schedules,
             regions,
+            operators: self.operators,
         };
         let check_target = |errors: &mut Errors, field: String, text: &str| -> Option<TargetRef> {
             let target = TargetRef::parse(text)

@@ -10,179 +10,24 @@
 //! budget spent or circuit open), the console's failover (Manila → Panama) is notified at once,
 //! without waiting for the step's timeout, and the timeline says why.
 
+mod delivery;
 mod queue;
 mod timer;
+mod types;
+mod update;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 pub use self::queue::TimerQueue;
 pub use self::timer::{Timer, TimerTable};
+pub use self::types::{
+    AckEffect, Action, DeliveryRecord, DeliveryState, Entry, Event, Notification, Outcome,
+    Purpose, Recipient, Responder, Status, Version,
+};
 use crate::alert::Alert;
 use crate::policy::{Chain, Directory, Policy, TargetRef};
 use crate::time::Timestamp;
-
-/// Who acted, and through which channel (api, email-link, console-callback, cli).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Responder {
-    pub actor: String,
-    pub channel: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Status {
-    Triggered,
-    Acknowledged { by: Responder, at: Timestamp },
-    Resolved { by: Responder, at: Timestamp },
-}
-
-/// Where one notification goes.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Recipient {
-    Webhook { console: String },
-    Email { address: String },
-}
-
-impl Recipient {
-    /// A stable key for ids and logs; an address appears only as a hash prefix.
-    pub fn key(&self) -> String {
-        match self {
-            Recipient::Webhook { console } => format!("webhook-{console}"),
-            Recipient::Email { address } => {
-                let digest = Sha256::digest(address.to_ascii_lowercase().as_bytes());
-                format!("email-{}", hex::encode(&digest[..6]))
-            }
-        }
-    }
-}
-
-/// Why a notification is sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Purpose {
-    Step {
-        step: usize,
-        round: u32,
-    },
-    Failover {
-        from: String,
-        step: usize,
-        round: u32,
-    },
-    Exhausted,
-}
-
-/// One notification to one recipient. `id` is deterministic (alert, incident, round, step,
-/// recipient) and is the webhook `Idempotency-Key` and the email `Message-ID`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Notification {
-    pub id: String,
-    pub recipient: Recipient,
-    pub purpose: Purpose,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeliveryState {
-    Pending,
-    Delivered,
-    Failed,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeliveryRecord {
-    pub notification: Notification,
-    pub state: DeliveryState,
-}
-
-/// What the shell must do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    Deliver(Notification),
-}
-
-/// The final outcome of a notification: delivered, or given up (retry budget spent, permanent
-/// failure, or the console's circuit open).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Delivered,
-    /// One attempt failed and another will follow: recorded, nothing changes.
-    AttemptFailed {
-        attempt: u32,
-        reason: String,
-    },
-    GivenUp {
-        reason: String,
-    },
-}
-
-/// A timeline event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    Raised {
-        route: String,
-        chain: String,
-    },
-    StepFired {
-        step: usize,
-        round: u32,
-    },
-    Notified {
-        id: String,
-    },
-    NobodyToNotify {
-        target: String,
-    },
-    Delivered {
-        id: String,
-    },
-    AttemptFailed {
-        id: String,
-        attempt: u32,
-        reason: String,
-    },
-    GivenUp {
-        id: String,
-        reason: String,
-    },
-    FailedOver {
-        from: String,
-        to: String,
-        reason: String,
-    },
-    Acknowledged {
-        by: Responder,
-    },
-    Note {
-        by: Responder,
-        text: String,
-    },
-    AckTimedOut,
-    Resolved {
-        by: Responder,
-    },
-    Repeated {
-        occurrences: u32,
-    },
-    Exhausted {
-        rounds: u32,
-    },
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub at: Timestamp,
-    pub event: Event,
-}
-
-/// What an acknowledgement did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AckEffect {
-    Acknowledged,
-    /// Already acknowledged: idempotent; says who acknowledged first.
-    AlreadyAcknowledged(Responder),
-    AlreadyResolved,
-}
 
 /// The escalation of one incident of one alert.
 #[derive(Clone, Debug, PartialEq)]
@@ -202,6 +47,8 @@ pub struct Escalation {
     pub(crate) occurrences: u32,
     pub(crate) first_seen: Timestamp,
     pub(crate) last_seen: Timestamp,
+    /// Updates by the office so far (severity raised, title or description changed).
+    pub(crate) revision: u32,
     actions: VecDeque<Action>,
 }
 
@@ -224,6 +71,7 @@ pub struct Snapshot {
     pub occurrences: u32,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
+    pub revision: u32,
 }
 
 impl Escalation {
@@ -252,6 +100,7 @@ impl Escalation {
             occurrences: 1,
             first_seen: now,
             last_seen: now,
+            revision: 0,
             actions: VecDeque::new(),
         };
         escalation.log(
@@ -297,6 +146,7 @@ impl Escalation {
             occurrences: self.occurrences,
             first_seen: self.first_seen,
             last_seen: self.last_seen,
+            revision: self.revision,
         }
     }
 
@@ -320,7 +170,7 @@ impl Escalation {
         let actions = snapshot
             .deliveries
             .iter()
-            .filter(|record| record.state == DeliveryState::Pending)
+            .filter(|record| record.state.is_open())
             .map(|record| Action::Deliver(record.notification.clone()))
             .collect();
         Escalation {
@@ -339,6 +189,7 @@ impl Escalation {
             occurrences: snapshot.occurrences,
             first_seen: snapshot.first_seen,
             last_seen: snapshot.last_seen,
+            revision: snapshot.revision,
             actions,
         }
     }
@@ -367,6 +218,16 @@ impl Escalation {
     pub fn occurrences(&self) -> u32 {
         self.occurrences
     }
+    /// When notification `id` was parked, if it is.
+    pub fn parked_since(&self, id: &str) -> Option<Timestamp> {
+        self.deliveries
+            .iter()
+            .find(|record| record.notification.id == id)
+            .and_then(|record| match record.state {
+                DeliveryState::Parked { since } => Some(since),
+                _ => None,
+            })
+    }
 
     /// The next instant `handle_timeout` must be called at, if any.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
@@ -383,34 +244,22 @@ impl Escalation {
         action
     }
 
-    /// A trigger for this alert: folded into an open incident; after resolution, a new
-    /// incident routed afresh with `policy`.
-    pub fn handle_trigger(&mut self, alert: Alert, policy: &Policy, now: Timestamp) {
-        if let Status::Resolved { .. } = self.status {
-            if let Some((route, chain)) = policy.route(&alert) {
-                let (route, chain) = (route.to_owned(), chain.clone());
-                *self = Escalation::new(
-                    alert,
-                    self.incident + 1,
-                    &route,
-                    chain,
-                    &policy.directory,
-                    now,
-                );
-            }
-            return;
+    /// An acknowledgement by `by`. `issued_for` is the incident a link or console callback
+    /// was issued for: an acknowledgement meant for another incident (a replayed callback, an
+    /// old email) is refused and recorded as such; the gRPC API and the CLI pass `None` and act
+    /// on the current incident.
+    pub fn handle_ack(
+        &mut self,
+        by: Responder,
+        issued_for: Option<u32>,
+        now: Timestamp,
+    ) -> AckEffect {
+        if let Some(incident) = issued_for.filter(|incident| *incident != self.incident) {
+            self.log(now, Event::ActionRefused { by, incident });
+            return AckEffect::WrongIncident {
+                issued_for: incident,
+            };
         }
-        self.occurrences = self.occurrences.saturating_add(1);
-        self.last_seen = self.last_seen.max(now);
-        self.log(
-            now,
-            Event::Repeated {
-                occurrences: self.occurrences,
-            },
-        );
-    }
-
-    pub fn handle_ack(&mut self, by: Responder, now: Timestamp) -> AckEffect {
         match &self.status {
             Status::Acknowledged { by: first, .. } => AckEffect::AlreadyAcknowledged(first.clone()),
             Status::Resolved { .. } => AckEffect::AlreadyResolved,
@@ -435,8 +284,18 @@ impl Escalation {
         self.log(now, Event::Note { by, text });
     }
 
-    /// Resolves the incident; returns false if it already was.
-    pub fn handle_resolve(&mut self, by: Responder, now: Timestamp) -> bool {
+    /// Resolves the incident; returns false if it already was, or if `issued_for` names
+    /// another incident (refused and recorded, as for `handle_ack`).
+    pub fn handle_resolve(
+        &mut self,
+        by: Responder,
+        issued_for: Option<u32>,
+        now: Timestamp,
+    ) -> bool {
+        if let Some(incident) = issued_for.filter(|incident| *incident != self.incident) {
+            self.log(now, Event::ActionRefused { by, incident });
+            return false;
+        }
         if let Status::Resolved { .. } = self.status {
             return false;
         }
@@ -472,98 +331,6 @@ impl Escalation {
                     }
                 }
             }
-        }
-    }
-
-    /// Records an outcome of notification `id`: a failed attempt that will be retried, or the
-    /// final outcome. A console webhook given up while the incident is triggered fails over to
-    /// the console's alternative at once.
-    pub fn handle_delivery(
-        &mut self,
-        id: &str,
-        outcome: Outcome,
-        directory: &Directory,
-        now: Timestamp,
-    ) {
-        let Some(record) = self
-            .deliveries
-            .iter_mut()
-            .find(|record| record.notification.id == id && record.state == DeliveryState::Pending)
-        else {
-            return;
-        };
-        let notification = record.notification.clone();
-        match outcome {
-            Outcome::Delivered => {
-                record.state = DeliveryState::Delivered;
-                self.log(now, Event::Delivered { id: id.to_owned() });
-            }
-            Outcome::AttemptFailed { attempt, reason } => {
-                self.log(
-                    now,
-                    Event::AttemptFailed {
-                        id: id.to_owned(),
-                        attempt,
-                        reason,
-                    },
-                );
-            }
-            Outcome::GivenUp { reason } => {
-                record.state = DeliveryState::Failed;
-                self.log(
-                    now,
-                    Event::GivenUp {
-                        id: id.to_owned(),
-                        reason: reason.clone(),
-                    },
-                );
-                if let (Recipient::Webhook { console }, Purpose::Step { step, round }) =
-                    (&notification.recipient, &notification.purpose)
-                    && self.status == Status::Triggered
-                {
-                    self.fail_over(console, *step, *round, reason, directory, now);
-                }
-            }
-        }
-    }
-
-    fn fail_over(
-        &mut self,
-        from: &str,
-        step: usize,
-        round: u32,
-        reason: String,
-        directory: &Directory,
-        now: Timestamp,
-    ) {
-        let Some(to) = directory
-            .consoles
-            .get(from)
-            .and_then(|console| console.failover.clone())
-            .filter(|to| to != from)
-        else {
-            return;
-        };
-        self.log(
-            now,
-            Event::FailedOver {
-                from: from.to_owned(),
-                to: to.clone(),
-                reason,
-            },
-        );
-        let purpose = Purpose::Failover {
-            from: from.to_owned(),
-            step,
-            round,
-        };
-        let prefix = format!(
-            "{}.i{}.r{round}.s{step}.failover",
-            self.alert.id, self.incident
-        );
-        let recipients = self.resolve(&[TargetRef::Console(to)], directory, now);
-        for recipient in recipients {
-            self.issue(&prefix, recipient, purpose.clone(), now);
         }
     }
 
@@ -633,13 +400,29 @@ impl Escalation {
         );
     }
 
-    /// Concrete recipients of `targets` at `now`, each once, in target order.
+    /// Concrete recipients of `targets` at `now`, each once, in target order; the nobody-to-
+    /// notify targets are logged.
     fn resolve(
         &mut self,
         targets: &[TargetRef],
         directory: &Directory,
         now: Timestamp,
     ) -> Vec<Recipient> {
+        let (recipients, nobody) = self.recipients_of(targets, directory, now);
+        for target in nobody {
+            self.log(now, Event::NobodyToNotify { target });
+        }
+        recipients
+    }
+
+    /// Concrete recipients of `targets` at `now`, each once, in target order, and the
+    /// targets that resolved to nobody.
+    fn recipients_of(
+        &self,
+        targets: &[TargetRef],
+        directory: &Directory,
+        now: Timestamp,
+    ) -> (Vec<Recipient>, Vec<String>) {
         let mut recipients: Vec<Recipient> = Vec::new();
         let mut push = |recipient: Recipient| {
             if !recipients.contains(&recipient) {
@@ -694,10 +477,7 @@ impl Escalation {
                 }
             }
         }
-        for target in nobody {
-            self.log(now, Event::NobodyToNotify { target });
-        }
-        recipients
+        (recipients, nobody)
     }
 
     fn issue(&mut self, prefix: &str, recipient: Recipient, purpose: Purpose, now: Timestamp) {

@@ -89,6 +89,7 @@ fn directory() -> Directory {
             countries: ["NG".to_owned()].into(),
             security_officer_schedule: "rso-dakar".into(),
         }],
+        operators: vec!["ops@example.org".into()],
     }
 }
 
@@ -190,16 +191,32 @@ fn trace(policy: &Policy, script: &str) -> Vec<String> {
             "timeout" => escalation.handle_timeout(&policy.directory, now),
             "ack" => {
                 if let AckEffect::AlreadyAcknowledged(first) =
-                    escalation.handle_ack(by.clone(), now)
+                    escalation.handle_ack(by.clone(), None, now)
                 {
                     lines.push(format!("  already acknowledged by {}", first.actor));
                 }
             }
             "resolve" => {
-                escalation.handle_resolve(by.clone(), now);
+                escalation.handle_resolve(by.clone(), None, now);
             }
             "trigger" => escalation.handle_trigger(alert(), policy, now),
-            verb @ ("delivered" | "failed") => {
+            "worse" => {
+                let worse = Alert {
+                    severity: Severity::Emergency,
+                    title: "Shots fired, staff trapped".into(),
+                    ..alert()
+                };
+                escalation.handle_trigger(worse, policy, now);
+            }
+            "ack-for" => {
+                let incident = words.next().unwrap().parse().unwrap();
+                if let AckEffect::WrongIncident { issued_for } =
+                    escalation.handle_ack(by.clone(), Some(incident), now)
+                {
+                    lines.push(format!("  refused: issued for incident {issued_for}"));
+                }
+            }
+            verb @ ("delivered" | "failed" | "parked") => {
                 let suffix = words.next().unwrap();
                 let id = escalation
                     .deliveries()
@@ -207,12 +224,14 @@ fn trace(policy: &Policy, script: &str) -> Vec<String> {
                     .map(|record| record.notification.id.clone())
                     .find(|id| short(id, &alert()).ends_with(suffix))
                     .unwrap_or_else(|| panic!("no delivery ending {suffix}"));
-                let outcome = if verb == "delivered" {
-                    Outcome::Delivered
-                } else {
-                    Outcome::GivenUp {
+                let outcome = match verb {
+                    "delivered" => Outcome::Delivered,
+                    "parked" => Outcome::Parked {
+                        reason: "circuit open".into(),
+                    },
+                    _ => Outcome::GivenUp {
                         reason: "connection refused".into(),
-                    }
+                    },
                 };
                 escalation.handle_delivery(&id, outcome, &policy.directory, now);
             }
@@ -428,13 +447,275 @@ fn no_failover_once_acknowledged_or_from_a_failover() {
         &policy,
         "1m failed s0.webhook-manila\n2m failed failover.webhook-panama",
     );
+    // Panama's failover is not failed over back to Manila; that it could not be reached is
+    // told to the next step instead.
     assert_eq!(
         lines
             .iter()
-            .filter(|line| line.contains("send") && line.contains("failover"))
+            .filter(|line| line.starts_with("  send") && line.ends_with("failover.webhook-manila"))
             .count(),
-        2,
+        0,
         "{lines:?}"
+    );
+    assert_eq!(
+        &lines[8..],
+        [
+            "2m failed failover.webhook-panama",
+            "  send A.i1.r0.s0.failover.webhook-panama.undeliverable.mail-maria",
+            "  send A.i1.r0.s0.failover.webhook-panama.undeliverable.mail-amadou",
+            "  next 5m",
+        ]
+    );
+}
+
+#[test]
+fn a_parked_console_fails_over_at_once_and_its_own_notification_still_arrives() {
+    let lines = trace(
+        &policy(0, None),
+        "1m parked s0.webhook-manila\n1m parked s0.webhook-manila\n3m delivered s0.webhook-manila",
+    );
+    assert_eq!(
+        lines,
+        [
+            "0m open",
+            "  send A.i1.r0.s0.webhook-manila",
+            "  send A.i1.r0.s0.mail-duty.manila",
+            "  next 5m",
+            "1m parked s0.webhook-manila",
+            "  send A.i1.r0.s0.failover.webhook-panama",
+            "  send A.i1.r0.s0.failover.mail-duty.panama",
+            "  next 5m",
+            // Reported parked again (after a restart): nothing new.
+            "1m parked s0.webhook-manila",
+            "  next 5m",
+            "3m delivered s0.webhook-manila",
+            "  next 5m",
+        ]
+    );
+}
+
+#[test]
+fn a_parked_notification_survives_a_restore_and_is_sent_again() {
+    let policy = policy(0, None);
+    let mut escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    while escalation.poll_action().is_some() {}
+    let manila = format!("{}.i1.r0.s0.webhook-manila", alert().id);
+    let parked = Outcome::Parked {
+        reason: "circuit open".into(),
+    };
+    escalation.handle_delivery(&manila, parked, &policy.directory, minutes("1m"));
+    let mut restored = Escalation::restore(escalation.snapshot());
+    let resent: Vec<String> = std::iter::from_fn(|| restored.poll_action())
+        .map(|Action::Deliver(notification)| notification.id)
+        .collect();
+    assert!(resent.contains(&manila), "{resent:?}");
+    let record = restored
+        .deliveries()
+        .iter()
+        .find(|record| record.notification.id == manila)
+        .unwrap();
+    assert_eq!(
+        record.state,
+        DeliveryState::Parked {
+            since: minutes("1m")
+        }
+    );
+}
+
+#[test]
+fn a_notification_given_up_with_no_failover_is_told_to_the_next_reachable_step() {
+    // Step 2 (maria, amadou) fails for maria permanently: step 3 (hq) learns it.
+    let lines = trace(
+        &policy(0, None),
+        "5m timeout\n6m failed s1.mail-maria\n15m timeout\n16m failed s2.mail-hq",
+    );
+    assert_eq!(
+        &lines[8..],
+        [
+            "6m failed s1.mail-maria",
+            "  send A.i1.r0.s1.mail-maria.undeliverable.mail-hq",
+            "  next 15m",
+            "15m timeout",
+            "  send A.i1.r0.s2.mail-hq",
+            "  next 30m",
+            "16m failed s2.mail-hq",
+            "  send A.i1.r0.s2.mail-hq.undeliverable.webhook-panama",
+            "  send A.i1.r0.s2.mail-hq.undeliverable.mail-duty.panama",
+            "  next 30m",
+        ],
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn with_nobody_left_every_console_mailbox_and_the_operators_learn_it() {
+    let mut escalation = Escalation::route(alert(), &policy(0, None), minutes("0m")).unwrap();
+    let directory = directory();
+    for at in ["5m", "15m", "30m"] {
+        escalation.handle_timeout(&directory, minutes(at));
+    }
+    while escalation.poll_action().is_some() {}
+    let exhausted_panama = format!("{}.i1.r0.exhausted.webhook-panama", alert().id);
+    let given_up = Outcome::GivenUp {
+        reason: "HTTP 404".into(),
+    };
+    escalation.handle_delivery(&exhausted_panama, given_up, &directory, minutes("31m"));
+    let sent: Vec<String> = std::iter::from_fn(|| escalation.poll_action())
+        .map(|Action::Deliver(notification)| short(&notification.id, &alert()))
+        .collect();
+    let ops = Recipient::Email {
+        address: "ops@example.org".into(),
+    }
+    .key();
+    assert_eq!(
+        sent,
+        [
+            "A.i1.r0.exhausted.webhook-panama.undeliverable.mail-duty.manila".to_owned(),
+            "A.i1.r0.exhausted.webhook-panama.undeliverable.mail-duty.panama".to_owned(),
+            format!("A.i1.r0.exhausted.webhook-panama.undeliverable.{ops}"),
+        ]
+    );
+}
+
+#[test]
+fn the_exhaustion_notice_fails_over_like_a_step() {
+    let mut policy = policy(0, None);
+    let chain = Chain {
+        on_exhausted: vec![TargetRef::Console("manila".into())],
+        ..chain(0, None)
+    };
+    policy.chains.insert("standard".into(), chain.into());
+    let lines = trace(
+        &policy,
+        "5m timeout\n15m timeout\n30m timeout\n31m parked exhausted.webhook-manila",
+    );
+    assert_eq!(
+        &lines[lines.len() - 3..],
+        [
+            "31m parked exhausted.webhook-manila",
+            "  send A.i1.r0.exhausted.failover.webhook-panama",
+            "  send A.i1.r0.exhausted.failover.mail-duty.panama",
+        ]
+    );
+}
+
+#[test]
+fn an_action_issued_for_another_incident_is_refused_and_recorded() {
+    let lines = trace(
+        &policy(0, None),
+        "1m resolve\n2m trigger\n3m ack-for 1\n6m timeout\n7m ack-for 2\n20m timeout",
+    );
+    assert_eq!(
+        &lines[4..],
+        [
+            "1m resolve",
+            "2m trigger",
+            "  send A.i2.r0.s0.webhook-manila",
+            "  send A.i2.r0.s0.mail-duty.manila",
+            "  next 7m",
+            "3m ack-for 1",
+            "  refused: issued for incident 1",
+            "  next 7m",
+            "6m timeout",
+            "  next 7m",
+            "7m ack-for 2",
+            "20m timeout",
+        ]
+    );
+}
+
+#[test]
+fn a_worsening_repeat_updates_the_alert_and_is_notified_at_once_under_new_ids() {
+    let lines = trace(&policy(0, None), "1m trigger\n2m worse\n3m worse\n5m timeout");
+    assert_eq!(
+        &lines[4..],
+        [
+            "1m trigger",
+            "  next 5m",
+            "2m worse",
+            "  send A.i1.u1.r0.s0.webhook-manila",
+            "  send A.i1.u1.r0.s0.mail-duty.manila",
+            "  next 5m",
+            // The same update again is a plain repeat.
+            "3m worse",
+            "  next 5m",
+            "5m timeout",
+            "  send A.i1.r0.s1.mail-maria",
+            "  send A.i1.r0.s1.mail-amadou",
+            "  next 15m",
+        ]
+    );
+    let policy = policy(0, None);
+    let mut escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    let worse = Alert {
+        severity: Severity::Emergency,
+        title: "Shots fired, staff trapped".into(),
+        ..alert()
+    };
+    escalation.handle_trigger(worse, &policy, minutes("2m"));
+    assert_eq!(escalation.alert().severity, Severity::Emergency);
+    assert_eq!(escalation.alert().title, "Shots fired, staff trapped");
+    let updated = escalation
+        .timeline()
+        .iter()
+        .find_map(|entry| match &entry.event {
+            Event::Updated {
+                previous, current, ..
+            } => Some((previous.clone(), current.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(updated.0.title, "t");
+    assert_eq!(updated.1.severity, Severity::Emergency);
+    // A lower severity alone is a plain repeat, and never lowers the alert.
+    let calmer = Alert {
+        severity: Severity::Info,
+        title: "Shots fired, staff trapped".into(),
+        ..alert()
+    };
+    escalation.handle_trigger(calmer, &policy, minutes("3m"));
+    assert_eq!(escalation.alert().severity, Severity::Emergency);
+    assert!(matches!(
+        escalation.timeline().last().unwrap().event,
+        Event::Repeated { occurrences: 3 }
+    ));
+}
+
+#[test]
+fn an_update_that_routes_elsewhere_starts_the_other_chain() {
+    let mut policy = policy(0, None);
+    let crisis = Chain {
+        id: "crisis".into(),
+        steps: vec![Step {
+            timeout_ms: 2 * MINUTE,
+            targets: vec![TargetRef::Person("hq".into())],
+        }],
+        repeat: 0,
+        ack_timeout_ms: None,
+        on_exhausted: vec![],
+    };
+    policy.chains.insert("crisis".into(), crisis.into());
+    policy.routes.insert(
+        0,
+        Route {
+            name: "emergencies".into(),
+            matcher: Matcher {
+                min_severity: Some(Severity::Emergency),
+                ..Matcher::default()
+            },
+            chain: "crisis".into(),
+        },
+    );
+    let lines = trace(&policy, "2m worse\n4m timeout");
+    assert_eq!(
+        &lines[4..],
+        [
+            "2m worse",
+            "  send A.i1.u1.r1.s0.mail-hq",
+            "  next 4m",
+            "4m timeout",
+            "  send A.i1.r1.exhausted.mail-hq",
+        ]
     );
 }
 
@@ -529,6 +810,8 @@ enum Input {
     Trigger,
     Delivered(usize),
     GivenUp(usize),
+    Parked(usize),
+    Worse,
 }
 
 fn input() -> impl Strategy<Value = (i64, Input)> {
@@ -539,6 +822,8 @@ fn input() -> impl Strategy<Value = (i64, Input)> {
         1 => Just(Input::Trigger),
         2 => (0usize..40).prop_map(Input::Delivered),
         2 => (0usize..40).prop_map(Input::GivenUp),
+        2 => (0usize..40).prop_map(Input::Parked),
+        1 => Just(Input::Worse),
     ];
     (0i64..20 * MINUTE, kind)
 }
@@ -571,11 +856,16 @@ proptest! {
             let ids: Vec<String> = escalation.deliveries().iter().map(|r| r.notification.id.clone()).collect();
             match input {
                 Input::Timeout => escalation.handle_timeout(&policy.directory, now),
-                Input::Ack => { escalation.handle_ack(by.clone(), now); }
-                Input::Resolve => { escalation.handle_resolve(by.clone(), now); }
-                Input::Trigger => {
+                Input::Ack => { escalation.handle_ack(by.clone(), None, now); }
+                Input::Resolve => { escalation.handle_resolve(by.clone(), None, now); }
+                Input::Trigger | Input::Worse => {
                     let resolved = matches!(escalation.status(), Status::Resolved { .. });
-                    escalation.handle_trigger(alert(), &policy, now);
+                    let sent = if matches!(input, Input::Worse) {
+                        Alert { severity: Severity::Emergency, title: format!("worse at {now}"), ..alert() }
+                    } else {
+                        alert()
+                    };
+                    escalation.handle_trigger(sent, &policy, now);
                     if resolved {
                         // A new incident starts its steps again.
                         last_step = None;
@@ -589,12 +879,19 @@ proptest! {
                 Input::GivenUp(index) => if let Some(id) = ids.get(index) {
                     escalation.handle_delivery(id, Outcome::GivenUp { reason: "x".into() }, &policy.directory, now);
                 }
+                Input::Parked(index) => if let Some(id) = ids.get(index) {
+                    escalation.handle_delivery(id, Outcome::Parked { reason: "x".into() }, &policy.directory, now);
+                }
             }
             let acknowledged = matches!(escalation.status(), Status::Acknowledged { .. });
             if acknowledged {
                 prop_assert!(escalation.timers.get(Timer::Step).is_none(), "ack left the step timer running");
                 if was_acknowledged {
-                    prop_assert!(escalation.actions.is_empty(), "sent while acknowledged");
+                    // Only an office's update of the alert is told while acknowledged.
+                    prop_assert!(
+                        escalation.actions.iter().all(|Action::Deliver(n)| matches!(n.purpose, Purpose::Updated { .. })),
+                        "sent while acknowledged"
+                    );
                 }
             }
             if matches!(escalation.status(), Status::Resolved { .. }) {

@@ -1,0 +1,237 @@
+//! The escalation's vocabulary: who acted, where a notification goes and why, its delivery
+//! state, and the timeline's events.
+
+use sha2::{Digest, Sha256};
+
+use crate::alert::Severity;
+use crate::time::Timestamp;
+
+/// Who acted, and through which channel (api, email-link, console-callback, cli).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Responder {
+    pub actor: String,
+    pub channel: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    Triggered,
+    Acknowledged { by: Responder, at: Timestamp },
+    Resolved { by: Responder, at: Timestamp },
+}
+
+/// Where one notification goes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Recipient {
+    Webhook { console: String },
+    Email { address: String },
+}
+
+impl Recipient {
+    /// A stable key for ids and logs; an address appears only as a hash prefix.
+    pub fn key(&self) -> String {
+        match self {
+            Recipient::Webhook { console } => format!("webhook-{console}"),
+            Recipient::Email { address } => {
+                let digest = Sha256::digest(address.to_ascii_lowercase().as_bytes());
+                format!("email-{}", hex::encode(&digest[..6]))
+            }
+        }
+    }
+}
+
+/// Why a notification is sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Step {
+        step: usize,
+        round: u32,
+    },
+    Failover {
+        from: String,
+        step: usize,
+        round: u32,
+    },
+    /// Nobody acknowledged after every round.
+    Exhausted,
+    /// The exhaustion notice, failed over from a console that could not be reached.
+    ExhaustedFailover {
+        from: String,
+    },
+    /// An open alert was updated by its office (severity raised, title or description
+    /// changed); sent at once to the targets of `step`.
+    Updated {
+        revision: u32,
+        step: usize,
+        round: u32,
+        /// What changed, in words ("severity warning → emergency, title").
+        changes: String,
+    },
+    /// Another notification (`failed_id`, to `failed`) was finally given up: a human must
+    /// learn that this recipient could not be reached.
+    Undeliverable {
+        failed_id: String,
+        failed: Recipient,
+        reason: String,
+    },
+}
+
+/// One notification to one recipient. `id` is deterministic (alert, incident, round, step,
+/// recipient) and is the webhook `Idempotency-Key` and the email `Message-ID`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    pub id: String,
+    pub recipient: Recipient,
+    pub purpose: Purpose,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryState {
+    Pending,
+    /// Still to be delivered, waiting since `since` for its console to be reachable (circuit
+    /// open, or its attempts spent): re-sent after a restart, given up only when the horizon
+    /// from `since` is spent.
+    Parked {
+        since: Timestamp,
+    },
+    Delivered,
+    Failed,
+}
+
+impl DeliveryState {
+    /// Pending or parked: the shell still owes this delivery.
+    pub fn is_open(self) -> bool {
+        matches!(self, DeliveryState::Pending | DeliveryState::Parked { .. })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub notification: Notification,
+    pub state: DeliveryState,
+}
+
+/// What the shell must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Deliver(Notification),
+}
+
+/// An outcome of a notification, as the shell reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// One attempt failed and another will follow: recorded, nothing changes.
+    AttemptFailed {
+        attempt: u32,
+        reason: String,
+    },
+    /// The recipient cannot be reached now (its console's circuit is open, or its attempts
+    /// are spent); the shell keeps trying until its horizon. The console fails over at once.
+    Parked {
+        reason: String,
+    },
+    /// Finally given up: a permanent refusal, or the horizon spent.
+    GivenUp {
+        reason: String,
+    },
+}
+
+/// Severity, title and description: what an office may change by re-sending an open alert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version {
+    pub severity: Severity,
+    pub title: String,
+    pub description: String,
+}
+
+/// A timeline event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Raised {
+        route: String,
+        chain: String,
+    },
+    StepFired {
+        step: usize,
+        round: u32,
+    },
+    Notified {
+        id: String,
+    },
+    NobodyToNotify {
+        target: String,
+    },
+    Delivered {
+        id: String,
+    },
+    AttemptFailed {
+        id: String,
+        attempt: u32,
+        reason: String,
+    },
+    Parked {
+        id: String,
+        reason: String,
+    },
+    GivenUp {
+        id: String,
+        reason: String,
+    },
+    FailedOver {
+        from: String,
+        to: String,
+        reason: String,
+    },
+    Acknowledged {
+        by: Responder,
+    },
+    Note {
+        by: Responder,
+        text: String,
+    },
+    AckTimedOut,
+    Resolved {
+        by: Responder,
+    },
+    Repeated {
+        occurrences: u32,
+    },
+    Exhausted {
+        rounds: u32,
+    },
+    /// The office re-sent the open alert with a change; both versions are kept.
+    Updated {
+        revision: u32,
+        previous: Version,
+        current: Version,
+    },
+    /// The update routed the alert to another chain.
+    Rerouted {
+        route: String,
+        chain: String,
+    },
+    /// An acknowledgement or resolution issued for another incident (an old link or a
+    /// replayed callback) was refused.
+    ActionRefused {
+        by: Responder,
+        incident: u32,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub at: Timestamp,
+    pub event: Event,
+}
+
+/// What an acknowledgement did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AckEffect {
+    Acknowledged,
+    /// Already acknowledged: idempotent; says who acknowledged first.
+    AlreadyAcknowledged(Responder),
+    AlreadyResolved,
+    /// Issued for incident `issued_for`, not the current one: refused.
+    WrongIncident { issued_for: u32 },
+}
