@@ -146,6 +146,8 @@ timeout = "5s"
 [webhook]
 timeout = "2s"
 attempts = 3
+circuit_failures = 5
+circuit_open = "30s"
 
 [dispatcher]
 console = "manila"

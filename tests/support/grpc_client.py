@@ -66,12 +66,13 @@ def main(endpoint, token, office, proto_dir):
         bad_labels.CopyFrom(alert)
         for index in range(40):
             bad_labels.labels["bad label %d %s" % (index, "x" * 60)] = "v"
-    print(json.dumps({
-        "accepted": {"alert_id": accepted.alert_id, "duplicate": accepted.duplicate},
-        "invalid": invalid,
-        "huge_country": refusal(stub, huge_country, metadata),
-        "bad_labels": refusal(stub, bad_labels, metadata),
-    }))
+        report = {
+            "accepted": {"alert_id": accepted.alert_id, "duplicate": accepted.duplicate},
+            "invalid": invalid,
+            "huge_country": refusal(stub, huge_country, metadata),
+            "bad_labels": refusal(stub, bad_labels, metadata),
+        }
+    print(json.dumps(report))
 
 
 def refusal(stub, alert, metadata):
