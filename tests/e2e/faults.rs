@@ -4,8 +4,12 @@
 //! the dispatcher killed with SIGKILL mid-escalation (three times a cycle), the broker killed
 //! and restarted on its storage, Manila's console down (Panama must get its alerts by failover
 //! within the failover window), the SMTP server down (its emails must arrive once it is back),
-//! and one in three of Manila's answers cut after the request reached it (the sender retries
-//! under the same idempotency key).
+//! one in three of Manila's answers cut after the request reached it (the sender retries
+//! under the same idempotency key), Panama's console too slow to answer within the webhook
+//! timeout for 10 s, and Panama refusing (503) for the 10 s Manila is down (the failovers are
+//! parked until Panama answers again). Two busy-loop processes keep both cores saturated for
+//! the whole run (`WATCHKEEPER_FAULT_HOG=0` turns them off): the suite must hold on a loaded
+//! machine, not only an idle one.
 //!
 //! Then it reconciles: every accepted alert was notified at every step its chain requires (step
 //! 1: Manila's console, or Panama's by failover, and Manila's duty officers; step 2: Panama's
@@ -38,6 +42,8 @@ const STEP_TIMEOUT_S: u64 = 4;
 /// it (its step-1 time in the timeline): `webhook.attempts × webhook.timeout` in the test
 /// configuration (3 × 2 s), the backoff between attempts (at most 0.2 s + 0.4 s), plus a
 /// dispatcher restart and restore when a kill falls in between, with room for a loaded machine.
+/// It applies to failovers Panama could take at once; those parked while Panama refused wait
+/// for it, and are counted apart.
 const FAILOVER_WINDOW: Duration = Duration::from_secs(20);
 /// One cycle of the schedule.
 const CYCLE: Duration = Duration::from_secs(50);
@@ -53,20 +59,28 @@ enum Fault {
     BrokerUp,
     CutManilaAnswers,
     ManilaPasses,
+    PanamaRefuses,
+    PanamaAnswers,
+    PanamaSlow,
+    PanamaQuick,
 }
 
 /// Seconds into each cycle, and what happens then.
-const SCHEDULE: [(u64, Fault); 13] = [
+const SCHEDULE: [(u64, Fault); 17] = [
     (6, Fault::KillDispatcher),
     (10, Fault::ManilaDown),
+    (10, Fault::PanamaRefuses),
     (14, Fault::SmtpDown),
     (20, Fault::ManilaUp),
+    (20, Fault::PanamaAnswers),
     (22, Fault::KillDispatcher),
     (24, Fault::SmtpUp),
     (28, Fault::BrokerDown),
     (31, Fault::BrokerUp),
+    (33, Fault::PanamaSlow),
     (36, Fault::CutManilaAnswers),
     (41, Fault::ManilaPasses),
+    (43, Fault::PanamaQuick),
     (44, Fault::KillDispatcher),
     (46, Fault::SmtpDown),
     (49, Fault::SmtpUp),
@@ -287,6 +301,10 @@ async fn nothing_accepted_is_lost_under_faults() {
     let (count, cycles) = if soak { (10_000, 4) } else { (2_000, 1) };
     let rate = count as f64 / (CYCLE.as_secs_f64() * f64::from(cycles));
     let started = Instant::now();
+    let hog = std::env::var_os("WATCHKEEPER_FAULT_HOG")
+        .is_none_or(|value| value != "0")
+        .then(|| wk_e2e::hog::CpuHog::start(2, Duration::from_secs(900)));
+    let hogs = hog.as_ref().map_or(0, wk_e2e::hog::CpuHog::processes);
 
     let mut broker = Broker::start();
     let mut smtp = SmtpSink::start();
@@ -348,6 +366,10 @@ async fn nothing_accepted_is_lost_under_faults() {
     ));
     let load_started = Instant::now();
     let mut injected: BTreeMap<&str, u32> = BTreeMap::new();
+    // When Panama could not take failovers (refusing or too slow), by the wall clock; each
+    // window ends once its circuit has had time to close again.
+    let mut panama_out: Vec<(SystemTime, SystemTime)> = Vec::new();
+    let reopen = Duration::from_secs(5 + 3);
     for cycle in 0..cycles {
         for (second, fault) in SCHEDULE {
             let due = load_started + CYCLE * cycle + Duration::from_secs(second);
@@ -386,6 +408,25 @@ async fn nothing_accepted_is_lost_under_faults() {
                     manila_proxy.set(Mode::CutAnswers);
                     "manila answers cut"
                 }
+                Fault::PanamaRefuses => {
+                    panama.answer_with(503);
+                    panama_out.push((SystemTime::now(), SystemTime::now() + CYCLE));
+                    "panama refusing while manila down"
+                }
+                Fault::PanamaSlow => {
+                    // Longer than the webhook timeout (2 s): every request times out.
+                    panama.answer_after(Duration::from_secs(3));
+                    panama_out.push((SystemTime::now(), SystemTime::now() + CYCLE));
+                    "panama too slow"
+                }
+                Fault::PanamaAnswers | Fault::PanamaQuick => {
+                    panama.answer_with(200);
+                    panama.answer_after(Duration::ZERO);
+                    if let Some(window) = panama_out.last_mut() {
+                        window.1 = SystemTime::now() + reopen;
+                    }
+                    continue;
+                }
             };
             *injected.entry(name).or_default() += 1;
         }
@@ -411,7 +452,9 @@ async fn nothing_accepted_is_lost_under_faults() {
     let duplicates: u32 = seen.arrivals.values().map(|count| count - 1).sum();
     // The failover window, by the dispatcher's own clock: from step 1 in each failed-over
     // alert's timeline (when Manila was first tried) to Panama having it.
-    let failover = failover_latencies(&settings, &reconciled.failed_over, &seen).await;
+    let (failover, failover_parked) =
+        failover_latencies(&settings, &reconciled.failed_over, &seen, &panama_out).await;
+    drop(hog);
     let notice = reconciled.notice_latencies.clone();
     let faults: u32 = injected.values().sum();
     let detail: Vec<String> = injected
@@ -422,7 +465,8 @@ async fn nothing_accepted_is_lost_under_faults() {
         "fault suite: accepted={} notified={} lost={} refused={refused} notifications={} \
          deliveries={deliveries} duplicate_deliveries={duplicates} (same key) rekeyed={} \
          step1_notice p50={:.2}s p99={:.2}s max={:.2}s failovers={} failover p50={:.2}s \
-         max={:.2}s faults_injected={faults} ({}) answers_cut={} load={:.0}s total={:.0}s",
+         max={:.2}s failovers_waited={failover_parked} faults_injected={faults} ({}) \
+         answers_cut={} cpu_hogs={hogs} load={:.0}s total={:.0}s",
         accepted.len(),
         reconciled.notified,
         reconciled.lost.len(),
@@ -469,7 +513,7 @@ async fn nothing_accepted_is_lost_under_faults() {
         "Manila was down for 10 s: some alerts must have failed over to Panama"
     );
     assert_eq!(
-        failover.len(),
+        failover.len() + failover_parked,
         reconciled.failed_over.len(),
         "every failed-over alert has step 1 in its timeline"
     );
@@ -479,7 +523,7 @@ async fn nothing_accepted_is_lost_under_faults() {
          {FAILOVER_WINDOW:?}); see target/fault-suite-dispatcher.log",
         percentile(&failover, 1.0)
     );
-    assert_eq!(faults, 8 * cycles, "{injected:?}");
+    assert_eq!(faults, 10 * cycles, "{injected:?}");
 }
 
 /// The `p` quantile of `values` in seconds (0 when empty).
@@ -492,13 +536,21 @@ fn percentile(values: &[Duration], p: f64) -> f64 {
 }
 
 /// For each failed-over alert, from its step 1 (the timeline's first `StepFired`, when the
-/// dispatcher first tried Manila) to Panama's first failover webhook for it.
-async fn failover_latencies(settings: &Settings, alerts: &[String], seen: &Seen) -> Vec<Duration> {
+/// dispatcher first tried Manila) to Panama's first failover webhook for it; and how many
+/// failovers had to wait for Panama (parked, or step 1 while Panama was out), which are not
+/// timed.
+async fn failover_latencies(
+    settings: &Settings,
+    alerts: &[String],
+    seen: &Seen,
+    panama_out: &[(SystemTime, SystemTime)],
+) -> (Vec<Duration>, usize) {
     let endpoint = format!("http://127.0.0.1:{}", settings.api_port);
     let mut console = pb::alert_console_client::AlertConsoleClient::connect(endpoint)
         .await
         .unwrap();
     let mut latencies = Vec::with_capacity(alerts.len());
+    let mut parked = 0;
     for alert in alerts {
         let request = authorized(
             pb::GetAlertRequest {
@@ -509,7 +561,13 @@ async fn failover_latencies(settings: &Settings, alerts: &[String], seen: &Seen)
         let Ok(response) = console.get_alert(request).await else {
             continue;
         };
-        let fired = response.into_inner().state.and_then(|state| {
+        let state = response.into_inner().state;
+        let failover_parked = state.as_ref().is_some_and(|state| {
+            state.timeline.iter().any(|entry| {
+                matches!(&entry.event, Some(Event::Parked(p)) if p.id.contains(".failover.webhook-panama"))
+            })
+        });
+        let fired = state.and_then(|state| {
             state
                 .timeline
                 .into_iter()
@@ -524,9 +582,16 @@ async fn failover_latencies(settings: &Settings, alerts: &[String], seen: &Seen)
         let Ok(fired) = SystemTime::try_from(fired) else {
             continue;
         };
+        let panama_was_out = panama_out
+            .iter()
+            .any(|(from, to)| (*from..*to).contains(&fired));
+        if failover_parked || panama_was_out {
+            parked += 1;
+            continue;
+        }
         latencies.push(arrived.duration_since(fired).unwrap_or_default());
     }
-    latencies
+    (latencies, parked)
 }
 
 fn tail(log: &str) -> &str {

@@ -7,6 +7,7 @@ pub mod app;
 pub mod broker;
 pub mod console;
 pub mod fault_proxy;
+pub mod hog;
 pub mod otlp;
 pub mod smtp;
 pub mod tls;
