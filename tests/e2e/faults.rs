@@ -65,8 +65,12 @@ enum Fault {
     PanamaQuick,
 }
 
-/// Seconds into each cycle, and what happens then.
-const SCHEDULE: [(u64, Fault); 17] = [
+/// Seconds into each cycle, and what happens then. Manila's first, short outage has Panama
+/// healthy (its failovers are timed against `FAILOVER_WINDOW`); its second has Panama refusing
+/// too (failovers wait for Panama); Panama is too slow later, for step 2.
+const SCHEDULE: [(u64, Fault); 19] = [
+    (1, Fault::ManilaDown),
+    (5, Fault::ManilaUp),
     (6, Fault::KillDispatcher),
     (10, Fault::ManilaDown),
     (10, Fault::PanamaRefuses),
@@ -74,14 +78,14 @@ const SCHEDULE: [(u64, Fault); 17] = [
     (20, Fault::ManilaUp),
     (20, Fault::PanamaAnswers),
     (22, Fault::KillDispatcher),
+    (22, Fault::PanamaSlow),
     (24, Fault::SmtpUp),
     (28, Fault::BrokerDown),
     (31, Fault::BrokerUp),
-    (33, Fault::PanamaSlow),
-    (36, Fault::CutManilaAnswers),
-    (41, Fault::ManilaPasses),
-    (43, Fault::PanamaQuick),
+    (32, Fault::PanamaQuick),
+    (40, Fault::CutManilaAnswers),
     (44, Fault::KillDispatcher),
+    (45, Fault::ManilaPasses),
     (46, Fault::SmtpDown),
     (49, Fault::SmtpUp),
 ];
@@ -369,7 +373,7 @@ async fn nothing_accepted_is_lost_under_faults() {
     // When Panama could not take failovers (refusing or too slow), by the wall clock; each
     // window ends once its circuit has had time to close again.
     let mut panama_out: Vec<(SystemTime, SystemTime)> = Vec::new();
-    let reopen = Duration::from_secs(5 + 3);
+    let reopen = Duration::from_secs(5 + 2);
     for cycle in 0..cycles {
         for (second, fault) in SCHEDULE {
             let due = load_started + CYCLE * cycle + Duration::from_secs(second);
@@ -512,6 +516,10 @@ async fn nothing_accepted_is_lost_under_faults() {
         !reconciled.failed_over.is_empty(),
         "Manila was down for 10 s: some alerts must have failed over to Panama"
     );
+    assert!(
+        !failover.is_empty(),
+        "Manila was down while Panama was healthy: some failovers must be timed"
+    );
     assert_eq!(
         failover.len() + failover_parked,
         reconciled.failed_over.len(),
@@ -523,7 +531,7 @@ async fn nothing_accepted_is_lost_under_faults() {
          {FAILOVER_WINDOW:?}); see target/fault-suite-dispatcher.log",
         percentile(&failover, 1.0)
     );
-    assert_eq!(faults, 10 * cycles, "{injected:?}");
+    assert_eq!(faults, 11 * cycles, "{injected:?}");
 }
 
 /// The `p` quantile of `values` in seconds (0 when empty).
@@ -562,9 +570,14 @@ async fn failover_latencies(
             continue;
         };
         let state = response.into_inner().state;
+        // Panama's failover had to wait if it was parked or any attempt of it failed.
         let failover_parked = state.as_ref().is_some_and(|state| {
-            state.timeline.iter().any(|entry| {
-                matches!(&entry.event, Some(Event::Parked(p)) if p.id.contains(".failover.webhook-panama"))
+            state.timeline.iter().any(|entry| match &entry.event {
+                Some(Event::Parked(parked)) => parked.id.contains(".failover.webhook-panama"),
+                Some(Event::AttemptFailed(failed)) => {
+                    failed.id.contains(".failover.webhook-panama")
+                }
+                _ => false,
             })
         });
         let fired = state.and_then(|state| {

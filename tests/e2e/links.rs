@@ -297,7 +297,10 @@ async fn a_replayed_callback_or_an_old_link_cannot_acknowledge_a_later_incident(
     stack
         .state_when(&alert_id, |s| s.status == pb::AlertStatus::Resolved as i32)
         .await;
-    assert_eq!(stack.submit("Incident two", "incident-bound").await, alert_id);
+    assert_eq!(
+        stack.submit("Incident two", "incident-bound").await,
+        alert_id
+    );
     stack.state_when(&alert_id, |s| s.incident == 2).await;
 
     let replay = http

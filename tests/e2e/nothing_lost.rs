@@ -112,7 +112,10 @@ async fn a_worsening_repeat_updates_the_alert_and_reaches_the_console_as_an_emer
         versions.previous.unwrap().title,
         "Crowd gathering at the gate"
     );
-    assert_eq!(versions.current.unwrap().title, "Shots fired, staff trapped");
+    assert_eq!(
+        versions.current.unwrap().title,
+        "Shots fired, staff trapped"
+    );
 
     // The same again is a plain retry: folded, nobody notified again.
     let again = submit(&stack, worse).await;
@@ -131,7 +134,9 @@ async fn another_offices_alert_is_not_found_and_an_office_sees_no_addresses() {
     let id = submit(&stack, alert("Vehicle checkpoint", "oracle-1"))
         .await
         .alert_id;
-    stack.state_when(&id, |state| !state.notifications.is_empty()).await;
+    stack
+        .state_when(&id, |state| !state.notifications.is_empty())
+        .await;
     let mut console = stack.app.console().await;
     let get = |alert_id: &str, token: &str| {
         authorized(
@@ -231,9 +236,12 @@ async fn a_slow_console_parks_its_notifications_and_every_one_arrives_when_it_is
     stack.panama.answer_after(Duration::from_secs(3));
     let mut alerts = Vec::new();
     for index in 0..6 {
-        let id = submit(&stack, alert(&format!("Slow Panama {index}"), &format!("slow-{index}")))
-            .await
-            .alert_id;
+        let id = submit(
+            &stack,
+            alert(&format!("Slow Panama {index}"), &format!("slow-{index}")),
+        )
+        .await
+        .alert_id;
         alerts.push(id);
     }
     for id in &alerts {
@@ -262,7 +270,11 @@ async fn a_slow_console_parks_its_notifications_and_every_one_arrives_when_it_is
             .panama
             .received_for(id)
             .into_iter()
-            .filter(|webhook| webhook.header("Idempotency-Key").contains(".s1.webhook-panama"))
+            .filter(|webhook| {
+                webhook
+                    .header("Idempotency-Key")
+                    .contains(".s1.webhook-panama")
+            })
             .collect();
         assert!(arrivals.iter().any(|webhook| webhook.at >= back), "{id}");
         let keys: std::collections::BTreeSet<_> = arrivals

@@ -188,10 +188,8 @@ async fn roles_limit_who_may_act_and_read() {
             .office_id,
         OFFICE
     );
-    assert_eq!(
-        get(OTHER_TOKEN).await.unwrap_err().code(),
-        Code::PermissionDenied
-    );
+    // Another office's alert is not found, exactly like an unknown one (no oracle).
+    assert_eq!(get(OTHER_TOKEN).await.unwrap_err().code(), Code::NotFound);
     let listed = console
         .list_alerts(authorized(pb::ListAlertsRequest::default(), OTHER_TOKEN))
         .await

@@ -43,12 +43,25 @@ async fn python_grpcio_client_submits_and_reads_field_violations() {
 
     // A 17,000-character country and 40 bad label names: still INVALID_ARGUMENT at a stock
     // grpcio client, with bounded messages and a bounded list of fields.
-    assert_eq!(report["huge_country"]["code"], "INVALID_ARGUMENT", "{report}");
-    assert_eq!(report["huge_country"]["fields"], serde_json::json!(["country"]));
-    assert!(report["huge_country"]["message_chars"].as_u64().unwrap() < 200, "{report}");
+    assert_eq!(
+        report["huge_country"]["code"], "INVALID_ARGUMENT",
+        "{report}"
+    );
+    assert_eq!(
+        report["huge_country"]["fields"],
+        serde_json::json!(["country"])
+    );
+    assert!(
+        report["huge_country"]["message_chars"].as_u64().unwrap() < 200,
+        "{report}"
+    );
     assert_eq!(report["bad_labels"]["code"], "INVALID_ARGUMENT", "{report}");
     let fields = report["bad_labels"]["fields"].as_array().unwrap();
-    assert_eq!(fields.len(), wk_core::validate::limits::LISTED_VIOLATIONS, "{report}");
+    assert_eq!(
+        fields.len(),
+        wk_core::validate::limits::LISTED_VIOLATIONS,
+        "{report}"
+    );
     assert_eq!(fields[0], "labels", "{report}");
     assert_eq!(fields[fields.len() - 1], "alert", "{report}");
 

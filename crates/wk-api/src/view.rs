@@ -113,7 +113,11 @@ impl StateView {
                     .version
                     .is_some_and(|(seen, seen_text)| severity > seen || text != seen_text);
             let severity = known.version.map_or(severity, |(seen, _)| {
-                if duplicate { seen.max(severity) } else { severity }
+                if duplicate {
+                    seen.max(severity)
+                } else {
+                    severity
+                }
             });
             known.version = Some((severity, text));
             Submitted { duplicate, updated }

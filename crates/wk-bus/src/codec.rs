@@ -352,6 +352,23 @@ mod tests {
     }
 
     #[test]
+    fn an_occurred_at_beyond_the_calendar_is_not_called_missing() {
+        let now = Timestamp::from_unix_millis(1_795_000_000_000);
+        let mut sent = alert_to_pb(&alert(now));
+        sent.occurred_at = Some(prost_types::Timestamp {
+            seconds: i64::MAX / 2,
+            nanos: 0,
+        });
+        let error = draft_from_pb(sent)
+            .validate(now, AlertId::fresh(now, [0; 10]))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid alert: occurred_at: is outside the years 0001-9999; check the office's clock"
+        );
+    }
+
+    #[test]
     fn refuses_garbage_and_mismatched_ids() {
         assert!(decode_event(b"\xff\xff\xff").is_err());
         assert!(matches!(decode_event(&[]), Err(DecodeError::AlertId(_))));

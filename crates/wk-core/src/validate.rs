@@ -530,7 +530,12 @@ mod tests {
 
     #[test]
     fn refuses_bidi_overrides_and_invisible_titles_but_welcomes_right_to_left_text() {
-        for title in ["Gate \u{202E}lanigiro", "a\u{2066}b", "\u{200B}\u{2060}", "\u{3164}"] {
+        for title in [
+            "Gate \u{202E}lanigiro",
+            "a\u{2066}b",
+            "\u{200B}\u{2060}",
+            "\u{3164}",
+        ] {
             let draft = AlertDraft {
                 title: title.into(),
                 ..valid_draft()

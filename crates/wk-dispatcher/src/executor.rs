@@ -18,9 +18,9 @@ use wk_core::config::{Console, LinksConfig};
 use wk_core::escalation::{Notification, Outcome, Recipient};
 use wk_core::links::LinkAction;
 use wk_notify::SendError;
+use wk_notify::breaker::{Admission, Attempt, CircuitBreaker};
 use wk_notify::content::{ActionLinks, Context, webhook_body};
 use wk_notify::email::Mailer;
-use wk_notify::breaker::{Admission, Attempt, CircuitBreaker};
 use wk_notify::retry::{Next, Plan, RetryPolicy};
 use wk_notify::webhook::WebhookSender;
 
@@ -289,7 +289,12 @@ impl Shared {
                         warn!(notification = %notification.id, attempt, %error, "delivery attempt failed");
                         // The timeline records the first failures and then every tenth: a
                         // notification retried for hours must not grow it without bound.
-                        if matches!(next, Next::Retry(_)) && (attempt <= 3 || attempt % 10 == 0) {
+                        let record = match next {
+                            Next::Retry(_) => attempt <= 3 || attempt.is_multiple_of(10),
+                            Next::Wait(_) => attempt.is_multiple_of(10),
+                            Next::Park(_) | Next::GiveUp => false,
+                        };
+                        if record {
                             self.report(
                                 job,
                                 Outcome::AttemptFailed {
@@ -323,7 +328,9 @@ impl Shared {
                     return Outcome::GivenUp {
                         reason: format!(
                             "not delivered within {horizon}: {}",
-                            last_error.as_deref().unwrap_or("its console's circuit stayed open")
+                            last_error
+                                .as_deref()
+                                .unwrap_or("its console's circuit stayed open")
                         ),
                     };
                 }

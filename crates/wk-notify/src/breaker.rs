@@ -96,13 +96,14 @@ impl CircuitBreaker {
             (_, Attempt::Success | Attempt::Refused) => State::Closed {
                 consecutive_failures: 0,
             },
-            (State::Closed { consecutive_failures }, Attempt::Failed)
-                if consecutive_failures + 1 < self.threshold =>
-            {
+            (
                 State::Closed {
-                    consecutive_failures: consecutive_failures + 1,
-                }
-            }
+                    consecutive_failures,
+                },
+                Attempt::Failed,
+            ) if consecutive_failures + 1 < self.threshold => State::Closed {
+                consecutive_failures: consecutive_failures + 1,
+            },
             (State::Closed { .. }, Attempt::Failed) => self.open(now),
             (State::HalfOpen { .. }, Attempt::Failed) if trial => self.open(now),
             // A request sent before the circuit opened, failing late, changes nothing.
@@ -179,10 +180,16 @@ mod tests {
         let mut breaker = opened();
         assert_eq!(breaker.admit(t(30_002)), Admission::Trial);
         breaker.record(Admission::Trial, Attempt::Failed, t(32_002));
-        assert_eq!(breaker.admit(t(32_003)), Admission::Wait { until: t(62_002) });
+        assert_eq!(
+            breaker.admit(t(32_003)),
+            Admission::Wait { until: t(62_002) }
+        );
         assert_eq!(breaker.admit(t(62_002)), Admission::Trial);
         // A trial that never reports is replaced after a period: never stuck half-open.
-        assert_eq!(breaker.admit(t(92_001)), Admission::Wait { until: t(92_002) });
+        assert_eq!(
+            breaker.admit(t(92_001)),
+            Admission::Wait { until: t(92_002) }
+        );
         assert_eq!(breaker.admit(t(92_002)), Admission::Trial);
     }
 
@@ -191,7 +198,10 @@ mod tests {
         let mut breaker = opened();
         assert_eq!(breaker.admit(t(30_002)), Admission::Trial);
         breaker.record(Admission::Go, Attempt::Failed, t(30_003));
-        assert_eq!(breaker.admit(t(30_004)), Admission::Wait { until: t(60_002) });
+        assert_eq!(
+            breaker.admit(t(30_004)),
+            Admission::Wait { until: t(60_002) }
+        );
         breaker.record(Admission::Trial, Attempt::Success, t(30_005));
         assert_eq!(breaker.admit(t(30_006)), Admission::Go);
         // Open: a late failure does not extend the pause.

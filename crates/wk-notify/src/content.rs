@@ -55,10 +55,9 @@ impl Context<'_> {
                 "NOT ACKNOWLEDGED: escalation chain exhausted (console {from} unreachable: failover)"
             )),
             Purpose::Updated { changes, .. } => Some(format!("UPDATED by the office: {changes}")),
-            Purpose::Undeliverable { failed, reason, .. } => Some(format!(
-                "COULD NOT REACH {}: {reason}",
-                describe(failed)
-            )),
+            Purpose::Undeliverable { failed, reason, .. } => {
+                Some(format!("COULD NOT REACH {}: {reason}", describe(failed)))
+            }
         }
     }
 }

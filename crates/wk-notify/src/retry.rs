@@ -67,7 +67,9 @@ impl Plan {
         let horizon_ms = i64::try_from(policy.horizon.as_millis()).unwrap_or(i64::MAX);
         Plan {
             policy,
-            deadline: parked_since.unwrap_or(now).saturating_add_millis(horizon_ms),
+            deadline: parked_since
+                .unwrap_or(now)
+                .saturating_add_millis(horizon_ms),
             failures: 0,
             parked: parked_since.is_some(),
         }
@@ -79,7 +81,8 @@ impl Plan {
 
     /// No wait runs past the deadline: the last one ends there, and the next call gives up.
     fn until_deadline(&self, wait: Duration, now: Timestamp) -> Duration {
-        let left = u64::try_from(self.deadline.as_unix_millis() - now.as_unix_millis()).unwrap_or(0);
+        let left =
+            u64::try_from(self.deadline.as_unix_millis() - now.as_unix_millis()).unwrap_or(0);
         wait.min(Duration::from_millis(left))
     }
 
@@ -156,11 +159,23 @@ mod tests {
     #[test]
     fn a_webhook_is_retried_then_parked_then_retried_until_its_horizon() {
         let mut plan = Plan::new(webhooks(), t(0), None);
-        assert_eq!(plan.failed(t(10), 0.5), Next::Retry(Duration::from_millis(100)));
-        assert_eq!(plan.failed(t(20), 0.5), Next::Retry(Duration::from_millis(200)));
+        assert_eq!(
+            plan.failed(t(10), 0.5),
+            Next::Retry(Duration::from_millis(100))
+        );
+        assert_eq!(
+            plan.failed(t(20), 0.5),
+            Next::Retry(Duration::from_millis(200))
+        );
         // The third failure parks it: reported once, so its console fails over.
-        assert_eq!(plan.failed(t(30), 0.5), Next::Park(Duration::from_millis(400)));
-        assert_eq!(plan.failed(t(40), 1.0), Next::Wait(Duration::from_millis(1600)));
+        assert_eq!(
+            plan.failed(t(30), 0.5),
+            Next::Park(Duration::from_millis(400))
+        );
+        assert_eq!(
+            plan.failed(t(40), 1.0),
+            Next::Wait(Duration::from_millis(1600))
+        );
         assert_eq!(plan.failures(), 4);
         // The last wait ends at the horizon; the next failure gives it up.
         assert_eq!(
@@ -187,7 +202,10 @@ mod tests {
             plan.held_back(t(29_900), t(30_000), 0.0),
             Next::Wait(Duration::from_millis(100))
         );
-        assert_eq!(plan.held_back(t(3_600_000), t(3_630_000), 0.0), Next::GiveUp);
+        assert_eq!(
+            plan.held_back(t(3_600_000), t(3_630_000), 0.0),
+            Next::GiveUp
+        );
     }
 
     #[test]

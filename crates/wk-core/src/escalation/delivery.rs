@@ -2,9 +2,7 @@
 //! its own notification keeps waiting; a notification finally given up is itself notified, so
 //! that a human learns who could not be reached.
 
-use super::{
-    DeliveryState, Escalation, Event, Outcome, Purpose, Recipient, Status, TargetRef,
-};
+use super::{DeliveryState, Escalation, Event, Outcome, Purpose, Recipient, Status, TargetRef};
 use crate::policy::Directory;
 use crate::time::Timestamp;
 
@@ -97,7 +95,12 @@ impl Escalation {
 
     /// Whether `notification` was failed over (a failover notification was issued for it).
     fn has_failover(&self, notification: &super::Notification) -> bool {
-        let prefix = failover_prefix(&self.alert.id.to_string(), self.incident, self.round, &notification.purpose);
+        let prefix = failover_prefix(
+            &self.alert.id.to_string(),
+            self.incident,
+            self.round,
+            &notification.purpose,
+        );
         prefix.is_some_and(|prefix| {
             self.deliveries
                 .iter()
@@ -178,7 +181,8 @@ impl Escalation {
         {
             return;
         }
-        let recipients = self.undeliverable_recipients(&failed.recipient, &failed.purpose, directory, now);
+        let recipients =
+            self.undeliverable_recipients(&failed.recipient, &failed.purpose, directory, now);
         if recipients.is_empty() {
             self.log(
                 now,
@@ -261,7 +265,9 @@ impl Escalation {
 /// over (a step notification or the exhaustion notice).
 fn failover_prefix(alert: &str, incident: u32, round: u32, purpose: &Purpose) -> Option<String> {
     match purpose {
-        Purpose::Step { step, round } => Some(format!("{alert}.i{incident}.r{round}.s{step}.failover")),
+        Purpose::Step { step, round } => {
+            Some(format!("{alert}.i{incident}.r{round}.s{step}.failover"))
+        }
         Purpose::Exhausted => Some(format!("{alert}.i{incident}.r{round}.exhausted.failover")),
         _ => None,
     }

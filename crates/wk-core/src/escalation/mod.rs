@@ -22,8 +22,8 @@ use std::sync::Arc;
 pub use self::queue::TimerQueue;
 pub use self::timer::{Timer, TimerTable};
 pub use self::types::{
-    AckEffect, Action, DeliveryRecord, DeliveryState, Entry, Event, Notification, Outcome,
-    Purpose, Recipient, Responder, Status, Version,
+    AckEffect, Action, DeliveryRecord, DeliveryState, Entry, Event, Notification, Outcome, Purpose,
+    Recipient, Responder, Status, Version,
 };
 use crate::alert::Alert;
 use crate::policy::{Chain, Directory, Policy, TargetRef};

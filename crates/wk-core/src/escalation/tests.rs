@@ -626,7 +626,10 @@ fn an_action_issued_for_another_incident_is_refused_and_recorded() {
 
 #[test]
 fn a_worsening_repeat_updates_the_alert_and_is_notified_at_once_under_new_ids() {
-    let lines = trace(&policy(0, None), "1m trigger\n2m worse\n3m worse\n5m timeout");
+    let lines = trace(
+        &policy(0, None),
+        "1m trigger\n2m worse\n3m worse\n5m timeout",
+    );
     assert_eq!(
         &lines[4..],
         [

@@ -233,5 +233,7 @@ pub enum AckEffect {
     AlreadyAcknowledged(Responder),
     AlreadyResolved,
     /// Issued for incident `issued_for`, not the current one: refused.
-    WrongIncident { issued_for: u32 },
+    WrongIncident {
+        issued_for: u32,
+    },
 }

@@ -134,10 +134,8 @@ impl Escalation {
                     round: self.round,
                 },
             );
-            self.timers.set(
-                Timer::Step,
-                now.saturating_add_millis(timeout_ms.max(1)),
-            );
+            self.timers
+                .set(Timer::Step, now.saturating_add_millis(timeout_ms.max(1)));
         }
     }
 }

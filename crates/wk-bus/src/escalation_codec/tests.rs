@@ -1,0 +1,149 @@
+//! The changelog codec round-trips an escalation in every state.
+use super::*;
+use wk_core::escalation::{Escalation, Outcome};
+use wk_core::policy::{ConsoleContact, Directory, Matcher, Policy, Route};
+use wk_core::validate::AlertDraft;
+
+fn policy() -> Policy {
+    let console = |name: &str, failover: Option<&str>| {
+        (
+            name.to_owned(),
+            ConsoleContact {
+                name: name.into(),
+                emails: vec![format!("duty.{name}@example.org")],
+                failover: failover.map(str::to_owned),
+            },
+        )
+    };
+    Policy {
+        directory: Directory {
+            consoles: [console("manila", Some("panama")), console("panama", None)].into(),
+            ..Directory::default()
+        },
+        chains: [(
+            "standard".to_owned(),
+            Chain {
+                id: "standard".into(),
+                steps: vec![
+                    Step {
+                        timeout_ms: 300_000,
+                        targets: vec![TargetRef::Console("manila".into())],
+                    },
+                    Step {
+                        timeout_ms: 600_000,
+                        targets: vec![
+                            TargetRef::Email("hq@example.org".into()),
+                            TargetRef::RegionalSecurityOfficer,
+                        ],
+                    },
+                ],
+                repeat: 2,
+                ack_timeout_ms: Some(3_600_000),
+                on_exhausted: vec![TargetRef::Console("panama".into())],
+            }
+            .into(),
+        )]
+        .into(),
+        routes: vec![Route {
+            name: "all".into(),
+            matcher: Matcher::default(),
+            chain: "standard".into(),
+        }],
+        default_chain: "standard".into(),
+    }
+}
+
+#[test]
+fn an_escalation_survives_the_changelog_in_every_state() {
+    let now = Timestamp::from_unix_millis(1_795_000_000_000);
+    let alert = AlertDraft {
+        office_id: "ng-maiduguri".into(),
+        severity: Some(wk_core::Severity::Critical),
+        category: Some(wk_core::Category::Crime),
+        title: "t".into(),
+        country: "NG".into(),
+        place: "p".into(),
+        occurred_at: Some(now),
+        dedup_key: "k".into(),
+        ..AlertDraft::default()
+    }
+    .validate(now, wk_core::AlertId::fresh(now, [0; 10]))
+    .unwrap();
+    let policy = policy();
+    let mut escalation = Escalation::route(alert, &policy, now).unwrap();
+    let check = |escalation: &Escalation, offset: i64| {
+        let snapshot = escalation.snapshot();
+        let (decoded, decoded_offset) =
+            decode_escalation(&encode_escalation(&snapshot, offset)).unwrap();
+        assert_eq!(decoded, snapshot);
+        assert_eq!(decoded_offset, offset);
+    };
+    check(&escalation, 1);
+    let webhook = escalation.deliveries()[0].notification.id.clone();
+    let attempt = Outcome::AttemptFailed {
+        attempt: 1,
+        reason: "HTTP 503".into(),
+    };
+    escalation.handle_delivery(&webhook, attempt, &policy.directory, now);
+    escalation.handle_delivery(
+        &webhook,
+        Outcome::GivenUp {
+            reason: "HTTP 503".into(),
+        },
+        &policy.directory,
+        now,
+    );
+    // Panama's failover parked, the duty mailbox refused: every new state and purpose.
+    let failover = escalation
+        .deliveries()
+        .iter()
+        .find(|record| record.notification.id.contains("failover.webhook"))
+        .unwrap()
+        .notification
+        .id
+        .clone();
+    let parked = Outcome::Parked {
+        reason: "circuit open".into(),
+    };
+    escalation.handle_delivery(&failover, parked, &policy.directory, now);
+    let mailbox = escalation.deliveries()[1].notification.id.clone();
+    let refused = Outcome::GivenUp {
+        reason: "550 no such mailbox".into(),
+    };
+    escalation.handle_delivery(&mailbox, refused, &policy.directory, now);
+    assert!(
+        escalation
+            .deliveries()
+            .iter()
+            .any(|record| record.notification.id.contains("undeliverable"))
+    );
+    let worse = wk_core::Alert {
+        severity: wk_core::Severity::Emergency,
+        title: "worse".into(),
+        ..escalation.alert().clone()
+    };
+    escalation.handle_trigger(worse, &policy, now.saturating_add_millis(1_000));
+    escalation.handle_timeout(&policy.directory, now.saturating_add_millis(300_000));
+    check(&escalation, 2);
+    let by = Responder {
+        actor: "maria".into(),
+        channel: "api".into(),
+    };
+    escalation.handle_ack(by.clone(), Some(7), now.saturating_add_millis(390_000));
+    escalation.handle_ack(by.clone(), None, now.saturating_add_millis(400_000));
+    escalation.handle_note(
+        by.clone(),
+        "called the office".into(),
+        now.saturating_add_millis(450_000),
+    );
+    check(&escalation, 3);
+    escalation.handle_timeout(&policy.directory, now.saturating_add_millis(4_000_000));
+    escalation.handle_trigger(
+        escalation.alert().clone(),
+        &policy,
+        now.saturating_add_millis(4_100_000),
+    );
+    escalation.handle_resolve(by, None, now.saturating_add_millis(5_000_000));
+    check(&escalation, 4);
+    assert!(decode_escalation(b"\x08\x01garbage").is_err());
+}
