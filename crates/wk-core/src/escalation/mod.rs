@@ -254,12 +254,11 @@ impl Escalation {
         issued_for: Option<u32>,
         now: Timestamp,
     ) -> AckEffect {
-        if let Some(incident) = issued_for.filter(|incident| *incident != self.incident) {
-            self.log(now, Event::ActionRefused { by, incident });
+        let Some(by) = self.for_this_incident(by, issued_for, now) else {
             return AckEffect::WrongIncident {
-                issued_for: incident,
+                issued_for: issued_for.unwrap_or_default(),
             };
-        }
+        };
         match &self.status {
             Status::Acknowledged { by: first, .. } => AckEffect::AlreadyAcknowledged(first.clone()),
             Status::Resolved { .. } => AckEffect::AlreadyResolved,
@@ -279,6 +278,23 @@ impl Escalation {
         }
     }
 
+    /// `by`, when an action issued for `issued_for` may act on this incident; otherwise the
+    /// refusal is recorded and `None` returned.
+    fn for_this_incident(
+        &mut self,
+        by: Responder,
+        issued_for: Option<u32>,
+        now: Timestamp,
+    ) -> Option<Responder> {
+        match issued_for {
+            Some(incident) if incident != self.incident => {
+                self.log(now, Event::ActionRefused { by, incident });
+                None
+            }
+            _ => Some(by),
+        }
+    }
+
     /// Adds a duty officer's note to the timeline; it changes nothing else.
     pub fn handle_note(&mut self, by: Responder, text: String, now: Timestamp) {
         self.log(now, Event::Note { by, text });
@@ -292,10 +308,9 @@ impl Escalation {
         issued_for: Option<u32>,
         now: Timestamp,
     ) -> bool {
-        if let Some(incident) = issued_for.filter(|incident| *incident != self.incident) {
-            self.log(now, Event::ActionRefused { by, incident });
+        let Some(by) = self.for_this_incident(by, issued_for, now) else {
             return false;
-        }
+        };
         if let Status::Resolved { .. } = self.status {
             return false;
         }
