@@ -185,12 +185,17 @@ pub(crate) async fn run(connection: Connection, args: SendArgs) -> ExitCode {
         Ok(response) => {
             let response = response.into_inner();
             if connection.json {
-                say(&serde_json::json!({"alert_id": response.alert_id, "duplicate": response.duplicate}).to_string());
+                say(&serde_json::json!({
+                    "alert_id": response.alert_id,
+                    "duplicate": response.duplicate,
+                    "updated": response.updated,
+                })
+                .to_string());
             } else {
-                let duplicate = if response.duplicate {
-                    " (duplicate of an open alert)"
-                } else {
-                    ""
+                let duplicate = match (response.duplicate, response.updated) {
+                    (true, true) => " (updated the open alert: notified again)",
+                    (true, false) => " (duplicate of an open alert)",
+                    _ => "",
                 };
                 say(&format!("accepted alert {}{duplicate}", response.alert_id));
             }
