@@ -87,12 +87,23 @@ async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_not
     let response = http.get(&expired).send().await.unwrap();
     assert_eq!(response.status(), 410);
     assert!(response.text().await.unwrap().contains("expired"));
+    // A truncated link (a mail client cut it) gets the same clear page as a forged one.
+    let truncated = &link[..link.find("&s=").unwrap()];
+    let response = http.get(truncated).send().await.unwrap();
+    assert_eq!(response.status(), 403, "{truncated}");
+    assert!(response.text().await.unwrap().contains("not valid"));
 
-    // A prefetch (GET) only shows the confirmation page.
+    // A prefetch (GET) only shows the confirmation page (with the alert, once the api's view
+    // has it: a moment after the email).
+    stack.state_when(&alert_id, |_| true).await;
     let page = http.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     assert!(page.contains("<form method=\"post\""), "{page}");
+    // It says what the officer acts on, and reads on a phone.
+    assert!(page.contains("Ack from the email"), "{page}");
+    assert!(page.contains("open, not acknowledged"), "{page}");
+    assert!(page.contains("name=\"viewport\""), "{page}");
     let state = stack.state_when(&alert_id, |_| true).await;
     assert_eq!(state.status, pb::AlertStatus::Open as i32, "a GET acted");
 
@@ -136,6 +147,11 @@ async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_not
         (by.actor.as_str(), by.channel.as_str()),
         (MANILA_DUTY, "email-link")
     );
+
+    // Opened again, the link says who acknowledged it instead of offering the button.
+    let reopened = http.get(&link).send().await.unwrap().text().await.unwrap();
+    assert!(reopened.contains("already acknowledged by"), "{reopened}");
+    assert!(!reopened.contains("<form"), "{reopened}");
 
     // The same link posted again (a replay, or a second click) changes nothing twice.
     let again = http.post(&action).form(&form).send().await.unwrap();

@@ -72,9 +72,9 @@ impl ConsoleService {
         }
     }
 
-    /// The alert's current incident, when the view has its state.
-    pub fn current_incident(&self, id: AlertId) -> Option<u32> {
-        self.view.get(id).map(|state| state.incident)
+    /// The alert's current state, when the view has it.
+    pub fn state_of(&self, id: AlertId) -> Option<pb::EscalationState> {
+        self.view.get(id)
     }
 
     fn caller<T>(&self, request: &Request<T>) -> Result<Caller, ApiError> {

@@ -19,9 +19,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -35,6 +36,7 @@ use wk_core::signing::{DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER};
 use crate::console::ConsoleService;
 use crate::error::ApiError;
 use crate::ingest::now;
+use crate::pages::{BUTTON_STYLE, page, standing, summary};
 
 pub struct HttpState {
     pub console: Arc<ConsoleService>,
@@ -48,15 +50,6 @@ struct LinkFields {
     r: String,
     e: i64,
     s: String,
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body style=\"font-family:sans-serif;max-width:40em;margin:2em auto\"><h1>{title}</h1>{body}</body></html>",
-        title = html_escape::encode_text(title),
-    );
-    (status, Html(html)).into_response()
 }
 
 fn officer_action(action: LinkAction) -> OfficerAction {
@@ -156,35 +149,63 @@ fn wrong_incident_page(id: AlertId, error: &ApiError) -> Response {
 async fn confirm(
     State(state): State<Arc<HttpState>>,
     Path((alert, action)): Path<(String, String)>,
-    Query(fields): Query<LinkFields>,
+    fields: Result<Query<LinkFields>, QueryRejection>,
 ) -> Response {
+    // A truncated or mangled link is refused like a forged one, with the same clear page.
+    let Ok(Query(fields)) = fields else {
+        return Refusal::Link(LinkError::Forged).page();
+    };
     let (id, action) = match check_link(&state, &alert, &action, &fields) {
         Ok(checked) => checked,
         Err(refusal) => return refusal.page(),
     };
-    if let Some(current) = state.console.current_incident(id)
-        && current != fields.i
+    let current = state.console.state_of(id);
+    if let Some(current) = &current
+        && current.incident != fields.i
     {
         let error = ApiError::WrongIncident {
             issued_for: fields.i,
-            current,
+            current: current.incident,
         };
         return wrong_incident_page(id, &error);
+    }
+    let about = current.as_ref().map(summary).unwrap_or_default();
+    let settled = current.as_ref().and_then(|current| {
+        let resolved = current.status == wk_proto::v1::AlertStatus::Resolved as i32;
+        let acknowledged = current.status == wk_proto::v1::AlertStatus::Acknowledged as i32;
+        match action {
+            LinkAction::Acknowledge if resolved || acknowledged => Some(standing(current)),
+            LinkAction::Resolve if resolved => Some(standing(current)),
+            _ => None,
+        }
+    });
+    if let Some(standing) = settled {
+        let body = format!(
+            "{about}<p>Nothing to do: this alert is already {}.</p>",
+            html_escape::encode_text(&standing)
+        );
+        return page(
+            StatusCode::OK,
+            &format!("Already {}", first_word(&standing)),
+            &body,
+        );
     }
     let verb = match action {
         LinkAction::Acknowledge => "Acknowledge",
         LinkAction::Resolve => "Resolve",
     };
     let attr = |text: &str| html_escape::encode_double_quoted_attribute(text).into_owned();
+    // No `action`: the form posts to this very address, so the page works behind a reverse
+    // proxy that serves Watchkeeper under a path prefix.
     let body = format!(
-        "<p>{verb} alert <code>{id}</code> as <strong>{recipient}</strong>?</p>\
-         <form method=\"post\" action=\"/a/{id}/{action}\">\
+        "{about}<p>{verb} this alert as <strong>{recipient}</strong>?</p>\
+         <form method=\"post\">\
          <input type=\"hidden\" name=\"i\" value=\"{i}\">\
          <input type=\"hidden\" name=\"r\" value=\"{r}\"><input type=\"hidden\" name=\"e\" value=\"{e}\">\
          <input type=\"hidden\" name=\"s\" value=\"{s}\">\
-         <button type=\"submit\">{verb} alert</button></form>",
+         <button type=\"submit\" style=\"{BUTTON_STYLE}\">{verb} alert</button></form>\
+         <p><small>Alert <code>{id}</code></small></p>",
         recipient = html_escape::encode_text(&fields.r),
-        action = action.as_str(),
         i = fields.i,
         r = attr(&fields.r),
         e = fields.e,
@@ -193,11 +214,19 @@ async fn confirm(
     page(StatusCode::OK, &format!("{verb} alert"), &body)
 }
 
+/// "acknowledged by …" → "acknowledged".
+fn first_word(text: &str) -> &str {
+    text.split_whitespace().next().unwrap_or(text)
+}
+
 async fn act_on_link(
     State(state): State<Arc<HttpState>>,
     Path((alert, action)): Path<(String, String)>,
-    Form(fields): Form<LinkFields>,
+    fields: Result<Form<LinkFields>, FormRejection>,
 ) -> Response {
+    let Ok(Form(fields)) = fields else {
+        return Refusal::Link(LinkError::Forged).page();
+    };
     let (id, action) = match check_link(&state, &alert, &action, &fields) {
         Ok(checked) => checked,
         Err(refusal) => return refusal.page(),

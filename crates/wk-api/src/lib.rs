@@ -9,6 +9,7 @@ pub mod http;
 pub mod ingest;
 pub mod limits;
 mod metrics;
+mod pages;
 mod redact;
 pub mod server;
 pub mod view;

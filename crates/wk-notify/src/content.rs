@@ -237,7 +237,7 @@ pub fn email_html(context: &Context<'_>) -> String {
     }
     let _ = write!(
         html,
-        "</table>\n<h3>Description</h3>\n<pre style=\"white-space:pre-wrap\">{}</pre>\n</body></html>\n",
+        "</table>\n<h3>Description</h3>\n<pre style=\"white-space:pre-wrap\">{}</pre>\n",
         escape(&context.alert.description)
     );
     if let Some(links) = &context.links {
@@ -248,6 +248,7 @@ pub fn email_html(context: &Context<'_>) -> String {
             attribute(&links.resolve)
         );
     }
+    html.push_str("</body></html>\n");
     html
 }
 
@@ -358,10 +359,14 @@ mod tests {
             resolve: "https://wk.example.org/a/x/resolve?r=a&e=1&s=ee".into(),
         });
         assert!(email_text(&context).contains("Acknowledge (stops the escalation): https://wk.example.org/a/x/acknowledge?r=a&e=1&s=ff"));
+        let html = email_html(&context);
         assert!(
-            email_html(&context)
-                .contains("href=\"https://wk.example.org/a/x/acknowledge?r=a&amp;e=1&amp;s=ff\"")
+            html.contains("href=\"https://wk.example.org/a/x/acknowledge?r=a&amp;e=1&amp;s=ff\"")
         );
+        // The links are inside the document, not after it.
+        let link = html.find("Acknowledge (stops").unwrap();
+        assert!(link < html.find("</body></html>").unwrap());
+        assert!(html.trim_end().ends_with("</body></html>"));
     }
 
     #[test]

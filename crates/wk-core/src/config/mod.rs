@@ -797,7 +797,7 @@ impl Config {
                 );
             }
             let ttl = errors.duration("links.ttl", &links.ttl, Duration::from_secs(60));
-            let Some(base_url) = url::Url::parse(&links.base_url)
+            let Some(mut base_url) = url::Url::parse(&links.base_url)
                 .ok()
                 .filter(|url| matches!(url.scheme(), "http" | "https"))
             else {
@@ -807,6 +807,12 @@ impl Config {
                 );
                 return None;
             };
+            // A path prefix (behind a reverse proxy) is a directory, with or without its
+            // trailing slash: links are joined onto it, never replacing its last segment.
+            if !base_url.path().ends_with('/') {
+                let path = format!("{}/", base_url.path());
+                base_url.set_path(&path);
+            }
             let mut secrets = vec![links.secret];
             secrets.extend(links.previous_secret.filter(|secret| !secret.is_empty()));
             Some(LinksConfig {
@@ -1175,6 +1181,30 @@ console = "manila"
         assert_eq!(config.shutdown_grace, Duration::from_secs(15));
         assert_eq!(config.offices[0].token_hashes[0][0], 0x9f);
         assert_eq!(config.consoles["manila"].signing_secrets.len(), 1);
+    }
+
+    #[test]
+    fn a_links_base_url_with_a_path_prefix_keeps_it_with_or_without_its_slash() {
+        for base in ["https://ops.example.org/wk", "https://ops.example.org/wk/"] {
+            let config = Config::from_toml(
+                EXAMPLE,
+                env(&[
+                    ("WATCHKEEPER__API__HTTP_LISTEN", "127.0.0.1:8080"),
+                    ("WATCHKEEPER__LINKS__BASE_URL", base),
+                    (
+                        "WATCHKEEPER__LINKS__SECRET",
+                        "links-secret-0123456789abcdef0123456789",
+                    ),
+                ]),
+            )
+            .unwrap();
+            let links = config.links.unwrap();
+            assert_eq!(
+                links.base_url.join("a/x/acknowledge").unwrap().as_str(),
+                "https://ops.example.org/wk/a/x/acknowledge",
+                "{base}"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,78 @@
+//! The HTML pages an email link opens: one shape for all, readable on a phone (a viewport,
+//! large text and a large button), every value escaped; and what they say about the alert, so
+//! a duty officer woken at 3 a.m. sees what they are acting on.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use wk_proto::v1 as pb;
+
+fn escape(text: &str) -> String {
+    html_escape::encode_text(text).into_owned()
+}
+
+/// A complete page with `title` (escaped here) and `body` (already safe HTML).
+pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title></head>\
+         <body style=\"font-family:sans-serif;font-size:1.1rem;line-height:1.5;max-width:40em;margin:1em auto;padding:0 1em\">\
+         <h1 style=\"font-size:1.5rem\">{title}</h1>{body}</body></html>",
+        title = escape(title),
+    );
+    (status, Html(html)).into_response()
+}
+
+/// The style of the one button on a confirmation page: large enough for a thumb.
+pub(crate) const BUTTON_STYLE: &str =
+    "font-size:1.2rem;padding:0.8em 1.6em;min-height:48px;cursor:pointer";
+
+fn severity(alert: &pb::Alert) -> String {
+    pb::Severity::try_from(alert.severity)
+        .map(|s| s.as_str_name().trim_start_matches("SEVERITY_").to_owned())
+        .unwrap_or_else(|_| "UNKNOWN".to_owned())
+}
+
+fn time(at: Option<&prost_types::Timestamp>) -> String {
+    at.and_then(|at| wk_core::Timestamp::from_seconds_nanos(at.seconds, at.nanos))
+        .map_or_else(|| "unknown".to_owned(), |at| format!("{at} (UTC)"))
+}
+
+/// Where the incident stands, in words: open, or acknowledged or resolved by whom.
+pub(crate) fn standing(state: &pb::EscalationState) -> String {
+    let by = state
+        .status_by
+        .as_ref()
+        .map(|by| format!("{} ({})", by.actor, by.channel))
+        .unwrap_or_default();
+    match pb::AlertStatus::try_from(state.status) {
+        Ok(pb::AlertStatus::Acknowledged) => format!("acknowledged by {by}"),
+        Ok(pb::AlertStatus::Resolved) => format!("resolved by {by}"),
+        _ => "open, not acknowledged".to_owned(),
+    }
+}
+
+/// The alert as a short table: severity, title, office, place, when, and where it stands.
+pub(crate) fn summary(state: &pb::EscalationState) -> String {
+    let Some(alert) = &state.alert else {
+        return String::new();
+    };
+    let rows = [
+        ("Severity", severity(alert)),
+        ("Title", alert.title.clone()),
+        ("Office", alert.office_id.clone()),
+        ("Place", format!("{}, {}", alert.place, alert.country)),
+        ("Occurred at", time(alert.occurred_at.as_ref())),
+        ("Incident", state.incident.to_string()),
+        ("Now", standing(state)),
+    ];
+    let mut html = String::from("<table>");
+    for (label, value) in rows {
+        html.push_str(&format!(
+            "<tr><th align=\"left\" style=\"padding-right:1em\">{label}</th><td>{}</td></tr>",
+            escape(&value)
+        ));
+    }
+    html.push_str("</table>");
+    html
+}
