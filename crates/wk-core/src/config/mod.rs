@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::policy::{ConsoleContact, Policy};
 use crate::validate::check_office_id;
 
+mod lenient;
 mod policy;
 
 /// The prefix of environment overrides: `WATCHKEEPER__SMTP__PASSWORD=…` sets `smtp.password`.
@@ -275,9 +276,9 @@ struct RawKafka {
     state_topic: String,
     #[serde(default = "default_dead_letter_topic")]
     dead_letter_topic: String,
-    #[serde(default = "default_partitions")]
+    #[serde(default = "default_partitions", deserialize_with = "lenient::whole")]
     partitions: i64,
-    #[serde(default = "default_replication")]
+    #[serde(default = "default_replication", deserialize_with = "lenient::whole")]
     replication_factor: i64,
     #[serde(default = "default_group")]
     consumer_group: String,
@@ -360,15 +361,18 @@ struct RawApi {
     http_listen: Option<String>,
     #[serde(default)]
     tls: Option<RawTls>,
-    #[serde(default = "default_max_message_bytes")]
+    #[serde(
+        default = "default_max_message_bytes",
+        deserialize_with = "lenient::whole"
+    )]
     max_message_bytes: i64,
-    #[serde(default = "default_max_in_flight")]
+    #[serde(default = "default_max_in_flight", deserialize_with = "lenient::whole")]
     max_in_flight: i64,
-    #[serde(default = "default_max_batch")]
+    #[serde(default = "default_max_batch", deserialize_with = "lenient::whole")]
     max_batch: i64,
-    #[serde(default = "default_office_rate")]
+    #[serde(default = "default_office_rate", deserialize_with = "lenient::whole")]
     office_rate: i64,
-    #[serde(default = "default_office_burst")]
+    #[serde(default = "default_office_burst", deserialize_with = "lenient::whole")]
     office_burst: i64,
 }
 
@@ -444,6 +448,7 @@ struct RawConsole {
 #[serde(deny_unknown_fields)]
 struct RawSmtp {
     host: String,
+    #[serde(deserialize_with = "lenient::whole")]
     port: i64,
     security: SmtpSecurity,
     #[serde(default)]
@@ -470,9 +475,15 @@ fn default_io_timeout() -> String {
 struct RawWebhook {
     #[serde(default = "default_io_timeout")]
     timeout: String,
-    #[serde(default = "default_webhook_attempts")]
+    #[serde(
+        default = "default_webhook_attempts",
+        deserialize_with = "lenient::whole"
+    )]
     attempts: i64,
-    #[serde(default = "default_circuit_failures")]
+    #[serde(
+        default = "default_circuit_failures",
+        deserialize_with = "lenient::whole"
+    )]
     circuit_failures: i64,
     #[serde(default = "default_circuit_open")]
     circuit_open: String,
@@ -1181,6 +1192,26 @@ console = "manila"
         assert_eq!(config.shutdown_grace, Duration::from_secs(15));
         assert_eq!(config.offices[0].token_hashes[0][0], 0x9f);
         assert_eq!(config.consoles["manila"].signing_secrets.len(), 1);
+    }
+
+    #[test]
+    fn an_override_of_a_number_the_file_does_not_mention_is_a_number() {
+        let config = Config::from_toml(
+            EXAMPLE,
+            env(&[
+                ("WATCHKEEPER__WEBHOOK__CIRCUIT_FAILURES", "2"),
+                ("WATCHKEEPER__API__MAX_BATCH", "50"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.webhook.circuit_failures, 2);
+        let error = Config::from_toml(
+            EXAMPLE,
+            env(&[("WATCHKEEPER__WEBHOOK__CIRCUIT_FAILURES", "two")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("\"two\" is not a whole number"), "{error}");
     }
 
     #[test]
