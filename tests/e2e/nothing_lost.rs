@@ -303,3 +303,47 @@ async fn a_slow_console_parks_its_notifications_and_every_one_arrives_when_it_is
         assert_eq!(keys.len(), 1, "{keys:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_notification_is_told_to_a_human_not_only_dead_lettered() {
+    let stack =
+        Stack::with_policy(1, chain_policy("refused", "1s", &["console:panama"], "60s")).await;
+    // Panama's console refuses for good at step 2 (a 404: a wrong URL after a migration).
+    // The chain has nobody after it, so every console's duty mailbox learns it.
+    stack.panama.answer_with(404);
+    let id = submit(&stack, alert("Nobody at Panama", "refused-1"))
+        .await
+        .alert_id;
+    let notice = |email: &wk_e2e::smtp::Email| {
+        email.subject.contains("COULD NOT REACH console panama") && email.text.contains(&id)
+    };
+    assert!(
+        wait_until(DEADLINE, || stack
+            .smtp
+            .emails_to(MANILA_DUTY)
+            .iter()
+            .any(notice))
+        .await,
+        "{}",
+        stack.app.log()
+    );
+    assert!(
+        stack
+            .smtp
+            .emails_to(wk_e2e::app::PANAMA_DUTY)
+            .iter()
+            .any(notice)
+    );
+    let state = stack
+        .state_when(&id, |state| {
+            events_for(state, ".s1.webhook-panama") == ["given up"]
+        })
+        .await;
+    assert!(
+        state.notifications.iter().any(|notification| notification
+            .id
+            .contains(".s1.webhook-panama.undeliverable.")),
+        "{:?}",
+        state.notifications
+    );
+}
