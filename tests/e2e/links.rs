@@ -21,6 +21,26 @@ fn acknowledged_by(state: &pb::EscalationState) -> Option<pb::Responder> {
     })
 }
 
+/// Submits `title` under `key` and waits for Manila's duty email; returns the alert id and the
+/// email's acknowledge link.
+async fn submit_and_take_the_link(stack: &Stack, title: &str, key: &str) -> (String, String) {
+    let alert_id = stack.submit(title, key).await;
+    assert!(
+        wait_until(DEADLINE, || stack.smtp.emails_to(MANILA_DUTY).len() == 1).await,
+        "{}",
+        stack.app.log()
+    );
+    let email = &stack.smtp.emails_to(MANILA_DUTY)[0];
+    let link = email
+        .text
+        .lines()
+        .find_map(|line| line.strip_prefix("Acknowledge (stops the escalation): "))
+        .unwrap_or_else(|| panic!("no link in:\n{}", email.text))
+        .trim()
+        .to_owned();
+    (alert_id, link)
+}
+
 /// The value of the hidden input `name` in a confirmation page.
 fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
@@ -38,20 +58,8 @@ fn hidden(page: &str, name: &str) -> String {
 async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_nothing() {
     let stack = Stack::with_policy(1, two_step_chain()).await;
     let http = reqwest::Client::new();
-    let alert_id = stack.submit("Ack from the email", "link-1").await;
-    assert!(
-        wait_until(DEADLINE, || stack.smtp.emails_to(MANILA_DUTY).len() == 1).await,
-        "{}",
-        stack.app.log()
-    );
+    let (alert_id, link) = submit_and_take_the_link(&stack, "Ack from the email", "link-1").await;
     let email = &stack.smtp.emails_to(MANILA_DUTY)[0];
-    let link = email
-        .text
-        .lines()
-        .find_map(|line| line.strip_prefix("Acknowledge (stops the escalation): "))
-        .unwrap_or_else(|| panic!("no link in:\n{}", email.text))
-        .trim()
-        .to_owned();
     assert!(
         email
             .html
@@ -272,19 +280,8 @@ async fn a_signed_console_callback_acknowledges_and_bad_signatures_are_refused()
 async fn a_replayed_callback_or_an_old_link_cannot_acknowledge_a_later_incident() {
     let stack = Stack::with_policy(1, two_step_chain()).await;
     let http = reqwest::Client::new();
-    let alert_id = stack.submit("Incident one", "incident-bound").await;
-    assert!(
-        wait_until(DEADLINE, || stack.smtp.emails_to(MANILA_DUTY).len() == 1).await,
-        "{}",
-        stack.app.log()
-    );
-    let old_link = stack.smtp.emails_to(MANILA_DUTY)[0]
-        .text
-        .lines()
-        .find_map(|line| line.strip_prefix("Acknowledge (stops the escalation): "))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let (alert_id, old_link) =
+        submit_and_take_the_link(&stack, "Incident one", "incident-bound").await;
     assert!(old_link.contains("i=1"), "{old_link}");
     // The webhook says which incident it is about; the console answers with it.
     let webhook = stack.manila.received_for(&alert_id)[0].json();
