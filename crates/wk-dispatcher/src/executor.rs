@@ -155,9 +155,10 @@ impl Executor {
         let task = async move {
             let started = std::time::Instant::now();
             let outcome = shared.deliver(&job).await;
-            let (channel, console) = match &job.notification.recipient {
-                Recipient::Webhook { console } => ("webhook", console.as_str()),
-                Recipient::Email { .. } => ("email", ""),
+            let channel = channel_of(&job.notification);
+            let console = match &job.notification.recipient {
+                Recipient::Webhook { console } => console.as_str(),
+                Recipient::Email { .. } => "",
             };
             let label = if outcome == Outcome::Delivered {
                 "delivered"
@@ -340,10 +341,7 @@ impl Shared {
     }
 
     async fn dead_letter(&self, job: &Job, reason: &str) {
-        let kind = match job.notification.recipient {
-            Recipient::Webhook { .. } => "webhook",
-            Recipient::Email { .. } => "email",
-        };
+        let kind = channel_of(&job.notification);
         let payload = serde_json::json!({
             "notification_id": job.notification.id,
             "alert_id": job.alert.id.to_string(),
@@ -370,6 +368,7 @@ impl Shared {
     }
 }
 
+/// `webhook` or `email`, for metrics, logs and dead letters.
 fn channel_of(notification: &Notification) -> &'static str {
     match notification.recipient {
         Recipient::Webhook { .. } => "webhook",
