@@ -104,17 +104,24 @@ mod tests {
                 token_hashes: vec![token_hash("s3cret-token"), token_hash("old-token")],
                 rate_per_second: 50,
                 burst: 500,
+                password_hash: None,
             }],
             &[
                 DutyOfficer {
                     id: "maria.santos".into(),
                     token_hashes: vec![token_hash("officer-token")],
                     admin: false,
+                    name: String::new(),
+                    password_hash: None,
+                    time_zone: None,
                 },
                 DutyOfficer {
                     id: "it.admin".into(),
                     token_hashes: vec![token_hash("admin-token")],
                     admin: true,
+                    name: String::new(),
+                    password_hash: None,
+                    time_zone: None,
                 },
             ],
         )

@@ -335,8 +335,8 @@ impl AlertConsole for ConsoleService {
         let caller = self.caller(&request).map_err(|error| to_status(&error))?;
         let changes =
             BroadcastStream::new(self.view.subscribe()).filter_map(move |change| match change {
-                Ok(state) if may_read(&caller, &state) => Some(Ok(pb::AlertChange {
-                    state: Some(for_caller(&caller, state)),
+                Ok(change) if may_read(&caller, &change.state) => Some(Ok(pb::AlertChange {
+                    state: Some(for_caller(&caller, (*change.state).clone())),
                 })),
                 Ok(_) => None,
                 Err(lagged) => {

@@ -10,6 +10,6 @@ pub mod ingest;
 pub mod limits;
 mod metrics;
 mod pages;
-mod redact;
+pub mod redact;
 pub mod server;
 pub mod view;

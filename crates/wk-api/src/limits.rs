@@ -87,6 +87,7 @@ mod tests {
             token_hashes: vec![],
             rate_per_second,
             burst,
+            password_hash: None,
         }
     }
 

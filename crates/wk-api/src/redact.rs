@@ -24,7 +24,7 @@ fn hide_actor(by: &mut pb::Responder) {
 }
 
 /// Removes every address from `state`, in place.
-pub(crate) fn for_office(state: &mut pb::EscalationState) {
+pub fn for_office(state: &mut pb::EscalationState) {
     for notification in &mut state.notifications {
         if let Some(PbRecipient::EmailAddress(address)) = &mut notification.recipient {
             hide_address(address);

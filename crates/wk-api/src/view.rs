@@ -6,7 +6,7 @@
 //! Two submissions of one dedup key reaching different api processes within the dispatcher's
 //! latency may both say `duplicate: false`; the dispatcher still folds them into one alert.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::broadcast;
@@ -15,6 +15,15 @@ use wk_proto::v1 as pb;
 
 /// Changes buffered per watcher before a slow watcher starts losing the oldest.
 const WATCH_BUFFER: usize = 4096;
+/// Recent changes kept for a reconnecting watcher to replay (`Last-Event-ID`).
+const JOURNAL: usize = 4096;
+
+/// One observed change, numbered in the order this view applied it.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub seq: u64,
+    pub state: Arc<pb::EscalationState>,
+}
 
 #[derive(Default)]
 struct Known {
@@ -82,24 +91,36 @@ impl Filter {
     }
 }
 
+#[derive(Default)]
+struct Inner {
+    alerts: HashMap<AlertId, Known>,
+    /// The number of the last change applied.
+    seq: u64,
+    journal: VecDeque<Change>,
+}
+
 #[derive(Clone)]
 pub struct StateView {
-    alerts: Arc<Mutex<HashMap<AlertId, Known>>>,
-    changes: broadcast::Sender<pb::EscalationState>,
+    inner: Arc<Mutex<Inner>>,
+    changes: broadcast::Sender<Change>,
 }
 
 impl Default for StateView {
     fn default() -> StateView {
         StateView {
-            alerts: Arc::default(),
+            inner: Arc::default(),
             changes: broadcast::channel(WATCH_BUFFER).0,
         }
     }
 }
 
 impl StateView {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut HashMap<AlertId, Known>) -> T) -> T {
-        f(&mut self.alerts.lock().unwrap_or_else(PoisonError::into_inner))
+        f(&mut self.lock().alerts)
     }
 
     /// Records that `alert` was accepted here under `id`; says whether it was already open and
@@ -124,20 +145,104 @@ impl StateView {
         })
     }
 
-    /// Applies a state read from the changelog and tells the watchers.
+    /// Applies a state read from the changelog, numbers the change and tells the watchers.
     pub fn observe(&self, id: AlertId, state: pb::EscalationState) {
         let open = state.status != pb::AlertStatus::Resolved as i32;
-        self.with(|alerts| {
-            let known = alerts.entry(id).or_default();
-            known.open = open;
-            known.version = state
-                .alert
-                .as_ref()
-                .map(|alert| version(alert.severity, &alert.title, &alert.description));
-            known.state = Some(state.clone());
-        });
-        // No watcher is not an error.
-        let _ = self.changes.send(state);
+        let mut inner = self.lock();
+        let known = inner.alerts.entry(id).or_default();
+        known.open = open;
+        known.version = state
+            .alert
+            .as_ref()
+            .map(|alert| version(alert.severity, &alert.title, &alert.description));
+        known.state = Some(state.clone());
+        inner.seq += 1;
+        let change = Change {
+            seq: inner.seq,
+            state: Arc::new(state),
+        };
+        if inner.journal.len() == JOURNAL {
+            inner.journal.pop_front();
+        }
+        inner.journal.push_back(change.clone());
+        // Sent under the lock, so watchers receive changes in `seq` order. No watcher is not
+        // an error.
+        let _ = self.changes.send(change);
+    }
+
+    /// The number of the last change applied: a page rendered after reading it misses none
+    /// of the changes numbered above it.
+    pub fn seq(&self) -> u64 {
+        self.lock().seq
+    }
+
+    /// The changes numbered above `after`, oldest first; `None` when some of them are no
+    /// longer kept (the watcher should reload everything).
+    pub fn changes_since(&self, after: u64) -> Option<Vec<Change>> {
+        let inner = self.lock();
+        if after > inner.seq {
+            // From before a restart of this process: its numbers mean nothing here.
+            return None;
+        }
+        let oldest_kept = inner.journal.front().map_or(inner.seq + 1, |c| c.seq);
+        if after + 1 < oldest_kept {
+            return None;
+        }
+        Some(
+            inner
+                .journal
+                .iter()
+                .filter(|change| change.seq > after)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Subscribes to changes, returning also the number of the last change before it.
+    pub fn subscribe_from(&self) -> (u64, broadcast::Receiver<Change>) {
+        let inner = self.lock();
+        (inner.seq, self.changes.subscribe())
+    }
+
+    /// Calls `f` with every known alert's state (under the view's lock: keep `f` quick).
+    pub fn for_each(&self, mut f: impl FnMut(&pb::EscalationState)) {
+        let inner = self.lock();
+        for state in inner
+            .alerts
+            .values()
+            .filter_map(|known| known.state.as_ref())
+        {
+            f(state);
+        }
+    }
+
+    /// The first `limit` alerts satisfying `keep` in the order of `key` (smallest first), and
+    /// how many satisfy it. Only the returned alerts are copied and sorted.
+    pub fn select<K: Ord>(
+        &self,
+        keep: impl Fn(&pb::EscalationState) -> bool,
+        key: impl Fn(&pb::EscalationState) -> K,
+        limit: usize,
+    ) -> (Vec<pb::EscalationState>, usize) {
+        let inner = self.lock();
+        let mut matching: Vec<(K, &pb::EscalationState)> = inner
+            .alerts
+            .values()
+            .filter_map(|known| known.state.as_ref())
+            .filter(|state| keep(state))
+            .map(|state| (key(state), state))
+            .collect();
+        let total = matching.len();
+        if limit < matching.len() {
+            matching.select_nth_unstable_by(limit, |a, b| a.0.cmp(&b.0));
+            matching.truncate(limit);
+        }
+        matching.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let page = matching
+            .into_iter()
+            .map(|(_, state)| state.clone())
+            .collect();
+        (page, total)
     }
 
     pub fn is_known(&self, id: AlertId) -> bool {
@@ -178,7 +283,7 @@ impl StateView {
         (page, next)
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<pb::EscalationState> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
     }
 }

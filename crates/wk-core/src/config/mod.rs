@@ -14,6 +14,9 @@ use crate::validate::check_office_id;
 
 mod lenient;
 mod policy;
+mod web;
+
+pub use web::WebConfig;
 
 /// The prefix of environment overrides: `WATCHKEEPER__SMTP__PASSWORD=…` sets `smtp.password`.
 pub const ENV_PREFIX: &str = "WATCHKEEPER__";
@@ -60,6 +63,8 @@ pub struct Config {
     pub dispatcher: DispatcherConfig,
     /// One-click action links in emails, when configured.
     pub links: Option<LinksConfig>,
+    /// The web console's sessions and default time zone.
+    pub web: WebConfig,
     /// Where `/metrics`, `/healthz` and `/readyz` are served, if anywhere.
     pub telemetry_listen: Option<SocketAddr>,
     /// OpenTelemetry trace export (OTLP over HTTP/protobuf), when configured.
@@ -141,6 +146,8 @@ pub struct Office {
     pub rate_per_second: u32,
     /// Alerts it may submit at once above that rate (an incident produces a burst).
     pub burst: u32,
+    /// The argon2id hash (PHC form) of the office's web-console password, if it may sign in.
+    pub password_hash: Option<String>,
 }
 
 /// A duty officer's console-API identity: the SHA-256 of their bearer token, and their role.
@@ -150,6 +157,12 @@ pub struct DutyOfficer {
     /// SHA-256 of the accepted tokens: the current one, and the previous one during a rotation.
     pub token_hashes: Vec<[u8; 32]>,
     pub admin: bool,
+    /// The name the console shows and the timeline records (the id when none is given).
+    pub name: String,
+    /// The argon2id hash (PHC form) of the officer's web-console password, if they sign in.
+    pub password_hash: Option<String>,
+    /// The zone the console shows times in beside UTC (`[web] time_zone` when absent).
+    pub time_zone: Option<jiff::tz::TimeZone>,
 }
 
 #[derive(Deserialize)]
@@ -162,6 +175,13 @@ struct RawDutyOfficer {
     /// `duty-officer` (the default) or `admin`.
     #[serde(default)]
     role: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    /// Web-console password, hashed by `watchkeeper hash-password`.
+    #[serde(default)]
+    password_argon2: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
 }
 
 /// An operations-centre console: a webhook endpoint and a duty mailbox list.
@@ -246,6 +266,8 @@ struct RawConfig {
     dispatcher: RawDispatcher,
     #[serde(default)]
     links: Option<RawLinks>,
+    #[serde(default)]
+    web: web::RawWeb,
     #[serde(default)]
     telemetry: Option<RawTelemetry>,
     #[serde(default)]
@@ -429,6 +451,9 @@ struct RawOffice {
     /// Still accepted during a token rotation; remove once the office uses the new token.
     #[serde(default)]
     previous_token_sha256: Option<String>,
+    /// Web-console password, hashed by `watchkeeper hash-password`.
+    #[serde(default)]
+    password_argon2: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -951,7 +976,11 @@ impl Config {
             let burst = office.burst.map_or(raw.api.office_burst, |burst| {
                 errors.in_range(&format!("{field}.burst"), burst, 1, 1_000_000)
             });
+            let password_hash = office.password_argon2.as_deref().and_then(|text| {
+                web::password_hash(errors, &format!("{field}.password_argon2"), text)
+            });
             offices.push(Office {
+                password_hash,
                 name: if office.name.is_empty() {
                     office.id.clone()
                 } else {
@@ -987,10 +1016,23 @@ impl Config {
                     false
                 }
             };
+            let password_hash = officer.password_argon2.as_deref().and_then(|text| {
+                web::password_hash(errors, &format!("{field}.password_argon2"), text)
+            });
+            let time_zone = officer
+                .time_zone
+                .as_deref()
+                .and_then(|name| web::time_zone(errors, &format!("{field}.time_zone"), name));
             duty_officers.push(DutyOfficer {
+                name: officer
+                    .name
+                    .filter(|name| !name.trim().is_empty())
+                    .unwrap_or_else(|| officer.id.clone()),
                 id: officer.id,
                 token_hashes: officer_hashes,
                 admin,
+                password_hash,
+                time_zone,
             });
         }
 
@@ -1135,6 +1177,7 @@ impl Config {
             webhook,
             dispatcher,
             links,
+            web: raw.web.check(errors),
             telemetry_listen,
             otlp,
             policy,

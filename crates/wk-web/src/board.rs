@@ -1,0 +1,300 @@
+//! The board: which alerts a signed-in person sees, in which order, with which filters, and
+//! the counts its tiles show. Pure functions over alert states, so the first page, the live
+//! updates and the tiles all agree on what matches.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use wk_proto::v1 as pb;
+
+use crate::format;
+use crate::session::Principal;
+
+/// How many rows the board shows at most; past that it says how many more match and asks for
+/// a narrower filter (a board of thousands helps nobody at 3 a.m.).
+pub const PAGE: usize = 500;
+
+/// The board's filters as they appear in its address (`?status=open&min=critical&…`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Query {
+    /// `open` (unacknowledged and acknowledged, the default), `unacknowledged`,
+    /// `acknowledged`, `resolved` or `all`.
+    pub status: String,
+    /// The lowest severity shown: `info` … `emergency`.
+    pub min: String,
+    pub office: String,
+    /// A country code (`NG`) or a region id (`west-africa`).
+    pub area: String,
+    /// Free text: matched in title, description, place, office, country and labels.
+    pub q: String,
+}
+
+/// The statuses a `status` filter shows.
+fn statuses(status: &str) -> &'static [pb::AlertStatus] {
+    use pb::AlertStatus::{Acknowledged, Open, Resolved};
+    match status {
+        "unacknowledged" => &[Open],
+        "acknowledged" => &[Acknowledged],
+        "resolved" => &[Resolved],
+        "all" => &[Open, Acknowledged, Resolved],
+        _ => &[Open, Acknowledged],
+    }
+}
+
+/// Countries of each region, for the `area` filter.
+pub type Regions = BTreeMap<String, Vec<String>>;
+
+/// A query made ready to test alerts against.
+#[derive(Clone, Debug)]
+pub struct Filter {
+    statuses: &'static [pb::AlertStatus],
+    min_severity: i32,
+    office: Option<String>,
+    countries: Option<Vec<String>>,
+    words: Vec<String>,
+}
+
+impl Filter {
+    pub fn new(query: &Query, regions: &Regions) -> Filter {
+        let area = query.area.trim();
+        let countries = (!area.is_empty()).then(|| {
+            regions
+                .get(area)
+                .cloned()
+                .unwrap_or_else(|| vec![area.to_ascii_uppercase()])
+        });
+        Filter {
+            statuses: statuses(&query.status),
+            min_severity: format::parse_severity(&query.min).unwrap_or(0),
+            office: Some(query.office.trim().to_owned()).filter(|o| !o.is_empty()),
+            countries,
+            words: query
+                .q
+                .split_whitespace()
+                .take(8)
+                .map(str::to_lowercase)
+                .collect(),
+        }
+    }
+
+    fn text_matches(&self, alert: &pb::Alert) -> bool {
+        self.words.iter().all(|word| {
+            let has = |text: &str| text.to_lowercase().contains(word.as_str());
+            has(&alert.title)
+                || has(&alert.description)
+                || has(&alert.place)
+                || has(&alert.office_id)
+                || has(&alert.country)
+                || alert.labels.iter().any(|(k, v)| has(k) || has(v))
+        })
+    }
+
+    /// Whether the board shows `state` to someone who may see it.
+    pub fn matches(&self, state: &pb::EscalationState) -> bool {
+        let Some(alert) = &state.alert else {
+            return false;
+        };
+        self.statuses.iter().any(|s| *s as i32 == state.status)
+            && alert.severity >= self.min_severity
+            && self.office.as_ref().is_none_or(|o| *o == alert.office_id)
+            && self.countries.as_ref().is_none_or(|countries| {
+                countries
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(&alert.country))
+            })
+            && self.text_matches(alert)
+    }
+}
+
+/// Whether `principal` may see `state` at all: an office only its own alerts.
+pub fn may_see(principal: &Principal, state: &pb::EscalationState) -> bool {
+    principal.office_scope().is_none_or(|office| {
+        state
+            .alert
+            .as_ref()
+            .is_some_and(|alert| alert.office_id == office)
+    })
+}
+
+/// The board's order: worst severity first, then newest first, then by id (stable).
+pub fn order(
+    state: &pb::EscalationState,
+) -> (std::cmp::Reverse<i32>, std::cmp::Reverse<i64>, String) {
+    let severity = state.alert.as_ref().map_or(0, |alert| alert.severity);
+    let first_seen = format::millis(state.first_seen.as_ref()).unwrap_or(0);
+    (
+        std::cmp::Reverse(severity),
+        std::cmp::Reverse(first_seen),
+        state.alert_id.clone(),
+    )
+}
+
+/// Unacknowledged critical or emergency: the board sounds while one is in view.
+pub fn alarming(state: &pb::EscalationState) -> bool {
+    state.status == pb::AlertStatus::Open as i32
+        && state
+            .alert
+            .as_ref()
+            .is_some_and(|alert| alert.severity >= pb::Severity::Critical as i32)
+}
+
+/// The counts the tiles show, over every alert the person may see.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Tiles {
+    pub unacknowledged: usize,
+    pub acknowledged: usize,
+    /// Open (unacknowledged or acknowledged) by severity.
+    pub emergency: usize,
+    pub critical: usize,
+    pub warning: usize,
+    pub info: usize,
+    /// Unacknowledged critical or emergency.
+    pub alarming: usize,
+}
+
+impl Tiles {
+    pub fn count(&mut self, state: &pb::EscalationState) {
+        let open = state.status == pb::AlertStatus::Open as i32;
+        let acknowledged = state.status == pb::AlertStatus::Acknowledged as i32;
+        if !(open || acknowledged) {
+            return;
+        }
+        self.unacknowledged += usize::from(open);
+        self.acknowledged += usize::from(acknowledged);
+        self.alarming += usize::from(alarming(state));
+        match state.alert.as_ref().map(|alert| alert.severity) {
+            Some(4) => self.emergency += 1,
+            Some(3) => self.critical += 1,
+            Some(2) => self.warning += 1,
+            _ => self.info += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::Role;
+
+    pub(crate) fn state(
+        id: &str,
+        severity: i32,
+        status: pb::AlertStatus,
+        seen_s: i64,
+    ) -> pb::EscalationState {
+        pb::EscalationState {
+            alert_id: id.into(),
+            status: status as i32,
+            first_seen: Some(prost_types::Timestamp {
+                seconds: seen_s,
+                nanos: 0,
+            }),
+            alert: Some(pb::Alert {
+                office_id: "ng-maiduguri".into(),
+                severity,
+                title: format!("Checkpoint closed {id}"),
+                country: "NG".into(),
+                place: "Maiduguri".into(),
+                labels: [("road".to_owned(), "A3".to_owned())].into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> Query {
+        let text: String = pairs.iter().map(|(k, v)| format!("{k}={v}&")).collect();
+        serde_json::from_value(serde_json::Value::Object(
+            url_pairs(&text).into_iter().collect(),
+        ))
+        .expect("query")
+    }
+
+    fn url_pairs(text: &str) -> Vec<(String, serde_json::Value)> {
+        text.split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned())))
+            .collect()
+    }
+
+    #[test]
+    fn open_alerts_by_default_worst_and_newest_first() {
+        use pb::AlertStatus::{Acknowledged, Open, Resolved};
+        let states = [
+            state("a", 2, Open, 100),
+            state("b", 4, Acknowledged, 50),
+            state("c", 4, Open, 60),
+            state("d", 3, Resolved, 200),
+        ];
+        let filter = Filter::new(&Query::default(), &Regions::new());
+        let mut shown: Vec<_> = states.iter().filter(|s| filter.matches(s)).collect();
+        shown.sort_by_key(|s| order(s));
+        let ids: Vec<_> = shown.iter().map(|s| s.alert_id.as_str()).collect();
+        assert_eq!(ids, ["c", "b", "a"]);
+    }
+
+    #[test]
+    fn filters_combine() {
+        use pb::AlertStatus::Open;
+        let regions: Regions = [(
+            "west-africa".to_owned(),
+            vec!["NG".to_owned(), "ML".to_owned()],
+        )]
+        .into();
+        let critical = state("x", 3, Open, 0);
+        let matches =
+            |pairs: &[(&str, &str)]| Filter::new(&query(pairs), &regions).matches(&critical);
+        assert!(matches(&[("min", "critical")]));
+        assert!(!matches(&[("min", "emergency")]));
+        assert!(matches(&[("area", "west-africa")]));
+        assert!(matches(&[("area", "ng")]));
+        assert!(!matches(&[("area", "SS")]));
+        assert!(
+            matches(&[("q", "CHECKPOINT a3")]),
+            "words in title and labels"
+        );
+        assert!(!matches(&[("q", "checkpoint juba")]));
+        assert!(matches(&[("office", "ng-maiduguri")]));
+        assert!(!matches(&[("office", "ss-juba")]));
+        assert!(!matches(&[("status", "acknowledged")]));
+        assert!(matches(&[("status", "unacknowledged"), ("min", "warning")]));
+    }
+
+    #[test]
+    fn an_office_sees_only_its_own_alerts() {
+        let office = Principal {
+            id: "ss-juba".into(),
+            name: "Juba".into(),
+            role: Role::Office("ss-juba".into()),
+            time_zone: jiff::tz::TimeZone::UTC,
+        };
+        assert!(!may_see(&office, &state("x", 3, pb::AlertStatus::Open, 0)));
+    }
+
+    #[test]
+    fn tiles_count_open_alerts() {
+        use pb::AlertStatus::{Acknowledged, Open, Resolved};
+        let mut tiles = Tiles::default();
+        for s in [
+            state("a", 4, Open, 0),
+            state("b", 3, Acknowledged, 0),
+            state("c", 2, Open, 0),
+            state("d", 3, Resolved, 0),
+        ] {
+            tiles.count(&s);
+        }
+        assert_eq!(
+            tiles,
+            Tiles {
+                unacknowledged: 2,
+                acknowledged: 1,
+                emergency: 1,
+                critical: 1,
+                warning: 1,
+                info: 0,
+                alarming: 1,
+            }
+        );
+    }
+}

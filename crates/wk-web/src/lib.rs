@@ -1,0 +1,5 @@
+pub mod board;
+pub mod format;
+pub mod password;
+pub mod session;
+pub mod throttle;
