@@ -1,6 +1,7 @@
 //! The `watchkeeper` binary: command line, wiring and process lifecycle. `serve` runs the api
 //! and/or the dispatcher, `send` is a field office's client, `check-config` validates a file,
-//! `hash-token` prints the hash to put in the configuration for an office token.
+//! `hash-token` prints the hash to put in the configuration for an office token, and
+//! `hash-password` the hash of a web-console password.
 
 mod config;
 mod health;
@@ -68,6 +69,9 @@ enum Command {
     CheckConfig { file: PathBuf },
     /// Print the SHA-256 of an office token (read from standard input) for `token_sha256`.
     HashToken,
+    /// Print the argon2id hash of a web-console password (read from standard input, one line)
+    /// for `password_argon2`.
+    HashPassword,
     /// Duty officers: act on and read alerts (ack, resolve, note, show, list, watch).
     #[command(flatten)]
     Officer(officer::OfficerCommand),
@@ -111,6 +115,29 @@ fn main() -> ExitCode {
                 format!("{}\n", hex::encode(hash)).as_bytes(),
             );
             ExitCode::SUCCESS
+        }
+        Command::HashPassword => {
+            let mut password = String::new();
+            if let Err(error) = std::io::stdin().read_line(&mut password) {
+                eprintln!("cannot read the password from standard input: {error}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.chars().count() < 12 {
+                eprintln!("refusing a password shorter than 12 characters; a passphrase of four words is easier to type at 3 a.m.");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            match wk_web::password::hash(password) {
+                Ok(hash) => {
+                    let mut stdout = std::io::stdout().lock();
+                    let _ = std::io::Write::write_all(&mut stdout, format!("{hash}\n").as_bytes());
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("cannot hash the password: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Send(args) => runtime().map_or(ExitCode::FAILURE, |rt| {
             rt.block_on(send::run(cli.connection, *args))

@@ -125,16 +125,23 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             let listener = TcpListener::bind(address)
                 .await
                 .with_context(|| format!("binding the http api to {address}"))?;
-            info!(address = %listener.local_addr()?, "http api (links, callbacks) listening");
+            info!(address = %listener.local_addr()?, "http api (console, links, callbacks) listening");
             let state = wk_api::http::HttpState {
                 console: console.clone(),
                 links: config.links.clone(),
                 consoles: config.consoles.clone(),
             };
+            let web = wk_web::WebState::new(&config, console.clone(), view.clone());
+            if web.users.is_empty() {
+                warn!("no duty officer or office has a password_argon2: nobody can sign in to the web console");
+            }
+            let router = wk_api::http::router(state)
+                .merge(wk_web::router(std::sync::Arc::new(web)))
+                .layer(axum::middleware::from_fn(wk_web::security_headers));
             let http_token = token.clone();
             let http_tls = tls.clone();
             tasks.spawn(async move {
-                wk_api::http::serve_http(listener, state, http_tls, http_token)
+                wk_api::http::serve_http(listener, router, http_tls, http_token)
                     .await
                     .context("http api")
             });

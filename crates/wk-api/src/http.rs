@@ -36,7 +36,7 @@ use wk_core::signing::{DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER};
 use crate::console::ConsoleService;
 use crate::error::ApiError;
 use crate::ingest::now;
-use crate::pages::{BUTTON_STYLE, page, standing, summary};
+use crate::pages::{page, standing, summary};
 
 pub struct HttpState {
     pub console: Arc<ConsoleService>,
@@ -203,7 +203,7 @@ async fn confirm(
          <input type=\"hidden\" name=\"i\" value=\"{i}\">\
          <input type=\"hidden\" name=\"r\" value=\"{r}\"><input type=\"hidden\" name=\"e\" value=\"{e}\">\
          <input type=\"hidden\" name=\"s\" value=\"{s}\">\
-         <button type=\"submit\" style=\"{BUTTON_STYLE}\">{verb} alert</button></form>\
+         <button type=\"submit\" class=\"primary big\">{verb} alert</button></form>\
          <p><small>Alert <code>{id}</code></small></p>",
         recipient = html_escape::encode_text(&fields.r),
         i = fields.i,
@@ -413,18 +413,22 @@ pub fn router(state: HttpState) -> Router {
         .with_state(Arc::new(state))
 }
 
-/// Serves the HTTP surface until `shutdown`, over TLS when `tls` is given (server
-/// certificate only: browsers and consoles do not present client certificates).
+/// Serves `router` (this module's routes, and the web console's) until `shutdown`, over TLS
+/// when `tls` is given (server certificate only: browsers and consoles do not present client
+/// certificates). Handlers see the peer's address (`ConnectInfo<SocketAddr>`).
 pub async fn serve_http(
     listener: TcpListener,
-    state: HttpState,
+    router: Router,
     tls: Option<crate::server::TlsMaterial>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let Some(tls) = tls else {
-        return axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        return axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await;
     };
     let config = axum_server::tls_rustls::RustlsConfig::from_pem(tls.cert, tls.key).await?;
     let handle = axum_server::Handle::new();
@@ -435,6 +439,6 @@ pub async fn serve_http(
     });
     axum_server::from_tcp_rustls(listener.into_std()?, config)?
         .handle(handle)
-        .serve(router(state).into_make_service())
+        .serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await
 }

@@ -10,22 +10,21 @@ fn escape(text: &str) -> String {
     html_escape::encode_text(text).into_owned()
 }
 
-/// A complete page with `title` (escaped here) and `body` (already safe HTML).
+/// A complete page with `title` (escaped here) and `body` (already safe HTML). Styled by the
+/// web console's stylesheet (no inline style: the listener's CSP forbids it), found relative
+/// to the link's own address (`<base>/a/<alert>/<action>`), so a path prefix works.
 pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title></head>\
-         <body style=\"font-family:sans-serif;font-size:1.1rem;line-height:1.5;max-width:40em;margin:1em auto;padding:0 1em\">\
-         <h1 style=\"font-size:1.5rem\">{title}</h1>{body}</body></html>",
+         <title>{title}</title>\
+         <link rel=\"stylesheet\" href=\"../../console/static/console.css\"></head>\
+         <body class=\"link-page\"><main><h1>{title}</h1>{body}\
+         <p class=\"hint\"><a href=\"../../console/\">Open the operations console</a></p></main></body></html>",
         title = escape(title),
     );
     (status, Html(html)).into_response()
 }
-
-/// The style of the one button on a confirmation page: large enough for a thumb.
-pub(crate) const BUTTON_STYLE: &str =
-    "font-size:1.2rem;padding:0.8em 1.6em;min-height:48px;cursor:pointer";
 
 fn severity(alert: &pb::Alert) -> String {
     pb::Severity::try_from(alert.severity)
@@ -66,10 +65,10 @@ pub(crate) fn summary(state: &pb::EscalationState) -> String {
         ("Incident", state.incident.to_string()),
         ("Now", standing(state)),
     ];
-    let mut html = String::from("<table>");
+    let mut html = String::from("<table class=\"fields\">");
     for (label, value) in rows {
         html.push_str(&format!(
-            "<tr><th align=\"left\" style=\"padding-right:1em\">{label}</th><td>{}</td></tr>",
+            "<tr><th scope=\"row\">{label}</th><td>{}</td></tr>",
             escape(&value)
         ));
     }

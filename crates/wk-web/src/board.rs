@@ -23,6 +23,8 @@ pub struct Query {
     pub status: String,
     /// The lowest severity shown: `info` … `emergency`.
     pub min: String,
+    /// Exactly this severity (what a severity tile links to).
+    pub sev: String,
     pub office: String,
     /// A country code (`NG`) or a region id (`west-africa`).
     pub area: String,
@@ -50,6 +52,7 @@ pub type Regions = BTreeMap<String, Vec<String>>;
 pub struct Filter {
     statuses: &'static [pb::AlertStatus],
     min_severity: i32,
+    severity: Option<i32>,
     office: Option<String>,
     countries: Option<Vec<String>>,
     words: Vec<String>,
@@ -67,6 +70,7 @@ impl Filter {
         Filter {
             statuses: statuses(&query.status),
             min_severity: format::parse_severity(&query.min).unwrap_or(0),
+            severity: format::parse_severity(&query.sev),
             office: Some(query.office.trim().to_owned()).filter(|o| !o.is_empty()),
             countries,
             words: query
@@ -97,6 +101,7 @@ impl Filter {
         };
         self.statuses.iter().any(|s| *s as i32 == state.status)
             && alert.severity >= self.min_severity
+            && self.severity.is_none_or(|s| s == alert.severity)
             && self.office.as_ref().is_none_or(|o| *o == alert.office_id)
             && self.countries.as_ref().is_none_or(|countries| {
                 countries

@@ -1,0 +1,300 @@
+//! The console's pages as askama templates (compiled with the crate, every value escaped) and
+//! the view models they render, built from alert states for the person signed in.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use jiff::tz::TimeZone;
+use wk_proto::v1 as pb;
+
+use crate::board::{self, Query, Tiles};
+use crate::format::{self, Severity, When};
+use crate::session::{Principal, Role};
+
+/// What every page's frame needs.
+pub struct Chrome {
+    /// The way back to `/console/` from this page: `""` or `"../"`.
+    pub root: &'static str,
+    pub page: &'static str,
+    pub csrf: String,
+    pub user: Option<UserLine>,
+}
+
+pub struct UserLine {
+    pub name: String,
+    pub role: &'static str,
+}
+
+impl UserLine {
+    pub fn of(principal: &Principal) -> UserLine {
+        UserLine {
+            name: principal.name.clone(),
+            role: match principal.role {
+                Role::Admin => "admin",
+                Role::DutyOfficer => "duty officer",
+                Role::Office(_) => "field office",
+            },
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+pub struct SignInPage {
+    pub chrome: Chrome,
+    pub message: Option<String>,
+    pub user: String,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub chrome: Chrome,
+    pub heading: String,
+    pub text: String,
+    pub back: &'static str,
+    pub back_label: &'static str,
+}
+
+/// One row of the board.
+pub struct Row {
+    pub id: String,
+    pub incident: u32,
+    pub severity: Severity,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub title: String,
+    pub category: String,
+    pub office: String,
+    pub place: String,
+    pub country: String,
+    pub region: Option<String>,
+    pub first_seen: When,
+    pub age: String,
+    pub occurrences: u32,
+    pub position: String,
+    pub next_step: Option<When>,
+    pub by: Option<String>,
+    pub alarming: bool,
+    /// Whether the row offers selection (duty officers only).
+    pub actions: bool,
+}
+
+/// Region names by country code, for showing where an alert is.
+pub type RegionOf = BTreeMap<String, String>;
+
+fn by_line(state: &pb::EscalationState) -> Option<String> {
+    (state.status != pb::AlertStatus::Open as i32)
+        .then(|| state.status_by.as_ref())
+        .flatten()
+        .map(|by| format!("{} ({})", by.actor, by.channel))
+}
+
+impl Row {
+    pub fn new(
+        state: &pb::EscalationState,
+        principal: &Principal,
+        regions: &RegionOf,
+        now_ms: i64,
+    ) -> Row {
+        let alert = state.alert.clone().unwrap_or_default();
+        let zone = &principal.time_zone;
+        let first_seen_ms = format::millis(state.first_seen.as_ref()).unwrap_or(0);
+        let (status, status_class) = format::status(state.status);
+        let (position, next_step) = format::position(state, zone);
+        Row {
+            id: state.alert_id.clone(),
+            incident: state.incident,
+            severity: format::severity(alert.severity),
+            status,
+            status_class,
+            category: format::category(alert.category),
+            region: regions.get(&alert.country).cloned(),
+            title: alert.title,
+            office: alert.office_id,
+            place: alert.place,
+            country: alert.country,
+            first_seen: format::when(first_seen_ms, zone),
+            age: format::age(first_seen_ms, now_ms),
+            occurrences: state.occurrences.max(1),
+            position,
+            next_step: next_step.filter(|_| state.status == pb::AlertStatus::Open as i32),
+            by: by_line(state),
+            alarming: board::alarming(state),
+            actions: principal.may_act(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "row.html")]
+pub struct RowFragment<'a> {
+    pub root: &'static str,
+    pub row: &'a Row,
+}
+
+#[derive(Template)]
+#[template(path = "tiles.html")]
+pub struct TilesFragment {
+    pub tiles: Tiles,
+}
+
+#[derive(Template)]
+#[template(path = "board.html")]
+pub struct BoardPage {
+    pub chrome: Chrome,
+    pub root: &'static str,
+    pub seq: u64,
+    pub query: Query,
+    pub query_string: String,
+    pub statuses: Vec<(&'static str, &'static str)>,
+    pub severities: Vec<(&'static str, &'static str)>,
+    pub office_user: bool,
+    pub actions: bool,
+    pub tiles: Tiles,
+    pub rows: Vec<Row>,
+    pub shown: usize,
+    pub total: usize,
+}
+
+pub const STATUSES: [(&str, &str); 5] = [
+    ("", "Open (not resolved)"),
+    ("unacknowledged", "Unacknowledged"),
+    ("acknowledged", "Acknowledged"),
+    ("resolved", "Resolved"),
+    ("all", "All"),
+];
+
+pub const SEVERITIES: [(&str, &str); 5] = [
+    ("", "Any"),
+    ("info", "Info"),
+    ("warning", "Warning"),
+    ("critical", "Critical"),
+    ("emergency", "Emergency"),
+];
+
+pub struct NotificationLine {
+    pub recipient: String,
+    pub purpose: String,
+    pub state: &'static str,
+    pub class: &'static str,
+}
+
+/// Everything the alert page shows.
+pub struct Detail {
+    pub id: String,
+    pub incident: u32,
+    pub severity: Severity,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub office: String,
+    pub place: String,
+    pub country: String,
+    pub region: Option<String>,
+    pub coordinates: Option<String>,
+    pub map_url: String,
+    pub occurred_at: Option<When>,
+    pub first_seen: Option<When>,
+    pub last_seen: Option<When>,
+    pub staff_affected: u32,
+    pub dedup_key: String,
+    pub labels: Vec<(String, String)>,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub status_at: Option<When>,
+    pub by: Option<String>,
+    pub open: bool,
+    pub acknowledged: bool,
+    pub position: String,
+    pub next_step: Option<When>,
+    pub route: String,
+    pub chain: String,
+    pub occurrences: u32,
+    pub notifications: Vec<NotificationLine>,
+    pub timeline: Vec<format::Entry>,
+}
+
+impl Detail {
+    pub fn new(state: &pb::EscalationState, zone: &TimeZone, regions: &RegionOf) -> Detail {
+        let alert = state.alert.clone().unwrap_or_default();
+        let (status, status_class) = format::status(state.status);
+        let (position, next_step) = format::position(state, zone);
+        let coordinates = alert
+            .coordinates
+            .as_ref()
+            .map(|c| (c.latitude, c.longitude));
+        let mut labels: Vec<(String, String)> = alert.labels.clone().into_iter().collect();
+        labels.sort();
+        Detail {
+            id: state.alert_id.clone(),
+            incident: state.incident,
+            severity: format::severity(alert.severity),
+            category: format::category(alert.category),
+            region: regions.get(&alert.country).cloned(),
+            coordinates: coordinates.map(|(lat, lon)| format!("{lat:.5}, {lon:.5}")),
+            map_url: coordinates.map_or_else(String::new, |(lat, lon)| {
+                format!("https://www.openstreetmap.org/?mlat={lat:.5}&mlon={lon:.5}#map=14/{lat:.5}/{lon:.5}")
+            }),
+            occurred_at: format::when_of(alert.occurred_at.as_ref(), zone),
+            first_seen: format::when_of(state.first_seen.as_ref(), zone),
+            last_seen: format::when_of(state.last_seen.as_ref(), zone),
+            staff_affected: alert.staff_affected,
+            title: alert.title,
+            description: alert.description,
+            office: alert.office_id,
+            place: alert.place,
+            country: alert.country,
+            dedup_key: alert.dedup_key,
+            labels,
+            status,
+            status_class,
+            status_at: format::when_of(state.status_at.as_ref(), zone)
+                .filter(|_| state.status != pb::AlertStatus::Open as i32),
+            by: by_line(state),
+            open: state.status != pb::AlertStatus::Resolved as i32,
+            acknowledged: state.status == pb::AlertStatus::Acknowledged as i32,
+            position,
+            next_step: next_step.filter(|_| state.status == pb::AlertStatus::Open as i32),
+            route: state.route.clone(),
+            chain: state.chain.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
+            occurrences: state.occurrences.max(1),
+            notifications: state
+                .notifications
+                .iter()
+                .map(|n| {
+                    let (text, class) = format::delivery(n);
+                    NotificationLine {
+                        recipient: format::recipient(n),
+                        purpose: format::purpose(n),
+                        state: text,
+                        class,
+                    }
+                })
+                .collect(),
+            timeline: state
+                .timeline
+                .iter()
+                .map(|entry| format::entry(state, entry, zone))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "alert.html")]
+pub struct AlertPage {
+    pub chrome: Chrome,
+    pub seq: u64,
+    pub csrf: String,
+    pub actions: bool,
+    pub detail: Detail,
+}
+
+#[derive(Template)]
+#[template(path = "live.html")]
+pub struct LiveFragment<'a> {
+    pub csrf: &'a str,
+    pub actions: bool,
+    pub detail: &'a Detail,
+}
