@@ -124,7 +124,9 @@ fn main() -> ExitCode {
             }
             let password = password.trim_end_matches(['\r', '\n']);
             if password.chars().count() < 12 {
-                eprintln!("refusing a password shorter than 12 characters; a passphrase of four words is easier to type at 3 a.m.");
+                eprintln!(
+                    "refusing a password shorter than 12 characters; a passphrase of four words is easier to type at 3 a.m."
+                );
                 return ExitCode::from(EXIT_USAGE);
             }
             match wk_web::password::hash(password) {

@@ -133,11 +133,11 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             };
             let web = wk_web::WebState::new(&config, console.clone(), view.clone());
             if web.users.is_empty() {
-                warn!("no duty officer or office has a password_argon2: nobody can sign in to the web console");
+                warn!(
+                    "no duty officer or office has a password_argon2: nobody can sign in to the web console"
+                );
             }
-            let router = wk_api::http::router(state)
-                .merge(wk_web::router(std::sync::Arc::new(web)))
-                .layer(axum::middleware::from_fn(wk_web::security_headers));
+            let router = wk_web::app(state, std::sync::Arc::new(web));
             let http_token = token.clone();
             let http_tls = tls.clone();
             tasks.spawn(async move {

@@ -94,11 +94,19 @@ fn chrome(root: &'static str, page: &'static str, signed: Option<&Signed>) -> Ch
 // ---- sessions and cookies -------------------------------------------------------------------
 
 fn session_cookie(tls: bool) -> &'static str {
-    if tls { "__Host-wk_session" } else { "wk_session" }
+    if tls {
+        "__Host-wk_session"
+    } else {
+        "wk_session"
+    }
 }
 
 fn sign_in_cookie(tls: bool) -> &'static str {
-    if tls { "__Host-wk_sign_in" } else { "wk_sign_in" }
+    if tls {
+        "__Host-wk_sign_in"
+    } else {
+        "wk_sign_in"
+    }
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -152,7 +160,11 @@ fn equal(a: &str, b: &str) -> bool {
 /// POST) is this listener's own or the configured public one; `Sec-Fetch-Site`, when sent,
 /// says same-origin.
 fn same_origin(state: &WebState, headers: &HeaderMap) -> bool {
-    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     if let Some(site) = text("sec-fetch-site")
         && !matches!(site, "same-origin" | "none")
     {
@@ -188,28 +200,28 @@ fn check_post(
     headers: &HeaderMap,
     fields: &Fields,
     root: &'static str,
-) -> Result<Signed, Response> {
+) -> Result<Signed, Box<Response>> {
     let Some(signed) = signed_in(state, headers) else {
-        return Err(refuse(
+        return Err(Box::new(refuse(
             headers,
             StatusCode::UNAUTHORIZED,
             root,
             "Signed out",
             "Your session has ended. Sign in again; nothing was done.",
-        ));
+        )));
     };
     let token = field(fields, "csrf")
         .or_else(|| headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))
         .unwrap_or_default();
     if !same_origin(state, headers) || !equal(token, &signed.session.csrf) {
         warn!("console request refused: cross-site or without its CSRF token");
-        return Err(refuse(
+        return Err(Box::new(refuse(
             headers,
             StatusCode::FORBIDDEN,
             root,
             "Request refused",
             "This request did not come from a page of this console. Nothing was done; reload the page and try again.",
-        ));
+        )));
     }
     Ok(signed)
 }
@@ -222,7 +234,11 @@ fn refuse(
     text: &str,
 ) -> Response {
     if wants_json(headers) {
-        (status, axum::Json(serde_json::json!({ "ok": false, "message": text }))).into_response()
+        (
+            status,
+            axum::Json(serde_json::json!({ "ok": false, "message": text })),
+        )
+            .into_response()
     } else {
         message(status, root, heading, text, None)
     }
@@ -230,7 +246,12 @@ fn refuse(
 
 // ---- sign-in --------------------------------------------------------------------------------
 
-fn sign_in_form(state: &WebState, status: StatusCode, message: Option<String>, user: &str) -> Response {
+fn sign_in_form(
+    state: &WebState,
+    status: StatusCode,
+    message: Option<String>,
+    user: &str,
+) -> Response {
     let token = password::random_token(16);
     let page = SignInPage {
         chrome: Chrome {
@@ -269,7 +290,9 @@ async fn sign_in(
         return sign_in_form(
             &state,
             StatusCode::FORBIDDEN,
-            Some("The sign-in form had expired or did not come from this console. Try again.".into()),
+            Some(
+                "The sign-in form had expired or did not come from this console. Try again.".into(),
+            ),
             "",
         );
     }
@@ -301,19 +324,24 @@ async fn sign_in(
     }
     let checking = Arc::clone(&state);
     let name = user.clone();
-    let principal = tokio::task::spawn_blocking(move || checking.users.authenticate(&name, &secret))
-        .await
-        .ok()
-        .flatten();
+    let principal =
+        tokio::task::spawn_blocking(move || checking.users.authenticate(&name, &secret))
+            .await
+            .ok()
+            .flatten();
     let Some(principal) = principal else {
         {
             let mut throttle = state.throttle();
             throttle.failed(&user_key, at);
             throttle.failed(&address_key, at);
         }
-        metrics::counter!("watchkeeper_console_sign_ins_total", "outcome" => "refused").increment(1);
+        metrics::counter!("watchkeeper_console_sign_ins_total", "outcome" => "refused")
+            .increment(1);
         // The typed account name is not logged: it is sometimes a password.
-        warn!(known_account = state.users.known(&user), "console sign-in refused");
+        warn!(
+            known_account = state.users.known(&user),
+            "console sign-in refused"
+        );
         return sign_in_form(
             &state,
             StatusCode::UNAUTHORIZED,
@@ -348,7 +376,7 @@ async fn sign_out(
 ) -> Response {
     let signed = match check_post(&state, &headers, &fields, "") {
         Ok(signed) => signed,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     state.sessions().close(&signed.cookie);
     let mut response = see_other("sign-in");
@@ -362,7 +390,10 @@ async fn sign_out(
 // ---- the board --------------------------------------------------------------------------------
 
 /// What `principal` may see of `state`: an office sees no addresses.
-pub(crate) fn for_principal(principal: &Principal, state: &pb::EscalationState) -> pb::EscalationState {
+pub(crate) fn for_principal(
+    principal: &Principal,
+    state: &pb::EscalationState,
+) -> pb::EscalationState {
     let mut state = state.clone();
     if principal.office_scope().is_some() {
         wk_api::redact::for_office(&mut state);
@@ -416,7 +447,14 @@ fn select(state: &WebState, principal: &Principal, query: &board::Query) -> Sele
     let now_ms = now().as_unix_millis();
     let rows = states
         .iter()
-        .map(|alert| Row::new(&for_principal(principal, alert), principal, &state.region_of, now_ms))
+        .map(|alert| {
+            Row::new(
+                &for_principal(principal, alert),
+                principal,
+                &state.region_of,
+                now_ms,
+            )
+        })
         .collect();
     Selection {
         seq,
@@ -551,7 +589,7 @@ async fn act(
 ) -> Response {
     let signed = match check_post(&state, &headers, &fields, "../../") {
         Ok(signed) => signed,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let principal = signed.principal();
     if !principal.may_act() {
@@ -564,7 +602,13 @@ async fn act(
         );
     }
     if visible_alert(&state, principal, &id).is_none() {
-        return refuse(&headers, StatusCode::NOT_FOUND, "../../", "Unknown alert", "No such alert.");
+        return refuse(
+            &headers,
+            StatusCode::NOT_FOUND,
+            "../../",
+            "Unknown alert",
+            "No such alert.",
+        );
     }
     let action = match action.as_str() {
         "acknowledge" => OfficerAction::Acknowledge,
@@ -610,11 +654,17 @@ async fn bulk_acknowledge(
 ) -> Response {
     let signed = match check_post(&state, &headers, &fields, "") {
         Ok(signed) => signed,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let principal = signed.principal();
     if !principal.may_act() {
-        return refuse(&headers, StatusCode::FORBIDDEN, "", "Not allowed", "Only duty officers acknowledge alerts.");
+        return refuse(
+            &headers,
+            StatusCode::FORBIDDEN,
+            "",
+            "Not allowed",
+            "Only duty officers acknowledge alerts.",
+        );
     }
     let picked: Vec<(&str, Option<u32>)> = fields
         .iter()
@@ -633,7 +683,13 @@ async fn bulk_acknowledge(
         }
         match state
             .console
-            .record_action(id, OfficerAction::Acknowledge, principal.id.clone(), "console", incident)
+            .record_action(
+                id,
+                OfficerAction::Acknowledge,
+                principal.id.clone(),
+                "console",
+                incident,
+            )
             .await
         {
             Ok(_) => done += 1,
@@ -652,7 +708,13 @@ async fn bulk_acknowledge(
     if wants_json(&headers) {
         axum::Json(serde_json::json!({ "ok": failed.is_empty(), "message": text })).into_response()
     } else {
-        message(StatusCode::OK, "", "Bulk acknowledgement", &text, Some(&signed))
+        message(
+            StatusCode::OK,
+            "",
+            "Bulk acknowledgement",
+            &text,
+            Some(&signed),
+        )
     }
 }
 

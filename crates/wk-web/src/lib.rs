@@ -70,7 +70,12 @@ impl WebState {
             regions: directory
                 .regions
                 .iter()
-                .map(|region| (region.id.clone(), region.countries.iter().cloned().collect()))
+                .map(|region| {
+                    (
+                        region.id.clone(),
+                        region.countries.iter().cloned().collect(),
+                    )
+                })
                 .collect(),
             region_of: directory
                 .regions
@@ -102,6 +107,14 @@ impl WebState {
 /// The console's routes, under `/console`.
 pub fn router(state: Arc<WebState>) -> Router {
     handlers::routes().with_state(state)
+}
+
+/// The whole HTTP listener: email links and console callbacks (wk-api), the console, and the
+/// security headers over all of them.
+pub fn app(http: wk_api::http::HttpState, web: Arc<WebState>) -> Router {
+    wk_api::http::router(http)
+        .merge(router(web))
+        .layer(axum::middleware::from_fn(security_headers))
 }
 
 /// The policy every response of the HTTP listener carries: nothing but this origin's own

@@ -119,7 +119,8 @@ async fn run(state: Arc<WebState>, signed: Signed, mode: Mode, after: Option<u64
         tiles_due: false,
     };
     let mut last = head;
-    if let Some(after) = after.filter(|after| *after < head) {
+    // Behind: replay what was missed. Ahead: numbers from before this process restarted.
+    if let Some(after) = after.filter(|after| *after != head) {
         match connection.state.view.changes_since(after) {
             Some(missed) => {
                 for change in missed {
@@ -130,7 +131,10 @@ async fn run(state: Arc<WebState>, signed: Signed, mode: Mode, after: Option<u64
                 }
             }
             None => {
-                if !connection.send(Event::default().event("reload").data("{}")).await {
+                if !connection
+                    .send(Event::default().event("reload").data("{}"))
+                    .await
+                {
                     return;
                 }
             }
@@ -185,7 +189,8 @@ impl Connection {
             "unacknowledged": tiles.unacknowledged,
             "alarming": tiles.alarming,
         });
-        self.send(Event::default().event("tiles").data(data.to_string())).await
+        self.send(Event::default().event("tiles").data(data.to_string()))
+            .await
     }
 
     /// Sends what `change` means to this connection, if anything.
@@ -202,7 +207,12 @@ impl Connection {
                 if filter.matches(&alert) {
                     let now_ms = crate::handlers::now().as_unix_millis();
                     let row = Row::new(&alert, principal, &self.state.region_of, now_ms);
-                    let html = RowFragment { root: "", row: &row }.render().unwrap_or_default();
+                    let html = RowFragment {
+                        root: "",
+                        row: &row,
+                    }
+                    .render()
+                    .unwrap_or_default();
                     let data = serde_json::json!({
                         "id": row.id,
                         "sev": row.severity.rank,
@@ -228,7 +238,10 @@ impl Connection {
                 .render()
                 .unwrap_or_default();
                 let data = serde_json::json!({ "html": html, "status": detail.status });
-                Event::default().event("detail").id(id).data(data.to_string())
+                Event::default()
+                    .event("detail")
+                    .id(id)
+                    .data(data.to_string())
             }
         };
         metrics::counter!("watchkeeper_console_events_total").increment(1);

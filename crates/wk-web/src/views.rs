@@ -85,7 +85,7 @@ pub type RegionOf = BTreeMap<String, String>;
 
 fn by_line(state: &pb::EscalationState) -> Option<String> {
     (state.status != pb::AlertStatus::Open as i32)
-        .then(|| state.status_by.as_ref())
+        .then_some(state.status_by.as_ref())
         .flatten()
         .map(|by| format!("{} ({})", by.actor, by.channel))
 }

@@ -1,0 +1,673 @@
+//! The console's handlers without a browser (tower `oneshot`): sign-in, sessions, CSRF and
+//! Origin, roles, escaping of hostile text, security headers and the live stream. Officers'
+//! actions are produced to librdkafka's in-memory mock cluster, a real Kafka protocol peer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+use tower::ServiceExt as _;
+use wk_api::auth::Authenticator;
+use wk_api::console::ConsoleService;
+use wk_api::view::StateView;
+use wk_bus::producer::Producer;
+use wk_core::alert::AlertId;
+use wk_core::config::Config;
+use wk_proto::v1 as pb;
+
+const OFFICER_PASSWORD: &str = "officer passphrase one";
+const OFFICE_PASSWORD: &str = "office passphrase two";
+const HOSTILE_TITLE: &str = "<script>alert('title')</script>";
+const HOSTILE_LABEL: &str = "\"><img src=x onerror=alert('label')>";
+
+fn cheap_hash(password: &str) -> String {
+    let params = argon2::Params::new(1024, 1, 1, None).expect("params");
+    wk_web::password::hash_with(password, params).expect("hash")
+}
+
+struct App {
+    router: Router,
+    view: StateView,
+    _cluster: MockCluster<'static, DefaultProducerContext>,
+}
+
+fn config(brokers: &str, free_attempts: u32) -> Config {
+    let text = format!(
+        r#"
+[kafka]
+brokers = "{brokers}"
+alerts_topic = "alerts"
+produce_timeout = "5s"
+
+[api]
+listen = "127.0.0.1:0"
+http_listen = "127.0.0.1:0"
+
+[web]
+time_zone = "Asia/Manila"
+free_attempts = {free_attempts}
+
+[[offices]]
+id = "ng-maiduguri"
+name = "Maiduguri sub-office"
+token_sha256 = "{office_token}"
+password_argon2 = "{office_hash}"
+
+[[offices]]
+id = "ss-juba"
+token_sha256 = "{juba_token}"
+
+[[duty_officers]]
+id = "maria.santos"
+name = "Maria Santos"
+token_sha256 = "{officer_token}"
+password_argon2 = "{officer_hash}"
+
+[consoles.manila]
+webhook_url = "http://127.0.0.1:9/hook"
+signing_secret = "manila-secret-0123456789"
+emails = ["duty.manila@example.org"]
+
+[smtp]
+host = "127.0.0.1"
+port = 2525
+security = "none"
+from = "Watchkeeper <alerts@example.org>"
+
+[dispatcher]
+console = "manila"
+"#,
+        office_token = "1".repeat(64),
+        juba_token = "2".repeat(64),
+        officer_token = "3".repeat(64),
+        office_hash = cheap_hash(OFFICE_PASSWORD),
+        officer_hash = cheap_hash(OFFICER_PASSWORD),
+    );
+    Config::from_toml(&text, Vec::new()).expect("valid configuration")
+}
+
+fn app_with(free_attempts: u32) -> App {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    let config = config(&cluster.bootstrap_servers(), free_attempts);
+    let view = StateView::default();
+    let producer = Producer::new(&config.kafka).expect("producer");
+    let console = Arc::new(ConsoleService::new(
+        Authenticator::new(&config.offices, &config.duty_officers),
+        producer,
+        config.kafka.alerts_topic.clone(),
+        view.clone(),
+        config.kafka.produce_timeout,
+    ));
+    let web = Arc::new(wk_web::WebState::new(
+        &config,
+        console.clone(),
+        view.clone(),
+    ));
+    let http = wk_api::http::HttpState {
+        console,
+        links: None,
+        consoles: config.consoles.clone(),
+    };
+    App {
+        router: wk_web::app(http, web),
+        view,
+        _cluster: cluster,
+    }
+}
+
+fn app() -> App {
+    app_with(5)
+}
+
+fn observe(
+    view: &StateView,
+    office: &str,
+    key: &str,
+    title: &str,
+    severity: pb::Severity,
+) -> String {
+    let id = AlertId::for_dedup_key(office, key);
+    let state = pb::EscalationState {
+        alert_id: id.to_string(),
+        incident: 1,
+        status: pb::AlertStatus::Open as i32,
+        occurrences: 1,
+        first_seen: Some(prost_types::Timestamp {
+            seconds: 1_790_000_000,
+            nanos: 0,
+        }),
+        alert: Some(pb::Alert {
+            office_id: office.into(),
+            severity: severity as i32,
+            category: pb::Category::SecurityIncident as i32,
+            title: title.into(),
+            description: format!("{HOSTILE_TITLE} in the description"),
+            country: "NG".into(),
+            place: "Maiduguri".into(),
+            labels: [("source".to_owned(), HOSTILE_LABEL.to_owned())].into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    view.observe(id, state);
+    id.to_string()
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect()
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies().iter().find_map(|c| {
+            let (pair, _) = c.split_once(';')?;
+            let (key, value) = pair.split_once('=')?;
+            (key == name && !value.is_empty()).then(|| value.to_owned())
+        })
+    }
+
+    /// The value of `<input … name="csrf" value="…">` or `<meta name="csrf" content="…">`.
+    fn csrf(&self) -> String {
+        let after = self
+            .body
+            .split("name=\"csrf\" content=\"")
+            .nth(1)
+            .expect("a csrf meta tag");
+        after.split('"').next().expect("closing quote").to_owned()
+    }
+}
+
+async fn send(app: &App, request: Request<Body>) -> Reply {
+    let response = app
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut request = Request::get(path).header(header::HOST, "console.test");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    request.body(Body::empty()).expect("request")
+}
+
+fn post(path: &str, cookie: &str, origin: Option<&str>, form: &[(&str, &str)]) -> Request<Body> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let mut request = Request::post(path)
+        .header(header::HOST, "console.test")
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(origin) = origin {
+        request = request.header(header::ORIGIN, origin);
+    }
+    request.body(Body::from(body)).expect("request")
+}
+
+const ORIGIN: &str = "http://console.test";
+
+/// Signs in; returns the session cookie (`wk_session=…`) and the board's CSRF token.
+async fn sign_in(app: &App, user: &str, password: &str) -> (String, String) {
+    let form = send(app, get("/console/sign-in", None)).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let pre = format!(
+        "wk_sign_in={}",
+        form.cookie("wk_sign_in").expect("sign-in cookie")
+    );
+    let csrf = form.csrf();
+    let reply = send(
+        app,
+        post(
+            "/console/sign-in",
+            &pre,
+            Some(ORIGIN),
+            &[("csrf", &csrf), ("user", user), ("password", password)],
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let session = reply.cookie("wk_session").expect("session cookie");
+    let set = reply.cookies().join("\n");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let cookie = format!("wk_session={session}");
+    let board = send(app, get("/console/", Some(&cookie))).await;
+    assert_eq!(board.status, StatusCode::OK);
+    (cookie, board.csrf())
+}
+
+#[tokio::test]
+async fn a_duty_officer_signs_in_sees_the_board_and_signs_out() {
+    let app = app();
+    observe(
+        &app.view,
+        "ng-maiduguri",
+        "k1",
+        "Checkpoint closed on the A3",
+        pb::Severity::Critical,
+    );
+    // Not signed in: sent to the sign-in page.
+    let reply = send(&app, get("/console/", None)).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.headers[header::LOCATION], "sign-in");
+
+    let (cookie, csrf) = sign_in(&app, "maria.santos", OFFICER_PASSWORD).await;
+    let board = send(&app, get("/console/", Some(&cookie))).await;
+    assert!(board.body.contains("Checkpoint closed on the A3"));
+    assert!(board.body.contains("Maria Santos"));
+    assert!(board.body.contains("Critical"), "severity as text");
+    assert!(
+        board.body.contains("<title>(1) Board"),
+        "unacknowledged count in the title"
+    );
+    assert!(
+        board.body.contains("PST"),
+        "times in the officer's zone (Asia/Manila)"
+    );
+
+    let out = send(
+        &app,
+        post(
+            "/console/sign-out",
+            &cookie,
+            Some(ORIGIN),
+            &[("csrf", &csrf)],
+        ),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let reply = send(&app, get("/console/", Some(&cookie))).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SEE_OTHER,
+        "the session is gone after sign-out"
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_then_slowed_down() {
+    let app = app_with(2);
+    let form = send(&app, get("/console/sign-in", None)).await;
+    let pre = format!("wk_sign_in={}", form.cookie("wk_sign_in").expect("cookie"));
+    let csrf = form.csrf();
+    let attempt = |password: &'static str| {
+        post(
+            "/console/sign-in",
+            &pre,
+            Some(ORIGIN),
+            &[
+                ("csrf", &csrf),
+                ("user", "maria.santos"),
+                ("password", password),
+            ],
+        )
+    };
+    for _ in 0..2 {
+        let reply = send(&app, attempt("wrong")).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert!(reply.body.contains("not recognised"));
+    }
+    let reply = send(&app, attempt("wrong")).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNAUTHORIZED,
+        "the third failure is counted"
+    );
+    // Now even the right password must wait.
+    let reply = send(&app, attempt(OFFICER_PASSWORD)).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(reply.body.contains("Too many failed sign-ins"));
+    // An unknown account is refused like a wrong password.
+    let reply = send(
+        &app,
+        post(
+            "/console/sign-in",
+            &pre,
+            Some(ORIGIN),
+            &[("csrf", &csrf), ("user", "nobody"), ("password", "x")],
+        ),
+    )
+    .await;
+    assert!(matches!(
+        reply.status,
+        StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
+    ));
+}
+
+#[tokio::test]
+async fn sign_in_needs_its_forms_token() {
+    let app = app();
+    let reply = send(
+        &app,
+        post(
+            "/console/sign-in",
+            "wk_sign_in=abc",
+            Some(ORIGIN),
+            &[
+                ("csrf", "other"),
+                ("user", "maria.santos"),
+                ("password", OFFICER_PASSWORD),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(reply.cookie("wk_session").is_none());
+}
+
+#[tokio::test]
+async fn posts_without_the_csrf_token_or_from_another_origin_are_refused() {
+    let app = app();
+    let id = observe(
+        &app.view,
+        "ng-maiduguri",
+        "k1",
+        "Convoy stopped",
+        pb::Severity::Critical,
+    );
+    let (cookie, csrf) = sign_in(&app, "maria.santos", OFFICER_PASSWORD).await;
+    let path = format!("/console/alerts/{id}/acknowledge");
+    let no_token = send(
+        &app,
+        post(&path, &cookie, Some(ORIGIN), &[("incident", "1")]),
+    )
+    .await;
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN);
+    let wrong = send(
+        &app,
+        post(
+            &path,
+            &cookie,
+            Some(ORIGIN),
+            &[("csrf", "0000"), ("incident", "1")],
+        ),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let cross = send(
+        &app,
+        post(
+            &path,
+            &cookie,
+            Some("https://evil.example"),
+            &[("csrf", &csrf), ("incident", "1")],
+        ),
+    )
+    .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    let unsigned = send(
+        &app,
+        post(&path, "wk_session=forged", Some(ORIGIN), &[("csrf", &csrf)]),
+    )
+    .await;
+    assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
+    // The same request, from this console with its token, is recorded (the mock broker
+    // acknowledged the action) and leads back to the alert.
+    let ok = send(
+        &app,
+        post(
+            &path,
+            &cookie,
+            Some(ORIGIN),
+            &[("csrf", &csrf), ("incident", "1")],
+        ),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert_eq!(ok.headers[header::LOCATION], format!("../{id}"));
+    // A note needs text.
+    let empty = send(
+        &app,
+        post(
+            &format!("/console/alerts/{id}/note"),
+            &cookie,
+            Some(ORIGIN),
+            &[("csrf", &csrf), ("text", "  ")],
+        ),
+    )
+    .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_office_sees_only_its_own_alerts_and_acts_on_none() {
+    let app = app();
+    let own = observe(
+        &app.view,
+        "ng-maiduguri",
+        "k1",
+        "Our compound",
+        pb::Severity::Critical,
+    );
+    let other = observe(
+        &app.view,
+        "ss-juba",
+        "k1",
+        "Juba road closed",
+        pb::Severity::Emergency,
+    );
+    let (cookie, csrf) = sign_in(&app, "ng-maiduguri", OFFICE_PASSWORD).await;
+    let board = send(&app, get("/console/", Some(&cookie))).await;
+    assert!(board.body.contains("Our compound"));
+    assert!(!board.body.contains("Juba road closed"));
+    assert!(
+        !board.body.contains("bulk-acknowledge"),
+        "no actions for an office"
+    );
+    let page = send(
+        &app,
+        get(&format!("/console/alerts/{other}"), Some(&cookie)),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(!page.body.contains("Juba road closed"));
+    let page = send(&app, get(&format!("/console/alerts/{own}"), Some(&cookie))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("Acknowledge</button>"));
+    let act = send(
+        &app,
+        post(
+            &format!("/console/alerts/{own}/acknowledge"),
+            &cookie,
+            Some(ORIGIN),
+            &[("csrf", &csrf)],
+        ),
+    )
+    .await;
+    assert_eq!(act.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn hostile_text_is_escaped_everywhere() {
+    let app = app();
+    let id = observe(
+        &app.view,
+        "ng-maiduguri",
+        "k1",
+        HOSTILE_TITLE,
+        pb::Severity::Emergency,
+    );
+    let (cookie, _) = sign_in(&app, "maria.santos", OFFICER_PASSWORD).await;
+    for path in [
+        "/console/".to_owned(),
+        format!("/console/alerts/{id}"),
+        "/console/rows".to_owned(),
+    ] {
+        let reply = send(&app, get(&path, Some(&cookie))).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        assert!(
+            !reply.body.contains("<script>alert"),
+            "{path}: {}",
+            reply.body
+        );
+        assert!(!reply.body.contains("<img src=x"), "{path}");
+        assert!(
+            reply.body.contains("alert(") || path.ends_with("rows"),
+            "{path}: the text is shown, as text"
+        );
+    }
+    let page = send(&app, get(&format!("/console/alerts/{id}"), Some(&cookie))).await;
+    assert!(
+        page.body.contains("&lt;script&gt;") || page.body.contains("&#60;script&#62;"),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn every_page_carries_a_strict_content_security_policy() {
+    let app = app();
+    for path in [
+        "/console/sign-in",
+        "/console/static/console.js",
+        "/a/x/acknowledge",
+        "/healthz",
+    ] {
+        let reply = send(&app, get(path, None)).await;
+        let csp = reply.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .expect("ascii");
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+            "{path}: {csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
+        assert_eq!(reply.headers[header::X_FRAME_OPTIONS], "DENY");
+    }
+    // No page carries inline script or style.
+    let sign_in = send(&app, get("/console/sign-in", None)).await;
+    assert!(!sign_in.body.contains("<script>") && !sign_in.body.contains("style="));
+}
+
+async fn next_event(body: &mut Body) -> String {
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .expect("an event within 10 s")
+            .expect("stream open")
+            .expect("frame");
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn the_live_stream_sends_changes_and_replays_what_a_reconnection_missed() {
+    let app = app();
+    let (cookie, _) = sign_in(&app, "maria.santos", OFFICER_PASSWORD).await;
+    let seq = app.view.seq();
+    let response = app
+        .router
+        .clone()
+        .oneshot(get(&format!("/console/events?after={seq}"), Some(&cookie)))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let id = observe(
+        &app.view,
+        "ng-maiduguri",
+        "k9",
+        HOSTILE_TITLE,
+        pb::Severity::Critical,
+    );
+    let event = next_event(&mut body).await;
+    assert!(event.starts_with("event: row"), "{event}");
+    assert!(event.contains(&id));
+    assert!(event.contains(&format!("id: {}", seq + 1)), "{event}");
+    assert!(!event.contains("<script>"), "rendered, escaped: {event}");
+    drop(body);
+
+    // Two more changes while disconnected; resuming from `seq + 1` replays both, in order.
+    observe(
+        &app.view,
+        "ng-maiduguri",
+        "k10",
+        "Second",
+        pb::Severity::Warning,
+    );
+    observe(
+        &app.view,
+        "ng-maiduguri",
+        "k11",
+        "Third",
+        pb::Severity::Info,
+    );
+    let request = Request::get("/console/events")
+        .header(header::COOKIE, &cookie)
+        .header("last-event-id", (seq + 1).to_string())
+        .body(Body::empty())
+        .expect("request");
+    let mut body = app
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible")
+        .into_body();
+    let second = next_event(&mut body).await;
+    assert!(
+        second.contains("Second") && second.contains(&format!("id: {}", seq + 2)),
+        "{second}"
+    );
+    let third = next_event(&mut body).await;
+    assert!(
+        third.contains("Third") && third.contains(&format!("id: {}", seq + 3)),
+        "{third}"
+    );
+
+    // From a number this process never issued (it restarted): reload.
+    let request = Request::get("/console/events?after=999999")
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .expect("request");
+    let mut body = app
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible")
+        .into_body();
+    let event = next_event(&mut body).await;
+    assert!(event.starts_with("event: reload"), "{event}");
+}
