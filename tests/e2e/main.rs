@@ -6,6 +6,7 @@ mod abuse;
 mod broker_outage;
 mod cli;
 mod config;
+mod console;
 mod deploy;
 mod drain;
 mod escalation;

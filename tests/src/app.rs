@@ -29,6 +29,19 @@ pub const PANAMA_DUTY: &str = "duty.panama@watchkeeper.test";
 pub const OFFICER: &str = "maria.santos";
 pub const OFFICER_TOKEN: &str = "test-token-duty-officer-maria-0003";
 pub const LINKS_SECRET: &str = "links-signing-secret-for-tests-0123456789";
+/// Web-console passwords of `OFFICER`, `PANAMA_OFFICER` and `OFFICE`.
+pub const OFFICER_PASSWORD: &str = "maria's test passphrase";
+pub const PANAMA_OFFICER: &str = "jose.reyes";
+pub const PANAMA_OFFICER_TOKEN: &str = "test-token-duty-officer-jose-00004";
+pub const PANAMA_OFFICER_PASSWORD: &str = "jose's test passphrase";
+pub const OFFICE_PASSWORD: &str = "maiduguri test passphrase";
+
+/// An argon2id hash of `password` at a low cost (the tests sign in often; production hashes
+/// come from `watchkeeper hash-password` at the default cost).
+fn password_hash(password: &str) -> String {
+    let params = argon2::Params::new(1024, 1, 1, None).expect("argon2 parameters");
+    wk_web::password::hash_with(password, params).expect("argon2 hash")
+}
 
 /// The binary, built once per test run with the same profile as the tests.
 pub fn binary() -> PathBuf {
@@ -116,6 +129,7 @@ ttl = "1h"
 id = "{OFFICE}"
 name = "Maiduguri sub-office"
 token_sha256 = "{office_hash}"
+password_argon2 = "{office_password}"
 
 [[offices]]
 id = "{OTHER_OFFICE}"
@@ -123,7 +137,17 @@ token_sha256 = "{other_hash}"
 
 [[duty_officers]]
 id = "{OFFICER}"
+name = "Maria Santos"
 token_sha256 = "{officer_hash}"
+password_argon2 = "{officer_password}"
+time_zone = "Asia/Manila"
+
+[[duty_officers]]
+id = "{PANAMA_OFFICER}"
+name = "José Reyes"
+token_sha256 = "{panama_officer_hash}"
+password_argon2 = "{panama_officer_password}"
+time_zone = "America/Panama"
 
 [consoles.manila]
 webhook_url = "{manila_url}"
@@ -157,6 +181,10 @@ console = "manila"
         office_hash = token_hash(TOKEN),
         other_hash = token_hash(OTHER_TOKEN),
         officer_hash = token_hash(OFFICER_TOKEN),
+        panama_officer_hash = token_hash(PANAMA_OFFICER_TOKEN),
+        office_password = password_hash(OFFICE_PASSWORD),
+        officer_password = password_hash(OFFICER_PASSWORD),
+        panama_officer_password = password_hash(PANAMA_OFFICER_PASSWORD),
     )
 }
 

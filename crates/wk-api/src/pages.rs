@@ -18,7 +18,8 @@ pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title>\
-         <link rel=\"stylesheet\" href=\"../../console/static/console.css\"></head>\
+         <link rel=\"stylesheet\" href=\"../../console/static/console.css\">\
+         <link rel=\"icon\" href=\"../../console/static/icon.svg\" type=\"image/svg+xml\"></head>\
          <body class=\"link-page\"><main><h1>{title}</h1>{body}\
          <p class=\"hint\"><a href=\"../../console/\">Open the operations console</a></p></main></body></html>",
         title = escape(title),

@@ -287,6 +287,11 @@ async fn sign_in(
     let token = field(&fields, "csrf").unwrap_or_default();
     let expected = cookie(&headers, sign_in_cookie(state.tls)).unwrap_or_default();
     if !same_origin(&state, &headers) || !equal(token, &expected) {
+        warn!(
+            same_origin = same_origin(&state, &headers),
+            has_form_cookie = !expected.is_empty(),
+            "console sign-in form refused: cross-site, or its token expired"
+        );
         return sign_in_form(
             &state,
             StatusCode::FORBIDDEN,
@@ -722,11 +727,13 @@ async fn bulk_acknowledge(
 
 const CONSOLE_CSS: &str = include_str!("../assets/console.css");
 const CONSOLE_JS: &str = include_str!("../assets/console.js");
+const ICON: &str = include_str!("../assets/icon.svg");
 
 async fn asset(Path(name): Path<String>) -> Response {
     let (body, kind) = match name.as_str() {
         "console.css" => (CONSOLE_CSS, "text/css; charset=utf-8"),
         "console.js" => (CONSOLE_JS, "text/javascript; charset=utf-8"),
+        "icon.svg" => (ICON, "image/svg+xml"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     (

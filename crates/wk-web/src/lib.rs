@@ -121,15 +121,16 @@ pub fn app(http: wk_api::http::HttpState, web: Arc<WebState>) -> Router {
 /// scripts, styles and connections; no inline code, no eval, no framing, no plugins.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Adds the security headers to every response: CSP, no sniffing, no referrer (a link's
-/// signature never leaks to the map site), no framing, and no caching of pages.
+/// Adds the security headers to every response: CSP, no sniffing, no referrer to other sites
+/// (a link's signature never leaks to the map site; `no-referrer` would make browsers send
+/// `Origin: null` on our own forms), no framing, and no caching of pages.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let fixed = [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
     ];
     for (name, value) in fixed {
