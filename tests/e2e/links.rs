@@ -31,6 +31,15 @@ async fn submit_and_take_the_link(stack: &Stack, title: &str, key: &str) -> (Str
         stack.app.log()
     );
     let email = &stack.smtp.emails_to(MANILA_DUTY)[0];
+    // It leads with severity, title and place, gives times in Manila's zone as well as UTC,
+    // and links to the alert in the console.
+    assert!(email.text.starts_with("CRITICAL: "), "{}", email.text);
+    assert!(email.text.contains(" PST ("), "{}", email.text);
+    let console_link = format!(
+        "Open in the console: http://127.0.0.1:{}/console/alerts/{alert_id}",
+        stack.settings.http_port
+    );
+    assert!(email.text.contains(&console_link), "{}", email.text);
     let link = email
         .text
         .lines()
@@ -112,6 +121,12 @@ async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_not
     assert!(page.contains("Ack from the email"), "{page}");
     assert!(page.contains("open, not acknowledged"), "{page}");
     assert!(page.contains("name=\"viewport\""), "{page}");
+    // Styled by the console's stylesheet (no inline style under the CSP), with a way there.
+    assert!(
+        page.contains("console/static/console.css") && !page.contains("style="),
+        "{page}"
+    );
+    assert!(page.contains("Open the operations console"), "{page}");
     let state = stack.state_when(&alert_id, |_| true).await;
     assert_eq!(state.status, pb::AlertStatus::Open as i32, "a GET acted");
 

@@ -154,6 +154,7 @@ webhook_url = "{manila_url}"
 signing_secret = "{MANILA_SECRET}"
 emails = ["{MANILA_DUTY}"]
 failover = "panama"
+time_zone = "Asia/Manila"
 
 [consoles.panama]
 webhook_url = "{panama_url}"

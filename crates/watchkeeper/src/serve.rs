@@ -63,6 +63,7 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             dead_letter_topic: config.kafka.dead_letter_topic.clone(),
             concurrency: 256,
             links: config.links.clone(),
+            zones: email_zones(&config),
         };
         Some(Executor::new(
             WebhookSender::new(config.webhook.timeout).context("webhook client")?,
@@ -270,4 +271,23 @@ fn finished(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> Optio
         }
         Err(join_error) => Some(anyhow::anyhow!("component task failed: {join_error}")),
     }
+}
+
+/// The time zone of every email address the configuration places: people's own, and each
+/// console's for its duty mailboxes.
+fn email_zones(config: &Config) -> std::collections::BTreeMap<String, jiff::tz::TimeZone> {
+    let mut zones = std::collections::BTreeMap::new();
+    for console in config.consoles.values() {
+        if let Some(zone) = &console.time_zone {
+            for email in &console.emails {
+                zones.insert(email.clone(), zone.clone());
+            }
+        }
+    }
+    for person in config.policy.directory.people.values() {
+        if let Some(zone) = &person.time_zone {
+            zones.insert(person.email.clone(), zone.clone());
+        }
+    }
+    zones
 }

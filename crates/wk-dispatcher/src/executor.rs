@@ -65,8 +65,12 @@ pub struct Settings {
     /// Attempts in flight at once, per channel (a notification waiting to retry holds none, so
     /// emails queued behind a down SMTP server never hold up webhooks, nor the reverse).
     pub concurrency: usize,
-    /// Signed one-click links in emails, when configured.
+    /// Signed one-click links in emails, when configured (their base URL also gives the
+    /// console's address).
     pub links: Option<LinksConfig>,
+    /// Each known email address's time zone (people, consoles' duty mailboxes): their emails
+    /// give times in it as well as in UTC.
+    pub zones: BTreeMap<String, jiff::tz::TimeZone>,
 }
 
 /// The recipient's signed links for incident `incident` of `alert`, valid for the configured
@@ -212,6 +216,17 @@ impl Shared {
             }
             _ => None,
         };
+        let time_zone = match &job.notification.recipient {
+            Recipient::Email { address } => self.settings.zones.get(address),
+            Recipient::Webhook { .. } => None,
+        };
+        let console_url = self.settings.links.as_ref().and_then(|links| {
+            links
+                .base_url
+                .join(&format!("console/alerts/{}", job.alert.id))
+                .ok()
+                .map(String::from)
+        });
         let context = Context {
             alert: &job.alert,
             notification_id: &job.notification.id,
@@ -220,6 +235,8 @@ impl Shared {
             first_seen: job.first_seen,
             occurrences: job.occurrences,
             links,
+            time_zone,
+            console_url,
         };
         match &job.notification.recipient {
             Recipient::Webhook { console } => {

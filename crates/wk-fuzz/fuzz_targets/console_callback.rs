@@ -19,6 +19,7 @@ fuzz_target!(|input: (String, Vec<u8>)| {
         signing_secrets: vec![SECRET.to_owned()],
         emails: Vec::new(),
         failover: None,
+        time_zone: None,
     };
     if let Ok(action) = verify_callback("manila", &console, &header, &body, NOW) {
         assert!(action.actor.starts_with("manila/"));

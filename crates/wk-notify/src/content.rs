@@ -17,6 +17,10 @@ pub struct Context<'a> {
     pub occurrences: u32,
     /// The recipient's own signed one-click links, for emails.
     pub links: Option<ActionLinks>,
+    /// The recipient's time zone: emails give times in it as well as in UTC.
+    pub time_zone: Option<&'a jiff::tz::TimeZone>,
+    /// The alert's page in the web console, when its address is known.
+    pub console_url: Option<String>,
 }
 
 /// One recipient's signed links to acknowledge and to resolve the alert.
@@ -149,20 +153,53 @@ pub fn email_subject(context: &Context<'_>) -> String {
     subject
 }
 
+fn country(alert: &Alert) -> String {
+    match alert.country_name() {
+        Some(name) => format!("{name} ({})", alert.country),
+        None => alert.country.clone(),
+    }
+}
+
+/// `at` in the recipient's zone and in UTC (`2026-12-01 17:34 PST (09:34 UTC)`), or in UTC
+/// alone when the recipient's zone is unknown or is UTC.
+fn when(context: &Context<'_>, at: Timestamp) -> String {
+    let local = context
+        .time_zone
+        .filter(|zone| zone.iana_name() != Some("UTC"))
+        .and_then(|zone| {
+            let instant = jiff::Timestamp::from_millisecond(at.as_unix_millis()).ok()?;
+            let local = instant.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z");
+            let utc = instant
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .strftime("%H:%M UTC");
+            Some(format!("{local} ({utc})"))
+        });
+    local.unwrap_or_else(|| at.to_string())
+}
+
+/// What a person reads first: severity, title and place.
+fn headline(context: &Context<'_>) -> String {
+    let alert = context.alert;
+    format!(
+        "{}: {} — {}, {}",
+        alert.severity.label().to_uppercase(),
+        alert.title,
+        alert.place,
+        country(alert)
+    )
+}
+
 /// The alert's fields as (label, value) rows, shared by both email parts.
 fn rows(context: &Context<'_>) -> Vec<(&'static str, String)> {
     let alert = context.alert;
-    let country = match alert.country_name() {
-        Some(name) => format!("{name} ({})", alert.country),
-        None => alert.country.clone(),
-    };
     let mut rows = vec![
         ("Severity", alert.severity.label().to_owned()),
+        ("Title", alert.title.clone()),
+        ("Place", alert.place.clone()),
+        ("Country", country(alert)),
+        ("Occurred at", when(context, alert.occurred_at)),
         ("Category", alert.category.label().to_owned()),
         ("Office", alert.office_id.clone()),
-        ("Title", alert.title.clone()),
-        ("Country", country),
-        ("Place", alert.place.clone()),
         (
             "Coordinates",
             alert.coordinates.map_or_else(
@@ -170,7 +207,6 @@ fn rows(context: &Context<'_>) -> Vec<(&'static str, String)> {
                 |c| format!("{:.5}, {:.5}", c.latitude, c.longitude),
             ),
         ),
-        ("Occurred at", alert.occurred_at.to_string()),
         ("Staff affected", alert.staff_affected.to_string()),
         (
             "Dedup key",
@@ -191,7 +227,7 @@ fn rows(context: &Context<'_>) -> Vec<(&'static str, String)> {
             labels
         },
     ));
-    rows.push(("First seen", context.first_seen.to_string()));
+    rows.push(("First seen", when(context, context.first_seen)));
     rows.push(("Occurrences", context.occurrences.to_string()));
     if let Some(situation) = context.situation() {
         rows.push(("Situation", situation));
@@ -201,7 +237,7 @@ fn rows(context: &Context<'_>) -> Vec<(&'static str, String)> {
 }
 
 pub fn email_text(context: &Context<'_>) -> String {
-    let mut text = String::new();
+    let mut text = format!("{}\n\n", headline(context));
     for (label, value) in rows(context) {
         let _ = writeln!(text, "{label}: {value}");
     }
@@ -212,6 +248,9 @@ pub fn email_text(context: &Context<'_>) -> String {
             "\nAcknowledge (stops the escalation): {}\nResolve: {}\n",
             links.acknowledge, links.resolve
         );
+    }
+    if let Some(url) = &context.console_url {
+        let _ = writeln!(text, "Open in the console: {url}");
     }
     text
 }
@@ -225,8 +264,10 @@ fn attribute(text: &str) -> String {
 }
 
 pub fn email_html(context: &Context<'_>) -> String {
-    let mut html =
-        String::from("<!DOCTYPE html><html><body style=\"font-family:sans-serif\">\n<table>\n");
+    let mut html = format!(
+        "<!DOCTYPE html><html><body style=\"font-family:sans-serif\">\n<h2>{}</h2>\n<table>\n",
+        escape(&headline(context))
+    );
     for (label, value) in rows(context) {
         let _ = writeln!(
             html,
@@ -246,6 +287,13 @@ pub fn email_html(context: &Context<'_>) -> String {
             "<p><a href=\"{}\">Acknowledge (stops the escalation)</a> &middot; <a href=\"{}\">Resolve</a></p>",
             attribute(&links.acknowledge),
             attribute(&links.resolve)
+        );
+    }
+    if let Some(url) = &context.console_url {
+        let _ = writeln!(
+            html,
+            "<p><a href=\"{}\">Open in the console</a></p>",
+            attribute(url)
         );
     }
     html.push_str("</body></html>\n");
@@ -287,7 +335,43 @@ mod tests {
             first_seen: alert.occurred_at,
             occurrences: 1,
             links: None,
+            time_zone: None,
+            console_url: None,
         }
+    }
+
+    #[test]
+    fn emails_lead_with_severity_title_and_place_in_the_recipients_zone() {
+        let alert = alert();
+        let purpose = Purpose::Step { step: 0, round: 0 };
+        let manila = jiff::tz::TimeZone::get("Asia/Manila").expect("tzdb");
+        let zoned = Context {
+            time_zone: Some(&manila),
+            console_url: Some("https://wk.example.org/console/alerts/x".into()),
+            ..context(&alert, &purpose)
+        };
+        let text = email_text(&zoned);
+        assert!(
+            text.starts_with("CRITICAL: Armed men <at> the gate — Maiduguri, Nigeria (NG)\n"),
+            "{text}"
+        );
+        // 1_795_000_000_000 ms is 2026-11-18T11:06:40Z: 19:06 in Manila.
+        assert!(
+            text.contains("Occurred at: 2026-11-18 19:06 PST (11:06 UTC)"),
+            "{text}"
+        );
+        assert!(text.contains("Open in the console: https://wk.example.org/console/alerts/x"));
+        let html = email_html(&zoned);
+        assert!(
+            html.contains("<h2>CRITICAL: Armed men &lt;at&gt; the gate"),
+            "{html}"
+        );
+        assert!(html.contains(
+            "<a href=\"https://wk.example.org/console/alerts/x\">Open in the console</a>"
+        ));
+        // Without a zone: UTC alone.
+        let text = email_text(&context(&alert, &purpose));
+        assert!(text.contains("Occurred at: 2026-11-18T11:06:40Z"), "{text}");
     }
 
     #[test]

@@ -124,7 +124,7 @@ pub struct LinksConfig {
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
     pub listen: SocketAddr,
-    /// The HTTP listener for email links and console callbacks, if any.
+    /// The HTTP listener for the web console, email links and console callbacks, if any.
     pub http_listen: Option<SocketAddr>,
     /// TLS for both listeners, when configured.
     pub tls: Option<TlsConfig>,
@@ -194,6 +194,8 @@ pub struct Console {
     pub emails: Vec<String>,
     /// The console notified at once when this one cannot be reached.
     pub failover: Option<String>,
+    /// Where the console's duty officers are: their emails give times in this zone too.
+    pub time_zone: Option<jiff::tz::TimeZone>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -467,6 +469,8 @@ struct RawConsole {
     emails: Vec<String>,
     #[serde(default)]
     failover: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1070,6 +1074,9 @@ impl Config {
                     signing_secrets,
                     emails: console.emails,
                     failover: console.failover.filter(|name| !name.is_empty()),
+                    time_zone: console.time_zone.as_deref().and_then(|name| {
+                        web::time_zone(errors, &format!("{field}.time_zone"), name)
+                    }),
                 },
             );
         }
