@@ -1,0 +1,156 @@
+//! What both console benchmarks build: a console on a view holding `open` alerts, with the
+//! actions' producer on librdkafka's in-memory mock cluster (nothing here is produced).
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+use wk_api::auth::Authenticator;
+use wk_api::console::ConsoleService;
+use wk_api::view::StateView;
+use wk_bus::producer::Producer;
+use wk_core::alert::AlertId;
+use wk_core::config::Config;
+use wk_proto::v1 as pb;
+
+pub const OFFICER: &str = "bench.officer";
+pub const PASSWORD: &str = "bench officer passphrase";
+
+pub struct Console {
+    pub router: axum::Router,
+    pub view: StateView,
+    pub cluster: MockCluster<'static, DefaultProducerContext>,
+}
+
+pub fn console() -> Console {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    let params = argon2::Params::new(1024, 1, 1, None).expect("params");
+    let hash = wk_web::password::hash_with(PASSWORD, params).expect("hash");
+    let text = format!(
+        r#"
+[kafka]
+brokers = "{brokers}"
+[api]
+listen = "127.0.0.1:0"
+http_listen = "127.0.0.1:0"
+[web]
+time_zone = "Asia/Manila"
+session_max = "24h"
+[[offices]]
+id = "ng-maiduguri"
+token_sha256 = "{token}"
+[[duty_officers]]
+id = "{OFFICER}"
+token_sha256 = "{officer_token}"
+password_argon2 = "{hash}"
+[consoles.manila]
+webhook_url = "http://127.0.0.1:9/hook"
+signing_secret = "manila-secret-0123456789"
+[smtp]
+host = "127.0.0.1"
+port = 2525
+security = "none"
+from = "Watchkeeper <alerts@example.org>"
+[dispatcher]
+console = "manila"
+"#,
+        brokers = cluster.bootstrap_servers(),
+        token = "1".repeat(64),
+        officer_token = "3".repeat(64),
+    );
+    let config = Config::from_toml(&text, Vec::new()).expect("valid configuration");
+    let view = StateView::default();
+    let console = Arc::new(ConsoleService::new(
+        Authenticator::new(&config.offices, &config.duty_officers),
+        Producer::new(&config.kafka).expect("producer"),
+        config.kafka.alerts_topic.clone(),
+        view.clone(),
+        config.kafka.produce_timeout,
+    ));
+    let web = Arc::new(wk_web::WebState::new(
+        &config,
+        console.clone(),
+        view.clone(),
+    ));
+    let http = wk_api::http::HttpState {
+        console,
+        links: None,
+        consoles: config.consoles.clone(),
+    };
+    Console {
+        router: wk_web::app(http, web),
+        view,
+        cluster,
+    }
+}
+
+/// A realistic open alert: 6 timeline entries, 2 notifications, labels, a description.
+pub fn state(n: u64, now_s: i64) -> (AlertId, pb::EscalationState) {
+    let id = AlertId::for_dedup_key("ng-maiduguri", &format!("bench-{n}"));
+    let at = |s: i64| {
+        Some(prost_types::Timestamp {
+            seconds: s,
+            nanos: 0,
+        })
+    };
+    let severity = [1, 2, 2, 3, 3, 4][(n % 6) as usize];
+    let state = pb::EscalationState {
+        alert_id: id.to_string(),
+        incident: 1,
+        status: if n.is_multiple_of(5) { 2 } else { 1 },
+        step: 0,
+        occurrences: 1 + (n % 3) as u32,
+        first_seen: at(now_s - (n as i64 % 86_400)),
+        last_seen: at(now_s),
+        step_timer: at(now_s + 300),
+        route: "default".into(),
+        chain: Some(pb::Chain {
+            id: "default".into(),
+            steps: vec![pb::ChainStep {
+                timeout_ms: 300_000,
+                targets: vec!["console:manila".into()],
+            }],
+            ..Default::default()
+        }),
+        notifications: vec![
+            pb::Notification {
+                id: format!("{id}.i1.r0.s0.webhook-manila"),
+                recipient: Some(pb::notification::Recipient::WebhookConsole("manila".into())),
+                purpose: 1,
+                status: 2,
+                ..Default::default()
+            },
+            pb::Notification {
+                id: format!("{id}.i1.r0.s0.email-1"),
+                recipient: Some(pb::notification::Recipient::EmailAddress(
+                    "duty.manila@example.org".into(),
+                )),
+                purpose: 1,
+                status: 2,
+                ..Default::default()
+            },
+        ],
+        timeline: (0..6)
+            .map(|i| pb::TimelineEntry {
+                at: at(now_s - 60 + i),
+                event: Some(pb::timeline_entry::Event::Notified(format!(
+                    "{id}.i1.r0.s0.webhook-manila"
+                ))),
+            })
+            .collect(),
+        alert: Some(pb::Alert {
+            office_id: "ng-maiduguri".into(),
+            severity,
+            category: 1,
+            title: format!("Checkpoint closed on the A3 near km {n}"),
+            description: "Two vehicles blocking the road; staff turned back. ".repeat(4),
+            country: "NG".into(),
+            place: "Maiduguri".into(),
+            labels: [("team".to_owned(), "wash".to_owned())].into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    (id, state)
+}
