@@ -73,6 +73,23 @@ async fn grpc_and_http_serve_tls_and_client_certificates_are_optional() {
     let url = format!("https://localhost:{}/healthz", stack.settings.http_port);
     let response = https.get(&url).send().await.unwrap();
     assert_eq!(response.status(), 200);
+    // The web console is served over the same TLS, and its cookies are Secure and
+    // `__Host-` (bound to this origin, never sent over plain HTTP).
+    let sign_in = format!(
+        "https://localhost:{}/console/sign-in",
+        stack.settings.http_port
+    );
+    let response = https.get(&sign_in).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("__Host-wk_sign_in="), "{cookie}");
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
     let plain = format!("http://127.0.0.1:{}/healthz", stack.settings.http_port);
     assert!(
         reqwest::get(&plain)

@@ -36,7 +36,7 @@ use wk_core::signing::{DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER};
 use crate::console::ConsoleService;
 use crate::error::ApiError;
 use crate::ingest::now;
-use crate::pages::{page, standing, summary};
+use crate::pages::{page, page_about, standing, summary};
 
 pub struct HttpState {
     pub console: Arc<ConsoleService>,
@@ -184,10 +184,11 @@ async fn confirm(
             "{about}<p>Nothing to do: this alert is already {}.</p>",
             html_escape::encode_text(&standing)
         );
-        return page(
+        return page_about(
             StatusCode::OK,
             &format!("Already {}", first_word(&standing)),
             &body,
+            Some(id),
         );
     }
     let verb = match action {
@@ -211,7 +212,7 @@ async fn confirm(
         e = fields.e,
         s = attr(&fields.s),
     );
-    page(StatusCode::OK, &format!("{verb} alert"), &body)
+    page_about(StatusCode::OK, &format!("{verb} alert"), &body, Some(id))
 }
 
 /// "acknowledged by …" → "acknowledged".
@@ -244,7 +245,7 @@ async fn act_on_link(
     match (result, action) {
         (Ok(response), _) if response.already_acknowledged_by.is_some() => {
             let by = response.already_acknowledged_by.unwrap_or_default();
-            page(
+            page_about(
                 StatusCode::OK,
                 "Already acknowledged",
                 &format!(
@@ -252,17 +253,20 @@ async fn act_on_link(
                     html_escape::encode_text(&by.actor),
                     html_escape::encode_text(&by.channel)
                 ),
+                Some(id),
             )
         }
-        (Ok(_), LinkAction::Acknowledge) => page(
+        (Ok(_), LinkAction::Acknowledge) => page_about(
             StatusCode::OK,
             "Alert acknowledged",
             &format!("<p>Alert <code>{id}</code> is acknowledged: its escalation stops.</p>"),
+            Some(id),
         ),
-        (Ok(_), LinkAction::Resolve) => page(
+        (Ok(_), LinkAction::Resolve) => page_about(
             StatusCode::OK,
             "Alert resolved",
             &format!("<p>Alert <code>{id}</code> is resolved.</p>"),
+            Some(id),
         ),
         (Err(ApiError::NotFound(_)), _) => page(
             StatusCode::NOT_FOUND,

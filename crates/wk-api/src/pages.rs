@@ -14,6 +14,20 @@ fn escape(text: &str) -> String {
 /// web console's stylesheet (no inline style: the listener's CSP forbids it), found relative
 /// to the link's own address (`<base>/a/<alert>/<action>`), so a path prefix works.
 pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    page_about(status, title, body, None)
+}
+
+/// [`page`], linking to `alert`'s page in the console rather than to the board.
+pub(crate) fn page_about(
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    alert: Option<wk_core::alert::AlertId>,
+) -> Response {
+    let console = alert.map_or_else(
+        || "../../console/".to_owned(),
+        |id| format!("../../console/alerts/{id}"),
+    );
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -21,7 +35,7 @@ pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
          <link rel=\"stylesheet\" href=\"../../console/static/console.css\">\
          <link rel=\"icon\" href=\"../../console/static/icon.svg\" type=\"image/svg+xml\"></head>\
          <body class=\"link-page\"><main><h1>{title}</h1>{body}\
-         <p class=\"hint\"><a href=\"../../console/\">Open the operations console</a></p></main></body></html>",
+         <p class=\"hint\"><a href=\"{console}\">Open the operations console</a></p></main></body></html>",
         title = escape(title),
     );
     (status, Html(html)).into_response()

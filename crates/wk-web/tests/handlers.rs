@@ -671,3 +671,82 @@ async fn the_live_stream_sends_changes_and_replays_what_a_reconnection_missed() 
     let event = next_event(&mut body).await;
     assert!(event.starts_with("event: reload"), "{event}");
 }
+
+/// The officer actions produced to the (mock) alerts topic: (alert id, actor, channel).
+fn produced_actions(app: &App, expected: usize) -> Vec<(String, String, String)> {
+    use prost::Message as _;
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    use rdkafka::message::Message as _;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", app._cluster.bootstrap_servers())
+        .set("group.id", "handler-test")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&["alerts"]).expect("subscribe");
+    let mut found = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while found.len() < expected && std::time::Instant::now() < deadline {
+        let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let event =
+            pb::AlertEvent::decode(message.payload().unwrap_or_default()).expect("an AlertEvent");
+        if let Some(pb::alert_event::Event::Acknowledged(by)) = event.event {
+            found.push((event.alert_id, by.actor, by.channel));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_acknowledgement_records_each_alert_as_the_officer_on_the_console_channel() {
+    let app = app();
+    let a = observe(
+        &app.view,
+        "ng-maiduguri",
+        "b1",
+        "First",
+        pb::Severity::Critical,
+    );
+    let b = observe(
+        &app.view,
+        "ng-maiduguri",
+        "b2",
+        "Second",
+        pb::Severity::Warning,
+    );
+    let (cookie, csrf) = sign_in(&app, "maria.santos", OFFICER_PASSWORD).await;
+    let first = format!("{a}:1");
+    let second = format!("{b}:1");
+    let mut request = post(
+        "/console/bulk-acknowledge",
+        &cookie,
+        Some(ORIGIN),
+        &[
+            ("csrf", &csrf),
+            ("alert", &first),
+            ("alert", &second),
+            ("alert", "not-an-alert"),
+        ],
+    );
+    request
+        .headers_mut()
+        .insert("x-requested-with", "watchkeeper".parse().expect("header"));
+    let reply = send(&app, request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(
+        reply.body.contains("2 alert(s) acknowledged; 1 not"),
+        "{}",
+        reply.body
+    );
+    let mut produced = produced_actions(&app, 2);
+    produced.sort();
+    let mut expected = vec![
+        (a, "maria.santos".to_owned(), "console".to_owned()),
+        (b, "maria.santos".to_owned(), "console".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(produced, expected);
+}
