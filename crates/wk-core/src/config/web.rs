@@ -127,3 +127,89 @@ pub(super) fn password_hash(errors: &mut Errors, field: &str, text: &str) -> Opt
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::super::tests::EXAMPLE;
+
+    const HASH: &str = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$0Ujs6JyVCkk6UBNz4C6cKQCn0yQ/KD2fg8jXB4Nd1LU";
+
+    fn with(extra: &str) -> Result<Config, String> {
+        Config::from_toml(&format!("{EXAMPLE}\n{extra}"), Vec::new()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_web_section_and_credentials_are_read() {
+        let config = with(&format!(
+            r#"
+[web]
+time_zone = "Asia/Manila"
+session_idle = "20m"
+session_max = "10h"
+
+[[duty_officers]]
+id = "maria.santos"
+name = "Maria Santos"
+token_sha256 = "{token}"
+password_argon2 = "{HASH}"
+time_zone = "America/Panama"
+"#,
+            token = "a".repeat(64)
+        ))
+        .expect("valid");
+        assert_eq!(config.web.session_idle.as_secs(), 20 * 60);
+        assert_eq!(config.web.session_max.as_secs(), 10 * 3600);
+        assert_eq!(config.web.time_zone.iana_name(), Some("Asia/Manila"));
+        let officer = &config.duty_officers[0];
+        assert_eq!(officer.name, "Maria Santos");
+        assert_eq!(officer.password_hash.as_deref(), Some(HASH));
+        assert_eq!(
+            officer.time_zone.as_ref().and_then(|z| z.iana_name()),
+            Some("America/Panama")
+        );
+        // Defaults without a [web] section.
+        let plain = with("").expect("valid");
+        assert_eq!(plain.web.session_idle.as_secs(), 30 * 60);
+        assert_eq!(plain.web.free_attempts, 5);
+    }
+
+    #[test]
+    fn bad_credentials_and_settings_name_their_fields() {
+        let error = with(&format!(
+            r#"
+[web]
+time_zone = "Asia/Atlantis"
+session_idle = "13h"
+session_max = "12h"
+
+[[duty_officers]]
+id = "maria.santos"
+token_sha256 = "{token}"
+password_argon2 = "hunter2"
+
+[[duty_officers]]
+id = "jose.reyes"
+token_sha256 = "{other}"
+password_argon2 = "$argon2i$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$0Ujs6JyVCkk6UBNz4C6cKQCn0yQ/KD2fg8jXB4Nd1LU"
+time_zone = "Mars/Olympus"
+"#,
+            token = "a".repeat(64),
+            other = "b".repeat(64)
+        ))
+        .expect_err("invalid");
+        for field in [
+            "web.time_zone",
+            "web.session_idle: must not be longer than web.session_max",
+            "duty_officers[0].password_argon2: is not a PHC password hash",
+            "duty_officers[1].password_argon2: must be an argon2id hash",
+            "duty_officers[1].time_zone",
+        ] {
+            assert!(error.contains(field), "{field} missing from:\n{error}");
+        }
+        assert!(
+            !error.contains("hunter2"),
+            "a password must not be echoed:\n{error}"
+        );
+    }
+}
