@@ -9,10 +9,12 @@
 
 pub mod board;
 pub mod format;
+mod guard;
 mod handlers;
 mod live;
 pub mod password;
 pub mod session;
+mod signin;
 pub mod throttle;
 pub mod users;
 pub mod views;

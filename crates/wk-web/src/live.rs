@@ -21,7 +21,8 @@ use wk_api::view::Change;
 
 use crate::WebState;
 use crate::board::{self, Filter};
-use crate::handlers::{Signed, for_principal, session_live, signed_in, tiles};
+use crate::guard::{Signed, session_live, signed_in};
+use crate::handlers::{for_principal, tiles};
 use crate::views::{Detail, LiveFragment, Row, RowFragment, TilesFragment};
 
 /// How often tiles may be re-sent, and the session re-checked.
