@@ -99,7 +99,7 @@ fn escalation(c: &mut Criterion) {
             BatchSize::SmallInput,
         );
     });
-    let mut opened = Escalation::route(subject.clone(), &policy, now).unwrap();
+    let mut opened = Escalation::route(subject.clone(), &policy, now);
     let mut first = None;
     while let Some(wk_core::escalation::Action::Deliver(notification)) = opened.poll_action() {
         first.get_or_insert(notification.id);

@@ -56,7 +56,7 @@ fn main() {
             dedup_key: Some(key),
             labels: [("team".to_owned(), "security".to_owned())].into(),
         };
-        let mut escalation = Escalation::route(alert, &policy, now).unwrap();
+        let mut escalation = Escalation::route(alert, &policy, now);
         let mut sent = Vec::new();
         while let Some(Action::Deliver(notification)) = escalation.poll_action() {
             sent.push(notification.id);

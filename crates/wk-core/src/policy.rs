@@ -138,7 +138,8 @@ pub struct Matcher {
 pub struct Route {
     pub name: String,
     pub matcher: Matcher,
-    pub chain: String,
+    /// The chain itself, shared: a route cannot name a chain that does not exist.
+    pub chain: Arc<Chain>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -150,7 +151,7 @@ pub struct Policy {
     /// Ordered: the first match wins.
     pub routes: Vec<Route>,
     /// The chain when no route matches.
-    pub default_chain: String,
+    pub default_chain: Arc<Chain>,
 }
 
 impl Matcher {
@@ -173,16 +174,13 @@ impl Matcher {
 
 impl Policy {
     /// The route name and chain for `alert`: the first matching route, else the default.
-    /// Validation guarantees every chain named exists.
-    pub fn route(&self, alert: &Alert) -> Option<(&str, &Arc<Chain>)> {
-        let (name, chain) = self
-            .routes
+    pub fn route(&self, alert: &Alert) -> (&str, &Arc<Chain>) {
+        self.routes
             .iter()
             .find(|route| route.matcher.matches(alert, &self.directory))
             .map_or(("default", &self.default_chain), |route| {
                 (route.name.as_str(), &route.chain)
-            });
-        self.chains.get(chain).map(|chain| (name, chain))
+            })
     }
 }
 
@@ -244,7 +242,7 @@ pub(crate) mod tests {
                         categories: vec![Category::Abduction],
                         ..Matcher::default()
                     },
-                    chain: "crisis".into(),
+                    chain: Arc::new(chain("crisis")),
                 },
                 Route {
                     name: "west-africa-critical".into(),
@@ -254,10 +252,10 @@ pub(crate) mod tests {
                         labels: [("team".to_owned(), "wash".to_owned())].into(),
                         ..Matcher::default()
                     },
-                    chain: "wca".into(),
+                    chain: Arc::new(chain("wca")),
                 },
             ],
-            default_chain: "standard".into(),
+            default_chain: Arc::new(chain("standard")),
         }
     }
 
@@ -265,9 +263,8 @@ pub(crate) mod tests {
     fn first_matching_route_wins_and_default_catches_the_rest() {
         let policy = policy();
         let route = |a: &Alert| {
-            policy
-                .route(a)
-                .map(|(name, chain)| (name.to_owned(), chain.id.clone()))
+            let (name, chain) = policy.route(a);
+            Some((name.to_owned(), chain.id.clone()))
         };
         let abduction = alert(Severity::Info, Category::Abduction, "NG");
         assert_eq!(

@@ -409,26 +409,19 @@ impl Dispatcher {
                 true
             }
             (None, Event::Raised { alert, .. }) => {
-                match Escalation::route(alert, &self.policy, now) {
-                    Some(escalation) => {
-                        info!(alert_id = %id, incident = escalation.incident(), "alert opened");
-                        states.insert(
-                            id,
-                            Tracked {
-                                escalation,
-                                input_offset: offset,
-                                armed: None,
-                                counted: 0,
-                                trace,
-                            },
-                        );
-                        true
-                    }
-                    None => {
-                        warn!(alert_id = %id, "no chain for alert; check [routing]");
-                        false
-                    }
-                }
+                let escalation = Escalation::route(alert, &self.policy, now);
+                info!(alert_id = %id, incident = escalation.incident(), "alert opened");
+                states.insert(
+                    id,
+                    Tracked {
+                        escalation,
+                        input_offset: offset,
+                        armed: None,
+                        counted: 0,
+                        trace,
+                    },
+                );
+                true
             }
             (
                 None,

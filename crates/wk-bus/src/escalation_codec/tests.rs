@@ -15,41 +15,38 @@ fn policy() -> Policy {
             },
         )
     };
+    let standard: std::sync::Arc<Chain> = Chain {
+        id: "standard".into(),
+        steps: vec![
+            Step {
+                timeout_ms: 300_000,
+                targets: vec![TargetRef::Console("manila".into())],
+            },
+            Step {
+                timeout_ms: 600_000,
+                targets: vec![
+                    TargetRef::Email("hq@example.org".into()),
+                    TargetRef::RegionalSecurityOfficer,
+                ],
+            },
+        ],
+        repeat: 2,
+        ack_timeout_ms: Some(3_600_000),
+        on_exhausted: vec![TargetRef::Console("panama".into())],
+    }
+    .into();
     Policy {
         directory: Directory {
             consoles: [console("manila", Some("panama")), console("panama", None)].into(),
             ..Directory::default()
         },
-        chains: [(
-            "standard".to_owned(),
-            Chain {
-                id: "standard".into(),
-                steps: vec![
-                    Step {
-                        timeout_ms: 300_000,
-                        targets: vec![TargetRef::Console("manila".into())],
-                    },
-                    Step {
-                        timeout_ms: 600_000,
-                        targets: vec![
-                            TargetRef::Email("hq@example.org".into()),
-                            TargetRef::RegionalSecurityOfficer,
-                        ],
-                    },
-                ],
-                repeat: 2,
-                ack_timeout_ms: Some(3_600_000),
-                on_exhausted: vec![TargetRef::Console("panama".into())],
-            }
-            .into(),
-        )]
-        .into(),
+        chains: [("standard".to_owned(), standard.clone())].into(),
         routes: vec![Route {
             name: "all".into(),
             matcher: Matcher::default(),
-            chain: "standard".into(),
+            chain: standard.clone(),
         }],
-        default_chain: "standard".into(),
+        default_chain: standard,
     }
 }
 
@@ -70,7 +67,7 @@ fn an_escalation_survives_the_changelog_in_every_state() {
     .validate(now, wk_core::AlertId::fresh(now, [0; 10]))
     .unwrap();
     let policy = policy();
-    let mut escalation = Escalation::route(alert, &policy, now).unwrap();
+    let mut escalation = Escalation::route(alert, &policy, now);
     let check = |escalation: &Escalation, offset: i64| {
         let snapshot = escalation.snapshot();
         let (decoded, decoded_offset) =

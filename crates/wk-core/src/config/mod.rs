@@ -19,6 +19,7 @@ mod kafka;
 mod lenient;
 mod overrides;
 mod policy;
+mod schedules;
 mod telemetry;
 mod web;
 

@@ -114,19 +114,11 @@ impl Escalation {
         escalation
     }
 
-    /// Routes `alert` with `policy` and opens its first incident; `None` if the policy has no
-    /// chain for it (validation prevents that).
-    pub fn route(alert: Alert, policy: &Policy, now: Timestamp) -> Option<Escalation> {
-        let (route, chain) = policy.route(&alert)?;
+    /// Routes `alert` with `policy` and opens its first incident.
+    pub fn route(alert: Alert, policy: &Policy, now: Timestamp) -> Escalation {
+        let (route, chain) = policy.route(&alert);
         let (route, chain) = (route.to_owned(), chain.clone());
-        Some(Escalation::new(
-            alert,
-            1,
-            &route,
-            chain,
-            &policy.directory,
-            now,
-        ))
+        Escalation::new(alert, 1, &route, chain, &policy.directory, now)
     }
 
     pub fn snapshot(&self) -> Snapshot {

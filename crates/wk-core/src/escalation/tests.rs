@@ -120,15 +120,21 @@ fn chain(repeat: u32, ack_timeout_ms: Option<i64>) -> Chain {
 }
 
 fn policy(repeat: u32, ack_timeout_ms: Option<i64>) -> Policy {
+    policy_with(chain(repeat, ack_timeout_ms))
+}
+
+/// A policy whose every route leads to `standard`.
+fn policy_with(standard: Chain) -> Policy {
+    let standard: std::sync::Arc<Chain> = standard.into();
     Policy {
         directory: directory(),
-        chains: [("standard".to_owned(), chain(repeat, ack_timeout_ms).into())].into(),
+        chains: [("standard".to_owned(), standard.clone())].into(),
         routes: vec![Route {
             name: "all".into(),
             matcher: Matcher::default(),
-            chain: "standard".into(),
+            chain: standard.clone(),
         }],
-        default_chain: "standard".into(),
+        default_chain: standard,
     }
 }
 
@@ -163,7 +169,7 @@ fn short(id: &str, alert: &Alert) -> String {
 /// `9m delivered SUFFIX`, `9m failed SUFFIX`) from an alert opened at 0m, and returns what
 /// happened: each notification sent and the next timeout after each command.
 fn trace(policy: &Policy, script: &str) -> Vec<String> {
-    let mut escalation = Escalation::route(alert(), policy, minutes("0m")).unwrap();
+    let mut escalation = Escalation::route(alert(), policy, minutes("0m"));
     let mut lines = vec![];
     let drain = |escalation: &mut Escalation, lines: &mut Vec<String>| {
         while let Some(Action::Deliver(notification)) = escalation.poll_action() {
@@ -385,7 +391,7 @@ fn a_console_given_up_fails_over_at_once_and_the_timeline_says_why() {
             "  next 15m",
         ]
     );
-    let mut escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    let mut escalation = Escalation::route(alert(), &policy, minutes("0m"));
     let manila = escalation.deliveries()[0].notification.id.clone();
     escalation.handle_delivery(
         &manila,
@@ -408,7 +414,7 @@ fn a_console_given_up_fails_over_at_once_and_the_timeline_says_why() {
 #[test]
 fn failed_attempts_are_recorded_without_changing_anything() {
     let policy = policy(0, None);
-    let mut escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    let mut escalation = Escalation::route(alert(), &policy, minutes("0m"));
     while escalation.poll_action().is_some() {}
     let manila = escalation.deliveries()[0].notification.id.clone();
     let before = escalation.snapshot();
@@ -497,7 +503,7 @@ fn a_parked_console_fails_over_at_once_and_its_own_notification_still_arrives() 
 #[test]
 fn a_parked_notification_survives_a_restore_and_is_sent_again() {
     let policy = policy(0, None);
-    let mut escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    let mut escalation = Escalation::route(alert(), &policy, minutes("0m"));
     while escalation.poll_action().is_some() {}
     let manila = format!("{}.i1.r0.s0.webhook-manila", alert().id);
     let parked = Outcome::Parked {
@@ -549,7 +555,7 @@ fn a_notification_given_up_with_no_failover_is_told_to_the_next_reachable_step()
 
 #[test]
 fn with_nobody_left_every_console_mailbox_and_the_operators_learn_it() {
-    let mut escalation = Escalation::route(alert(), &policy(0, None), minutes("0m")).unwrap();
+    let mut escalation = Escalation::route(alert(), &policy(0, None), minutes("0m"));
     let directory = directory();
     for at in ["5m", "15m", "30m"] {
         escalation.handle_timeout(&directory, minutes(at));
@@ -579,12 +585,10 @@ fn with_nobody_left_every_console_mailbox_and_the_operators_learn_it() {
 
 #[test]
 fn the_exhaustion_notice_fails_over_like_a_step() {
-    let mut policy = policy(0, None);
-    let chain = Chain {
+    let policy = policy_with(Chain {
         on_exhausted: vec![TargetRef::Console("manila".into())],
         ..chain(0, None)
-    };
-    policy.chains.insert("standard".into(), chain.into());
+    });
     let lines = trace(
         &policy,
         "5m timeout\n15m timeout\n30m timeout\n31m parked exhausted.webhook-manila",
@@ -649,7 +653,7 @@ fn a_worsening_repeat_updates_the_alert_and_is_notified_at_once_under_new_ids() 
         ]
     );
     let policy = policy(0, None);
-    let mut escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    let mut escalation = Escalation::route(alert(), &policy, minutes("0m"));
     let worse = Alert {
         severity: Severity::Emergency,
         title: "Shots fired, staff trapped".into(),
@@ -697,7 +701,8 @@ fn an_update_that_routes_elsewhere_starts_the_other_chain() {
         ack_timeout_ms: None,
         on_exhausted: vec![],
     };
-    policy.chains.insert("crisis".into(), crisis.into());
+    let crisis: std::sync::Arc<_> = crisis.into();
+    policy.chains.insert("crisis".into(), crisis.clone());
     policy.routes.insert(
         0,
         Route {
@@ -706,7 +711,7 @@ fn an_update_that_routes_elsewhere_starts_the_other_chain() {
                 min_severity: Some(Severity::Emergency),
                 ..Matcher::default()
             },
-            chain: "crisis".into(),
+            chain: crisis,
         },
     );
     let lines = trace(&policy, "2m worse\n4m timeout");
@@ -741,7 +746,7 @@ fn a_late_timeout_fires_one_step_and_never_skips() {
 #[test]
 fn restore_reissues_only_pending_notifications_under_the_same_ids() {
     let policy = policy(0, None);
-    let mut escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    let mut escalation = Escalation::route(alert(), &policy, minutes("0m"));
     let sent: Vec<String> = std::iter::from_fn(|| escalation.poll_action())
         .map(|Action::Deliver(n)| n.id)
         .collect();
@@ -764,7 +769,7 @@ fn restore_reissues_only_pending_notifications_under_the_same_ids() {
 fn escalations_share_their_chain_with_the_policy_also_after_a_restore() {
     let policy = policy(0, None);
     let standard = &policy.chains["standard"];
-    let escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    let escalation = Escalation::route(alert(), &policy, minutes("0m"));
     assert!(std::sync::Arc::ptr_eq(&escalation.chain, standard));
     let restored = Escalation::restore_in(escalation.snapshot(), &policy);
     assert!(std::sync::Arc::ptr_eq(&restored.chain, standard));
@@ -783,7 +788,7 @@ fn nobody_on_call_is_recorded_and_the_chain_goes_on() {
     let mut policy = policy(0, None);
     policy.directory.schedules.remove("centre");
     policy.directory.regions.clear();
-    let mut escalation = Escalation::route(alert(), &policy, minutes("0m")).unwrap();
+    let mut escalation = Escalation::route(alert(), &policy, minutes("0m"));
     escalation.handle_timeout(&policy.directory, minutes("5m"));
     let nobody: Vec<&Event> = escalation
         .timeline()
@@ -843,7 +848,7 @@ proptest! {
     ) {
         let policy = policy(repeat, ack_timeout);
         let mut now = Timestamp::from_unix_millis(0);
-        let mut escalation = Escalation::route(alert(), &policy, now).unwrap();
+        let mut escalation = Escalation::route(alert(), &policy, now);
         let mut issued = BTreeSet::new();
         let mut last_step: Option<(u32, usize)> = None;
         let mut incidents = 1;

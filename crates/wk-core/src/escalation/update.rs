@@ -42,17 +42,16 @@ impl Escalation {
     /// changes the title or description, an update of it.
     pub fn handle_trigger(&mut self, alert: Alert, policy: &Policy, now: Timestamp) {
         if let Status::Resolved { .. } = self.status {
-            if let Some((route, chain)) = policy.route(&alert) {
-                let (route, chain) = (route.to_owned(), chain.clone());
-                *self = Escalation::new(
-                    alert,
-                    self.incident + 1,
-                    &route,
-                    chain,
-                    &policy.directory,
-                    now,
-                );
-            }
+            let (route, chain) = policy.route(&alert);
+            let (route, chain) = (route.to_owned(), chain.clone());
+            *self = Escalation::new(
+                alert,
+                self.incident + 1,
+                &route,
+                chain,
+                &policy.directory,
+                now,
+            );
             return;
         }
         self.occurrences = self.occurrences.saturating_add(1);
@@ -105,9 +104,7 @@ impl Escalation {
     /// new round (a triggered incident re-arms the step timer; an acknowledged one keeps its
     /// acknowledgement and uses the new chain if it returns to triggered).
     fn reroute(&mut self, policy: &Policy, now: Timestamp) {
-        let Some((route, chain)) = policy.route(&self.alert) else {
-            return;
-        };
+        let (route, chain) = policy.route(&self.alert);
         if chain.id == self.chain.id {
             return;
         }
