@@ -1,10 +1,23 @@
 //! The dispatcher: consumes the alerts topic in a consumer group and drives one
-//! `wk_core::escalation::Escalation` per alert. Every change of an alert's escalation is
-//! produced to the compacted state changelog (partition = input partition) and acknowledged
-//! before the notifications it decided are sent and before the input offset is stored.
+//! `wk_core::escalation::Escalation` per alert. A change is acted on at once (its
+//! notifications go out) and written behind to the compacted state changelog (partition =
+//! input partition); the input offset is stored only once every state write queued before it
+//! is acknowledged (ARCHITECTURE.md, departure 10).
+//!
+//! Where to look: `dispatcher` (the loop), `pipeline` (the write-behind ordering rule, pure),
+//! `store` (escalations by partition, one timer queue), `restore` (on assignment), `act`
+//! (notifications and timers), `io` (the clock, input, changelog and notifier seams),
+//! `executor` (deliveries).
 
+mod act;
 pub mod dispatcher;
 pub mod executor;
+pub mod io;
 mod metrics;
+pub mod pipeline;
+mod restore;
+mod store;
+#[cfg(test)]
+mod tests;
 
-pub use dispatcher::{DispatchError, Dispatcher};
+pub use dispatcher::{DispatchError, Dispatcher, Parts};

@@ -1,0 +1,465 @@
+//! The loop with in-memory stand-ins for Kafka and the executor, on tokio's paused clock:
+//! each test runs in milliseconds and is exact about time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use wk_bus::BusError;
+use wk_bus::codec::encode_raised;
+use wk_bus::consumer::{Assignment, Record};
+use wk_bus::escalation_codec::encode_escalation;
+use wk_bus::producer::ProduceError;
+use wk_bus::restore::Latest;
+use wk_core::Timestamp;
+use wk_core::alert::{Alert, AlertId, Category, Severity};
+use wk_core::config::Config;
+use wk_core::escalation::{Escalation, Outcome};
+
+use crate::dispatcher::{Dispatcher, Parts};
+use crate::executor::{Job, Report};
+use crate::io::{Acknowledgement, Changelog, Input, Notifier, TokioClock};
+
+const START: Timestamp = Timestamp::from_unix_millis(1_795_000_000_000);
+
+/// The alerts topic: records the test sends, offsets the loop stores.
+struct FakeInput {
+    records: tokio::sync::Mutex<mpsc::UnboundedReceiver<Record>>,
+    stored: Arc<Mutex<Vec<(i32, i64)>>>,
+}
+
+impl Input for FakeInput {
+    async fn recv(&self) -> Result<Record, BusError> {
+        match self.records.lock().await.recv().await {
+            Some(record) => Ok(record),
+            None => std::future::pending().await,
+        }
+    }
+
+    fn store_done(&self, partition: i32, offset: i64) -> Result<(), BusError> {
+        self.stored.lock().unwrap().push((partition, offset));
+        Ok(())
+    }
+
+    async fn close(self, _timeout: Duration) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+/// The changelog: every write is kept; acknowledgements are given at once, or held until
+/// the test answers them.
+#[derive(Default)]
+struct Log {
+    writes: Vec<(i32, String)>,
+    held: Vec<oneshot::Sender<Result<(), ProduceError>>>,
+    hold: bool,
+    restores: HashMap<i32, Vec<Record>>,
+}
+
+#[derive(Clone, Default)]
+struct FakeChangelog(Arc<Mutex<Log>>);
+
+impl FakeChangelog {
+    fn hold(&self, hold: bool) {
+        self.0.lock().unwrap().hold = hold;
+    }
+
+    fn writes(&self) -> usize {
+        self.0.lock().unwrap().writes.len()
+    }
+
+    /// Answers every held write: acknowledged, or refused.
+    fn answer(&self, acknowledged: bool) {
+        for sender in std::mem::take(&mut self.0.lock().unwrap().held) {
+            let _ = sender.send(if acknowledged {
+                Ok(())
+            } else {
+                Err(ProduceError::NotAcknowledged(
+                    KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut),
+                ))
+            });
+        }
+    }
+}
+
+impl Changelog for FakeChangelog {
+    fn write(
+        &self,
+        partition: i32,
+        key: &str,
+        _payload: &[u8],
+    ) -> Result<Acknowledgement, ProduceError> {
+        let mut log = self.0.lock().unwrap();
+        log.writes.push((partition, key.to_owned()));
+        let (sender, receiver) = oneshot::channel();
+        if log.hold {
+            log.held.push(sender);
+        } else {
+            let _ = sender.send(Ok(()));
+        }
+        Ok(Box::pin(async move { receiver.await.unwrap_or(Ok(())) }))
+    }
+
+    async fn dead_letter(&self, _key: &str, _payload: &[u8]) -> Result<(), ProduceError> {
+        Ok(())
+    }
+
+    async fn restore(&self, partition: i32) -> Result<Latest, BusError> {
+        let records = self
+            .0
+            .lock()
+            .unwrap()
+            .restores
+            .get(&partition)
+            .cloned()
+            .unwrap_or_default();
+        Ok(Latest {
+            read: records.len(),
+            records,
+        })
+    }
+}
+
+#[derive(Clone, Default)]
+struct FakeNotifier(Arc<Mutex<Vec<String>>>);
+
+impl FakeNotifier {
+    fn sent(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Notifier for FakeNotifier {
+    fn spawn(&self, job: Job) {
+        self.0.lock().unwrap().push(job.notification.id);
+    }
+}
+
+fn policy() -> wk_core::policy::Policy {
+    let text = r#"
+[kafka]
+brokers = "127.0.0.1:9"
+[consoles.manila]
+webhook_url = "http://127.0.0.1:9/manila"
+signing_secret = "manila-secret-0123456789"
+[consoles.panama]
+webhook_url = "http://127.0.0.1:9/panama"
+signing_secret = "panama-secret-0123456789"
+[smtp]
+host = "127.0.0.1"
+port = 25
+security = "none"
+from = "Watchkeeper <alerts@example.org>"
+[[chains]]
+id = "two"
+[[chains.steps]]
+timeout = "5m"
+targets = ["console:manila"]
+[[chains.steps]]
+timeout = "10m"
+targets = ["console:panama"]
+[routing]
+default_chain = "two"
+"#;
+    Config::from_toml(text, Vec::new()).expect("valid").policy
+}
+
+fn alert(key: &str) -> Alert {
+    Alert {
+        id: AlertId::for_dedup_key("ng-maiduguri", key),
+        office_id: "ng-maiduguri".into(),
+        severity: Severity::Critical,
+        category: Category::SecurityIncident,
+        title: "Armed men at the gate".into(),
+        description: String::new(),
+        country: "NG".into(),
+        place: "Maiduguri".into(),
+        coordinates: None,
+        occurred_at: START,
+        staff_affected: 0,
+        dedup_key: Some(key.into()),
+        labels: Default::default(),
+    }
+}
+
+fn raised(partition: i32, offset: i64, alert: &Alert) -> Record {
+    Record {
+        partition,
+        offset,
+        key: Some(alert.id.to_string().into_bytes()),
+        payload: Some(encode_raised(alert, START)),
+        trace: Default::default(),
+    }
+}
+
+struct Harness {
+    records: mpsc::UnboundedSender<Record>,
+    assignments: mpsc::UnboundedSender<Assignment>,
+    reports: mpsc::UnboundedSender<Report>,
+    stored: Arc<Mutex<Vec<(i32, i64)>>>,
+    notifier: FakeNotifier,
+    shutdown: CancellationToken,
+    running: tokio::task::JoinHandle<()>,
+}
+
+impl Harness {
+    fn start(changelog: FakeChangelog) -> Harness {
+        let (records, records_rx) = mpsc::unbounded_channel();
+        let (assignments, assignments_rx) = mpsc::unbounded_channel();
+        let (reports, reports_rx) = mpsc::unbounded_channel();
+        let stored = Arc::new(Mutex::new(Vec::new()));
+        let notifier = FakeNotifier::default();
+        let dispatcher = Dispatcher::from_parts(
+            Parts {
+                input: FakeInput {
+                    records: tokio::sync::Mutex::new(records_rx),
+                    stored: stored.clone(),
+                },
+                assignments: assignments_rx,
+                changelog: changelog.clone(),
+                notifier: notifier.clone(),
+                reports: reports_rx,
+                clock: TokioClock::starting_at(START),
+            },
+            policy(),
+        );
+        let shutdown = CancellationToken::new();
+        let stopping = shutdown.clone();
+        let running = tokio::spawn(async move {
+            dispatcher.run(stopping).await.expect("runs");
+        });
+        Harness {
+            records,
+            assignments,
+            reports,
+            stored,
+            notifier,
+            shutdown,
+            running,
+        }
+    }
+
+    fn stored(&self) -> Vec<(i32, i64)> {
+        self.stored.lock().unwrap().clone()
+    }
+
+    async fn stop(self) -> Vec<(i32, i64)> {
+        self.shutdown.cancel();
+        self.running.await.expect("stops");
+        self.stored.lock().unwrap().clone()
+    }
+}
+
+/// Lets the loop run for `duration` of (paused, auto-advancing) time.
+async fn wait(duration: Duration) {
+    tokio::time::sleep(duration).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_offset_is_stored_only_after_the_state_write_before_it_is_acknowledged() {
+    let changelog = FakeChangelog::default();
+    changelog.hold(true);
+    let harness = Harness::start(changelog.clone());
+    harness
+        .assignments
+        .send(Assignment::Assigned(vec![0]))
+        .unwrap();
+    let first = alert("a");
+    harness.records.send(raised(0, 5, &first)).unwrap();
+    wait(Duration::from_millis(50)).await;
+    // Acted on at once: the first step's webhook is out before the state is written.
+    assert_eq!(harness.notifier.sent().len(), 1);
+    assert_eq!(changelog.writes(), 1, "written behind, at the next flush");
+    assert_eq!(harness.stored(), [], "not acknowledged yet");
+    // A record that changes nothing (a repeat already reflected) waits behind the write.
+    harness.records.send(raised(0, 5, &first)).unwrap();
+    wait(Duration::from_millis(50)).await;
+    assert_eq!(harness.stored(), []);
+    changelog.answer(true);
+    wait(Duration::from_millis(50)).await;
+    assert_eq!(harness.stored(), [(0, 5), (0, 5)]);
+    harness.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_write_is_written_again_before_later_offsets_are_stored() {
+    let changelog = FakeChangelog::default();
+    changelog.hold(true);
+    let harness = Harness::start(changelog.clone());
+    harness
+        .assignments
+        .send(Assignment::Assigned(vec![0]))
+        .unwrap();
+    harness.records.send(raised(0, 1, &alert("a"))).unwrap();
+    wait(Duration::from_millis(20)).await;
+    harness.records.send(raised(0, 2, &alert("b"))).unwrap();
+    wait(Duration::from_millis(20)).await;
+    assert_eq!(changelog.writes(), 2);
+    changelog.answer(false);
+    wait(Duration::from_millis(20)).await;
+    assert_eq!(harness.stored(), [], "the first write was refused");
+    // After a pause the refused state is written again (with its current state).
+    wait(Duration::from_secs(2)).await;
+    assert!(changelog.writes() >= 3, "written again");
+    changelog.hold(false);
+    changelog.answer(true);
+    wait(Duration::from_secs(3)).await;
+    assert_eq!(harness.stored(), [(0, 1), (0, 2)], "in input order");
+    harness.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restored_escalation_resends_what_is_pending_and_its_timer_fires() {
+    let changelog = FakeChangelog::default();
+    // The changelog holds an escalation opened at START whose step 1 was sent but not
+    // reported: restored, it is sent again under the same id; at 5 minutes step 2 fires.
+    let opened = Escalation::route(alert("a"), &policy(), START);
+    let first_id = opened.deliveries()[0].notification.id.clone();
+    changelog.0.lock().unwrap().restores.insert(
+        3,
+        vec![Record {
+            partition: 3,
+            offset: 0,
+            key: Some(b"k".to_vec()),
+            payload: Some(encode_escalation(&opened.snapshot(), 7)),
+            trace: Default::default(),
+        }],
+    );
+    let harness = Harness::start(changelog.clone());
+    harness
+        .assignments
+        .send(Assignment::Assigned(vec![3]))
+        .unwrap();
+    wait(Duration::from_millis(10)).await;
+    assert_eq!(
+        harness.notifier.sent(),
+        std::slice::from_ref(&first_id),
+        "re-sent, same id"
+    );
+    wait(Duration::from_secs(5 * 60)).await;
+    let sent = harness.notifier.sent();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent[1].contains("webhook-panama"),
+        "step 2 at 5 minutes: {sent:?}"
+    );
+    // Replaying the record the state already reflects changes nothing.
+    harness.records.send(raised(3, 7, &alert("a"))).unwrap();
+    wait(Duration::from_millis(20)).await;
+    assert_eq!(harness.notifier.sent().len(), 2);
+    assert!(harness.stored().contains(&(3, 7)));
+    harness.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_assignment_keeps_escalating_from_memory_and_writes_nothing() {
+    let changelog = FakeChangelog::default();
+    let harness = Harness::start(changelog.clone());
+    harness
+        .assignments
+        .send(Assignment::Assigned(vec![0]))
+        .unwrap();
+    harness.records.send(raised(0, 1, &alert("a"))).unwrap();
+    wait(Duration::from_millis(50)).await;
+    let written = changelog.writes();
+    harness.assignments.send(Assignment::Lost(vec![0])).unwrap();
+    wait(Duration::from_secs(5 * 60)).await;
+    let sent = harness.notifier.sent();
+    assert_eq!(
+        sent.len(),
+        2,
+        "step 2 went out with the broker away: {sent:?}"
+    );
+    assert_eq!(
+        changelog.writes(),
+        written,
+        "nothing written for a lost partition"
+    );
+    // A new assignment supersedes memory with the changelog (empty here).
+    harness
+        .assignments
+        .send(Assignment::Assigned(vec![0]))
+        .unwrap();
+    wait(Duration::from_secs(15 * 60)).await;
+    assert_eq!(
+        harness.notifier.sent().len(),
+        2,
+        "the dropped escalation fires nothing"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_report_after_a_revoke_is_ignored() {
+    let changelog = FakeChangelog::default();
+    let harness = Harness::start(changelog.clone());
+    harness
+        .assignments
+        .send(Assignment::Assigned(vec![0]))
+        .unwrap();
+    let subject = alert("a");
+    harness.records.send(raised(0, 1, &subject)).unwrap();
+    wait(Duration::from_millis(50)).await;
+    let notification_id = harness.notifier.sent()[0].clone();
+    let written = changelog.writes();
+    harness
+        .assignments
+        .send(Assignment::Revoked(vec![0]))
+        .unwrap();
+    wait(Duration::from_millis(10)).await;
+    harness
+        .reports
+        .send(Report {
+            partition: 0,
+            alert_id: subject.id,
+            notification_id,
+            outcome: Outcome::Delivered,
+        })
+        .unwrap();
+    wait(Duration::from_secs(10 * 60)).await;
+    assert_eq!(
+        changelog.writes(),
+        written,
+        "no write for a revoked partition"
+    );
+    assert_eq!(harness.notifier.sent().len(), 1, "and no timer left behind");
+    harness.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_mid_flush_stores_what_is_acknowledged_and_nothing_else() {
+    let changelog = FakeChangelog::default();
+    changelog.hold(true);
+    let harness = Harness::start(changelog.clone());
+    harness
+        .assignments
+        .send(Assignment::Assigned(vec![0]))
+        .unwrap();
+    harness.records.send(raised(0, 1, &alert("a"))).unwrap();
+    // Stopped before the next flush: the drain queues the write itself.
+    harness.records.send(raised(0, 2, &alert("b"))).unwrap();
+    tokio::task::yield_now().await;
+    let answering = changelog.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        answering.answer(true);
+    });
+    let stored = harness.stop().await;
+    assert_eq!(stored, [(0, 1), (0, 2)], "acknowledged during the drain");
+
+    // Unanswered writes: after the drain's limit, nothing is stored (re-read after restart).
+    let changelog = FakeChangelog::default();
+    changelog.hold(true);
+    let harness = Harness::start(changelog.clone());
+    harness
+        .assignments
+        .send(Assignment::Assigned(vec![0]))
+        .unwrap();
+    harness.records.send(raised(0, 1, &alert("a"))).unwrap();
+    wait(Duration::from_millis(50)).await;
+    let stored = harness.stop().await;
+    assert_eq!(stored, []);
+}
