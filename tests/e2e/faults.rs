@@ -22,7 +22,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use sha2::Digest as _;
 use tonic::Code;
 use wk_e2e::app::{
     MANILA_DUTY, OFFICE, OFFICER_TOKEN, OTHER_OFFICE, OTHER_TOKEN, PANAMA_DUTY, RSO, Settings,
@@ -103,10 +102,12 @@ fn policy() -> String {
     )
 }
 
-/// The notification-id suffix of an email to `address` (see `Recipient::key`).
+/// The notification-id suffix of an email to `address`.
 fn email_key(address: &str) -> String {
-    let digest = sha2::Sha256::digest(address.to_ascii_lowercase().as_bytes());
-    format!("email-{}", hex::encode(&digest[..6]))
+    wk_core::escalation::Recipient::Email {
+        address: address.to_owned(),
+    }
+    .key()
 }
 
 /// Accepted alerts: id → when the api said OK.

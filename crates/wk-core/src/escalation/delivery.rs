@@ -2,7 +2,9 @@
 //! its own notification keeps waiting; a notification finally given up is itself notified, so
 //! that a human learns who could not be reached.
 
-use super::{DeliveryState, Escalation, Event, Outcome, Purpose, Recipient, Status, TargetRef};
+use super::{
+    DeliveryState, Escalation, Event, Outcome, Purpose, Recipient, Status, TargetRef, ids,
+};
 use crate::policy::Directory;
 use crate::time::Timestamp;
 
@@ -95,8 +97,8 @@ impl Escalation {
 
     /// Whether `notification` was failed over (a failover notification was issued for it).
     fn has_failover(&self, notification: &super::Notification) -> bool {
-        let prefix = failover_prefix(
-            &self.alert.id.to_string(),
+        let prefix = ids::failover(
+            self.alert.id,
             self.incident,
             self.round,
             &notification.purpose,
@@ -125,12 +127,7 @@ impl Escalation {
         if self.status != Status::Triggered {
             return false;
         }
-        let Some(prefix) = failover_prefix(
-            &self.alert.id.to_string(),
-            self.incident,
-            self.round,
-            purpose,
-        ) else {
+        let Some(prefix) = ids::failover(self.alert.id, self.incident, self.round, purpose) else {
             return false;
         };
         let purpose = match purpose {
@@ -192,7 +189,7 @@ impl Escalation {
             );
             return;
         }
-        let prefix = format!("{}.undeliverable", failed.id);
+        let prefix = ids::undeliverable(&failed.id);
         let purpose = Purpose::Undeliverable {
             failed_id: failed.id.clone(),
             failed: failed.recipient.clone(),
@@ -258,17 +255,5 @@ impl Escalation {
             }
         }
         everyone
-    }
-}
-
-/// The id prefix of the failover of a notification with `purpose`, if it is one that fails
-/// over (a step notification or the exhaustion notice).
-fn failover_prefix(alert: &str, incident: u32, round: u32, purpose: &Purpose) -> Option<String> {
-    match purpose {
-        Purpose::Step { step, round } => {
-            Some(format!("{alert}.i{incident}.r{round}.s{step}.failover"))
-        }
-        Purpose::Exhausted => Some(format!("{alert}.i{incident}.r{round}.exhausted.failover")),
-        _ => None,
     }
 }

@@ -11,6 +11,7 @@
 //! without waiting for the step's timeout, and the timeline says why.
 
 mod delivery;
+mod ids;
 mod queue;
 mod timer;
 mod types;
@@ -201,9 +202,6 @@ impl Escalation {
     pub fn deliveries(&self) -> &[DeliveryRecord] {
         &self.deliveries
     }
-    pub fn is_exhausted(&self) -> bool {
-        self.exhausted
-    }
     pub fn first_seen(&self) -> Timestamp {
         self.first_seen
     }
@@ -365,10 +363,7 @@ impl Escalation {
             } else {
                 self.chain.on_exhausted.clone()
             };
-            let prefix = format!(
-                "{}.i{}.r{}.exhausted",
-                self.alert.id, self.incident, self.round
-            );
+            let prefix = ids::exhausted(self.alert.id, self.incident, self.round);
             for recipient in self.resolve(&targets, directory, now) {
                 self.issue(&prefix, recipient, Purpose::Exhausted, now);
             }
@@ -390,10 +385,7 @@ impl Escalation {
                 round: self.round,
             },
         );
-        let prefix = format!(
-            "{}.i{}.r{}.s{}",
-            self.alert.id, self.incident, self.round, self.step
-        );
+        let prefix = ids::step(self.alert.id, self.incident, self.round, self.step);
         let purpose = Purpose::Step {
             step: self.step,
             round: self.round,
@@ -488,7 +480,7 @@ impl Escalation {
     }
 
     fn issue(&mut self, prefix: &str, recipient: Recipient, purpose: Purpose, now: Timestamp) {
-        let id = format!("{prefix}.{}", recipient.key());
+        let id = ids::id(prefix, &recipient);
         if self
             .deliveries
             .iter()

@@ -85,9 +85,12 @@ impl Escalation {
             return;
         };
         let targets = step.targets.clone();
-        let prefix = format!(
-            "{}.i{}.u{}.r{}.s{}",
-            self.alert.id, self.incident, self.revision, self.round, self.step
+        let prefix = super::ids::update(
+            self.alert.id,
+            self.incident,
+            self.revision,
+            self.round,
+            self.step,
         );
         let purpose = Purpose::Updated {
             revision: self.revision,

@@ -1,0 +1,90 @@
+//! Notification ids, made in one place. An id is a prefix naming what the notification is
+//! about, then the recipient's key:
+//!
+//! `<alert>.i<incident>[.u<revision>].r<round>.(s<step>|exhausted)[.failover][.undeliverable.…].<recipient>`
+//!
+//! Deterministic: a re-read record or a restored escalation decides the same ids, so
+//! receivers (and the executor) drop repeats by id; the incident keeps a re-raised alert's
+//! notifications apart from its earlier incident's.
+
+use crate::alert::AlertId;
+
+use super::types::{Purpose, Recipient};
+
+/// The prefix of a step's notifications.
+pub(crate) fn step(alert: AlertId, incident: u32, round: u32, step: usize) -> String {
+    format!("{alert}.i{incident}.r{round}.s{step}")
+}
+
+/// The prefix of an update's notifications to the current step's targets.
+pub(crate) fn update(
+    alert: AlertId,
+    incident: u32,
+    revision: u32,
+    round: u32,
+    step: usize,
+) -> String {
+    format!("{alert}.i{incident}.u{revision}.r{round}.s{step}")
+}
+
+/// The prefix of the "chain exhausted" notices of `round`.
+pub(crate) fn exhausted(alert: AlertId, incident: u32, round: u32) -> String {
+    format!("{alert}.i{incident}.r{round}.exhausted")
+}
+
+/// The prefix of the notices that notification `failed` could not be delivered.
+pub(crate) fn undeliverable(failed: &str) -> String {
+    format!("{failed}.undeliverable")
+}
+
+/// The prefix of the failover of a notification with `purpose`, if it is one that fails over
+/// (a step notification or the exhaustion notice of `round`).
+pub(crate) fn failover(
+    alert: AlertId,
+    incident: u32,
+    round: u32,
+    purpose: &Purpose,
+) -> Option<String> {
+    match purpose {
+        Purpose::Step { step: at, round } => {
+            Some(format!("{}.failover", step(alert, incident, *round, *at)))
+        }
+        Purpose::Exhausted => Some(format!("{}.failover", exhausted(alert, incident, round))),
+        _ => None,
+    }
+}
+
+/// The id of the notification of `prefix` to `recipient`.
+pub(crate) fn id(prefix: &str, recipient: &Recipient) -> String {
+    format!("{prefix}.{}", recipient.key())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_name_what_they_are_about() {
+        let alert = AlertId::for_dedup_key("ng-maiduguri", "gate");
+        let manila = Recipient::Webhook {
+            console: "manila".into(),
+        };
+        assert_eq!(
+            id(&step(alert, 2, 1, 0), &manila),
+            format!("{alert}.i2.r1.s0.webhook-manila")
+        );
+        assert_eq!(update(alert, 1, 3, 0, 1), format!("{alert}.i1.u3.r0.s1"));
+        assert_eq!(
+            failover(alert, 1, 0, &Purpose::Step { step: 1, round: 2 }),
+            Some(format!("{alert}.i1.r2.s1.failover"))
+        );
+        assert_eq!(
+            failover(alert, 1, 4, &Purpose::Exhausted),
+            Some(format!("{alert}.i1.r4.exhausted.failover"))
+        );
+        assert_eq!(
+            undeliverable("x.i1.r0.s0.webhook-panama"),
+            "x.i1.r0.s0.webhook-panama.undeliverable"
+        );
+    }
+}
