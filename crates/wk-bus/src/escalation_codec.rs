@@ -462,7 +462,7 @@ pub fn decode_escalation(bytes: &[u8]) -> Result<(Snapshot, i64), DecodeError> {
         alert,
         incident: state.incident,
         route: state.route,
-        chain,
+        chain: chain.into(),
         status,
         step: state.step as usize,
         round: state.round,

@@ -22,6 +22,7 @@ impl Escalation {
         now: Timestamp,
     ) {
         let Some(record) = self
+            .state
             .deliveries
             .iter_mut()
             .find(|record| record.notification.id == id && record.state.is_open())
@@ -98,13 +99,14 @@ impl Escalation {
     /// Whether `notification` was failed over (a failover notification was issued for it).
     fn has_failover(&self, notification: &super::Notification) -> bool {
         let prefix = ids::failover(
-            self.alert.id,
-            self.incident,
-            self.round,
+            self.state.alert.id,
+            self.state.incident,
+            self.state.round,
             &notification.purpose,
         );
         prefix.is_some_and(|prefix| {
-            self.deliveries
+            self.state
+                .deliveries
                 .iter()
                 .any(|record| record.notification.id.starts_with(&prefix))
         })
@@ -124,10 +126,15 @@ impl Escalation {
         let Recipient::Webhook { console: from } = recipient else {
             return false;
         };
-        if self.status != Status::Triggered {
+        if self.state.status != Status::Triggered {
             return false;
         }
-        let Some(prefix) = ids::failover(self.alert.id, self.incident, self.round, purpose) else {
+        let Some(prefix) = ids::failover(
+            self.state.alert.id,
+            self.state.incident,
+            self.state.round,
+            purpose,
+        ) else {
             return false;
         };
         let purpose = match purpose {
@@ -174,7 +181,7 @@ impl Escalation {
         // Once acknowledged or resolved a human has the alert; notices are never noticed
         // again, so they cannot loop.
         if matches!(failed.purpose, Purpose::Undeliverable { .. })
-            || self.status != Status::Triggered
+            || self.state.status != Status::Triggered
         {
             return;
         }
@@ -211,7 +218,7 @@ impl Escalation {
         // notifications of this incident is parked or failed.
         let reachable = |recipient: &Recipient| {
             recipient != failed
-                && !self.deliveries.iter().any(|record| {
+                && !self.state.deliveries.iter().any(|record| {
                     record.notification.recipient == *recipient
                         && matches!(
                             record.state,
@@ -227,10 +234,10 @@ impl Escalation {
         };
         let mut candidates: Vec<&[TargetRef]> = Vec::new();
         if let Some(after) = after {
-            for step in self.chain.steps.iter().skip(after) {
+            for step in self.state.chain.steps.iter().skip(after) {
                 candidates.push(&step.targets);
             }
-            candidates.push(&self.chain.on_exhausted);
+            candidates.push(&self.state.chain.on_exhausted);
         }
         for targets in candidates {
             let (recipients, _) = self.recipients_of(targets, directory, now);

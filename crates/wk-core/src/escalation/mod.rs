@@ -30,37 +30,24 @@ use crate::alert::Alert;
 use crate::policy::{Chain, Directory, Policy, TargetRef};
 use crate::time::Timestamp;
 
-/// The escalation of one incident of one alert.
+/// The escalation of one incident of one alert: its persisted state (the [`Snapshot`] the
+/// state changelog holds, nothing copied beside it) and the actions decided and not yet
+/// taken.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Escalation {
-    pub(crate) alert: Alert,
-    pub(crate) incident: u32,
-    pub(crate) route: String,
-    pub(crate) chain: Arc<Chain>,
-    pub(crate) status: Status,
-    pub(crate) step: usize,
-    pub(crate) round: u32,
-    pub(crate) passes_left: u32,
-    pub(crate) exhausted: bool,
-    pub(crate) timers: TimerTable,
-    pub(crate) deliveries: Vec<DeliveryRecord>,
-    pub(crate) timeline: Vec<Entry>,
-    pub(crate) occurrences: u32,
-    pub(crate) first_seen: Timestamp,
-    pub(crate) last_seen: Timestamp,
-    /// Updates by the office so far (severity raised, title or description changed).
-    pub(crate) revision: u32,
+    pub(crate) state: Snapshot,
     actions: VecDeque<Action>,
 }
 
 /// Everything an escalation persists, for the state changelog codec. Restoring one re-issues
-/// the notifications still pending (same ids).
+/// the notifications still pending (same ids). The chain is shared with the policy (and with
+/// every escalation on it) while the policy still has it unchanged.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
     pub alert: Alert,
     pub incident: u32,
     pub route: String,
-    pub chain: Chain,
+    pub chain: Arc<Chain>,
     pub status: Status,
     pub step: usize,
     pub round: u32,
@@ -72,6 +59,7 @@ pub struct Snapshot {
     pub occurrences: u32,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
+    /// Updates by the office so far (severity raised, title or description changed).
     pub revision: u32,
 }
 
@@ -86,29 +74,31 @@ impl Escalation {
         now: Timestamp,
     ) -> Escalation {
         let mut escalation = Escalation {
-            alert,
-            incident,
-            route: route.to_owned(),
-            passes_left: chain.repeat,
-            chain,
-            status: Status::Triggered,
-            step: 0,
-            round: 0,
-            exhausted: false,
-            timers: TimerTable::default(),
-            deliveries: Vec::new(),
-            timeline: Vec::new(),
-            occurrences: 1,
-            first_seen: now,
-            last_seen: now,
-            revision: 0,
+            state: Snapshot {
+                alert,
+                incident,
+                route: route.to_owned(),
+                passes_left: chain.repeat,
+                chain,
+                status: Status::Triggered,
+                step: 0,
+                round: 0,
+                exhausted: false,
+                timers: TimerTable::default(),
+                deliveries: Vec::new(),
+                timeline: Vec::new(),
+                occurrences: 1,
+                first_seen: now,
+                last_seen: now,
+                revision: 0,
+            },
             actions: VecDeque::new(),
         };
         escalation.log(
             now,
             Event::Raised {
                 route: route.to_owned(),
-                chain: escalation.chain.id.clone(),
+                chain: escalation.state.chain.id.clone(),
             },
         );
         escalation.fire_step(directory, now);
@@ -123,24 +113,7 @@ impl Escalation {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            alert: self.alert.clone(),
-            incident: self.incident,
-            route: self.route.clone(),
-            chain: Chain::clone(&self.chain),
-            status: self.status.clone(),
-            step: self.step,
-            round: self.round,
-            passes_left: self.passes_left,
-            exhausted: self.exhausted,
-            timers: self.timers.clone(),
-            deliveries: self.deliveries.clone(),
-            timeline: self.timeline.clone(),
-            occurrences: self.occurrences,
-            first_seen: self.first_seen,
-            last_seen: self.last_seen,
-            revision: self.revision,
-        }
+        self.state.clone()
     }
 
     /// Restores a persisted escalation; its pending notifications are queued again.
@@ -150,11 +123,11 @@ impl Escalation {
         let shared = policy
             .chains
             .get(&snapshot.chain.id)
-            .filter(|chain| ***chain == snapshot.chain)
+            .filter(|chain| **chain == snapshot.chain)
             .cloned();
         let mut escalation = Escalation::restore(snapshot);
         if let Some(chain) = shared {
-            escalation.chain = chain;
+            escalation.state.chain = chain;
         }
         escalation
     }
@@ -167,50 +140,36 @@ impl Escalation {
             .map(|record| Action::Deliver(record.notification.clone()))
             .collect();
         Escalation {
-            alert: snapshot.alert,
-            incident: snapshot.incident,
-            route: snapshot.route,
-            chain: Arc::new(snapshot.chain),
-            status: snapshot.status,
-            step: snapshot.step,
-            round: snapshot.round,
-            passes_left: snapshot.passes_left,
-            exhausted: snapshot.exhausted,
-            timers: snapshot.timers,
-            deliveries: snapshot.deliveries,
-            timeline: snapshot.timeline,
-            occurrences: snapshot.occurrences,
-            first_seen: snapshot.first_seen,
-            last_seen: snapshot.last_seen,
-            revision: snapshot.revision,
+            state: snapshot,
             actions,
         }
     }
 
     pub fn alert(&self) -> &Alert {
-        &self.alert
+        &self.state.alert
     }
     pub fn status(&self) -> &Status {
-        &self.status
+        &self.state.status
     }
     pub fn incident(&self) -> u32 {
-        self.incident
+        self.state.incident
     }
     pub fn timeline(&self) -> &[Entry] {
-        &self.timeline
+        &self.state.timeline
     }
     pub fn deliveries(&self) -> &[DeliveryRecord] {
-        &self.deliveries
+        &self.state.deliveries
     }
     pub fn first_seen(&self) -> Timestamp {
-        self.first_seen
+        self.state.first_seen
     }
     pub fn occurrences(&self) -> u32 {
-        self.occurrences
+        self.state.occurrences
     }
     /// When notification `id` was parked, if it is.
     pub fn parked_since(&self, id: &str) -> Option<Timestamp> {
-        self.deliveries
+        self.state
+            .deliveries
             .iter()
             .find(|record| record.notification.id == id)
             .and_then(|record| match record.state {
@@ -221,7 +180,7 @@ impl Escalation {
 
     /// The next instant `handle_timeout` must be called at, if any.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.timers.next_timeout()
+        self.state.timers.next_timeout()
     }
 
     /// The next thing to do, if any.
@@ -249,16 +208,17 @@ impl Escalation {
                 issued_for: issued_for.unwrap_or_default(),
             };
         };
-        match &self.status {
+        match &self.state.status {
             Status::Acknowledged { by: first, .. } => AckEffect::AlreadyAcknowledged(first.clone()),
             Status::Resolved { .. } => AckEffect::AlreadyResolved,
             Status::Triggered => {
-                self.timers.stop(Timer::Step);
-                if let Some(timeout) = self.chain.ack_timeout_ms {
-                    self.timers
+                self.state.timers.stop(Timer::Step);
+                if let Some(timeout) = self.state.chain.ack_timeout_ms {
+                    self.state
+                        .timers
                         .set(Timer::AckTimeout, now.saturating_add_millis(timeout));
                 }
-                self.status = Status::Acknowledged {
+                self.state.status = Status::Acknowledged {
                     by: by.clone(),
                     at: now,
                 };
@@ -277,7 +237,7 @@ impl Escalation {
         now: Timestamp,
     ) -> Option<Responder> {
         match issued_for {
-            Some(incident) if incident != self.incident => {
+            Some(incident) if incident != self.state.incident => {
                 self.log(now, Event::ActionRefused { by, incident });
                 None
             }
@@ -301,12 +261,12 @@ impl Escalation {
         let Some(by) = self.for_this_incident(by, issued_for, now) else {
             return false;
         };
-        if let Status::Resolved { .. } = self.status {
+        if let Status::Resolved { .. } = self.state.status {
             return false;
         }
-        self.timers.stop(Timer::Step);
-        self.timers.stop(Timer::AckTimeout);
-        self.status = Status::Resolved {
+        self.state.timers.stop(Timer::Step);
+        self.state.timers.stop(Timer::AckTimeout);
+        self.state.status = Status::Resolved {
             by: by.clone(),
             at: now,
         };
@@ -316,22 +276,22 @@ impl Escalation {
 
     /// Fires whatever timer is due at `now`; spurious calls are no-ops.
     pub fn handle_timeout(&mut self, directory: &Directory, now: Timestamp) {
-        while let Some(timer) = self.timers.expired(now) {
-            self.timers.stop(timer);
+        while let Some(timer) = self.state.timers.expired(now) {
+            self.state.timers.stop(timer);
             match timer {
                 Timer::Step => {
-                    if self.status == Status::Triggered && !self.exhausted {
+                    if self.state.status == Status::Triggered && !self.state.exhausted {
                         self.advance(directory, now);
                     }
                 }
                 Timer::AckTimeout => {
-                    if let Status::Acknowledged { .. } = self.status {
-                        self.status = Status::Triggered;
+                    if let Status::Acknowledged { .. } = self.state.status {
+                        self.state.status = Status::Triggered;
                         self.log(now, Event::AckTimedOut);
-                        self.exhausted = false;
-                        self.passes_left = self.chain.repeat;
-                        self.round += 1;
-                        self.step = 0;
+                        self.state.exhausted = false;
+                        self.state.passes_left = self.state.chain.repeat;
+                        self.state.round += 1;
+                        self.state.step = 0;
                         self.fire_step(directory, now);
                     }
                 }
@@ -340,30 +300,31 @@ impl Escalation {
     }
 
     fn advance(&mut self, directory: &Directory, now: Timestamp) {
-        if self.step + 1 < self.chain.steps.len() {
-            self.step += 1;
-        } else if self.passes_left > 0 {
-            self.passes_left -= 1;
-            self.round += 1;
-            self.step = 0;
+        if self.state.step + 1 < self.state.chain.steps.len() {
+            self.state.step += 1;
+        } else if self.state.passes_left > 0 {
+            self.state.passes_left -= 1;
+            self.state.round += 1;
+            self.state.step = 0;
         } else {
-            self.exhausted = true;
+            self.state.exhausted = true;
             self.log(
                 now,
                 Event::Exhausted {
-                    rounds: self.chain.repeat + 1,
+                    rounds: self.state.chain.repeat + 1,
                 },
             );
-            let targets = if self.chain.on_exhausted.is_empty() {
-                self.chain
+            let targets = if self.state.chain.on_exhausted.is_empty() {
+                self.state
+                    .chain
                     .steps
                     .first()
                     .map(|step| step.targets.clone())
                     .unwrap_or_default()
             } else {
-                self.chain.on_exhausted.clone()
+                self.state.chain.on_exhausted.clone()
             };
-            let prefix = ids::exhausted(self.alert.id, self.incident, self.round);
+            let prefix = ids::exhausted(self.state.alert.id, self.state.incident, self.state.round);
             for recipient in self.resolve(&targets, directory, now) {
                 self.issue(&prefix, recipient, Purpose::Exhausted, now);
             }
@@ -373,27 +334,32 @@ impl Escalation {
     }
 
     fn fire_step(&mut self, directory: &Directory, now: Timestamp) {
-        let Some(step) = self.chain.steps.get(self.step).cloned() else {
-            self.exhausted = true;
+        let Some(step) = self.state.chain.steps.get(self.state.step).cloned() else {
+            self.state.exhausted = true;
             self.log(now, Event::Exhausted { rounds: 0 });
             return;
         };
         self.log(
             now,
             Event::StepFired {
-                step: self.step,
-                round: self.round,
+                step: self.state.step,
+                round: self.state.round,
             },
         );
-        let prefix = ids::step(self.alert.id, self.incident, self.round, self.step);
+        let prefix = ids::step(
+            self.state.alert.id,
+            self.state.incident,
+            self.state.round,
+            self.state.step,
+        );
         let purpose = Purpose::Step {
-            step: self.step,
-            round: self.round,
+            step: self.state.step,
+            round: self.state.round,
         };
         for recipient in self.resolve(&step.targets, directory, now) {
             self.issue(&prefix, recipient, purpose.clone(), now);
         }
-        self.timers.set(
+        self.state.timers.set(
             Timer::Step,
             now.saturating_add_millis(step.timeout_ms.max(1)),
         );
@@ -467,7 +433,7 @@ impl Escalation {
                 }),
                 TargetRef::RegionalSecurityOfficer => {
                     let on_call = directory
-                        .region_of(&self.alert.country)
+                        .region_of(&self.state.alert.country)
                         .and_then(|region| person_on_call(&region.security_officer_schedule));
                     match on_call {
                         Some(address) => push(Recipient::Email { address }),
@@ -482,6 +448,7 @@ impl Escalation {
     fn issue(&mut self, prefix: &str, recipient: Recipient, purpose: Purpose, now: Timestamp) {
         let id = ids::id(prefix, &recipient);
         if self
+            .state
             .deliveries
             .iter()
             .any(|record| record.notification.id == id)
@@ -495,8 +462,8 @@ impl Escalation {
         };
         // Exact growth: a few dozen entries at most, held for the life of the alert, so the
         // slack of doubling would cost more memory than the copies cost time.
-        self.deliveries.reserve_exact(1);
-        self.deliveries.push(DeliveryRecord {
+        self.state.deliveries.reserve_exact(1);
+        self.state.deliveries.push(DeliveryRecord {
             notification: notification.clone(),
             state: DeliveryState::Pending,
         });
@@ -505,8 +472,8 @@ impl Escalation {
     }
 
     fn log(&mut self, at: Timestamp, event: Event) {
-        self.timeline.reserve_exact(1);
-        self.timeline.push(Entry { at, event });
+        self.state.timeline.reserve_exact(1);
+        self.state.timeline.push(Entry { at, event });
     }
 }
 

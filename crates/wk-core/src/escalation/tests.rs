@@ -770,9 +770,9 @@ fn escalations_share_their_chain_with_the_policy_also_after_a_restore() {
     let policy = policy(0, None);
     let standard = &policy.chains["standard"];
     let escalation = Escalation::route(alert(), &policy, minutes("0m"));
-    assert!(std::sync::Arc::ptr_eq(&escalation.chain, standard));
+    assert!(std::sync::Arc::ptr_eq(&escalation.state.chain, standard));
     let restored = Escalation::restore_in(escalation.snapshot(), &policy);
-    assert!(std::sync::Arc::ptr_eq(&restored.chain, standard));
+    assert!(std::sync::Arc::ptr_eq(&restored.state.chain, standard));
     assert_eq!(restored.snapshot(), escalation.snapshot());
     // A chain changed since (new configuration) is kept as the alert started with it.
     let mut changed = policy.clone();
@@ -780,7 +780,7 @@ fn escalations_share_their_chain_with_the_policy_also_after_a_restore() {
     longer.repeat += 1;
     changed.chains.insert("standard".into(), longer.into());
     let kept = Escalation::restore_in(escalation.snapshot(), &changed);
-    assert_eq!(*kept.chain, **standard);
+    assert_eq!(*kept.state.chain, **standard);
 }
 
 #[test]
@@ -859,7 +859,7 @@ proptest! {
             }
             now = now.saturating_add_millis(advance);
             let was_acknowledged = matches!(escalation.status(), Status::Acknowledged { .. });
-            let timers_before = escalation.timers.clone();
+            let timers_before = escalation.state.timers.clone();
             let is_timeout = matches!(input, Input::Timeout);
             let ids: Vec<String> = escalation.deliveries().iter().map(|r| r.notification.id.clone()).collect();
             match input {
@@ -893,7 +893,7 @@ proptest! {
             }
             let acknowledged = matches!(escalation.status(), Status::Acknowledged { .. });
             if acknowledged {
-                prop_assert!(escalation.timers.get(Timer::Step).is_none(), "ack left the step timer running");
+                prop_assert!(escalation.state.timers.get(Timer::Step).is_none(), "ack left the step timer running");
                 if was_acknowledged {
                     // Only an office's update of the alert is told while acknowledged.
                     prop_assert!(
@@ -907,7 +907,7 @@ proptest! {
             }
             // A timer is never set in the past, and after handle_timeout nothing is left due.
             for timer in [Timer::Step, Timer::AckTimeout] {
-                let after = escalation.timers.get(timer);
+                let after = escalation.state.timers.get(timer);
                 if after != timers_before.get(timer)
                     && let Some(at) = after
                 {

@@ -41,12 +41,12 @@ impl Escalation {
     /// otherwise a repeat folded into the open incident, or, when it raises the severity or
     /// changes the title or description, an update of it.
     pub fn handle_trigger(&mut self, alert: Alert, policy: &Policy, now: Timestamp) {
-        if let Status::Resolved { .. } = self.status {
+        if let Status::Resolved { .. } = self.state.status {
             let (route, chain) = policy.route(&alert);
             let (route, chain) = (route.to_owned(), chain.clone());
             *self = Escalation::new(
                 alert,
-                self.incident + 1,
+                self.state.incident + 1,
                 &route,
                 chain,
                 &policy.directory,
@@ -54,48 +54,48 @@ impl Escalation {
             );
             return;
         }
-        self.occurrences = self.occurrences.saturating_add(1);
-        self.last_seen = self.last_seen.max(now);
-        let previous = version(&self.alert);
+        self.state.occurrences = self.state.occurrences.saturating_add(1);
+        self.state.last_seen = self.state.last_seen.max(now);
+        let previous = version(&self.state.alert);
         let mut current = version(&alert);
         current.severity = current.severity.max(previous.severity);
         let Some(changed) = changes(&previous, &current) else {
             self.log(
                 now,
                 Event::Repeated {
-                    occurrences: self.occurrences,
+                    occurrences: self.state.occurrences,
                 },
             );
             return;
         };
-        self.revision += 1;
-        self.alert.severity = current.severity;
-        self.alert.title = current.title.clone();
-        self.alert.description = current.description.clone();
+        self.state.revision += 1;
+        self.state.alert.severity = current.severity;
+        self.state.alert.title = current.title.clone();
+        self.state.alert.description = current.description.clone();
         self.log(
             now,
             Event::Updated {
-                revision: self.revision,
+                revision: self.state.revision,
                 previous,
                 current,
             },
         );
         self.reroute(policy, now);
-        let Some(step) = self.chain.steps.get(self.step) else {
+        let Some(step) = self.state.chain.steps.get(self.state.step) else {
             return;
         };
         let targets = step.targets.clone();
         let prefix = super::ids::update(
-            self.alert.id,
-            self.incident,
-            self.revision,
-            self.round,
-            self.step,
+            self.state.alert.id,
+            self.state.incident,
+            self.state.revision,
+            self.state.round,
+            self.state.step,
         );
         let purpose = Purpose::Updated {
-            revision: self.revision,
-            step: self.step,
-            round: self.round,
+            revision: self.state.revision,
+            step: self.state.step,
+            round: self.state.round,
             changes: changed,
         };
         for recipient in self.resolve(&targets, &policy.directory, now) {
@@ -107,34 +107,35 @@ impl Escalation {
     /// new round (a triggered incident re-arms the step timer; an acknowledged one keeps its
     /// acknowledgement and uses the new chain if it returns to triggered).
     fn reroute(&mut self, policy: &Policy, now: Timestamp) {
-        let (route, chain) = policy.route(&self.alert);
-        if chain.id == self.chain.id {
+        let (route, chain) = policy.route(&self.state.alert);
+        if chain.id == self.state.chain.id {
             return;
         }
-        self.route = route.to_owned();
-        self.chain = chain.clone();
+        self.state.route = route.to_owned();
+        self.state.chain = chain.clone();
         self.log(
             now,
             Event::Rerouted {
-                route: self.route.clone(),
-                chain: self.chain.id.clone(),
+                route: self.state.route.clone(),
+                chain: self.state.chain.id.clone(),
             },
         );
-        self.round += 1;
-        self.step = 0;
-        self.passes_left = self.chain.repeat;
-        self.exhausted = false;
-        if self.status == Status::Triggered
-            && let Some(timeout_ms) = self.chain.steps.first().map(|step| step.timeout_ms)
+        self.state.round += 1;
+        self.state.step = 0;
+        self.state.passes_left = self.state.chain.repeat;
+        self.state.exhausted = false;
+        if self.state.status == Status::Triggered
+            && let Some(timeout_ms) = self.state.chain.steps.first().map(|step| step.timeout_ms)
         {
             self.log(
                 now,
                 Event::StepFired {
                     step: 0,
-                    round: self.round,
+                    round: self.state.round,
                 },
             );
-            self.timers
+            self.state
+                .timers
                 .set(Timer::Step, now.saturating_add_millis(timeout_ms.max(1)));
         }
     }
