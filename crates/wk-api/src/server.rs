@@ -2,7 +2,6 @@
 //! listener bound by the caller, until the shutdown token is cancelled. And the task that keeps
 //! the known-alerts view current from the state changelog.
 
-use prost::Message as _;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -126,11 +125,16 @@ pub async fn follow_states(kafka: KafkaConfig, view: StateView, shutdown: Cancel
                 continue;
             }
         };
+        // Through the bus's codec, which knows every kind of state record.
         let decoded = record
             .payload
             .as_deref()
-            .map(pb::EscalationState::decode)
-            .map(|state| state.map(|state| (state.alert_id.parse::<AlertId>(), state)));
+            .map(wk_bus::escalation_codec::decode_state_record)
+            .map(|machine| {
+                machine.map(|pb::state_record::Machine::Escalation(state)| {
+                    (state.alert_id.parse::<AlertId>(), state)
+                })
+            });
         match decoded {
             Some(Ok((Ok(id), state))) => view.observe(id, state),
             Some(_) => warn!(offset = record.offset, "undecodable state record skipped"),

@@ -341,7 +341,7 @@ pub fn encode_escalation(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
         Status::Resolved { by, at } => (pb::AlertStatus::Resolved, Some(by), Some(*at)),
     };
     let chain = &snapshot.chain;
-    pb::EscalationState {
+    let state = pb::EscalationState {
         alert_id: snapshot.alert.id.to_string(),
         alert: Some(alert_to_pb(&snapshot.alert)),
         incident: snapshot.incident,
@@ -383,8 +383,22 @@ pub fn encode_escalation(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
         last_seen: Some(timestamp_to_pb(snapshot.last_seen)),
         input_offset,
         revision: snapshot.revision,
+    };
+    pb::StateRecord {
+        machine: Some(pb::state_record::Machine::Escalation(state)),
     }
     .encode_to_vec()
+}
+
+/// The machine a state changelog record holds; a record from before the `StateRecord`
+/// envelope is a bare `EscalationState`.
+pub fn decode_state_record(bytes: &[u8]) -> Result<pb::state_record::Machine, DecodeError> {
+    match pb::StateRecord::decode(bytes)?.machine {
+        Some(machine) => Ok(machine),
+        None => Ok(pb::state_record::Machine::Escalation(
+            pb::EscalationState::decode(bytes)?,
+        )),
+    }
 }
 
 fn required_time(
@@ -398,7 +412,7 @@ fn required_time(
 
 /// Decodes a snapshot and the input offset it reflects.
 pub fn decode_escalation(bytes: &[u8]) -> Result<(Snapshot, i64), DecodeError> {
-    let state = pb::EscalationState::decode(bytes)?;
+    let pb::state_record::Machine::Escalation(state) = decode_state_record(bytes)?;
     let first_seen = required_time(state.first_seen.as_ref(), "first_seen")?;
     let alert = alert_from_pb(state.alert, state.alert_id.parse()?, first_seen)?;
     let chain = state.chain.ok_or(DecodeError::Missing("chain"))?;

@@ -144,3 +144,32 @@ fn an_escalation_survives_the_changelog_in_every_state() {
     check(&escalation, 4);
     assert!(decode_escalation(b"\x08\x01garbage").is_err());
 }
+
+#[test]
+fn state_records_carry_their_kind_and_bare_records_from_before_still_decode() {
+    use prost::Message as _;
+    let now = Timestamp::from_unix_millis(1_795_000_000_000);
+    let alert = AlertDraft {
+        office_id: "ng-maiduguri".into(),
+        severity: Some(wk_core::Severity::Critical),
+        category: Some(wk_core::Category::Crime),
+        title: "t".into(),
+        country: "NG".into(),
+        place: "p".into(),
+        occurred_at: Some(now),
+        dedup_key: "k".into(),
+        ..AlertDraft::default()
+    }
+    .validate(now, wk_core::AlertId::fresh(now, [0; 10]))
+    .unwrap();
+    let snapshot = Escalation::route(alert, &policy(), now).snapshot();
+    let bytes = encode_escalation(&snapshot, 9);
+    let envelope = pb::StateRecord::decode(bytes.as_slice()).unwrap();
+    let Some(pb::state_record::Machine::Escalation(state)) = envelope.machine else {
+        panic!("an escalation record is tagged as one");
+    };
+    // The same state written bare, as before the envelope, decodes to the same snapshot.
+    let bare = state.encode_to_vec();
+    assert_eq!(decode_escalation(&bare).unwrap(), (snapshot.clone(), 9));
+    assert_eq!(decode_escalation(&bytes).unwrap(), (snapshot, 9));
+}
