@@ -5,6 +5,7 @@ pub mod alert;
 pub mod config;
 pub mod escalation;
 pub mod links;
+pub mod machine;
 pub mod policy;
 pub mod schedule;
 pub mod signing;

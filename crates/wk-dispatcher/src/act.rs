@@ -20,7 +20,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         let Some(tracked) = self.store.get_mut(key) else {
             return;
         };
-        let escalation = &mut tracked.escalation;
+        let escalation = &mut tracked.machine;
         count_new_events(escalation, &mut tracked.counted);
         while let Some(Action::Deliver(notification)) = escalation.poll_action() {
             let notification_id = notification.id.clone();

@@ -85,7 +85,7 @@ pub struct Dispatcher<I = GroupConsumer, C = KafkaChangelog, N = Executor, K = W
     reports: UnboundedReceiver<Report>,
     pub(crate) clock: K,
     pub(crate) policy: Policy,
-    pub(crate) store: Store,
+    pub(crate) store: Store<Escalation>,
     pub(crate) pipeline: WriteBehind,
     /// Acknowledgements of queued writes, in any order (the pipeline orders them).
     in_flight: FuturesUnordered<InFlight>,
@@ -237,7 +237,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
 
     fn record_gauges(&self) {
         let (mut triggered, mut acknowledged) = (0, 0);
-        for escalation in self.store.escalations() {
+        for escalation in self.store.machines() {
             match escalation.status() {
                 Status::Triggered => triggered += 1,
                 Status::Acknowledged { .. } => acknowledged += 1,
@@ -284,7 +284,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         let changed = match (self.store.get_mut(key), event) {
             (Some(tracked), _) if offset <= tracked.input_offset => false,
             (Some(tracked), event) => {
-                let escalation = &mut tracked.escalation;
+                let escalation = &mut tracked.machine;
                 match event {
                     Event::Raised { alert, .. } => {
                         escalation.handle_trigger(alert, &self.policy, now)
@@ -308,7 +308,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 self.store.insert(
                     key,
                     Tracked {
-                        escalation,
+                        machine: escalation,
                         input_offset: offset,
                         armed: None,
                         counted: 0,
@@ -341,7 +341,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             // The partition was revoked meanwhile: its new owner re-sends what is pending.
             return Flow::Continue;
         };
-        tracked.escalation.handle_delivery(
+        tracked.machine.handle_delivery(
             &report.notification_id,
             report.outcome,
             &self.policy.directory,
@@ -360,9 +360,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             };
             let span = info_span!("escalate", alert_id = %key.1, partition = key.0);
             tracked.trace.adopt(&span);
-            tracked
-                .escalation
-                .handle_timeout(&self.policy.directory, now);
+            tracked.machine.handle_timeout(&self.policy.directory, now);
             self.pipeline.changed(key, None);
             span.in_scope(|| self.act(key));
         }
@@ -394,7 +392,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 Release::Rewrite { ticket, key } => {
                     let payload = match self.store.get(key) {
                         Some(tracked) if !self.store.is_orphaned(key.0) => {
-                            encode_escalation(&tracked.escalation.snapshot(), tracked.input_offset)
+                            encode_escalation(&tracked.machine.snapshot(), tracked.input_offset)
                         }
                         // Revoked or lost meanwhile: its owner has the last acknowledged state.
                         _ => {
@@ -440,7 +438,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             // Revoked meanwhile: its next owner has the last acknowledged state.
             return true;
         };
-        let payload = encode_escalation(&tracked.escalation.snapshot(), tracked.input_offset);
+        let payload = encode_escalation(&tracked.machine.snapshot(), tracked.input_offset);
         let name = key.1.to_string();
         loop {
             match self.changelog.write(key.0, &name, &payload) {

@@ -12,7 +12,7 @@ use std::collections::{HashSet, VecDeque};
 
 use wk_core::alert::AlertId;
 
-/// An escalation in its partition.
+/// A machine in its partition: the dispatcher's key for escalations.
 pub type Key = (i32, AlertId);
 
 /// A queued write, to match its acknowledgement.
@@ -27,10 +27,10 @@ enum Write {
 }
 
 #[derive(Debug)]
-enum Slot {
+enum Slot<K> {
     Write {
         ticket: Ticket,
-        key: Key,
+        key: K,
         state: Write,
     },
     Offset {
@@ -41,35 +41,60 @@ enum Slot {
 
 /// What the driver must do next.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Release {
+pub enum Release<K = Key> {
     /// Store this input offset: everything queued before it is on the changelog.
     Store { partition: i32, offset: i64 },
     /// The broker refused this write: write the escalation's current state again and report
     /// the outcome under the same ticket. Nothing after it is released meanwhile.
-    Rewrite { ticket: Ticket, key: Key },
+    Rewrite { ticket: Ticket, key: K },
 }
 
-#[derive(Debug, Default)]
-pub struct WriteBehind {
-    /// Escalations changed since the last flush, in the order they first changed.
-    dirty: Vec<Key>,
-    dirty_set: HashSet<Key>,
+/// Generic over the machine key (partition first), so every kind of machine is written the
+/// same way.
+#[derive(Debug)]
+pub struct WriteBehind<K = Key> {
+    /// Machines changed since the last flush, in the order they first changed.
+    dirty: Vec<K>,
+    dirty_set: HashSet<K>,
     /// Offsets waiting for the next flush's writes.
     unflushed: Vec<(i32, i64)>,
     /// Queued writes and offsets, in input order.
-    queue: VecDeque<Slot>,
+    queue: VecDeque<Slot<K>>,
     next_ticket: u64,
 }
 
-impl WriteBehind {
+impl<K> Default for WriteBehind<K> {
+    fn default() -> WriteBehind<K> {
+        WriteBehind {
+            dirty: Vec::new(),
+            dirty_set: HashSet::new(),
+            unflushed: Vec::new(),
+            queue: VecDeque::new(),
+            next_ticket: 0,
+        }
+    }
+}
+
+/// A key whose partition is known.
+pub trait Partitioned: Copy + Eq + std::hash::Hash {
+    fn partition(&self) -> i32;
+}
+
+impl<T: Copy + Eq + std::hash::Hash> Partitioned for (i32, T) {
+    fn partition(&self) -> i32 {
+        self.0
+    }
+}
+
+impl<K: Partitioned> WriteBehind<K> {
     /// `key` changed (and was acted on); `offset` is the input offset that may be stored
     /// once its write is acknowledged, if the change came from a record.
-    pub fn changed(&mut self, key: Key, offset: Option<i64>) {
+    pub fn changed(&mut self, key: K, offset: Option<i64>) {
         if self.dirty_set.insert(key) {
             self.dirty.push(key);
         }
         if let Some(offset) = offset {
-            self.unflushed.push((key.0, offset));
+            self.unflushed.push((key.partition(), offset));
         }
     }
 
@@ -94,13 +119,13 @@ impl WriteBehind {
     /// Flush, first half: the escalations to write now. The driver writes each it still
     /// holds (calling [`WriteBehind::queue_write`]) and skips the others (revoked, or lost
     /// to another member), then calls [`WriteBehind::flushed`].
-    pub fn take_dirty(&mut self) -> Vec<Key> {
+    pub fn take_dirty(&mut self) -> Vec<K> {
         self.dirty_set.clear();
         std::mem::take(&mut self.dirty)
     }
 
     /// A write of `key` was handed to the producer.
-    pub fn queue_write(&mut self, key: Key) -> Ticket {
+    pub fn queue_write(&mut self, key: K) -> Ticket {
         let ticket = Ticket(self.next_ticket);
         self.next_ticket += 1;
         self.queue.push_back(Slot::Write {
@@ -141,7 +166,7 @@ impl WriteBehind {
     /// The next thing to do, if any: in input order, acknowledged writes leave the queue,
     /// offsets behind them are released, and the first refused write stops everything after
     /// it until it is written again.
-    pub fn poll_release(&mut self) -> Option<Release> {
+    pub fn poll_release(&mut self) -> Option<Release<K>> {
         loop {
             match self.queue.front_mut()? {
                 Slot::Offset { partition, offset } => {

@@ -92,7 +92,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             escalations.insert(
                 id,
                 Tracked {
-                    escalation,
+                    machine: escalation,
                     input_offset,
                     armed: None,
                     // Restored history was counted by whoever lived it.

@@ -5,13 +5,11 @@ use std::collections::{HashMap, HashSet};
 
 use wk_bus::trace::TraceHeaders;
 use wk_core::Timestamp;
-use wk_core::alert::AlertId;
-use wk_core::escalation::{Escalation, TimerQueue};
+use wk_core::escalation::TimerQueue;
+use wk_core::machine::Machine;
 
-use crate::pipeline::Key;
-
-pub(crate) struct Tracked {
-    pub(crate) escalation: Escalation,
+pub(crate) struct Tracked<M> {
+    pub(crate) machine: M,
     /// The alerts-topic offset of the last event this escalation reflects.
     pub(crate) input_offset: i64,
     /// Its entry in the timer index, if armed.
@@ -23,20 +21,21 @@ pub(crate) struct Tracked {
     pub(crate) trace: TraceHeaders,
 }
 
-pub(crate) struct Store {
-    /// Restored partitions and their escalations.
-    partitions: HashMap<i32, HashMap<AlertId, Tracked>>,
+/// The machines of one kind this dispatcher holds.
+pub(crate) struct Store<M: Machine> {
+    /// Restored partitions and their machines.
+    partitions: HashMap<i32, HashMap<M::Key, Tracked<M>>>,
     /// Partitions whose assignment was lost (session expired, broker away): their escalations
     /// go on from memory (timers fire, notifications go out; neither needs the broker) but
     /// write nothing, since another member may own them now. The next assignment drops them
     /// and restores whatever it gives from the changelog.
     orphaned: HashSet<i32>,
     /// Every armed escalation timer, earliest first.
-    timers: TimerQueue<Key>,
+    timers: TimerQueue<(i32, M::Key)>,
 }
 
-impl Default for Store {
-    fn default() -> Store {
+impl<M: Machine> Default for Store<M> {
+    fn default() -> Store<M> {
         Store {
             partitions: HashMap::new(),
             orphaned: HashSet::new(),
@@ -45,7 +44,7 @@ impl Default for Store {
     }
 }
 
-impl Store {
+impl<M: Machine> Store<M> {
     pub(crate) fn is_restored(&self, partition: i32) -> bool {
         self.partitions.contains_key(&partition)
     }
@@ -55,20 +54,20 @@ impl Store {
     }
 
     /// Installs a restored partition (replacing anything held for it).
-    pub(crate) fn install(&mut self, partition: i32, escalations: HashMap<AlertId, Tracked>) {
+    pub(crate) fn install(&mut self, partition: i32, escalations: HashMap<M::Key, Tracked<M>>) {
         self.drop_partition(partition);
         self.partitions.insert(partition, escalations);
     }
 
-    pub(crate) fn get(&self, (partition, id): Key) -> Option<&Tracked> {
+    pub(crate) fn get(&self, (partition, id): (i32, M::Key)) -> Option<&Tracked<M>> {
         self.partitions.get(&partition)?.get(&id)
     }
 
-    pub(crate) fn get_mut(&mut self, (partition, id): Key) -> Option<&mut Tracked> {
+    pub(crate) fn get_mut(&mut self, (partition, id): (i32, M::Key)) -> Option<&mut Tracked<M>> {
         self.partitions.get_mut(&partition)?.get_mut(&id)
     }
 
-    pub(crate) fn insert(&mut self, (partition, id): Key, tracked: Tracked) {
+    pub(crate) fn insert(&mut self, (partition, id): (i32, M::Key), tracked: Tracked<M>) {
         self.partitions
             .entry(partition)
             .or_default()
@@ -108,7 +107,7 @@ impl Store {
     }
 
     /// Re-arms the timer of `key` at `due` (none: disarmed).
-    pub(crate) fn rearm(&mut self, key: Key, due: Option<Timestamp>) {
+    pub(crate) fn rearm(&mut self, key: (i32, M::Key), due: Option<Timestamp>) {
         if let Some(tracked) = self
             .partitions
             .get_mut(&key.0)
@@ -123,7 +122,7 @@ impl Store {
     }
 
     /// The next escalation whose timer is due at `now`, disarmed.
-    pub(crate) fn pop_due(&mut self, now: Timestamp) -> Option<Key> {
+    pub(crate) fn pop_due(&mut self, now: Timestamp) -> Option<(i32, M::Key)> {
         let key = self.timers.pop_due(now)?;
         if let Some(tracked) = self.get_mut(key) {
             tracked.armed = None;
@@ -135,10 +134,10 @@ impl Store {
         self.timers.len()
     }
 
-    pub(crate) fn escalations(&self) -> impl Iterator<Item = &Escalation> {
+    pub(crate) fn machines(&self) -> impl Iterator<Item = &M> {
         self.partitions
             .values()
             .flat_map(HashMap::values)
-            .map(|tracked| &tracked.escalation)
+            .map(|tracked| &tracked.machine)
     }
 }

@@ -477,5 +477,32 @@ impl Escalation {
     }
 }
 
+impl crate::machine::Machine for Escalation {
+    const KIND: crate::machine::Kind = crate::machine::Kind::Escalation;
+    type Key = crate::alert::AlertId;
+    type Snapshot = Snapshot;
+    type Action = Action;
+    type Context = Directory;
+
+    fn key(&self) -> crate::alert::AlertId {
+        self.state.alert.id
+    }
+    fn poll_action(&mut self) -> Option<Action> {
+        Escalation::poll_action(self)
+    }
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        Escalation::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, directory: &Directory, now: Timestamp) {
+        Escalation::handle_timeout(self, directory, now);
+    }
+    fn snapshot(&self) -> Snapshot {
+        Escalation::snapshot(self)
+    }
+    fn restore(snapshot: Snapshot) -> Escalation {
+        Escalation::restore(snapshot)
+    }
+}
+
 #[cfg(test)]
 mod tests;
