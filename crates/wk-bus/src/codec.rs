@@ -150,7 +150,7 @@ pub(crate) fn alert_from_pb(
 
 /// One fact from the alerts topic.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Event {
+pub enum Fact {
     Raised {
         alert: Alert,
         at: Timestamp,
@@ -176,13 +176,13 @@ pub enum Event {
     },
 }
 
-impl Event {
+impl Fact {
     pub fn alert_id(&self) -> AlertId {
         match self {
-            Event::Raised { alert, .. } => alert.id,
-            Event::Acknowledged { alert_id, .. }
-            | Event::Resolved { alert_id, .. }
-            | Event::NoteAdded { alert_id, .. } => *alert_id,
+            Fact::Raised { alert, .. } => alert.id,
+            Fact::Acknowledged { alert_id, .. }
+            | Fact::Resolved { alert_id, .. }
+            | Fact::NoteAdded { alert_id, .. } => *alert_id,
         }
     }
 }
@@ -236,7 +236,7 @@ pub fn encode_raised(alert: &Alert, at: Timestamp) -> Vec<u8> {
     .encode_to_vec()
 }
 
-pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
+pub fn decode_event(bytes: &[u8]) -> Result<Fact, DecodeError> {
     let event = pb::AlertEvent::decode(bytes)?;
     let id: AlertId = event.alert_id.parse()?;
     let at = event
@@ -246,11 +246,11 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
         .ok_or(DecodeError::Missing("at"))?;
     let incident = event.incident;
     match event.event.ok_or(DecodeError::Missing("event"))? {
-        pb::alert_event::Event::Raised(raised) => Ok(Event::Raised {
+        pb::alert_event::Event::Raised(raised) => Ok(Fact::Raised {
             alert: alert_from_pb(raised.alert, id, at)?,
             at,
         }),
-        pb::alert_event::Event::Acknowledged(by) => Ok(Event::Acknowledged {
+        pb::alert_event::Event::Acknowledged(by) => Ok(Fact::Acknowledged {
             alert_id: id,
             by: Responder {
                 actor: by.actor,
@@ -261,7 +261,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
         }),
         pb::alert_event::Event::Note(note) => {
             let by = note.by.unwrap_or_default();
-            Ok(Event::NoteAdded {
+            Ok(Fact::NoteAdded {
                 alert_id: id,
                 by: Responder {
                     actor: by.actor,
@@ -271,7 +271,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
                 at,
             })
         }
-        pb::alert_event::Event::Resolved(by) => Ok(Event::Resolved {
+        pb::alert_event::Event::Resolved(by) => Ok(Fact::Resolved {
             alert_id: id,
             by: Responder {
                 actor: by.actor,
@@ -316,7 +316,7 @@ mod tests {
         let alert = alert(now);
         let id = alert.id;
         let decoded = decode_event(&encode_raised(&alert, now)).unwrap();
-        assert_eq!(decoded, Event::Raised { alert, at: now });
+        assert_eq!(decoded, Fact::Raised { alert, at: now });
         let by = Responder {
             actor: "maria".into(),
             channel: "api".into(),
@@ -331,7 +331,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             ack,
-            Event::Acknowledged {
+            Fact::Acknowledged {
                 alert_id: id,
                 by: by.clone(),
                 incident: Some(2),
@@ -342,7 +342,7 @@ mod tests {
             decode_event(&encode_action(id, &OfficerAction::Resolve, &by, None, now)).unwrap();
         assert_eq!(
             resolve,
-            Event::Resolved {
+            Fact::Resolved {
                 alert_id: id,
                 by,
                 incident: None,

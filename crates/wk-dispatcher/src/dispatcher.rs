@@ -23,7 +23,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn};
 use wk_bus::BusError;
-use wk_bus::codec::{Event, decode_event};
+use wk_bus::codec::{Fact, decode_event};
 use wk_bus::consumer::{Assignment, GroupConsumer, Record};
 use wk_bus::escalation_codec::encode_escalation;
 use wk_bus::producer::{ProduceError, Producer};
@@ -277,7 +277,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
 
     /// Applies one event from the alerts topic to its escalation and acts on a change; the
     /// change is written at the next flush and the record's offset stored after that.
-    fn apply(&mut self, partition: i32, offset: i64, event: Event, trace: TraceHeaders) {
+    fn apply(&mut self, partition: i32, offset: i64, event: Fact, trace: TraceHeaders) {
         let id = event.alert_id();
         let key = (partition, id);
         let now = self.clock.now();
@@ -286,15 +286,15 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             (Some(tracked), event) => {
                 let escalation = &mut tracked.machine;
                 match event {
-                    Event::Raised { alert, .. } => {
+                    Fact::Raised { alert, .. } => {
                         escalation.handle_trigger(alert, &self.policy, now)
                     }
-                    Event::Acknowledged { by, incident, .. } => {
+                    Fact::Acknowledged { by, incident, .. } => {
                         let effect = escalation.handle_ack(by, incident, now);
                         info!(alert_id = %id, ?effect, "acknowledgement");
                     }
-                    Event::NoteAdded { by, text, .. } => escalation.handle_note(by, text, now),
-                    Event::Resolved { by, incident, .. } => {
+                    Fact::NoteAdded { by, text, .. } => escalation.handle_note(by, text, now),
+                    Fact::Resolved { by, incident, .. } => {
                         let resolved = escalation.handle_resolve(by, incident, now);
                         info!(alert_id = %id, resolved, "resolution");
                     }
@@ -302,7 +302,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 tracked.input_offset = offset;
                 true
             }
-            (None, Event::Raised { alert, .. }) => {
+            (None, Fact::Raised { alert, .. }) => {
                 let escalation = Escalation::route(alert, &self.policy, now);
                 info!(alert_id = %id, incident = escalation.incident(), "alert opened");
                 self.store.insert(
@@ -317,10 +317,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 );
                 true
             }
-            (
-                None,
-                Event::Acknowledged { .. } | Event::Resolved { .. } | Event::NoteAdded { .. },
-            ) => {
+            (None, Fact::Acknowledged { .. } | Fact::Resolved { .. } | Fact::NoteAdded { .. }) => {
                 warn!(alert_id = %id, "action on an unknown alert ignored");
                 false
             }

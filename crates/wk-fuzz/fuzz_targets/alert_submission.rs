@@ -8,7 +8,7 @@
 use libfuzzer_sys::arbitrary::{Arbitrary, Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use prost::Message as _;
-use wk_bus::codec::{Event, decode_event, draft_from_pb, encode_raised};
+use wk_bus::codec::{Fact, decode_event, draft_from_pb, encode_raised};
 use wk_core::Timestamp;
 use wk_core::alert::AlertId;
 use wk_proto::v1 as pb;
@@ -21,7 +21,7 @@ fn check(alert: pb::Alert) {
     };
     let record = encode_raised(&alert, NOW);
     match decode_event(&record) {
-        Ok(Event::Raised { alert: decoded, at }) => {
+        Ok(Fact::Raised { alert: decoded, at }) => {
             assert_eq!(decoded, alert);
             assert_eq!(at, NOW);
         }

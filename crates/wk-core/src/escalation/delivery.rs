@@ -161,7 +161,7 @@ impl Escalation {
                 reason,
             },
         );
-        let recipients = self.resolve(&[TargetRef::Console(to)], directory, now);
+        let recipients = self.reach(&[TargetRef::Console(to)], directory, now);
         for recipient in recipients {
             self.issue(&prefix, recipient, purpose.clone(), now);
         }

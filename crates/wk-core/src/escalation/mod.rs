@@ -325,7 +325,7 @@ impl Escalation {
                 self.state.chain.on_exhausted.clone()
             };
             let prefix = ids::exhausted(self.state.alert.id, self.state.incident, self.state.round);
-            for recipient in self.resolve(&targets, directory, now) {
+            for recipient in self.reach(&targets, directory, now) {
                 self.issue(&prefix, recipient, Purpose::Exhausted, now);
             }
             return;
@@ -356,7 +356,7 @@ impl Escalation {
             step: self.state.step,
             round: self.state.round,
         };
-        for recipient in self.resolve(&step.targets, directory, now) {
+        for recipient in self.reach(&step.targets, directory, now) {
             self.issue(&prefix, recipient, purpose.clone(), now);
         }
         self.state.timers.set(
@@ -367,7 +367,7 @@ impl Escalation {
 
     /// Concrete recipients of `targets` at `now`, each once, in target order; the nobody-to-
     /// notify targets are logged.
-    fn resolve(
+    fn reach(
         &mut self,
         targets: &[TargetRef],
         directory: &Directory,

@@ -98,7 +98,7 @@ impl Escalation {
             round: self.state.round,
             changes: changed,
         };
-        for recipient in self.resolve(&targets, &policy.directory, now) {
+        for recipient in self.reach(&targets, &policy.directory, now) {
             self.issue(&prefix, recipient, purpose.clone(), now);
         }
     }
