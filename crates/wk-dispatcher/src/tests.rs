@@ -242,6 +242,16 @@ impl Harness {
         }
     }
 
+    fn assign(&self, partitions: &[i32]) {
+        self.assignments
+            .send(Assignment::Assigned(partitions.to_vec()))
+            .expect("the loop runs");
+    }
+
+    fn send(&self, record: Record) {
+        self.records.send(record).expect("the loop runs");
+    }
+
     fn stored(&self) -> Vec<(i32, i64)> {
         self.stored.lock().unwrap().clone()
     }
@@ -263,19 +273,16 @@ async fn an_offset_is_stored_only_after_the_state_write_before_it_is_acknowledge
     let changelog = FakeChangelog::default();
     changelog.hold(true);
     let harness = Harness::start(changelog.clone());
-    harness
-        .assignments
-        .send(Assignment::Assigned(vec![0]))
-        .unwrap();
+    harness.assign(&[0]);
     let first = alert("a");
-    harness.records.send(raised(0, 5, &first)).unwrap();
+    harness.send(raised(0, 5, &first));
     wait(Duration::from_millis(50)).await;
     // Acted on at once: the first step's webhook is out before the state is written.
     assert_eq!(harness.notifier.sent().len(), 1);
     assert_eq!(changelog.writes(), 1, "written behind, at the next flush");
     assert_eq!(harness.stored(), [], "not acknowledged yet");
     // A record that changes nothing (a repeat already reflected) waits behind the write.
-    harness.records.send(raised(0, 5, &first)).unwrap();
+    harness.send(raised(0, 5, &first));
     wait(Duration::from_millis(50)).await;
     assert_eq!(harness.stored(), []);
     changelog.answer(true);
@@ -289,13 +296,10 @@ async fn a_refused_write_is_written_again_before_later_offsets_are_stored() {
     let changelog = FakeChangelog::default();
     changelog.hold(true);
     let harness = Harness::start(changelog.clone());
-    harness
-        .assignments
-        .send(Assignment::Assigned(vec![0]))
-        .unwrap();
-    harness.records.send(raised(0, 1, &alert("a"))).unwrap();
+    harness.assign(&[0]);
+    harness.send(raised(0, 1, &alert("a")));
     wait(Duration::from_millis(20)).await;
-    harness.records.send(raised(0, 2, &alert("b"))).unwrap();
+    harness.send(raised(0, 2, &alert("b")));
     wait(Duration::from_millis(20)).await;
     assert_eq!(changelog.writes(), 2);
     changelog.answer(false);
@@ -329,10 +333,7 @@ async fn a_restored_escalation_resends_what_is_pending_and_its_timer_fires() {
         }],
     );
     let harness = Harness::start(changelog.clone());
-    harness
-        .assignments
-        .send(Assignment::Assigned(vec![3]))
-        .unwrap();
+    harness.assign(&[3]);
     wait(Duration::from_millis(10)).await;
     assert_eq!(
         harness.notifier.sent(),
@@ -347,7 +348,7 @@ async fn a_restored_escalation_resends_what_is_pending_and_its_timer_fires() {
         "step 2 at 5 minutes: {sent:?}"
     );
     // Replaying the record the state already reflects changes nothing.
-    harness.records.send(raised(3, 7, &alert("a"))).unwrap();
+    harness.send(raised(3, 7, &alert("a")));
     wait(Duration::from_millis(20)).await;
     assert_eq!(harness.notifier.sent().len(), 2);
     assert!(harness.stored().contains(&(3, 7)));
@@ -358,11 +359,8 @@ async fn a_restored_escalation_resends_what_is_pending_and_its_timer_fires() {
 async fn a_lost_assignment_keeps_escalating_from_memory_and_writes_nothing() {
     let changelog = FakeChangelog::default();
     let harness = Harness::start(changelog.clone());
-    harness
-        .assignments
-        .send(Assignment::Assigned(vec![0]))
-        .unwrap();
-    harness.records.send(raised(0, 1, &alert("a"))).unwrap();
+    harness.assign(&[0]);
+    harness.send(raised(0, 1, &alert("a")));
     wait(Duration::from_millis(50)).await;
     let written = changelog.writes();
     harness.assignments.send(Assignment::Lost(vec![0])).unwrap();
@@ -379,10 +377,7 @@ async fn a_lost_assignment_keeps_escalating_from_memory_and_writes_nothing() {
         "nothing written for a lost partition"
     );
     // A new assignment supersedes memory with the changelog (empty here).
-    harness
-        .assignments
-        .send(Assignment::Assigned(vec![0]))
-        .unwrap();
+    harness.assign(&[0]);
     wait(Duration::from_secs(15 * 60)).await;
     assert_eq!(
         harness.notifier.sent().len(),
@@ -396,12 +391,9 @@ async fn a_lost_assignment_keeps_escalating_from_memory_and_writes_nothing() {
 async fn a_report_after_a_revoke_is_ignored() {
     let changelog = FakeChangelog::default();
     let harness = Harness::start(changelog.clone());
-    harness
-        .assignments
-        .send(Assignment::Assigned(vec![0]))
-        .unwrap();
+    harness.assign(&[0]);
     let subject = alert("a");
-    harness.records.send(raised(0, 1, &subject)).unwrap();
+    harness.send(raised(0, 1, &subject));
     wait(Duration::from_millis(50)).await;
     let notification_id = harness.notifier.sent()[0].clone();
     let written = changelog.writes();
@@ -434,13 +426,10 @@ async fn shutdown_mid_flush_stores_what_is_acknowledged_and_nothing_else() {
     let changelog = FakeChangelog::default();
     changelog.hold(true);
     let harness = Harness::start(changelog.clone());
-    harness
-        .assignments
-        .send(Assignment::Assigned(vec![0]))
-        .unwrap();
-    harness.records.send(raised(0, 1, &alert("a"))).unwrap();
+    harness.assign(&[0]);
+    harness.send(raised(0, 1, &alert("a")));
     // Stopped before the next flush: the drain queues the write itself.
-    harness.records.send(raised(0, 2, &alert("b"))).unwrap();
+    harness.send(raised(0, 2, &alert("b")));
     tokio::task::yield_now().await;
     let answering = changelog.clone();
     tokio::spawn(async move {
@@ -454,11 +443,8 @@ async fn shutdown_mid_flush_stores_what_is_acknowledged_and_nothing_else() {
     let changelog = FakeChangelog::default();
     changelog.hold(true);
     let harness = Harness::start(changelog.clone());
-    harness
-        .assignments
-        .send(Assignment::Assigned(vec![0]))
-        .unwrap();
-    harness.records.send(raised(0, 1, &alert("a"))).unwrap();
+    harness.assign(&[0]);
+    harness.send(raised(0, 1, &alert("a")));
     wait(Duration::from_millis(50)).await;
     let stored = harness.stop().await;
     assert_eq!(stored, []);

@@ -161,3 +161,24 @@ pub(crate) fn refuse(
         message(status, root, heading, text, None)
     }
 }
+
+/// [`check_post`], for a duty officer's or an admin's action: an office may not act.
+pub(crate) fn check_officer_post(
+    state: &WebState,
+    headers: &HeaderMap,
+    fields: &Fields,
+    root: &'static str,
+) -> Result<Signed, Box<Response>> {
+    let signed = check_post(state, headers, fields, root)?;
+    if signed.principal().may_act() {
+        Ok(signed)
+    } else {
+        Err(Box::new(refuse(
+            headers,
+            StatusCode::FORBIDDEN,
+            root,
+            "Not allowed",
+            "Only duty officers acknowledge, resolve or annotate alerts.",
+        )))
+    }
+}

@@ -19,7 +19,7 @@ use wk_proto::v1 as pb;
 
 use crate::WebState;
 use crate::board::{self, Filter, Tiles};
-use crate::guard::{Fields, Signed, check_post, field, refuse, signed_in, wants_json};
+use crate::guard::{Fields, Signed, check_officer_post, field, refuse, signed_in, wants_json};
 use crate::session::Principal;
 use crate::views::{
     AlertPage, BoardPage, Chrome, Detail, MessagePage, Row, RowFragment, SEVERITIES, STATUSES,
@@ -294,20 +294,11 @@ async fn act(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Response {
-    let signed = match check_post(&state, &headers, &fields, "../../") {
+    let signed = match check_officer_post(&state, &headers, &fields, "../../") {
         Ok(signed) => signed,
         Err(response) => return *response,
     };
     let principal = signed.principal();
-    if !principal.may_act() {
-        return refuse(
-            &headers,
-            StatusCode::FORBIDDEN,
-            "../../",
-            "Not allowed",
-            "Only duty officers acknowledge, resolve or annotate alerts.",
-        );
-    }
     if visible_alert(&state, principal, &id).is_none() {
         return refuse(
             &headers,
@@ -359,20 +350,11 @@ async fn bulk_acknowledge(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Response {
-    let signed = match check_post(&state, &headers, &fields, "") {
+    let signed = match check_officer_post(&state, &headers, &fields, "") {
         Ok(signed) => signed,
         Err(response) => return *response,
     };
     let principal = signed.principal();
-    if !principal.may_act() {
-        return refuse(
-            &headers,
-            StatusCode::FORBIDDEN,
-            "",
-            "Not allowed",
-            "Only duty officers acknowledge alerts.",
-        );
-    }
     let picked: Vec<(&str, Option<u32>)> = fields
         .iter()
         .filter(|(key, _)| key == "alert")

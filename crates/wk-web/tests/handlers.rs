@@ -124,6 +124,13 @@ fn app() -> App {
     app_with(5)
 }
 
+impl App {
+    /// An open alert of `office` under `key` appears in the api's view.
+    fn observe(&self, office: &str, key: &str, title: &str, severity: pb::Severity) -> String {
+        observe(&self.view, office, key, title, severity)
+    }
+}
+
 fn observe(
     view: &StateView,
     office: &str,
@@ -273,8 +280,7 @@ async fn sign_in(app: &App, user: &str, password: &str) -> (String, String) {
 #[tokio::test]
 async fn a_duty_officer_signs_in_sees_the_board_and_signs_out() {
     let app = app();
-    observe(
-        &app.view,
+    app.observe(
         "ng-maiduguri",
         "k1",
         "Checkpoint closed on the A3",
@@ -392,8 +398,7 @@ async fn sign_in_needs_its_forms_token() {
 #[tokio::test]
 async fn posts_without_the_csrf_token_or_from_another_origin_are_refused() {
     let app = app();
-    let id = observe(
-        &app.view,
+    let id = app.observe(
         "ng-maiduguri",
         "k1",
         "Convoy stopped",
@@ -466,20 +471,8 @@ async fn posts_without_the_csrf_token_or_from_another_origin_are_refused() {
 #[tokio::test]
 async fn an_office_sees_only_its_own_alerts_and_acts_on_none() {
     let app = app();
-    let own = observe(
-        &app.view,
-        "ng-maiduguri",
-        "k1",
-        "Our compound",
-        pb::Severity::Critical,
-    );
-    let other = observe(
-        &app.view,
-        "ss-juba",
-        "k1",
-        "Juba road closed",
-        pb::Severity::Emergency,
-    );
+    let own = app.observe("ng-maiduguri", "k1", "Our compound", pb::Severity::Critical);
+    let other = app.observe("ss-juba", "k1", "Juba road closed", pb::Severity::Emergency);
     let (cookie, csrf) = sign_in(&app, "ng-maiduguri", OFFICE_PASSWORD).await;
     let board = send(&app, get("/console/", Some(&cookie))).await;
     assert!(board.body.contains("Our compound"));
@@ -514,13 +507,7 @@ async fn an_office_sees_only_its_own_alerts_and_acts_on_none() {
 #[tokio::test]
 async fn hostile_text_is_escaped_everywhere() {
     let app = app();
-    let id = observe(
-        &app.view,
-        "ng-maiduguri",
-        "k1",
-        HOSTILE_TITLE,
-        pb::Severity::Emergency,
-    );
+    let id = app.observe("ng-maiduguri", "k1", HOSTILE_TITLE, pb::Severity::Emergency);
     let (cookie, _) = sign_in(&app, "maria.santos", OFFICER_PASSWORD).await;
     for path in [
         "/console/".to_owned(),
@@ -604,13 +591,7 @@ async fn the_live_stream_sends_changes_and_replays_what_a_reconnection_missed() 
         .expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
     let mut body = response.into_body();
-    let id = observe(
-        &app.view,
-        "ng-maiduguri",
-        "k9",
-        HOSTILE_TITLE,
-        pb::Severity::Critical,
-    );
+    let id = app.observe("ng-maiduguri", "k9", HOSTILE_TITLE, pb::Severity::Critical);
     let event = next_event(&mut body).await;
     assert!(event.starts_with("event: row"), "{event}");
     assert!(event.contains(&id));
@@ -619,20 +600,8 @@ async fn the_live_stream_sends_changes_and_replays_what_a_reconnection_missed() 
     drop(body);
 
     // Two more changes while disconnected; resuming from `seq + 1` replays both, in order.
-    observe(
-        &app.view,
-        "ng-maiduguri",
-        "k10",
-        "Second",
-        pb::Severity::Warning,
-    );
-    observe(
-        &app.view,
-        "ng-maiduguri",
-        "k11",
-        "Third",
-        pb::Severity::Info,
-    );
+    app.observe("ng-maiduguri", "k10", "Second", pb::Severity::Warning);
+    app.observe("ng-maiduguri", "k11", "Third", pb::Severity::Info);
     let request = Request::get("/console/events")
         .header(header::COOKIE, &cookie)
         .header("last-event-id", (seq + 1).to_string())
@@ -703,20 +672,8 @@ fn produced_actions(app: &App, expected: usize) -> Vec<(String, String, String)>
 #[tokio::test(flavor = "multi_thread")]
 async fn bulk_acknowledgement_records_each_alert_as_the_officer_on_the_console_channel() {
     let app = app();
-    let a = observe(
-        &app.view,
-        "ng-maiduguri",
-        "b1",
-        "First",
-        pb::Severity::Critical,
-    );
-    let b = observe(
-        &app.view,
-        "ng-maiduguri",
-        "b2",
-        "Second",
-        pb::Severity::Warning,
-    );
+    let a = app.observe("ng-maiduguri", "b1", "First", pb::Severity::Critical);
+    let b = app.observe("ng-maiduguri", "b2", "Second", pb::Severity::Warning);
     let (cookie, csrf) = sign_in(&app, "maria.santos", OFFICER_PASSWORD).await;
     let first = format!("{a}:1");
     let second = format!("{b}:1");

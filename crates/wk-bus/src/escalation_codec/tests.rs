@@ -50,10 +50,8 @@ fn policy() -> Policy {
     }
 }
 
-#[test]
-fn an_escalation_survives_the_changelog_in_every_state() {
-    let now = Timestamp::from_unix_millis(1_795_000_000_000);
-    let alert = AlertDraft {
+fn alert(now: Timestamp) -> wk_core::Alert {
+    AlertDraft {
         office_id: "ng-maiduguri".into(),
         severity: Some(wk_core::Severity::Critical),
         category: Some(wk_core::Category::Crime),
@@ -65,7 +63,13 @@ fn an_escalation_survives_the_changelog_in_every_state() {
         ..AlertDraft::default()
     }
     .validate(now, wk_core::AlertId::fresh(now, [0; 10]))
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn an_escalation_survives_the_changelog_in_every_state() {
+    let now = Timestamp::from_unix_millis(1_795_000_000_000);
+    let alert = alert(now);
     let policy = policy();
     let mut escalation = Escalation::route(alert, &policy, now);
     let check = |escalation: &Escalation, offset: i64| {
@@ -149,19 +153,7 @@ fn an_escalation_survives_the_changelog_in_every_state() {
 fn state_records_carry_their_kind_and_bare_records_from_before_still_decode() {
     use prost::Message as _;
     let now = Timestamp::from_unix_millis(1_795_000_000_000);
-    let alert = AlertDraft {
-        office_id: "ng-maiduguri".into(),
-        severity: Some(wk_core::Severity::Critical),
-        category: Some(wk_core::Category::Crime),
-        title: "t".into(),
-        country: "NG".into(),
-        place: "p".into(),
-        occurred_at: Some(now),
-        dedup_key: "k".into(),
-        ..AlertDraft::default()
-    }
-    .validate(now, wk_core::AlertId::fresh(now, [0; 10]))
-    .unwrap();
+    let alert = alert(now);
     let snapshot = Escalation::route(alert, &policy(), now).snapshot();
     let bytes = encode_escalation(&snapshot, 9);
     let envelope = pb::StateRecord::decode(bytes.as_slice()).unwrap();
