@@ -19,8 +19,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use wk_bus::codec::OfficerAction;
 use wk_core::alert::AlertId;
 use wk_core::config::{Console, LinksConfig};
-use wk_core::links::{LinkAction, LinkError};
+use wk_core::links::{LinkAction, LinkError, LinkFields};
 use wk_core::signing::{DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER};
 
 use crate::console::ConsoleService;
@@ -42,14 +41,6 @@ pub struct HttpState {
     pub console: Arc<ConsoleService>,
     pub links: Option<LinksConfig>,
     pub consoles: BTreeMap<String, Console>,
-}
-
-#[derive(Deserialize)]
-struct LinkFields {
-    i: u32,
-    r: String,
-    e: i64,
-    s: String,
 }
 
 fn officer_action(action: LinkAction) -> OfficerAction {
@@ -101,7 +92,12 @@ fn check_link(
         state.links.as_ref(),
         alert,
         action,
-        (fields.i, &fields.r, fields.e, &fields.s),
+        (
+            fields.incident,
+            &fields.recipient,
+            fields.expires,
+            &fields.signature,
+        ),
         now(),
     )
 }
@@ -149,10 +145,10 @@ fn wrong_incident_page(id: AlertId, error: &ApiError) -> Response {
 async fn confirm(
     State(state): State<Arc<HttpState>>,
     Path((alert, action)): Path<(String, String)>,
-    fields: Result<Query<LinkFields>, QueryRejection>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     // A truncated or mangled link is refused like a forged one, with the same clear page.
-    let Ok(Query(fields)) = fields else {
+    let Some(fields) = LinkFields::parse(query.as_deref().unwrap_or_default()) else {
         return Refusal::Link(LinkError::Forged).page();
     };
     let (id, action) = match check_link(&state, &alert, &action, &fields) {
@@ -161,10 +157,10 @@ async fn confirm(
     };
     let current = state.console.state_of(id);
     if let Some(current) = &current
-        && current.incident != fields.i
+        && current.incident != fields.incident
     {
         let error = ApiError::WrongIncident {
-            issued_for: fields.i,
+            issued_for: fields.incident,
             current: current.incident,
         };
         return wrong_incident_page(id, &error);
@@ -206,11 +202,11 @@ async fn confirm(
          <input type=\"hidden\" name=\"s\" value=\"{s}\">\
          <button type=\"submit\" class=\"primary big\">{verb} alert</button></form>\
          <p><small>Alert <code>{id}</code></small></p>",
-        recipient = html_escape::encode_text(&fields.r),
-        i = fields.i,
-        r = attr(&fields.r),
-        e = fields.e,
-        s = attr(&fields.s),
+        recipient = html_escape::encode_text(&fields.recipient),
+        i = fields.incident,
+        r = attr(&fields.recipient),
+        e = fields.expires,
+        s = attr(&fields.signature),
     );
     page_about(StatusCode::OK, &format!("{verb} alert"), &body, Some(id))
 }
@@ -223,9 +219,9 @@ fn first_word(text: &str) -> &str {
 async fn act_on_link(
     State(state): State<Arc<HttpState>>,
     Path((alert, action)): Path<(String, String)>,
-    fields: Result<Form<LinkFields>, FormRejection>,
+    body: Bytes,
 ) -> Response {
-    let Ok(Form(fields)) = fields else {
+    let Some(fields) = std::str::from_utf8(&body).ok().and_then(LinkFields::parse) else {
         return Refusal::Link(LinkError::Forged).page();
     };
     let (id, action) = match check_link(&state, &alert, &action, &fields) {
@@ -237,9 +233,9 @@ async fn act_on_link(
         .record_action(
             &id.to_string(),
             officer_action(action),
-            fields.r.clone(),
+            fields.recipient.clone(),
             "email-link",
-            Some(fields.i),
+            Some(fields.incident),
         )
         .await;
     match (result, action) {

@@ -102,9 +102,95 @@ impl Link<'_> {
     }
 }
 
+/// The fields a link's address carries after its path (`a/<alert>/<action>`), as
+/// [`Link::url`] writes them: `?i=<incident>&r=<recipient>&e=<expiry>&s=<signature>`. The
+/// confirmation page posts the same fields as its form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkFields {
+    pub incident: u32,
+    pub recipient: String,
+    pub expires: i64,
+    pub signature: String,
+}
+
+impl LinkFields {
+    /// Parses a query string or a form body; `None` when a field is missing or malformed (a
+    /// truncated link), which callers refuse like a forged one.
+    pub fn parse(encoded: &str) -> Option<LinkFields> {
+        let (mut incident, mut recipient, mut expires, mut signature) = (None, None, None, None);
+        for (key, value) in url::form_urlencoded::parse(encoded.as_bytes()) {
+            match key.as_ref() {
+                "i" => incident = value.parse().ok(),
+                "r" => recipient = Some(value.into_owned()),
+                "e" => expires = value.parse().ok(),
+                "s" => signature = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        Some(LinkFields {
+            incident: incident?,
+            recipient: recipient?,
+            expires: expires?,
+            signature: signature?,
+        })
+    }
+
+    /// The link these fields claim, for `alert` and `action` from its path.
+    pub fn link(&self, alert: AlertId, action: LinkAction) -> Link<'_> {
+        Link {
+            alert,
+            incident: self.incident,
+            action,
+            recipient: &self.recipient,
+            expires: self.expires,
+        }
+    }
+}
+
+impl Link<'_> {
+    /// The link's address under `base` (the api's public HTTP base, ending in `/`), signed
+    /// with `secret`.
+    pub fn url(&self, base: &url::Url, secret: &[u8]) -> Option<url::Url> {
+        let mut url = base
+            .join(&format!("a/{}/{}", self.alert, self.action.as_str()))
+            .ok()?;
+        url.query_pairs_mut()
+            .append_pair("i", &self.incident.to_string())
+            .append_pair("r", self.recipient)
+            .append_pair("e", &self.expires.to_string())
+            .append_pair("s", &self.sign(secret));
+        Some(url)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_links_address_parses_back_into_the_same_link() {
+        let link = Link {
+            alert: AlertId::for_dedup_key("ng-maiduguri", "gate"),
+            incident: 2,
+            action: LinkAction::Resolve,
+            recipient: "duty+manila@example.org",
+            expires: 1_795_000_000,
+        };
+        let base = url::Url::parse("https://wk.example.org/prefix/").expect("url");
+        let url = link.url(&base, SECRET).expect("joins");
+        assert!(url.as_str().starts_with(&format!(
+            "https://wk.example.org/prefix/a/{}/resolve?i=2&r=",
+            link.alert
+        )));
+        let fields = LinkFields::parse(url.query().unwrap_or_default()).expect("parses");
+        assert_eq!(fields.link(link.alert, link.action), link);
+        assert_eq!(fields.signature, link.sign(SECRET));
+        assert!(LinkFields::parse("i=2&r=x&e=5").is_none(), "no signature");
+        assert!(
+            LinkFields::parse("i=two&r=x&e=5&s=00").is_none(),
+            "malformed incident"
+        );
+    }
 
     const SECRET: &[u8] = b"link-secret-for-tests-0123456789";
 

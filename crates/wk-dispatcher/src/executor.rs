@@ -85,10 +85,6 @@ fn action_links(
     let expires = now.saturating_add_millis(ttl_ms).as_unix_seconds();
     let secret = links.secrets.first()?;
     let url = |action: LinkAction| {
-        let mut url = links
-            .base_url
-            .join(&format!("a/{alert}/{}", action.as_str()))
-            .ok()?;
         let link = wk_core::links::Link {
             alert,
             incident,
@@ -96,12 +92,8 @@ fn action_links(
             recipient,
             expires,
         };
-        url.query_pairs_mut()
-            .append_pair("i", &incident.to_string())
-            .append_pair("r", recipient)
-            .append_pair("e", &expires.to_string())
-            .append_pair("s", &link.sign(secret.as_bytes()));
-        Some(url.to_string())
+        link.url(&links.base_url, secret.as_bytes())
+            .map(String::from)
     };
     Some(ActionLinks {
         acknowledge: url(LinkAction::Acknowledge)?,
