@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use serde::Deserialize;
 use tonic_types::StatusExt as _;
-use wk_bus::codec::{category_to_pb, severity_to_pb};
 use wk_core::alert::{Category, Severity};
+use wk_proto::convert::{category_to_pb, severity_to_pb};
 use wk_proto::v1 as pb;
 use wk_proto::v1::alert_ingest_client::AlertIngestClient;
 

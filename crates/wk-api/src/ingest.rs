@@ -7,10 +7,11 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 use tracing::{Span, instrument, warn};
-use wk_bus::codec::{draft_from_pb, encode_raised, severity_from_pb};
+use wk_bus::codec::encode_raised;
 use wk_bus::producer::{ProduceError, Producer};
 use wk_core::Timestamp;
 use wk_core::alert::AlertId;
+use wk_proto::convert::{draft_from_pb, severity_from_pb};
 use wk_proto::v1 as pb;
 use wk_proto::v1::alert_ingest_server::AlertIngest;
 
@@ -124,7 +125,7 @@ impl IngestService {
         let now = now();
         let alert = draft_from_pb(alert).validate(now, fresh_id(now))?;
         let sent = crate::view::version(
-            wk_bus::codec::severity_to_pb(alert.severity) as i32,
+            wk_proto::convert::severity_to_pb(alert.severity) as i32,
             &alert.title,
             &alert.description,
         );

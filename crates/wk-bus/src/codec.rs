@@ -2,10 +2,10 @@
 //! re-validates, so nothing malformed reaches the dispatcher's decisions.
 
 use prost::Message;
-use wk_core::alert::{Alert, AlertId, Category, Coordinates, Severity};
+use wk_core::alert::{Alert, AlertId};
 use wk_core::escalation::Responder;
 use wk_core::time::Timestamp;
-use wk_core::validate::{AlertDraft, Violations};
+use wk_core::validate::Violations;
 use wk_proto::v1 as pb;
 
 /// A record value that cannot be used.
@@ -27,109 +27,10 @@ pub enum DecodeError {
     Target(String),
 }
 
-pub fn timestamp_to_pb(at: Timestamp) -> prost_types::Timestamp {
-    let (seconds, nanos) = at.to_seconds_nanos();
-    prost_types::Timestamp { seconds, nanos }
-}
-
-pub fn timestamp_from_pb(at: &prost_types::Timestamp) -> Option<Timestamp> {
-    Timestamp::from_seconds_nanos(at.seconds, at.nanos)
-}
-
-pub fn severity_from_pb(value: i32) -> Option<Severity> {
-    Some(match pb::Severity::try_from(value).ok()? {
-        pb::Severity::Unspecified => return None,
-        pb::Severity::Info => Severity::Info,
-        pb::Severity::Warning => Severity::Warning,
-        pb::Severity::Critical => Severity::Critical,
-        pb::Severity::Emergency => Severity::Emergency,
-    })
-}
-
-pub fn severity_to_pb(severity: Severity) -> pb::Severity {
-    match severity {
-        Severity::Info => pb::Severity::Info,
-        Severity::Warning => pb::Severity::Warning,
-        Severity::Critical => pb::Severity::Critical,
-        Severity::Emergency => pb::Severity::Emergency,
-    }
-}
-
-pub fn category_from_pb(value: i32) -> Option<Category> {
-    Some(match pb::Category::try_from(value).ok()? {
-        pb::Category::Unspecified => return None,
-        pb::Category::SecurityIncident => Category::SecurityIncident,
-        pb::Category::Abduction => Category::Abduction,
-        pb::Category::ArmedConflict => Category::ArmedConflict,
-        pb::Category::CivilUnrest => Category::CivilUnrest,
-        pb::Category::Crime => Category::Crime,
-        pb::Category::NaturalHazard => Category::NaturalHazard,
-        pb::Category::Medical => Category::Medical,
-        pb::Category::TravelSafety => Category::TravelSafety,
-        pb::Category::Infrastructure => Category::Infrastructure,
-        pb::Category::Other => Category::Other,
-    })
-}
-
-pub fn category_to_pb(category: Category) -> pb::Category {
-    match category {
-        Category::SecurityIncident => pb::Category::SecurityIncident,
-        Category::Abduction => pb::Category::Abduction,
-        Category::ArmedConflict => pb::Category::ArmedConflict,
-        Category::CivilUnrest => pb::Category::CivilUnrest,
-        Category::Crime => pb::Category::Crime,
-        Category::NaturalHazard => pb::Category::NaturalHazard,
-        Category::Medical => pb::Category::Medical,
-        Category::TravelSafety => pb::Category::TravelSafety,
-        Category::Infrastructure => pb::Category::Infrastructure,
-        Category::Other => pb::Category::Other,
-    }
-}
-
-/// The unvalidated draft carried by a protobuf alert.
-pub fn draft_from_pb(alert: pb::Alert) -> AlertDraft {
-    AlertDraft {
-        office_id: alert.office_id,
-        severity: severity_from_pb(alert.severity),
-        category: category_from_pb(alert.category),
-        title: alert.title,
-        description: alert.description,
-        country: alert.country,
-        place: alert.place,
-        coordinates: alert.coordinates.map(|c| Coordinates {
-            latitude: c.latitude,
-            longitude: c.longitude,
-        }),
-        occurred_at: alert.occurred_at.as_ref().and_then(timestamp_from_pb),
-        occurred_at_out_of_range: alert
-            .occurred_at
-            .as_ref()
-            .is_some_and(|at| timestamp_from_pb(at).is_none()),
-        staff_affected: alert.staff_affected,
-        dedup_key: alert.dedup_key,
-        labels: alert.labels.into_iter().collect(),
-    }
-}
-
-pub fn alert_to_pb(alert: &Alert) -> pb::Alert {
-    pb::Alert {
-        office_id: alert.office_id.clone(),
-        severity: severity_to_pb(alert.severity) as i32,
-        category: category_to_pb(alert.category) as i32,
-        title: alert.title.clone(),
-        description: alert.description.clone(),
-        country: alert.country.clone(),
-        place: alert.place.clone(),
-        coordinates: alert.coordinates.map(|c| pb::Coordinates {
-            latitude: c.latitude,
-            longitude: c.longitude,
-        }),
-        occurred_at: Some(timestamp_to_pb(alert.occurred_at)),
-        staff_affected: alert.staff_affected,
-        dedup_key: alert.dedup_key.clone().unwrap_or_default(),
-        labels: alert.labels.clone().into_iter().collect(),
-    }
-}
+pub use wk_proto::convert::{
+    alert_to_pb, category_from_pb, category_to_pb, draft_from_pb, severity_from_pb, severity_to_pb,
+    timestamp_from_pb, timestamp_to_pb,
+};
 
 /// Decodes and re-validates an alert that was accepted at `accepted_at` under `id`.
 pub(crate) fn alert_from_pb(
@@ -286,6 +187,8 @@ pub fn decode_event(bytes: &[u8]) -> Result<Fact, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wk_core::alert::{Category, Coordinates, Severity};
+    use wk_core::validate::AlertDraft;
 
     fn alert(now: Timestamp) -> Alert {
         AlertDraft {
