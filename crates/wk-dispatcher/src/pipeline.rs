@@ -8,7 +8,7 @@
 //! refused write is handed back to be written again (with the escalation's current state)
 //! before any later offset is released.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use wk_core::alert::AlertId;
 
@@ -28,15 +28,8 @@ enum Write {
 
 #[derive(Debug)]
 enum Slot<K> {
-    Write {
-        ticket: Ticket,
-        key: K,
-        state: Write,
-    },
-    Offset {
-        partition: i32,
-        offset: i64,
-    },
+    Write { ticket: Ticket, key: K },
+    Offset { partition: i32, offset: i64 },
 }
 
 /// What the driver must do next.
@@ -60,6 +53,9 @@ pub struct WriteBehind<K = Key> {
     unflushed: Vec<(i32, i64)>,
     /// Queued writes and offsets, in input order.
     queue: VecDeque<Slot<K>>,
+    /// Where each queued write stands, by ticket (an acknowledgement finds its write at once,
+    /// however long the queue).
+    writes: HashMap<Ticket, Write>,
     next_ticket: u64,
 }
 
@@ -70,6 +66,7 @@ impl<K> Default for WriteBehind<K> {
             dirty_set: HashSet::new(),
             unflushed: Vec::new(),
             queue: VecDeque::new(),
+            writes: HashMap::new(),
             next_ticket: 0,
         }
     }
@@ -128,11 +125,8 @@ impl<K: Partitioned> WriteBehind<K> {
     pub fn queue_write(&mut self, key: K) -> Ticket {
         let ticket = Ticket(self.next_ticket);
         self.next_ticket += 1;
-        self.queue.push_back(Slot::Write {
-            ticket,
-            key,
-            state: Write::InFlight,
-        });
+        self.queue.push_back(Slot::Write { ticket, key });
+        self.writes.insert(ticket, Write::InFlight);
         ticket
     }
 
@@ -145,21 +139,12 @@ impl<K: Partitioned> WriteBehind<K> {
 
     /// The broker answered the write `ticket`.
     pub fn settled(&mut self, ticket: Ticket, acknowledged: bool) {
-        for slot in &mut self.queue {
-            if let Slot::Write {
-                ticket: queued,
-                state,
-                ..
-            } = slot
-                && *queued == ticket
-            {
-                *state = if acknowledged {
-                    Write::Acknowledged
-                } else {
-                    Write::Refused
-                };
-                return;
-            }
+        if let Some(state) = self.writes.get_mut(&ticket) {
+            *state = if acknowledged {
+                Write::Acknowledged
+            } else {
+                Write::Refused
+            };
         }
     }
 
@@ -168,31 +153,24 @@ impl<K: Partitioned> WriteBehind<K> {
     /// it until it is written again.
     pub fn poll_release(&mut self) -> Option<Release<K>> {
         loop {
-            match self.queue.front_mut()? {
+            match *self.queue.front()? {
                 Slot::Offset { partition, offset } => {
-                    let release = Release::Store {
-                        partition: *partition,
-                        offset: *offset,
-                    };
                     self.queue.pop_front();
-                    return Some(release);
+                    return Some(Release::Store { partition, offset });
                 }
-                Slot::Write {
-                    state: Write::Acknowledged,
-                    ..
-                } => {
-                    self.queue.pop_front();
-                }
-                Slot::Write {
-                    state: Write::InFlight,
-                    ..
-                } => return None,
-                Slot::Write { ticket, key, state } => {
-                    *state = Write::InFlight;
-                    return Some(Release::Rewrite {
-                        ticket: *ticket,
-                        key: *key,
-                    });
+                Slot::Write { ticket, key } => {
+                    let state = self.writes.get_mut(&ticket)?;
+                    match state {
+                        Write::Acknowledged => {
+                            self.writes.remove(&ticket);
+                            self.queue.pop_front();
+                        }
+                        Write::InFlight => return None,
+                        Write::Refused => {
+                            *state = Write::InFlight;
+                            return Some(Release::Rewrite { ticket, key });
+                        }
+                    }
                 }
             }
         }
