@@ -29,15 +29,12 @@ use crate::views::{Detail, LiveFragment, Row, RowFragment, TilesFragment};
 const TILES_EVERY: Duration = Duration::from_secs(1);
 const SESSION_EVERY: Duration = Duration::from_secs(30);
 
+/// The board's own filters, or `alert` for one alert's page; `after` where the page stands.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct EventsQuery {
-    status: String,
-    min: String,
-    sev: String,
-    office: String,
-    area: String,
-    q: String,
+    #[serde(flatten)]
+    board: board::Query,
     alert: String,
     after: String,
 }
@@ -63,17 +60,7 @@ pub(crate) async fn events(
         .and_then(|v| v.parse::<u64>().ok())
         .or_else(|| query.after.parse().ok());
     let mode = if query.alert.is_empty() {
-        Mode::Board(Filter::new(
-            &board::Query {
-                status: query.status,
-                min: query.min,
-                sev: query.sev,
-                office: query.office,
-                area: query.area,
-                q: query.q,
-            },
-            &state.regions,
-        ))
+        Mode::Board(Filter::new(&query.board, &state.regions))
     } else {
         Mode::Alert(query.alert)
     };

@@ -69,6 +69,12 @@ fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Used within `idle` and opened within `max` of `now`.
+fn live(idle: Duration, max: Duration, session: &Session, now: Timestamp) -> bool {
+    now.as_unix_millis() - session.last_seen.as_unix_millis() < millis(idle)
+        && now.as_unix_millis() - session.created.as_unix_millis() < millis(max)
+}
+
 impl Sessions {
     pub fn new(idle: Duration, max: Duration, capacity: usize) -> Sessions {
         Sessions {
@@ -102,17 +108,12 @@ impl Sessions {
         );
     }
 
-    fn live(&self, session: &Session, now: Timestamp) -> bool {
-        now.as_unix_millis() - session.last_seen.as_unix_millis() < millis(self.idle)
-            && now.as_unix_millis() - session.created.as_unix_millis() < millis(self.max)
-    }
-
     /// The session under `id` if it is still live, marked as used at `now`; an expired one
     /// is closed.
     pub fn touch(&mut self, id: &str, now: Timestamp) -> Option<Session> {
         let hash = key(id);
         let session = self.by_hash.get(&hash)?;
-        if !self.live(session, now) {
+        if !live(self.idle, self.max, session, now) {
             self.by_hash.remove(&hash);
             return None;
         }
@@ -127,11 +128,9 @@ impl Sessions {
 
     /// Closes every expired session.
     pub fn sweep(&mut self, now: Timestamp) {
-        let (idle, max) = (millis(self.idle), millis(self.max));
-        self.by_hash.retain(|_, session| {
-            now.as_unix_millis() - session.last_seen.as_unix_millis() < idle
-                && now.as_unix_millis() - session.created.as_unix_millis() < max
-        });
+        let (idle, max) = (self.idle, self.max);
+        self.by_hash
+            .retain(|_, session| live(idle, max, session, now));
     }
 
     pub fn len(&self) -> usize {

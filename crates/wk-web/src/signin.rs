@@ -63,9 +63,10 @@ pub(crate) async fn sign_in(
 ) -> Response {
     let token = field(&fields, "csrf").unwrap_or_default();
     let expected = cookie(&headers, sign_in_cookie(state.tls)).unwrap_or_default();
-    if !same_origin(&state, &headers) || !equal(token, &expected) {
+    let from_here = same_origin(&state, &headers);
+    if !from_here || !equal(token, &expected) {
         warn!(
-            same_origin = same_origin(&state, &headers),
+            same_origin = from_here,
             has_form_cookie = !expected.is_empty(),
             "console sign-in form refused: cross-site, or its token expired"
         );

@@ -625,6 +625,30 @@ async fn the_live_stream_sends_changes_and_replays_what_a_reconnection_missed() 
         "{third}"
     );
 
+    // The board's filters apply to the stream: a critical alert is `gone` from a board that
+    // shows emergencies only.
+    let seq = app.view.seq();
+    let request = Request::get(format!("/console/events?min=emergency&after={seq}"))
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .expect("request");
+    let mut body = app
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible")
+        .into_body();
+    app.observe(
+        "ng-maiduguri",
+        "k12",
+        "Critical only",
+        pb::Severity::Critical,
+    );
+    let event = next_event(&mut body).await;
+    assert!(event.starts_with("event: gone"), "{event}");
+    drop(body);
+
     // From a number this process never issued (it restarted): reload.
     let request = Request::get("/console/events?after=999999")
         .header(header::COOKIE, &cookie)
