@@ -183,7 +183,8 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             config.policy.clone(),
             executor,
         )
-        .context("dispatcher")?;
+        .context("dispatcher")?
+        .with_watches(config.watches());
         readiness.push(("dispatcher partitions", dispatcher.readiness()));
         let dispatcher_token = token.clone();
         tasks.spawn(async move { dispatcher.run(dispatcher_token).await.context("dispatcher") });

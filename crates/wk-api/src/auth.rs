@@ -105,6 +105,7 @@ mod tests {
                 rate_per_second: 50,
                 burst: 500,
                 password_hash: None,
+                watch: Default::default(),
             }],
             &[
                 DutyOfficer {

@@ -88,6 +88,7 @@ mod tests {
             rate_per_second,
             burst,
             password_hash: None,
+            watch: Default::default(),
         }
     }
 

@@ -129,16 +129,17 @@ pub async fn follow_states(kafka: KafkaConfig, view: StateView, shutdown: Cancel
         let decoded = record
             .payload
             .as_deref()
-            .map(wk_bus::escalation_codec::decode_state_record)
-            .map(|machine| {
-                machine.map(|pb::state_record::Machine::Escalation(state)| {
-                    (state.alert_id.parse::<AlertId>(), state)
-                })
-            });
+            .map(wk_bus::state_codec::decode_state_record);
         match decoded {
-            Some(Ok((Ok(id), state))) => view.observe(id, state),
-            Some(_) => warn!(offset = record.offset, "undecodable state record skipped"),
-            None => {}
+            Some(Ok(pb::state_record::Machine::Escalation(state))) => {
+                match state.alert_id.parse::<AlertId>() {
+                    Ok(id) => view.observe(id, state),
+                    Err(_) => warn!(offset = record.offset, "state record with a bad alert id"),
+                }
+            }
+            // Office watches are not part of the alert view.
+            Some(Ok(pb::state_record::Machine::OfficeWatch(_))) | None => {}
+            Some(Err(_)) => warn!(offset = record.offset, "undecodable state record skipped"),
         }
     }
 }

@@ -6,7 +6,10 @@ use wk_core::alert::{Alert, AlertId};
 use wk_core::escalation::Responder;
 use wk_core::time::Timestamp;
 use wk_core::validate::Violations;
+use wk_core::watch::OfficeKey;
 use wk_proto::v1 as pb;
+
+use crate::watch_codec::{OfficeFact, decode_office_fact};
 
 /// A record value that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +28,8 @@ pub enum DecodeError {
     UnknownEnum { field: &'static str, value: i32 },
     #[error("bad target: {0}")]
     Target(String),
+    #[error("bad {0}: {1}")]
+    Field(&'static str, String),
 }
 
 pub use wk_proto::convert::{
@@ -75,15 +80,22 @@ pub enum Fact {
         text: String,
         at: Timestamp,
     },
+    /// A fact about an office's check-in watch.
+    Office {
+        office: OfficeKey,
+        fact: OfficeFact,
+    },
 }
 
 impl Fact {
-    pub fn alert_id(&self) -> AlertId {
+    /// The alert the fact is about; `None` for an office's fact.
+    pub fn alert_id(&self) -> Option<AlertId> {
         match self {
-            Fact::Raised { alert, .. } => alert.id,
+            Fact::Raised { alert, .. } => Some(alert.id),
             Fact::Acknowledged { alert_id, .. }
             | Fact::Resolved { alert_id, .. }
-            | Fact::NoteAdded { alert_id, .. } => *alert_id,
+            | Fact::NoteAdded { alert_id, .. } => Some(*alert_id),
+            Fact::Office { .. } => None,
         }
     }
 }
@@ -121,6 +133,7 @@ pub fn encode_action(
             }),
         }),
         incident,
+        office_id: String::new(),
     }
     .encode_to_vec()
 }
@@ -133,20 +146,29 @@ pub fn encode_raised(alert: &Alert, at: Timestamp) -> Vec<u8> {
             alert: Some(alert_to_pb(alert)),
         })),
         incident: None,
+        office_id: String::new(),
     }
     .encode_to_vec()
 }
 
 pub fn decode_event(bytes: &[u8]) -> Result<Fact, DecodeError> {
     let event = pb::AlertEvent::decode(bytes)?;
-    let id: AlertId = event.alert_id.parse()?;
     let at = event
         .at
         .as_ref()
         .and_then(timestamp_from_pb)
         .ok_or(DecodeError::Missing("at"))?;
     let incident = event.incident;
-    match event.event.ok_or(DecodeError::Missing("event"))? {
+    let fact = event.event.ok_or(DecodeError::Missing("event"))?;
+    if let pb::alert_event::Event::CheckIn(_)
+    | pb::alert_event::Event::Paused(_)
+    | pb::alert_event::Event::Resumed(_) = fact
+    {
+        let (office, fact) = decode_office_fact(&event.office_id, at, fact)?;
+        return Ok(Fact::Office { office, fact });
+    }
+    let id: AlertId = event.alert_id.parse()?;
+    match fact {
         pb::alert_event::Event::Raised(raised) => Ok(Fact::Raised {
             alert: alert_from_pb(raised.alert, id, at)?,
             at,
@@ -181,6 +203,9 @@ pub fn decode_event(bytes: &[u8]) -> Result<Fact, DecodeError> {
             incident,
             at,
         }),
+        pb::alert_event::Event::CheckIn(_)
+        | pb::alert_event::Event::Paused(_)
+        | pb::alert_event::Event::Resumed(_) => Err(DecodeError::Missing("office_id")),
     }
 }
 
@@ -274,7 +299,7 @@ mod tests {
     #[test]
     fn refuses_garbage_and_mismatched_ids() {
         assert!(decode_event(b"\xff\xff\xff").is_err());
-        assert!(matches!(decode_event(&[]), Err(DecodeError::AlertId(_))));
+        assert!(matches!(decode_event(&[]), Err(DecodeError::Missing("at"))));
         let now = Timestamp::from_unix_millis(1_795_000_000_000);
         let mut event = pb::AlertEvent::decode(encode_raised(&alert(now), now).as_slice()).unwrap();
         event.alert_id = AlertId::fresh(now, [1; 10]).to_string();

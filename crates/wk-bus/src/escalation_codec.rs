@@ -390,17 +390,6 @@ pub fn encode_escalation(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// The machine a state changelog record holds; a record from before the `StateRecord`
-/// envelope is a bare `EscalationState`.
-pub fn decode_state_record(bytes: &[u8]) -> Result<pb::state_record::Machine, DecodeError> {
-    match pb::StateRecord::decode(bytes)?.machine {
-        Some(machine) => Ok(machine),
-        None => Ok(pb::state_record::Machine::Escalation(
-            pb::EscalationState::decode(bytes)?,
-        )),
-    }
-}
-
 fn required_time(
     value: Option<&prost_types::Timestamp>,
     field: &'static str,
@@ -411,8 +400,7 @@ fn required_time(
 }
 
 /// Decodes a snapshot and the input offset it reflects.
-pub fn decode_escalation(bytes: &[u8]) -> Result<(Snapshot, i64), DecodeError> {
-    let pb::state_record::Machine::Escalation(state) = decode_state_record(bytes)?;
+pub fn decode_escalation(state: pb::EscalationState) -> Result<(Snapshot, i64), DecodeError> {
     let first_seen = required_time(state.first_seen.as_ref(), "first_seen")?;
     let alert = alert_from_pb(state.alert, state.alert_id.parse()?, first_seen)?;
     let chain = state.chain.ok_or(DecodeError::Missing("chain"))?;

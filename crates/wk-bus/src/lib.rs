@@ -8,8 +8,10 @@ pub mod consumer;
 pub mod escalation_codec;
 pub mod producer;
 pub mod restore;
+pub mod state_codec;
 pub mod tail;
 pub mod trace;
+pub mod watch_codec;
 
 use rdkafka::ClientConfig;
 use wk_core::config::KafkaConfig;

@@ -118,6 +118,7 @@ text_enum! {
         TravelSafety => "travel_safety", "Air / travel safety";
         Infrastructure => "infrastructure", "Infrastructure";
         Other => "other", "Other";
+        OfficeSilent => "office_silent", "Office silent";
     }
 }
 

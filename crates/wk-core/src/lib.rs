@@ -11,6 +11,7 @@ pub mod schedule;
 pub mod signing;
 pub mod time;
 pub mod validate;
+pub mod watch;
 
 pub use alert::{Alert, AlertId, Category, Coordinates, Severity};
 pub use time::Timestamp;

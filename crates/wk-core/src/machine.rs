@@ -19,12 +19,14 @@ use crate::time::Timestamp;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
     Escalation,
+    OfficeWatch,
 }
 
 impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Escalation => "escalation",
+            Kind::OfficeWatch => "office watch",
         }
     }
 }
@@ -32,9 +34,9 @@ impl Kind {
 pub trait Machine: Sized + Send + 'static {
     /// The tag of this kind's state records.
     const KIND: Kind;
-    /// What names one machine of the kind (an escalation: its alert's id): the key of its
+    /// What names one machine of the kind (an escalation: its alert's id; an office watch: its office's): the key of its
     /// state records and of its timer.
-    type Key: Copy + Eq + Ord + Hash + fmt::Display + Send + Sync + 'static;
+    type Key: Clone + Eq + Ord + Hash + fmt::Display + Send + Sync + 'static;
     /// Its persisted state.
     type Snapshot: Clone;
     /// What it decides and the driver carries out.

@@ -1,48 +1,137 @@
-//! Acting on a change: the escalation's decided notifications go to the notifier, its timer
-//! is re-armed, and its new timeline entries are counted in metrics.
+//! Acting on a change: an escalation's decided notifications go to the notifier and its new
+//! timeline entries are counted in metrics; a watch's publications go to the alerts topic
+//! until the broker acknowledges them; the machine's timer is re-armed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::info_span;
+use tracing::{info_span, warn};
+use wk_bus::codec::{OfficerAction, encode_action, encode_raised};
 use wk_core::escalation::{Action, Escalation, Event as TimelineEvent};
+use wk_core::machine::Machine as _;
+use wk_core::watch::{Action as WatchAction, Owed, Publication};
 
-use crate::dispatcher::Dispatcher;
+use crate::dispatcher::{Dispatcher, Flow, RETRY};
 use crate::executor::Job;
+use crate::held::{Held, Subject};
 use crate::io::{Changelog, Clock, Input, Notifier};
 use crate::metrics;
 use crate::pipeline::Key;
+use crate::store::Tracked;
 
 impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
-    /// Sends the escalation's decided notifications and re-arms its timer. Call once the
-    /// change that decided them is marked for the changelog.
+    /// Carries out what the machine decided (an escalation's notifications, a watch's
+    /// publications) and re-arms its timer. Call once the change that decided them is marked
+    /// for the changelog.
     pub(crate) fn act(&mut self, key: Key) {
-        let (partition, id) = key;
-        let Some(tracked) = self.store.get_mut(key) else {
+        let Some(tracked) = self.store.get_mut(&key) else {
             return;
         };
-        let escalation = &mut tracked.machine;
-        count_new_events(escalation, &mut tracked.counted);
-        while let Some(Action::Deliver(notification)) = escalation.poll_action() {
-            let notification_id = notification.id.clone();
-            let span = info_span!(
-                "deliver",
-                alert_id = %id,
-                notification = %notification.id,
-                purpose = ?notification.purpose,
-            );
-            self.notifier.spawn(Job {
-                partition,
-                span,
-                notification,
-                alert: escalation.alert().clone(),
-                incident: escalation.incident(),
-                first_seen: escalation.first_seen(),
-                occurrences: escalation.occurrences(),
-                parked_since: escalation.parked_since(&notification_id),
-            });
+        let mut owed = Vec::new();
+        match &mut tracked.machine {
+            Held::Escalation(escalation) => {
+                count_new_events(escalation, &mut tracked.counted);
+                let Subject::Alert(id) = key.1 else { return };
+                while let Some(Action::Deliver(notification)) = escalation.poll_action() {
+                    let notification_id = notification.id.clone();
+                    let span = info_span!(
+                        "deliver",
+                        alert_id = %id,
+                        notification = %notification.id,
+                        purpose = ?notification.purpose,
+                    );
+                    self.notifier.spawn(Job {
+                        partition: key.0,
+                        span,
+                        notification,
+                        alert: escalation.alert().clone(),
+                        incident: escalation.incident(),
+                        first_seen: escalation.first_seen(),
+                        occurrences: escalation.occurrences(),
+                        parked_since: escalation.parked_since(&notification_id),
+                    });
+                }
+            }
+            Held::Watch(watch) => {
+                while let Some(WatchAction::Publish(publication)) = watch.poll_action() {
+                    owed.push(publication);
+                }
+            }
         }
-        let due = escalation.poll_timeout();
-        self.store.rearm(key, due);
+        let due = tracked.machine.poll_timeout();
+        self.store.rearm(&key, due);
+        for publication in owed {
+            if let Publication::Raise { .. } = publication.publication {
+                metrics::silence_alert_raised();
+            }
+            self.publish(key.clone(), publication, false);
+        }
+    }
+
+    /// Puts a watch's decided publication on the alerts topic (after the retry pause when
+    /// `again`); its outcome comes back to `on_published`. The records of one publication
+    /// share their key, so they stay in order.
+    pub(crate) fn publish(&mut self, key: Key, owed: Owed, again: bool) {
+        let records = match &owed.publication {
+            Publication::Raise { alert, at } => {
+                vec![(alert.id.to_string(), encode_raised(alert, *at))]
+            }
+            Publication::Resolve {
+                alert_id,
+                note,
+                by,
+                at,
+            } => vec![
+                (
+                    alert_id.to_string(),
+                    encode_action(*alert_id, &OfficerAction::Note(note.clone()), by, None, *at),
+                ),
+                (
+                    alert_id.to_string(),
+                    encode_action(*alert_id, &OfficerAction::Resolve, by, None, *at),
+                ),
+            ],
+        };
+        let changelog = Arc::clone(&self.changelog);
+        self.published.push(Box::pin(async move {
+            if again {
+                tokio::time::sleep(RETRY).await;
+            }
+            let mut acknowledgements = Vec::with_capacity(records.len());
+            for (record_key, payload) in &records {
+                match changelog.publish(record_key, payload) {
+                    Ok(acknowledgement) => acknowledgements.push(acknowledgement),
+                    Err(_) => return (key, owed, false),
+                }
+            }
+            let mut acknowledged = true;
+            for acknowledgement in acknowledgements {
+                acknowledged &= acknowledgement.await.is_ok();
+            }
+            (key, owed, acknowledged)
+        }));
+    }
+
+    /// The broker answered a publication: the watch forgets it (and that change is written
+    /// behind), or it is published again.
+    pub(crate) fn on_published(&mut self, key: Key, owed: Owed, acknowledged: bool) -> Flow {
+        let Some(Tracked {
+            machine: Held::Watch(watch),
+            ..
+        }) = self.store.get_mut(&key)
+        else {
+            // Revoked meanwhile: its next owner decides it again from the changelog.
+            return Flow::Continue;
+        };
+        if acknowledged {
+            watch.handle_published(owed.seq);
+            self.pipeline.changed(key, None);
+        } else {
+            metrics::produce_error();
+            warn!(key = %key.1, "publication not acknowledged; publishing it again");
+            self.publish(key, owed, true);
+        }
+        Flow::Continue
     }
 }
 

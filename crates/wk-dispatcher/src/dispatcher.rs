@@ -12,6 +12,7 @@
 //! A record re-read whose effect is on the changelog (offset ≤ the state's `input_offset`)
 //! changes nothing.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,14 +26,16 @@ use tracing::{info, info_span, warn};
 use wk_bus::BusError;
 use wk_bus::codec::{Fact, decode_event};
 use wk_bus::consumer::{Assignment, GroupConsumer, Record};
-use wk_bus::escalation_codec::encode_escalation;
 use wk_bus::producer::{ProduceError, Producer};
 use wk_bus::trace::TraceHeaders;
+use wk_bus::watch_codec::OfficeFact;
 use wk_core::config::KafkaConfig;
 use wk_core::escalation::{Escalation, Status};
 use wk_core::policy::Policy;
+use wk_core::watch::{OfficeKey, OfficeWatch, Owed, WatchConfig};
 
 use crate::executor::{Executor, Report};
+use crate::held::{Held, Subject, World};
 use crate::io::{Changelog, Clock, Input, KafkaChangelog, Notifier, WallClock};
 use crate::metrics;
 use crate::pipeline::{Key, Release, Ticket, WriteBehind};
@@ -51,9 +54,10 @@ const MAX_DIRTY: usize = 2_000;
 /// How long a stopping dispatcher waits for queued changes, to store their offsets.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Between two tries of a refused or failed write.
-const RETRY: Duration = Duration::from_secs(1);
+pub(crate) const RETRY: Duration = Duration::from_secs(1);
 
 type InFlight = Pin<Box<dyn Future<Output = (Ticket, bool)> + Send>>;
+pub(crate) type Published = Pin<Box<dyn Future<Output = (Key, Owed, bool)> + Send>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -84,8 +88,10 @@ pub struct Dispatcher<I = GroupConsumer, C = KafkaChangelog, N = Executor, K = W
     pub(crate) notifier: N,
     reports: UnboundedReceiver<Report>,
     pub(crate) clock: K,
-    pub(crate) policy: Policy,
-    pub(crate) store: Store<Escalation>,
+    pub(crate) world: World,
+    pub(crate) store: Store,
+    /// Publications of watches awaiting the broker (the silence alert, its resolution).
+    pub(crate) published: FuturesUnordered<Published>,
     pub(crate) pipeline: WriteBehind,
     /// Acknowledgements of queued writes, in any order (the pipeline orders them).
     in_flight: FuturesUnordered<InFlight>,
@@ -131,13 +137,23 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             notifier: parts.notifier,
             reports: parts.reports,
             clock: parts.clock,
-            policy,
+            world: World {
+                policy,
+                watches: BTreeMap::new(),
+            },
             store: Store::default(),
+            published: FuturesUnordered::new(),
             pipeline: WriteBehind::default(),
             in_flight: FuturesUnordered::new(),
             ready: tokio::sync::watch::Sender::new(false),
             group: String::new(),
         }
+    }
+
+    /// The offices to watch for check-ins, by office id.
+    pub fn with_watches(mut self, watches: BTreeMap<String, WatchConfig>) -> Self {
+        self.world.watches = watches;
+        self
     }
 
     /// Whether the dispatcher owns its partitions with their state restored (for readiness).
@@ -166,6 +182,9 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 _ = flushes.tick(), if self.pipeline.dirty() > 0 => self.flush(&shutdown).await,
                 Some((ticket, acknowledged)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
                     self.settled(ticket, acknowledged)
+                }
+                Some((key, owed, acknowledged)) = self.published.next(), if !self.published.is_empty() => {
+                    self.on_published(key, owed, acknowledged)
                 }
                 Some(report) = self.reports.recv() => self.on_report(report),
                 () = tokio::time::sleep(wait) => self.on_timers(),
@@ -237,14 +256,19 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
 
     fn record_gauges(&self) {
         let (mut triggered, mut acknowledged) = (0, 0);
-        for escalation in self.store.machines() {
-            match escalation.status() {
-                Status::Triggered => triggered += 1,
-                Status::Acknowledged { .. } => acknowledged += 1,
-                Status::Resolved { .. } => {}
+        let mut offices = std::collections::HashMap::new();
+        for machine in self.store.machines() {
+            match machine {
+                Held::Escalation(escalation) => match escalation.status() {
+                    Status::Triggered => triggered += 1,
+                    Status::Acknowledged { .. } => acknowledged += 1,
+                    Status::Resolved { .. } => {}
+                },
+                Held::Watch(watch) => *offices.entry(watch.status()).or_insert(0) += 1,
             }
         }
         metrics::open_alerts(triggered, acknowledged);
+        metrics::offices(&offices);
         metrics::backlog(
             self.store.armed_timers(),
             self.pipeline.queued() + self.pipeline.dirty(),
@@ -269,26 +293,56 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 return Flow::Continue;
             }
         };
-        let span = info_span!("dispatch", alert_id = %event.alert_id(), partition, offset);
+        let span = match &event {
+            Fact::Office { office, .. } => {
+                info_span!("dispatch", office = %office, partition, offset)
+            }
+            _ => info_span!("dispatch", alert_id = ?event.alert_id(), partition, offset),
+        };
         record.trace.adopt(&span);
         span.in_scope(|| self.apply(partition, offset, event, record.trace));
         Flow::Continue
     }
 
-    /// Applies one event from the alerts topic to its escalation and acts on a change; the
-    /// change is written at the next flush and the record's offset stored after that.
-    fn apply(&mut self, partition: i32, offset: i64, event: Fact, trace: TraceHeaders) {
-        let id = event.alert_id();
-        let key = (partition, id);
+    /// Applies one fact from the alerts topic to its machine and acts on a change; the change
+    /// is written at the next flush and the record's offset stored after that.
+    fn apply(&mut self, partition: i32, offset: i64, fact: Fact, trace: TraceHeaders) {
+        let changed = match fact {
+            Fact::Office { office, fact } => self.apply_office(partition, offset, office, fact),
+            fact => self.apply_alert(partition, offset, fact, trace),
+        };
+        match changed {
+            Some(key) => {
+                self.pipeline.changed(key.clone(), Some(offset));
+                self.act(key);
+            }
+            None => {
+                self.pipeline.unchanged(partition, offset);
+                self.release();
+            }
+        }
+    }
+
+    /// A fact about an alert, for its escalation; the key if it changed.
+    fn apply_alert(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        fact: Fact,
+        trace: TraceHeaders,
+    ) -> Option<Key> {
+        let id = fact.alert_id()?;
+        let key = (partition, Subject::Alert(id));
         let now = self.clock.now();
-        let changed = match (self.store.get_mut(key), event) {
-            (Some(tracked), _) if offset <= tracked.input_offset => false,
-            (Some(tracked), event) => {
-                let escalation = &mut tracked.machine;
-                match event {
-                    Fact::Raised { alert, .. } => {
-                        escalation.handle_trigger(alert, &self.policy, now)
-                    }
+        let policy = &self.world.policy;
+        match (self.store.get_mut(&key), fact) {
+            (Some(tracked), _) if offset <= tracked.input_offset => return None,
+            (Some(tracked), fact) => {
+                let Held::Escalation(escalation) = &mut tracked.machine else {
+                    return None;
+                };
+                match fact {
+                    Fact::Raised { alert, .. } => escalation.handle_trigger(alert, policy, now),
                     Fact::Acknowledged { by, incident, .. } => {
                         let effect = escalation.handle_ack(by, incident, now);
                         info!(alert_id = %id, ?effect, "acknowledgement");
@@ -298,53 +352,91 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                         let resolved = escalation.handle_resolve(by, incident, now);
                         info!(alert_id = %id, resolved, "resolution");
                     }
+                    Fact::Office { .. } => return None,
                 }
                 tracked.input_offset = offset;
-                true
             }
             (None, Fact::Raised { alert, .. }) => {
-                let escalation = Escalation::route(alert, &self.policy, now);
+                let escalation = Escalation::route(alert, policy, now);
                 info!(alert_id = %id, incident = escalation.incident(), "alert opened");
                 self.store.insert(
-                    key,
-                    Tracked {
-                        machine: escalation,
-                        input_offset: offset,
-                        armed: None,
-                        counted: 0,
-                        trace,
-                    },
+                    key.clone(),
+                    Tracked::new(Held::Escalation(escalation), offset, trace),
                 );
+            }
+            (None, _) => {
+                warn!(alert_id = %id, "action on an unknown alert ignored");
+                return None;
+            }
+        }
+        Some(key)
+    }
+
+    /// A check-in, pause or resumption, for the office's watch (made on its first fact); the
+    /// key if it changed. An office without a check-in schedule is not watched.
+    fn apply_office(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        office: OfficeKey,
+        fact: OfficeFact,
+    ) -> Option<Key> {
+        let Some(config) = self.world.watch(&office) else {
+            info!(office = %office, "fact about an office without a check-in schedule ignored");
+            return None;
+        };
+        let key = (partition, Subject::Office(office.clone()));
+        if self.store.get(&key).is_none() {
+            let watch = Held::Watch(OfficeWatch::new(office.clone()));
+            self.store.insert(
+                key.clone(),
+                Tracked::new(watch, -1, TraceHeaders::default()),
+            );
+        }
+        let tracked = self.store.get_mut(&key)?;
+        let Held::Watch(watch) = &mut tracked.machine else {
+            return None;
+        };
+        if offset <= tracked.input_offset {
+            return None;
+        }
+        let changed = match fact {
+            OfficeFact::CheckedIn(check_in) => {
+                metrics::check_in(check_in.channel);
+                watch.handle_check_in(check_in, config)
+            }
+            OfficeFact::Paused(pause) => {
+                info!(office = %office, "office watch paused");
+                watch.handle_pause(pause);
                 true
             }
-            (None, Fact::Acknowledged { .. } | Fact::Resolved { .. } | Fact::NoteAdded { .. }) => {
-                warn!(alert_id = %id, "action on an unknown alert ignored");
-                false
+            OfficeFact::Resumed { at, .. } => {
+                info!(office = %office, "office watch resumed");
+                watch.handle_resume(config, at)
             }
         };
-        if changed {
-            self.pipeline.changed(key, Some(offset));
-            self.act(key);
-        } else {
-            self.pipeline.unchanged(partition, offset);
-            self.release();
-        }
+        tracked.input_offset = offset;
+        changed.then_some(key)
     }
 
     fn on_report(&mut self, report: Report) -> Flow {
-        let key = (report.partition, report.alert_id);
+        let key = (report.partition, Subject::Alert(report.alert_id));
         let now = self.clock.now();
-        let Some(tracked) = self.store.get_mut(key) else {
+        let Some(Tracked {
+            machine: Held::Escalation(escalation),
+            ..
+        }) = self.store.get_mut(&key)
+        else {
             // The partition was revoked meanwhile: its new owner re-sends what is pending.
             return Flow::Continue;
         };
-        tracked.machine.handle_delivery(
+        escalation.handle_delivery(
             &report.notification_id,
             report.outcome,
-            &self.policy.directory,
+            &self.world.policy.directory,
             now,
         );
-        self.pipeline.changed(key, None);
+        self.pipeline.changed(key.clone(), None);
         self.act(key);
         Flow::Continue
     }
@@ -352,13 +444,13 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     fn on_timers(&mut self) -> Flow {
         let now = self.clock.now();
         while let Some(key) = self.store.pop_due(now) {
-            let Some(tracked) = self.store.get_mut(key) else {
+            let Some(tracked) = self.store.get_mut(&key) else {
                 continue;
             };
-            let span = info_span!("escalate", alert_id = %key.1, partition = key.0);
+            let span = info_span!("timeout", kind = tracked.machine.kind().name(), key = %key.1, partition = key.0);
             tracked.trace.adopt(&span);
-            tracked.machine.handle_timeout(&self.policy.directory, now);
-            self.pipeline.changed(key, None);
+            tracked.machine.handle_timeout(&self.world, now);
+            self.pipeline.changed(key.clone(), None);
             span.in_scope(|| self.act(key));
         }
         Flow::Continue
@@ -387,9 +479,9 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                     }
                 }
                 Release::Rewrite { ticket, key } => {
-                    let payload = match self.store.get(key) {
+                    let payload = match self.store.get(&key) {
                         Some(tracked) if !self.store.is_orphaned(key.0) => {
-                            encode_escalation(&tracked.machine.snapshot(), tracked.input_offset)
+                            tracked.machine.encode(tracked.input_offset)
                         }
                         // Revoked or lost meanwhile: its owner has the last acknowledged state.
                         _ => {
@@ -431,11 +523,11 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             // Another member may own it now; the next assignment restores from the changelog.
             return true;
         }
-        let Some(tracked) = self.store.get(key) else {
+        let Some(tracked) = self.store.get(&key) else {
             // Revoked meanwhile: its next owner has the last acknowledged state.
             return true;
         };
-        let payload = encode_escalation(&tracked.machine.snapshot(), tracked.input_offset);
+        let payload = tracked.machine.encode(tracked.input_offset);
         let name = key.1.to_string();
         loop {
             match self.changelog.write(key.0, &name, &payload) {
@@ -461,7 +553,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 }
                 Err(error) => {
                     metrics::produce_error();
-                    warn!(%error, alert_id = %key.1, "state not queued; retrying");
+                    warn!(%error, key = %key.1, "state not queued; retrying");
                     if pause(shutdown).await {
                         return false;
                     }

@@ -91,6 +91,9 @@ pub trait Changelog: Send + Sync + 'static {
         key: &str,
         payload: &[u8],
     ) -> Result<Acknowledgement, ProduceError>;
+    /// Queues a record a machine decided (a watch's silence alert) on the alerts topic, keyed
+    /// like every record there; `Err(ProduceError::QueueFull)` when the queue is full.
+    fn publish(&self, key: &str, payload: &[u8]) -> Result<Acknowledgement, ProduceError>;
     /// Sends an undecodable input record to the dead-letter topic and waits for the broker.
     fn dead_letter(
         &self,
@@ -121,6 +124,15 @@ impl Changelog for KafkaChangelog {
             Some(partition),
             false,
         )?;
+        Ok(Box::pin(
+            async move { queued.acknowledged().await.map(|_| ()) },
+        ))
+    }
+
+    fn publish(&self, key: &str, payload: &[u8]) -> Result<Acknowledgement, ProduceError> {
+        let queued = self
+            .producer
+            .enqueue(&self.kafka.alerts_topic, key, payload, None, false)?;
         Ok(Box::pin(
             async move { queued.acknowledged().await.map(|_| ()) },
         ))

@@ -81,3 +81,21 @@ pub(crate) fn produce_error() {
     metrics::counter!("watchkeeper_kafka_produce_errors_total", "client" => "dispatcher")
         .increment(1);
 }
+
+/// A check-in applied to its office's watch, by how it arrived.
+pub(crate) fn check_in(channel: wk_core::watch::Channel) {
+    metrics::counter!("watchkeeper_check_ins_total", "channel" => channel.as_str()).increment(1);
+}
+
+/// Watched offices this dispatcher holds, by state (every state, zeros included).
+pub(crate) fn offices(by_status: &std::collections::HashMap<wk_core::watch::Status, u64>) {
+    for status in wk_core::watch::Status::ALL {
+        let count = by_status.get(&status).copied().unwrap_or(0);
+        metrics::gauge!("watchkeeper_offices", "state" => status.as_str()).set(count as f64);
+    }
+}
+
+/// A silence alert published for an office gone down.
+pub(crate) fn silence_alert_raised() {
+    metrics::counter!("watchkeeper_office_silence_alerts_total").increment(1);
+}

@@ -10,10 +10,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use wk_core::alert::AlertId;
-
-/// A machine in its partition: the dispatcher's key for escalations.
-pub type Key = (i32, AlertId);
+/// A machine in its partition: the dispatcher's key for every kind.
+pub type Key = (i32, crate::held::Subject);
 
 /// A queued write, to match its acknowledgement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -73,11 +71,11 @@ impl<K> Default for WriteBehind<K> {
 }
 
 /// A key whose partition is known.
-pub trait Partitioned: Copy + Eq + std::hash::Hash {
+pub trait Partitioned: Clone + Eq + std::hash::Hash {
     fn partition(&self) -> i32;
 }
 
-impl<T: Copy + Eq + std::hash::Hash> Partitioned for (i32, T) {
+impl<T: Clone + Eq + std::hash::Hash> Partitioned for (i32, T) {
     fn partition(&self) -> i32 {
         self.0
     }
@@ -87,11 +85,11 @@ impl<K: Partitioned> WriteBehind<K> {
     /// `key` changed (and was acted on); `offset` is the input offset that may be stored
     /// once its write is acknowledged, if the change came from a record.
     pub fn changed(&mut self, key: K, offset: Option<i64>) {
-        if self.dirty_set.insert(key) {
-            self.dirty.push(key);
-        }
         if let Some(offset) = offset {
             self.unflushed.push((key.partition(), offset));
+        }
+        if self.dirty_set.insert(key.clone()) {
+            self.dirty.push(key);
         }
     }
 
@@ -153,12 +151,13 @@ impl<K: Partitioned> WriteBehind<K> {
     /// it until it is written again.
     pub fn poll_release(&mut self) -> Option<Release<K>> {
         loop {
-            match *self.queue.front()? {
-                Slot::Offset { partition, offset } => {
+            match self.queue.front()? {
+                &Slot::Offset { partition, offset } => {
                     self.queue.pop_front();
                     return Some(Release::Store { partition, offset });
                 }
                 Slot::Write { ticket, key } => {
+                    let (ticket, key) = (*ticket, key.clone());
                     let state = self.writes.get_mut(&ticket)?;
                     match state {
                         Write::Acknowledged => {
@@ -182,7 +181,13 @@ mod tests {
     use super::*;
 
     fn key(n: u8) -> Key {
-        (0, AlertId::for_dedup_key("ng-maiduguri", &n.to_string()))
+        (
+            0,
+            crate::held::Subject::Alert(wk_core::AlertId::for_dedup_key(
+                "ng-maiduguri",
+                &n.to_string(),
+            )),
+        )
     }
 
     fn releases(pipeline: &mut WriteBehind) -> Vec<Release> {

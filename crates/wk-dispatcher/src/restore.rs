@@ -1,17 +1,18 @@
-//! Restore on assignment: a partition's escalations are read back from the changelog before
-//! any of its records is applied; each restored escalation re-sends its pending notifications
-//! (same ids) and re-arms its timer.
+//! Restore on assignment: a partition's machines, of every kind, are read back from the
+//! changelog before any of its records is applied; each restored machine decides again what
+//! it still owes (an escalation its pending notifications, a watch its unacknowledged
+//! publications, under the same ids) and re-arms its timer.
 
 use std::collections::HashMap;
 
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use wk_bus::escalation_codec::decode_escalation;
 use wk_bus::restore::Latest;
+use wk_bus::state_codec::decode_state;
 use wk_bus::trace::TraceHeaders;
-use wk_core::escalation::Escalation;
 
 use crate::dispatcher::{Dispatcher, pause};
+use crate::held::Held;
 use crate::io::{Changelog, Clock, Input, Notifier};
 use crate::store::Tracked;
 
@@ -75,9 +76,10 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     fn restore(&mut self, partition: i32, read: &Latest) {
         let mut latest = HashMap::new();
         for record in &read.records {
-            match record.payload.as_deref().map(decode_escalation) {
-                Some(Ok((snapshot, input_offset))) => {
-                    latest.insert(snapshot.alert.id, (snapshot, input_offset));
+            match record.payload.as_deref().map(decode_state) {
+                Some(Ok((state, input_offset))) => {
+                    let (subject, held) = Held::restore(state, &self.world);
+                    latest.insert(subject, (held, input_offset));
                 }
                 Some(Err(error)) => {
                     warn!(partition, offset = record.offset, %error, "undecodable state skipped");
@@ -86,13 +88,12 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             }
         }
         let count = latest.len();
-        let mut escalations = HashMap::with_capacity(count);
-        for (id, (snapshot, input_offset)) in latest {
-            let escalation = Escalation::restore_in(snapshot, &self.policy);
-            escalations.insert(
-                id,
+        let mut machines = HashMap::with_capacity(count);
+        for (subject, (machine, input_offset)) in latest {
+            machines.insert(
+                subject,
                 Tracked {
-                    machine: escalation,
+                    machine,
                     input_offset,
                     armed: None,
                     // Restored history was counted by whoever lived it.
@@ -101,15 +102,15 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 },
             );
         }
-        let ids: Vec<_> = escalations.keys().copied().collect();
-        self.store.install(partition, escalations);
-        // Pending notifications go out again (same ids) and timers are re-armed.
-        for id in ids {
-            self.act((partition, id));
+        let subjects: Vec<_> = machines.keys().cloned().collect();
+        self.store.install(partition, machines);
+        // Pending notifications and publications go out again (same ids); timers re-armed.
+        for subject in subjects {
+            self.act((partition, subject));
         }
         info!(
             partition,
-            alerts = count,
+            machines = count,
             records = read.read,
             "partition restored"
         );

@@ -1,14 +1,15 @@
-//! The escalations this dispatcher holds, by partition, with one timer queue over all of them;
-//! and which partitions were lost (escalating from memory, writing nothing).
+//! The machines this dispatcher holds, of every kind, by partition, with one timer queue over
+//! all of them; and which partitions were lost (going on from memory, writing nothing).
 
 use std::collections::{HashMap, HashSet};
 
 use wk_bus::trace::TraceHeaders;
 use wk_core::Timestamp;
 use wk_core::escalation::TimerQueue;
-use wk_core::machine::Machine;
 
-pub(crate) struct Tracked<M> {
+use crate::held::{Held, Subject};
+
+pub(crate) struct Tracked<M = Held> {
     pub(crate) machine: M,
     /// The alerts-topic offset of the last event this escalation reflects.
     pub(crate) input_offset: i64,
@@ -21,30 +22,34 @@ pub(crate) struct Tracked<M> {
     pub(crate) trace: TraceHeaders,
 }
 
-/// The machines of one kind this dispatcher holds.
-pub(crate) struct Store<M: Machine> {
+impl Tracked {
+    /// A machine opened by the record at `input_offset`, with its trace context.
+    pub(crate) fn new(machine: Held, input_offset: i64, trace: TraceHeaders) -> Tracked {
+        Tracked {
+            machine,
+            input_offset,
+            armed: None,
+            counted: 0,
+            trace,
+        }
+    }
+}
+
+/// The machines this dispatcher holds.
+#[derive(Default)]
+pub(crate) struct Store {
     /// Restored partitions and their machines.
-    partitions: HashMap<i32, HashMap<M::Key, Tracked<M>>>,
+    partitions: HashMap<i32, HashMap<Subject, Tracked>>,
     /// Partitions whose assignment was lost (session expired, broker away): their escalations
     /// go on from memory (timers fire, notifications go out; neither needs the broker) but
     /// write nothing, since another member may own them now. The next assignment drops them
     /// and restores whatever it gives from the changelog.
     orphaned: HashSet<i32>,
     /// Every armed escalation timer, earliest first.
-    timers: TimerQueue<(i32, M::Key)>,
+    timers: TimerQueue<(i32, Subject)>,
 }
 
-impl<M: Machine> Default for Store<M> {
-    fn default() -> Store<M> {
-        Store {
-            partitions: HashMap::new(),
-            orphaned: HashSet::new(),
-            timers: TimerQueue::new(),
-        }
-    }
-}
-
-impl<M: Machine> Store<M> {
+impl Store {
     pub(crate) fn is_restored(&self, partition: i32) -> bool {
         self.partitions.contains_key(&partition)
     }
@@ -54,20 +59,20 @@ impl<M: Machine> Store<M> {
     }
 
     /// Installs a restored partition (replacing anything held for it).
-    pub(crate) fn install(&mut self, partition: i32, escalations: HashMap<M::Key, Tracked<M>>) {
+    pub(crate) fn install(&mut self, partition: i32, machines: HashMap<Subject, Tracked>) {
         self.drop_partition(partition);
-        self.partitions.insert(partition, escalations);
+        self.partitions.insert(partition, machines);
     }
 
-    pub(crate) fn get(&self, (partition, id): (i32, M::Key)) -> Option<&Tracked<M>> {
-        self.partitions.get(&partition)?.get(&id)
+    pub(crate) fn get(&self, (partition, id): &(i32, Subject)) -> Option<&Tracked> {
+        self.partitions.get(partition)?.get(id)
     }
 
-    pub(crate) fn get_mut(&mut self, (partition, id): (i32, M::Key)) -> Option<&mut Tracked<M>> {
-        self.partitions.get_mut(&partition)?.get_mut(&id)
+    pub(crate) fn get_mut(&mut self, (partition, id): &(i32, Subject)) -> Option<&mut Tracked> {
+        self.partitions.get_mut(partition)?.get_mut(id)
     }
 
-    pub(crate) fn insert(&mut self, (partition, id): (i32, M::Key), tracked: Tracked<M>) {
+    pub(crate) fn insert(&mut self, (partition, id): (i32, Subject), tracked: Tracked) {
         self.partitions
             .entry(partition)
             .or_default()
@@ -107,13 +112,13 @@ impl<M: Machine> Store<M> {
     }
 
     /// Re-arms the timer of `key` at `due` (none: disarmed).
-    pub(crate) fn rearm(&mut self, key: (i32, M::Key), due: Option<Timestamp>) {
+    pub(crate) fn rearm(&mut self, key: &(i32, Subject), due: Option<Timestamp>) {
         if let Some(tracked) = self
             .partitions
             .get_mut(&key.0)
             .and_then(|s| s.get_mut(&key.1))
         {
-            tracked.armed = self.timers.rearm(key, tracked.armed, due);
+            tracked.armed = self.timers.rearm(key.clone(), tracked.armed, due);
         }
     }
 
@@ -122,9 +127,9 @@ impl<M: Machine> Store<M> {
     }
 
     /// The next escalation whose timer is due at `now`, disarmed.
-    pub(crate) fn pop_due(&mut self, now: Timestamp) -> Option<(i32, M::Key)> {
+    pub(crate) fn pop_due(&mut self, now: Timestamp) -> Option<(i32, Subject)> {
         let key = self.timers.pop_due(now)?;
-        if let Some(tracked) = self.get_mut(key) {
+        if let Some(tracked) = self.get_mut(&key) {
             tracked.armed = None;
         }
         Some(key)
@@ -134,7 +139,7 @@ impl<M: Machine> Store<M> {
         self.timers.len()
     }
 
-    pub(crate) fn machines(&self) -> impl Iterator<Item = &M> {
+    pub(crate) fn machines(&self) -> impl Iterator<Item = &Held> {
         self.partitions
             .values()
             .flat_map(HashMap::values)

@@ -9,15 +9,18 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use wk_bus::BusError;
-use wk_bus::codec::encode_raised;
+use wk_bus::codec::{Fact, decode_event, encode_raised};
 use wk_bus::consumer::{Assignment, Record};
 use wk_bus::escalation_codec::encode_escalation;
 use wk_bus::producer::ProduceError;
 use wk_bus::restore::Latest;
+use wk_bus::watch_codec::{encode_check_in, encode_watch};
 use wk_core::Timestamp;
 use wk_core::alert::{Alert, AlertId, Category, Severity};
 use wk_core::config::Config;
 use wk_core::escalation::{Escalation, Outcome};
+use wk_core::machine::Machine as _;
+use wk_core::watch::{Action, Channel, CheckIn, OfficeKey, OfficeWatch, Owed, Publication};
 
 use crate::dispatcher::{Dispatcher, Parts};
 use crate::executor::{Job, Report};
@@ -54,6 +57,8 @@ impl Input for FakeInput {
 #[derive(Default)]
 struct Log {
     writes: Vec<(i32, String)>,
+    /// Records published on the alerts topic (a watch's silence alert), by key.
+    published: Vec<(String, Vec<u8>)>,
     held: Vec<oneshot::Sender<Result<(), ProduceError>>>,
     hold: bool,
     restores: HashMap<i32, Vec<Record>>,
@@ -103,6 +108,12 @@ impl Changelog for FakeChangelog {
         Ok(Box::pin(async move { receiver.await.unwrap_or(Ok(())) }))
     }
 
+    fn publish(&self, key: &str, payload: &[u8]) -> Result<Acknowledgement, ProduceError> {
+        let mut log = self.0.lock().unwrap();
+        log.published.push((key.to_owned(), payload.to_vec()));
+        Ok(Box::pin(async { Ok(()) }))
+    }
+
     async fn dead_letter(&self, _key: &str, _payload: &[u8]) -> Result<(), ProduceError> {
         Ok(())
     }
@@ -139,9 +150,18 @@ impl Notifier for FakeNotifier {
 }
 
 fn policy() -> wk_core::policy::Policy {
+    config().policy
+}
+
+fn config() -> Config {
     let text = r#"
 [kafka]
 brokers = "127.0.0.1:9"
+[[offices]]
+id = "ng-maiduguri"
+token_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+country = "NG"
+check_in = { every = "1h" }
 [consoles.manila]
 webhook_url = "http://127.0.0.1:9/manila"
 signing_secret = "manila-secret-0123456789"
@@ -164,7 +184,7 @@ targets = ["console:panama"]
 [routing]
 default_chain = "two"
 "#;
-    Config::from_toml(text, Vec::new()).expect("valid").policy
+    Config::from_toml(text, Vec::new()).expect("valid")
 }
 
 fn alert(key: &str) -> Alert {
@@ -225,7 +245,8 @@ impl Harness {
                 clock: TokioClock::starting_at(START),
             },
             policy(),
-        );
+        )
+        .with_watches(config().watches());
         let shutdown = CancellationToken::new();
         let stopping = shutdown.clone();
         let running = tokio::spawn(async move {
@@ -448,4 +469,117 @@ async fn shutdown_mid_flush_stores_what_is_acknowledged_and_nothing_else() {
     wait(Duration::from_millis(50)).await;
     let stored = harness.stop().await;
     assert_eq!(stored, []);
+}
+
+fn check_in(partition: i32, offset: i64, at: Timestamp) -> Record {
+    let check_in = CheckIn {
+        at,
+        channel: Channel::Http,
+        status: None,
+        coordinates: None,
+    };
+    Record {
+        partition,
+        offset,
+        key: Some(b"office:ng-maiduguri".to_vec()),
+        payload: Some(encode_check_in("ng-maiduguri", &check_in)),
+        trace: Default::default(),
+    }
+}
+
+fn published(changelog: &FakeChangelog) -> Vec<(String, Fact)> {
+    changelog
+        .0
+        .lock()
+        .unwrap()
+        .published
+        .iter()
+        .map(|(key, payload)| (key.clone(), decode_event(payload).expect("decodes")))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_office_that_stops_checking_in_gets_one_silence_alert_and_its_check_in_resolves_it() {
+    let changelog = FakeChangelog::default();
+    let harness = Harness::start(changelog.clone());
+    harness.assign(&[0]);
+    harness.send(check_in(0, 1, START));
+    wait(Duration::from_millis(50)).await;
+    assert_eq!(
+        harness.stored(),
+        [(0, 1)],
+        "the watch's state was written first"
+    );
+    // Every hour, with a 15-minute grace: nothing until 1 h 15 min.
+    wait(Duration::from_secs(74 * 60)).await;
+    assert!(published(&changelog).is_empty());
+    wait(Duration::from_secs(2 * 60)).await;
+    let raised = published(&changelog);
+    let [(key, Fact::Raised { alert, .. })] = raised.as_slice() else {
+        panic!("{raised:?}")
+    };
+    assert_eq!(alert.category, Category::OfficeSilent);
+    assert_eq!(*key, alert.id.to_string(), "keyed like every alert");
+    // One alert, however long the silence lasts.
+    wait(Duration::from_secs(5 * 3600)).await;
+    assert_eq!(published(&changelog).len(), 1);
+    // The office checks in: the alert is resolved, with a note saying how.
+    harness.send(check_in(0, 2, START.saturating_add_millis(6 * 3_600_000)));
+    wait(Duration::from_millis(50)).await;
+    let facts = published(&changelog);
+    assert!(
+        matches!(&facts[1].1, Fact::NoteAdded { alert_id, text, .. }
+            if *alert_id == alert.id && text.starts_with("office checked in at")),
+        "{facts:?}"
+    );
+    assert!(matches!(&facts[2].1, Fact::Resolved { alert_id, .. } if *alert_id == alert.id));
+    assert_eq!(harness.stop().await, [(0, 1), (0, 2)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restored_watch_publishes_again_what_the_broker_had_not_acknowledged() {
+    let changelog = FakeChangelog::default();
+    // A watch that went down (its alert decided, not yet acknowledged) before a kill -9.
+    let watches = config().watches();
+    let watch_config = &watches["ng-maiduguri"];
+    let mut watch = OfficeWatch::new(OfficeKey("ng-maiduguri".into()));
+    watch.handle_check_in(
+        CheckIn {
+            at: START,
+            channel: Channel::Grpc,
+            status: None,
+            coordinates: None,
+        },
+        watch_config,
+    );
+    watch.handle_timeout(watch_config, START.saturating_add_millis(2 * 3_600_000));
+    changelog.0.lock().unwrap().restores.insert(
+        0,
+        vec![Record {
+            partition: 0,
+            offset: 0,
+            key: Some(b"office:ng-maiduguri".to_vec()),
+            payload: Some(encode_watch(&watch.snapshot(), 4)),
+            trace: Default::default(),
+        }],
+    );
+    let harness = Harness::start(changelog.clone());
+    harness.assign(&[0]);
+    wait(Duration::from_millis(50)).await;
+    let again = published(&changelog);
+    let Some(Action::Publish(Owed {
+        publication: Publication::Raise { alert, .. },
+        ..
+    })) = watch.poll_action()
+    else {
+        panic!("the watch decided its alert")
+    };
+    assert!(
+        matches!(again.as_slice(), [(_, Fact::Raised { alert: published, .. })] if published.id == alert.id),
+        "the same alert, under the same id: {again:?}"
+    );
+    // Acknowledged now: the watch forgets it, and writes that down.
+    wait(Duration::from_millis(50)).await;
+    assert!(changelog.writes() >= 1);
+    harness.stop().await;
 }

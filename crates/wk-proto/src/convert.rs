@@ -49,6 +49,7 @@ pub fn category_from_pb(value: i32) -> Option<Category> {
         pb::Category::TravelSafety => Category::TravelSafety,
         pb::Category::Infrastructure => Category::Infrastructure,
         pb::Category::Other => Category::Other,
+        pb::Category::OfficeSilent => Category::OfficeSilent,
     })
 }
 
@@ -64,6 +65,7 @@ pub fn category_to_pb(category: Category) -> pb::Category {
         Category::TravelSafety => pb::Category::TravelSafety,
         Category::Infrastructure => pb::Category::Infrastructure,
         Category::Other => pb::Category::Other,
+        Category::OfficeSilent => pb::Category::OfficeSilent,
     }
 }
 

@@ -74,8 +74,7 @@ fn an_escalation_survives_the_changelog_in_every_state() {
     let mut escalation = Escalation::route(alert, &policy, now);
     let check = |escalation: &Escalation, offset: i64| {
         let snapshot = escalation.snapshot();
-        let (decoded, decoded_offset) =
-            decode_escalation(&encode_escalation(&snapshot, offset)).unwrap();
+        let (decoded, decoded_offset) = decode(&encode_escalation(&snapshot, offset)).unwrap();
         assert_eq!(decoded, snapshot);
         assert_eq!(decoded_offset, offset);
     };
@@ -146,7 +145,7 @@ fn an_escalation_survives_the_changelog_in_every_state() {
     );
     escalation.handle_resolve(by, None, now.saturating_add_millis(5_000_000));
     check(&escalation, 4);
-    assert!(decode_escalation(b"\x08\x01garbage").is_err());
+    assert!(decode(b"\x08\x01garbage").is_err());
 }
 
 #[test]
@@ -162,6 +161,13 @@ fn state_records_carry_their_kind_and_bare_records_from_before_still_decode() {
     };
     // The same state written bare, as before the envelope, decodes to the same snapshot.
     let bare = state.encode_to_vec();
-    assert_eq!(decode_escalation(&bare).unwrap(), (snapshot.clone(), 9));
-    assert_eq!(decode_escalation(&bytes).unwrap(), (snapshot, 9));
+    assert_eq!(decode(&bare).unwrap(), (snapshot.clone(), 9));
+    assert_eq!(decode(&bytes).unwrap(), (snapshot, 9));
+}
+
+fn decode(bytes: &[u8]) -> Result<(Snapshot, i64), DecodeError> {
+    match crate::state_codec::decode_state(bytes)? {
+        (crate::state_codec::State::Escalation(snapshot), offset) => Ok((snapshot, offset)),
+        (other, _) => panic!("not an escalation: {other:?}"),
+    }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
+use super::watch::{OfficeWatchConfig, RawCheckIn, RawOfficeWatch};
 use super::{Errors, web};
 use crate::validate::check_office_id;
 
@@ -22,6 +23,8 @@ pub struct Office {
     pub burst: u32,
     /// The argon2id hash (PHC form) of the office's web-console password, if it may sign in.
     pub password_hash: Option<String>,
+    /// Its check-in watch, if it has a schedule, and its focal points.
+    pub watch: OfficeWatchConfig,
 }
 
 /// A duty officer's console-API identity: the SHA-256 of their bearer token, and their role.
@@ -77,6 +80,16 @@ pub(super) struct RawOffice {
     /// Web-console password, hashed by `watchkeeper hash-password`.
     #[serde(default)]
     password_argon2: Option<String>,
+    #[serde(default)]
+    country: Option<String>,
+    #[serde(default)]
+    place: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
+    #[serde(default)]
+    check_in: Option<RawCheckIn>,
+    #[serde(default)]
+    focal_points: Vec<String>,
 }
 
 /// Checks the offices (with the api's default rate and burst) and the duty officers.
@@ -116,13 +129,23 @@ pub(super) fn check(
             .password_argon2
             .as_deref()
             .and_then(|text| web::password_hash(errors, &format!("{field}.password_argon2"), text));
+        let name = if office.name.is_empty() {
+            office.id.clone()
+        } else {
+            office.name
+        };
+        let watch = RawOfficeWatch {
+            country: office.country,
+            place: office.place,
+            time_zone: office.time_zone,
+            check_in: office.check_in,
+            focal_points: office.focal_points,
+        }
+        .check(&field, (&office.id, &name), errors);
         offices.push(Office {
             password_hash,
-            name: if office.name.is_empty() {
-                office.id.clone()
-            } else {
-                office.name
-            },
+            name,
+            watch,
             id: office.id,
             token_hashes,
             rate_per_second: u32::try_from(rate.clamp(1, 1_000_000)).unwrap_or(1),

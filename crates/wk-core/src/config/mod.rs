@@ -21,6 +21,7 @@ mod overrides;
 mod policy;
 mod schedules;
 mod telemetry;
+mod watch;
 mod web;
 
 pub use api::{ApiConfig, LinksConfig, TlsConfig};
@@ -29,6 +30,7 @@ pub use delivery::{DispatcherConfig, SmtpConfig, SmtpSecurity, WebhookConfig};
 pub use identities::{DutyOfficer, Office};
 pub use kafka::KafkaConfig;
 pub use telemetry::OtlpConfig;
+pub use watch::OfficeWatchConfig;
 pub use web::WebConfig;
 
 use api::{RawApi, RawLinks};

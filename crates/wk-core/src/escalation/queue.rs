@@ -7,12 +7,20 @@ use std::collections::BTreeSet;
 
 use crate::time::Timestamp;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct TimerQueue<K: Ord> {
     queue: BTreeSet<(Timestamp, K)>,
 }
 
-impl<K: Ord + Copy> TimerQueue<K> {
+impl<K: Ord> Default for TimerQueue<K> {
+    fn default() -> TimerQueue<K> {
+        TimerQueue {
+            queue: BTreeSet::new(),
+        }
+    }
+}
+
+impl<K: Ord + Clone> TimerQueue<K> {
     pub fn new() -> TimerQueue<K> {
         TimerQueue {
             queue: BTreeSet::new(),
@@ -28,7 +36,7 @@ impl<K: Ord + Copy> TimerQueue<K> {
     ) -> Option<Timestamp> {
         if armed != next {
             if let Some(old) = armed {
-                self.queue.remove(&(old, key));
+                self.queue.remove(&(old, key.clone()));
             }
             if let Some(at) = next {
                 self.queue.insert((at, key));

@@ -1,0 +1,104 @@
+//! The machine kinds this dispatcher drives, in one place: what each kind's key is on the
+//! changelog, how its state is written and restored, and how its timeout is handled. The
+//! loop, the store, the write-behind pipeline and restore see only [`Held`] and [`Subject`];
+//! a new kind is a variant here, its facts in `dispatcher::apply` and its actions in `act`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use wk_bus::escalation_codec::encode_escalation;
+use wk_bus::state_codec::State;
+use wk_bus::watch_codec::{encode_watch, office_record_key};
+use wk_core::Timestamp;
+use wk_core::alert::AlertId;
+use wk_core::escalation::Escalation;
+use wk_core::machine::Machine;
+use wk_core::policy::Policy;
+use wk_core::watch::{OfficeKey, OfficeWatch, WatchConfig};
+
+/// What a machine is about: the store's and the pipeline's key (with the partition).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subject {
+    Alert(AlertId),
+    Office(OfficeKey),
+}
+
+impl fmt::Display for Subject {
+    /// The changelog key: the alert id (as before machines had kinds), `office:<id>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Alert(id) => write!(f, "{id}"),
+            Subject::Office(office) => f.write_str(&office_record_key(&office.0)),
+        }
+    }
+}
+
+/// What every kind needs from the configuration to decide.
+pub struct World {
+    pub policy: Policy,
+    /// Office watches by office id.
+    pub watches: BTreeMap<String, WatchConfig>,
+}
+
+impl World {
+    pub fn watch(&self, office: &OfficeKey) -> Option<&WatchConfig> {
+        self.watches.get(&office.0)
+    }
+}
+
+/// One machine of any kind.
+pub enum Held {
+    Escalation(Escalation),
+    Watch(OfficeWatch),
+}
+
+impl Held {
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        match self {
+            Held::Escalation(escalation) => escalation.poll_timeout(),
+            Held::Watch(watch) => watch.poll_timeout(),
+        }
+    }
+
+    /// Its timer fired. A watch whose office lost its schedule in the configuration does
+    /// nothing (and raises nothing) until the schedule is back.
+    pub fn handle_timeout(&mut self, world: &World, now: Timestamp) {
+        match self {
+            Held::Escalation(escalation) => escalation.handle_timeout(&world.policy.directory, now),
+            Held::Watch(watch) => {
+                if let Some(config) = world.watch(&watch.key()) {
+                    watch.handle_timeout(config, now);
+                }
+            }
+        }
+    }
+
+    /// Its state record, reflecting the input at `input_offset`.
+    pub fn encode(&self, input_offset: i64) -> Vec<u8> {
+        match self {
+            Held::Escalation(escalation) => encode_escalation(&escalation.snapshot(), input_offset),
+            Held::Watch(watch) => encode_watch(&watch.snapshot(), input_offset),
+        }
+    }
+
+    /// Back from a decoded state record.
+    pub fn restore(state: State, world: &World) -> (Subject, Held) {
+        match state {
+            State::Escalation(snapshot) => (
+                Subject::Alert(snapshot.alert.id),
+                Held::Escalation(Escalation::restore_in(snapshot, &world.policy)),
+            ),
+            State::OfficeWatch(snapshot) => (
+                Subject::Office(snapshot.office.clone()),
+                Held::Watch(OfficeWatch::restore(snapshot)),
+            ),
+        }
+    }
+
+    pub fn kind(&self) -> wk_core::machine::Kind {
+        match self {
+            Held::Escalation(_) => Escalation::KIND,
+            Held::Watch(_) => OfficeWatch::KIND,
+        }
+    }
+}
