@@ -4,6 +4,7 @@
 
 mod abuse;
 mod broker_outage;
+mod check_ins;
 mod cli;
 mod config;
 mod console;

@@ -22,6 +22,9 @@ pub const OFFICE: &str = "ng-maiduguri";
 pub const TOKEN: &str = "test-token-ng-maiduguri-0000000001";
 pub const OTHER_OFFICE: &str = "so-mogadishu";
 pub const OTHER_TOKEN: &str = "test-token-so-mogadishu-000000002";
+/// An office with a check-in schedule: every 3 s, 2 s of grace.
+pub const WATCHED_OFFICE: &str = "ml-gao";
+pub const WATCHED_TOKEN: &str = "test-token-ml-gao-0000000000000005";
 pub const MANILA_SECRET: &str = "manila-signing-secret-for-tests";
 pub const MANILA_DUTY: &str = "duty.manila@watchkeeper.test";
 pub const PANAMA_SECRET: &str = "panama-signing-secret-for-tests";
@@ -135,6 +138,15 @@ password_argon2 = "{office_password}"
 id = "{OTHER_OFFICE}"
 token_sha256 = "{other_hash}"
 
+[[offices]]
+id = "{WATCHED_OFFICE}"
+name = "Gao field office"
+token_sha256 = "{watched_hash}"
+country = "ML"
+place = "Gao"
+time_zone = "Africa/Bamako"
+check_in = {{ every = "3s", grace = "2s" }}
+
 [[duty_officers]]
 id = "{OFFICER}"
 name = "Maria Santos"
@@ -181,6 +193,7 @@ console = "manila"
 "#,
         office_hash = token_hash(TOKEN),
         other_hash = token_hash(OTHER_TOKEN),
+        watched_hash = token_hash(WATCHED_TOKEN),
         officer_hash = token_hash(OFFICER_TOKEN),
         panama_officer_hash = token_hash(PANAMA_OFFICER_TOKEN),
         office_password = password_hash(OFFICE_PASSWORD),

@@ -3,6 +3,7 @@
 //! `hash-token` prints the hash to put in the configuration for an office token, and
 //! `hash-password` the hash of a web-console password.
 
+mod check_in;
 mod config;
 mod health;
 mod officer;
@@ -65,6 +66,8 @@ enum Command {
     },
     /// Submit one alert as a field office.
     Send(Box<send::SendArgs>),
+    /// Check in as a field office (its scheduled "we are alive and talking").
+    CheckIn(check_in::CheckInArgs),
     /// Validate a configuration file and report every error with its field.
     CheckConfig { file: PathBuf },
     /// Print the SHA-256 of an office token (read from standard input) for `token_sha256`.
@@ -143,6 +146,9 @@ fn main() -> ExitCode {
         }
         Command::Send(args) => runtime().map_or(ExitCode::FAILURE, |rt| {
             rt.block_on(send::run(cli.connection, *args))
+        }),
+        Command::CheckIn(args) => runtime().map_or(ExitCode::FAILURE, |rt| {
+            rt.block_on(check_in::run(cli.connection, args))
         }),
         Command::Officer(command) => runtime().map_or(ExitCode::FAILURE, |rt| {
             rt.block_on(officer::run(cli.connection, command))

@@ -154,7 +154,7 @@ fn build_alert(args: &SendArgs) -> Result<pb::Alert, String> {
     })
 }
 
-fn say(text: &str) {
+pub(crate) fn say(text: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
@@ -201,29 +201,32 @@ pub(crate) async fn run(connection: Connection, args: SendArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(status) => {
-            let violations: Vec<(String, String)> = status
-                .get_details_bad_request()
-                .map(|bad| {
-                    bad.field_violations
-                        .into_iter()
-                        .map(|v| (v.field, v.description))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if connection.json {
-                let fields: Vec<_> = violations
-                    .iter()
-                    .map(|(field, description)| serde_json::json!({"field": field, "description": description}))
-                    .collect();
-                say(&serde_json::json!({"code": format!("{:?}", status.code()), "message": status.message(), "field_violations": fields}).to_string());
-            } else {
-                eprintln!("refused: {:?}: {}", status.code(), status.message());
-                for (field, description) in &violations {
-                    eprintln!("  {field}: {description}");
-                }
-            }
-            ExitCode::FAILURE
+        Err(status) => refused(connection.json, &status),
+    }
+}
+
+/// Prints a refusal (with its field violations) and fails.
+pub(crate) fn refused(json: bool, status: &tonic::Status) -> ExitCode {
+    let violations: Vec<(String, String)> = status
+        .get_details_bad_request()
+        .map(|bad| {
+            bad.field_violations
+                .into_iter()
+                .map(|v| (v.field, v.description))
+                .collect()
+        })
+        .unwrap_or_default();
+    if json {
+        let fields: Vec<_> = violations
+            .iter()
+            .map(|(field, description)| serde_json::json!({"field": field, "description": description}))
+            .collect();
+        say(&serde_json::json!({"code": format!("{:?}", status.code()), "message": status.message(), "field_violations": fields}).to_string());
+    } else {
+        eprintln!("refused: {:?}: {}", status.code(), status.message());
+        for (field, description) in &violations {
+            eprintln!("  {field}: {description}");
         }
     }
+    ExitCode::FAILURE
 }

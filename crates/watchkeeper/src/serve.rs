@@ -122,6 +122,13 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             view.clone(),
             config.kafka.produce_timeout,
         ));
+        let check_ins = std::sync::Arc::new(wk_api::checkin::CheckIns::new(
+            authenticator.clone(),
+            producer.clone(),
+            config.kafka.alerts_topic.clone(),
+            config.kafka.produce_timeout,
+            &config.offices,
+        ));
         if let Some(address) = config.api.http_listen {
             let listener = TcpListener::bind(address)
                 .await
@@ -138,7 +145,8 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
                     "no duty officer or office has a password_argon2: nobody can sign in to the web console"
                 );
             }
-            let router = wk_web::app(state, std::sync::Arc::new(web));
+            let router = wk_web::app(state, std::sync::Arc::new(web))
+                .merge(wk_api::checkin::router(check_ins.clone()));
             let http_token = token.clone();
             let http_tls = tls.clone();
             tasks.spawn(async move {
@@ -156,7 +164,8 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             config.api.max_batch,
             config.kafka.produce_timeout,
         )
-        .with_limits(wk_api::limits::RateLimits::new(&config.offices));
+        .with_limits(wk_api::limits::RateLimits::new(&config.offices))
+        .with_check_ins(check_ins);
         let api_token = token.clone();
         let max_message_bytes = config.api.max_message_bytes;
         let api_tls = tls.clone();

@@ -77,7 +77,11 @@ impl Authenticator {
     /// their hash, so timing reveals nothing useful about a stored token.
     pub fn authenticate(&self, metadata: &MetadataMap) -> Result<Caller, AuthError> {
         let value = metadata.get("authorization").ok_or(AuthError::Missing)?;
-        let value = value.to_str().map_err(|_| AuthError::Malformed)?;
+        self.authenticate_header(value.to_str().map_err(|_| AuthError::Malformed)?)
+    }
+
+    /// The same, from an HTTP `Authorization` header's value (`Bearer <token>`).
+    pub fn authenticate_header(&self, value: &str) -> Result<Caller, AuthError> {
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))

@@ -35,6 +35,10 @@ pub enum ApiError {
     BatchTooLarge { size: usize, max: usize },
     #[error("request has no alert")]
     MissingAlert,
+    #[error("office {0:?} has no check-in schedule")]
+    NotWatched(String),
+    #[error("{field}: {reason}")]
+    BadCheckIn { field: &'static str, reason: String },
     #[error("this token's role may not {action}")]
     WrongRole { action: &'static str },
     #[error("{0:?} is not an alert id")]
@@ -60,7 +64,9 @@ impl ApiError {
             | ApiError::MissingAlert
             | ApiError::BadAlertId(_)
             | ApiError::BadPageToken(_)
-            | ApiError::BadNote { .. } => Code::InvalidArgument,
+            | ApiError::BadNote { .. }
+            | ApiError::BadCheckIn { .. } => Code::InvalidArgument,
+            ApiError::NotWatched(_) => Code::FailedPrecondition,
             ApiError::Unauthenticated(_) => Code::Unauthenticated,
             ApiError::WrongOffice { .. } | ApiError::WrongRole { .. } => Code::PermissionDenied,
             ApiError::NotFound(_) => Code::NotFound,
@@ -103,6 +109,7 @@ impl ApiError {
             ApiError::BadNote { max } => {
                 vec![("text".into(), format!("must have 1..={max} characters"))]
             }
+            ApiError::BadCheckIn { field, reason } => vec![((*field).into(), reason.clone())],
             _ => Vec::new(),
         }
     }

@@ -11,11 +11,13 @@ use wk_bus::codec::encode_raised;
 use wk_bus::producer::{ProduceError, Producer};
 use wk_core::Timestamp;
 use wk_core::alert::AlertId;
+use wk_core::watch::Channel;
 use wk_proto::convert::{draft_from_pb, severity_from_pb};
 use wk_proto::v1 as pb;
 use wk_proto::v1::alert_ingest_server::AlertIngest;
 
 use crate::auth::{Authenticator, Caller};
+use crate::checkin::CheckIns;
 use crate::error::{ApiError, to_status};
 use crate::limits::RateLimits;
 use crate::metrics;
@@ -31,6 +33,7 @@ pub struct IngestService {
     max_batch: usize,
     produce_timeout: Duration,
     limits: RateLimits,
+    check_ins: Option<Arc<CheckIns>>,
 }
 
 /// The wall clock, read at the boundary and passed into the core.
@@ -65,7 +68,14 @@ impl IngestService {
             max_batch,
             produce_timeout,
             limits: RateLimits::default(),
+            check_ins: None,
         }
+    }
+
+    /// Takes check-ins, and counts the offices' alerts as check-ins where configured.
+    pub fn with_check_ins(mut self, check_ins: Arc<CheckIns>) -> IngestService {
+        self.check_ins = Some(check_ins);
+        self
     }
 
     /// Refuses an office's submissions beyond its rate (RESOURCE_EXHAUSTED with RetryInfo).
@@ -116,6 +126,16 @@ impl IngestService {
         alert: Option<pb::Alert>,
     ) -> Result<pb::SubmitAlertResponse, ApiError> {
         let alert = alert.ok_or(ApiError::MissingAlert)?;
+        if alert.category == pb::Category::OfficeSilent as i32 {
+            return Err(ApiError::Invalid(wk_core::validate::Violations(vec![
+                wk_core::validate::FieldViolation {
+                    field: "alert.category".into(),
+                    description: "office_silent is raised by Watchkeeper itself when an office \
+                                  misses a check-in"
+                        .into(),
+                },
+            ])));
+        }
         if alert.office_id != office {
             return Err(ApiError::WrongOffice {
                 own: office.to_owned(),
@@ -153,6 +173,9 @@ impl IngestService {
                 warn!(timeout = ?self.produce_timeout, "alert refused: no broker acknowledgement in time");
                 return Err(ApiError::BrokerUnavailable);
             }
+        }
+        if let Some(check_ins) = &self.check_ins {
+            check_ins.alert_accepted(office, now);
         }
         let submitted = self.known.accepted(alert.id, sent);
         Ok(pb::SubmitAlertResponse {
@@ -230,5 +253,41 @@ impl AlertIngest for IngestService {
             })
             .collect();
         Ok(Response::new(pb::SubmitAlertsResponse { results }))
+    }
+
+    async fn check_in(
+        &self,
+        request: Request<pb::CheckInRequest>,
+    ) -> Result<Response<pb::CheckInResponse>, Status> {
+        let office = self.office(&request)?;
+        let request = request.into_inner();
+        let refuse = |error: ApiError| to_status(&error);
+        if request.office_id != office {
+            return Err(refuse(ApiError::WrongOffice {
+                own: office,
+                requested: request.office_id,
+            }));
+        }
+        let channel = match request.via.as_str() {
+            "" => Channel::Grpc,
+            "cli" => Channel::Cli,
+            other => {
+                return Err(refuse(ApiError::BadCheckIn {
+                    field: "via",
+                    reason: format!("{other:?} is not empty or \"cli\""),
+                }));
+            }
+        };
+        let Some(check_ins) = &self.check_ins else {
+            return Err(refuse(ApiError::NotWatched(office)));
+        };
+        let coordinates = request.coordinates.map(|c| (c.latitude, c.longitude));
+        let at = check_ins
+            .check_in(&office, channel, &request.status, coordinates)
+            .await
+            .map_err(refuse)?;
+        Ok(Response::new(pb::CheckInResponse {
+            at: Some(wk_proto::convert::timestamp_to_pb(at)),
+        }))
     }
 }

@@ -3,6 +3,7 @@
 //! validating, and is the only crate that knows `tonic::Status`.
 
 pub mod auth;
+pub mod checkin;
 pub mod console;
 pub mod error;
 pub mod http;

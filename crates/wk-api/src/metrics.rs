@@ -46,3 +46,8 @@ pub(crate) fn officer_action(action: &'static str, channel: &str) {
     )
     .increment(1);
 }
+
+/// A check-in accepted, by how it arrived (`grpc`, `http`, `cli`, `alert`).
+pub(crate) fn check_in(channel: &'static str) {
+    metrics::counter!("watchkeeper_check_ins_total", "channel" => channel).increment(1);
+}

@@ -84,7 +84,8 @@ pub(crate) fn produce_error() {
 
 /// A check-in applied to its office's watch, by how it arrived.
 pub(crate) fn check_in(channel: wk_core::watch::Channel) {
-    metrics::counter!("watchkeeper_check_ins_total", "channel" => channel.as_str()).increment(1);
+    metrics::counter!("watchkeeper_check_ins_applied_total", "channel" => channel.as_str())
+        .increment(1);
 }
 
 /// Watched offices this dispatcher holds, by state (every state, zeros included).

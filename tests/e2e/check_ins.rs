@@ -1,0 +1,139 @@
+//! Field offices that go silent, on real components: an office with a short schedule stops
+//! checking in, its silence alert goes through the chain to the console webhook and the duty
+//! mailbox, and its next check-in over HTTP resolves it with the timeline saying so; a
+//! dispatcher killed while the office is late raises exactly one alert after its restart.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use wk_e2e::app::{MANILA_DUTY, Stack, WATCHED_OFFICE, WATCHED_TOKEN};
+use wk_e2e::wait_until;
+use wk_proto::v1 as pb;
+use wk_proto::v1::timeline_entry::Event;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Checks in over HTTP, as a cron job with curl would; returns the HTTP status.
+async fn check_in_over_http(stack: &Stack, body: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{}/v1/check-in",
+            stack.settings.http_port
+        ))
+        .bearer_auth(WATCHED_TOKEN)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("the api answers")
+        .status()
+        .as_u16()
+}
+
+/// The ids of the silence alerts Manila's console has received for the watched office.
+fn silence_alerts(stack: &Stack) -> BTreeSet<String> {
+    stack
+        .manila
+        .received()
+        .iter()
+        .map(|webhook| webhook.json())
+        .filter(|json| {
+            json["alert"]["category"] == "office_silent"
+                && json["alert"]["office_id"] == WATCHED_OFFICE
+        })
+        .filter_map(|json| json["alert"]["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_office_is_alerted_through_the_chain_and_its_check_in_resolves_it() {
+    let stack = Stack::start(1).await;
+    // Bad check-ins are refused with the field named; another role's token is refused.
+    assert_eq!(check_in_over_http(&stack, r#"{"latitude": 91}"#).await, 400);
+    assert_eq!(
+        check_in_over_http(
+            &stack,
+            r#"{"status": "all well", "latitude": 16.27, "longitude": -0.04}"#
+        )
+        .await,
+        202
+    );
+    // Every 3 s with 2 s of grace: down about 5 s later, one alert through the chain.
+    assert!(
+        wait_until(DEADLINE, || silence_alerts(&stack).len() == 1).await,
+        "{}",
+        stack.app.log()
+    );
+    let id = silence_alerts(&stack).into_iter().next().expect("one");
+    assert!(
+        wait_until(DEADLINE, || stack
+            .smtp
+            .emails_to(MANILA_DUTY)
+            .iter()
+            .any(|email| email.subject.contains("Office silent")))
+        .await,
+        "{}",
+        stack.app.log()
+    );
+    let state = stack.state_when(&id, |_| true).await;
+    let alert = state.alert.as_ref().expect("alert");
+    assert_eq!(alert.country, "ML");
+    assert!(
+        alert.description.contains("via http (\"all well\")"),
+        "{}",
+        alert.description
+    );
+    // Silent for long: still one alert.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(silence_alerts(&stack).len(), 1);
+
+    // The office checks in: the alert is resolved, and the timeline says how.
+    assert_eq!(check_in_over_http(&stack, "").await, 202);
+    let state = stack
+        .state_when(&id, |state| {
+            state.status == pb::AlertStatus::Resolved as i32
+        })
+        .await;
+    assert!(
+        state.timeline.iter().any(|entry| matches!(&entry.event,
+            Some(Event::Note(note)) if note.text.starts_with("office checked in at")
+                && note.text.ends_with("via http"))),
+        "{:?}",
+        state.timeline
+    );
+    assert!(state.timeline.iter().any(|entry| matches!(&entry.event,
+        Some(Event::Resolved(by)) if by.channel == "check-in" && by.actor == WATCHED_OFFICE)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_killed_while_an_office_is_late_raises_exactly_one_alert() {
+    let mut stack = Stack::start(1).await;
+    // Over gRPC this time, as the CLI does.
+    let mut ingest = stack.app.client().await;
+    let mut request = tonic::Request::new(pb::CheckInRequest {
+        office_id: WATCHED_OFFICE.into(),
+        status: String::new(),
+        coordinates: None,
+        via: "cli".into(),
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {WATCHED_TOKEN}").parse().expect("ascii"),
+    );
+    ingest.check_in(request).await.expect("checked in");
+    // Late after 3 s; killed then, before the grace ends.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stack.app.kill9();
+    assert!(silence_alerts(&stack).is_empty(), "raised before the kill");
+    stack.app.restart();
+    assert!(
+        wait_until(Duration::from_secs(90), || silence_alerts(&stack).len()
+            == 1)
+        .await,
+        "{}",
+        stack.app.log()
+    );
+    // And no second one, however long the office stays silent.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(silence_alerts(&stack).len(), 1, "{}", stack.app.log());
+}
