@@ -6,6 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "../../proto/watchkeeper/v1/ingest.proto",
         "../../proto/watchkeeper/v1/records.proto",
         "../../proto/watchkeeper/v1/console.proto",
+        "../../proto/watchkeeper/v1/offices.proto",
     ];
     let descriptors = protox::compile(files, ["../../proto"])?;
     let descriptor_path =

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use wk_e2e::app::{MANILA_DUTY, Stack, WATCHED_OFFICE, WATCHED_TOKEN};
+use wk_e2e::app::{MANILA_DUTY, OFFICER, OFFICER_TOKEN, Stack, WATCHED_OFFICE, WATCHED_TOKEN};
 use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 use wk_proto::v1::timeline_entry::Event;
@@ -136,4 +136,89 @@ async fn a_dispatcher_killed_while_an_office_is_late_raises_exactly_one_alert() 
     // And no second one, however long the office stays silent.
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(silence_alerts(&stack).len(), 1, "{}", stack.app.log());
+}
+
+/// Runs the CLI against the stack's api with `token`; returns its parsed `--json` output.
+async fn cli(stack: &Stack, token: &str, args: &[&str]) -> serde_json::Value {
+    let endpoint = stack.app.endpoint();
+    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    let token = token.to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(wk_e2e::app::binary())
+            .args(["--server", &endpoint, "--json"])
+            .args(args)
+            .env("WATCHKEEPER_TOKEN", token)
+            .output()
+            .expect("the CLI runs")
+    })
+    .await
+    .expect("joined");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_office_raises_nothing_until_it_is_resumed() {
+    let stack = Stack::start(1).await;
+    let checked_in = cli(
+        &stack,
+        WATCHED_TOKEN,
+        &["check-in", "--office", WATCHED_OFFICE],
+    )
+    .await;
+    assert!(checked_in["checked_in_at"].as_str().is_some());
+    // A duty officer pauses it (a known blackout) before it is due.
+    let paused = cli(
+        &stack,
+        OFFICER_TOKEN,
+        &[
+            "offices",
+            "pause",
+            WATCHED_OFFICE,
+            "--reason",
+            "VSAT maintenance",
+        ],
+    )
+    .await;
+    assert_eq!(paused["office_id"], WATCHED_OFFICE);
+    let shown = async {
+        for _ in 0..100 {
+            let offices = cli(&stack, OFFICER_TOKEN, &["offices", "list"]).await;
+            let office = offices
+                .as_array()
+                .and_then(|offices| offices.iter().find(|o| o["office_id"] == WATCHED_OFFICE))
+                .cloned();
+            if let Some(office) = office
+                && office["state"] == "paused"
+            {
+                return office;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("never shown paused:\n{}", stack.app.log())
+    }
+    .await;
+    assert_eq!(shown["pause_reason"], "VSAT maintenance");
+    assert_eq!(shown["paused_by"], OFFICER);
+    assert_eq!(shown["last_channel"], "cli");
+    // Well past its due time and grace: nothing raised.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(silence_alerts(&stack).is_empty(), "{}", stack.app.log());
+    // Resumed: it gets a full interval, then its silence is alerted.
+    cli(
+        &stack,
+        OFFICER_TOKEN,
+        &["offices", "resume", WATCHED_OFFICE],
+    )
+    .await;
+    assert!(
+        wait_until(DEADLINE, || silence_alerts(&stack).len() == 1).await,
+        "{}",
+        stack.app.log()
+    );
 }

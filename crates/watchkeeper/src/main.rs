@@ -7,6 +7,7 @@ mod check_in;
 mod config;
 mod health;
 mod officer;
+mod offices;
 mod send;
 mod serve;
 mod shutdown;
@@ -75,6 +76,9 @@ enum Command {
     /// Print the argon2id hash of a web-console password (read from standard input, one line)
     /// for `password_argon2`.
     HashPassword,
+    /// Duty officers: the offices' check-in watches (list, pause, resume).
+    #[command(subcommand)]
+    Offices(offices::OfficesCommand),
     /// Duty officers: act on and read alerts (ack, resolve, note, show, list, watch).
     #[command(flatten)]
     Officer(officer::OfficerCommand),
@@ -149,6 +153,9 @@ fn main() -> ExitCode {
         }),
         Command::CheckIn(args) => runtime().map_or(ExitCode::FAILURE, |rt| {
             rt.block_on(check_in::run(cli.connection, args))
+        }),
+        Command::Offices(command) => runtime().map_or(ExitCode::FAILURE, |rt| {
+            rt.block_on(offices::run(cli.connection, command))
         }),
         Command::Officer(command) => runtime().map_or(ExitCode::FAILURE, |rt| {
             rt.block_on(officer::run(cli.connection, command))

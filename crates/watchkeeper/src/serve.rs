@@ -113,7 +113,13 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             .with_context(|| format!("binding the api to {}", config.api.listen))?;
         info!(address = %listener.local_addr()?, "ingest api listening");
         let view = StateView::default();
-        tasks.spawn(follow_states(config.clone(), view.clone(), token.clone()));
+        let offices_view = wk_api::offices::OfficesView::new(&config.offices);
+        tasks.spawn(follow_states(
+            config.clone(),
+            view.clone(),
+            offices_view.clone(),
+            token.clone(),
+        ));
         let authenticator = Authenticator::new(&config.offices, &config.duty_officers);
         let console = std::sync::Arc::new(ConsoleService::new(
             authenticator.clone(),
@@ -128,6 +134,11 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             config.kafka.alerts_topic.clone(),
             config.kafka.produce_timeout,
             &config.offices,
+        ));
+        let offices = std::sync::Arc::new(wk_api::offices::OfficeService::new(
+            authenticator.clone(),
+            offices_view,
+            check_ins.clone(),
         ));
         if let Some(address) = config.api.http_listen {
             let listener = TcpListener::bind(address)
@@ -174,6 +185,7 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
                 listener,
                 service,
                 console,
+                offices,
                 max_message_bytes,
                 api_tls,
                 ready,
@@ -247,9 +259,10 @@ async fn probe(
 async fn follow_states(
     config: Config,
     view: StateView,
+    offices: wk_api::offices::OfficesView,
     token: CancellationToken,
 ) -> anyhow::Result<()> {
-    wk_api::server::follow_states(config.kafka, view, token).await;
+    wk_api::server::follow_states(config.kafka, view, offices, token).await;
     Ok(())
 }
 

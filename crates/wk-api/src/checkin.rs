@@ -103,20 +103,25 @@ impl CheckIns {
             status: Some(status.trim().to_owned()).filter(|status| !status.is_empty()),
             coordinates,
         };
-        let payload = encode_check_in(office, &check_in);
+        self.publish(office, &encode_check_in(office, &check_in))
+            .await?;
+        metrics::check_in(channel.as_str());
+        Ok(check_in.at)
+    }
+
+    /// Puts one of `office`'s facts (a check-in, a pause, a resumption) on the alerts topic
+    /// under its key; `Ok` once the broker acknowledged it.
+    pub async fn publish(&self, office: &str, payload: &[u8]) -> Result<(), ApiError> {
         let key = office_record_key(office);
         let send = self
             .producer
-            .send(&self.alerts_topic, &key, &payload, None, true);
+            .send(&self.alerts_topic, &key, payload, None, true);
         match tokio::time::timeout(self.produce_timeout, send).await {
-            Ok(Ok(_)) => {
-                metrics::check_in(channel.as_str());
-                Ok(check_in.at)
-            }
+            Ok(Ok(_)) => Ok(()),
             Ok(Err(ProduceError::QueueFull)) => Err(ApiError::Overloaded),
             Ok(Err(_)) | Err(_) => {
                 metrics::produce_error();
-                warn!("check-in refused: broker did not acknowledge");
+                warn!("office fact refused: broker did not acknowledge");
                 Err(ApiError::BrokerUnavailable)
             }
         }

@@ -194,7 +194,7 @@ impl ConsoleService {
 }
 
 /// `cli` when the officer CLI says so in `watchkeeper-client` metadata, else `api`.
-fn grpc_channel<T>(request: &Request<T>) -> &'static str {
+pub(crate) fn grpc_channel<T>(request: &Request<T>) -> &'static str {
     match request
         .metadata()
         .get("watchkeeper-client")

@@ -1,5 +1,5 @@
-//! Watchkeeper's gRPC front door: the field offices' `AlertIngest` and the duty officers'
-//! `AlertConsole`, with bearer-token authentication and roles, plus gRPC health and reflection. Converts protobuf to core types while
+//! Watchkeeper's gRPC front door: the field offices' `AlertIngest` (alerts and check-ins),
+//! the duty officers' `AlertConsole` and `OfficeWatches`, with bearer-token authentication and roles, plus gRPC health and reflection. Converts protobuf to core types while
 //! validating, and is the only crate that knows `tonic::Status`.
 
 pub mod auth;
@@ -10,6 +10,7 @@ pub mod http;
 pub mod ingest;
 pub mod limits;
 mod metrics;
+pub mod offices;
 mod pages;
 pub mod redact;
 pub mod server;

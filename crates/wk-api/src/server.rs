@@ -12,9 +12,11 @@ use wk_core::config::KafkaConfig;
 use wk_proto::v1 as pb;
 use wk_proto::v1::alert_console_server::AlertConsoleServer;
 use wk_proto::v1::alert_ingest_server::AlertIngestServer;
+use wk_proto::v1::office_watches_server::OfficeWatchesServer;
 
 use crate::console::ConsoleService;
 use crate::ingest::IngestService;
+use crate::offices::{OfficeService, OfficesView};
 use crate::view::StateView;
 
 /// TLS material read from the configured PEM files.
@@ -32,6 +34,7 @@ pub async fn serve(
     listener: TcpListener,
     service: IngestService,
     console: std::sync::Arc<ConsoleService>,
+    offices: std::sync::Arc<OfficeService>,
     max_message_bytes: usize,
     tls: Option<TlsMaterial>,
     mut ready: tokio::sync::watch::Receiver<bool>,
@@ -52,6 +55,7 @@ pub async fn serve(
                 "",
                 "watchkeeper.v1.AlertIngest",
                 "watchkeeper.v1.AlertConsole",
+                "watchkeeper.v1.OfficeWatches",
             ] {
                 health_reporter.set_service_status(service, status).await;
             }
@@ -83,10 +87,12 @@ pub async fn serve(
     }
     let console =
         AlertConsoleServer::from_arc(console).max_decoding_message_size(max_message_bytes);
+    let offices = OfficeWatchesServer::from_arc(offices);
     let router = builder
         .add_service(health_service)
         .add_service(ingest)
-        .add_service(console);
+        .add_service(console)
+        .add_service(offices);
     let router = match (reflection().build_v1(), reflection().build_v1alpha()) {
         (Ok(v1), Ok(v1alpha)) => router.add_service(v1).add_service(v1alpha),
         (Err(error), _) | (_, Err(error)) => {
@@ -99,8 +105,13 @@ pub async fn serve(
         .await
 }
 
-/// Follows the state changelog into `view` until `shutdown`.
-pub async fn follow_states(kafka: KafkaConfig, view: StateView, shutdown: CancellationToken) {
+/// Follows the state changelog into `view` (alerts) and `offices` (watches) until `shutdown`.
+pub async fn follow_states(
+    kafka: KafkaConfig,
+    view: StateView,
+    offices: OfficesView,
+    shutdown: CancellationToken,
+) {
     let tail = loop {
         match Tail::follow(&kafka, &kafka.state_topic).await {
             Ok(tail) => break tail,
@@ -137,8 +148,8 @@ pub async fn follow_states(kafka: KafkaConfig, view: StateView, shutdown: Cancel
                     Err(_) => warn!(offset = record.offset, "state record with a bad alert id"),
                 }
             }
-            // Office watches are not part of the alert view.
-            Some(Ok(pb::state_record::Machine::OfficeWatch(_))) | None => {}
+            Some(Ok(pb::state_record::Machine::OfficeWatch(state))) => offices.observe(state),
+            None => {}
             Some(Err(_)) => warn!(offset = record.offset, "undecodable state record skipped"),
         }
     }
