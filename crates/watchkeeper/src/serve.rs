@@ -150,7 +150,8 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
                 links: config.links.clone(),
                 consoles: config.consoles.clone(),
             };
-            let web = wk_web::WebState::new(&config, console.clone(), view.clone());
+            let web = wk_web::WebState::new(&config, console.clone(), view.clone())
+                .with_offices(offices.clone());
             if web.users.is_empty() {
                 warn!(
                     "no duty officer or office has a password_argon2: nobody can sign in to the web console"

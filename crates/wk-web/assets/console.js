@@ -298,6 +298,21 @@
     });
   }
 
+  // ---- the offices page -----------------------------------------------------------------
+  // The whole table comes again, rendered for this person, whenever a watch changes; a form
+  // being filled in is kept until it is sent.
+  function officesPage() {
+    const root = document.getElementById('offices-page');
+    const table = document.getElementById('offices');
+    if (!root || !table) return;
+    let pending = null;
+    const busy = () => table.contains(document.activeElement) && document.activeElement.matches('input');
+    const apply = (html) => { if (busy()) { pending = html; } else { table.innerHTML = html; pending = null; } };
+    table.addEventListener('focusout', () => setTimeout(() => { if (pending && !busy()) apply(pending); }, 0));
+    follow(root.dataset.events, root, { offices(change) { apply(change.html); } });
+  }
+
   if (page === 'board') boardPage();
   if (page === 'alert') alertPage();
+  if (page === 'offices') officesPage();
 })();

@@ -12,6 +12,7 @@ pub mod format;
 mod guard;
 mod handlers;
 mod live;
+mod offices;
 pub mod password;
 pub mod session;
 mod signin;
@@ -54,6 +55,8 @@ pub struct WebState {
     pub tls: bool,
     /// Origins a POST may come from besides the listener's own (`links.base_url`'s).
     pub public_origin: Option<String>,
+    /// The offices' check-in watches, when the api serves them.
+    pub offices: Option<Arc<wk_api::offices::OfficeService>>,
 }
 
 impl WebState {
@@ -94,7 +97,14 @@ impl WebState {
                 .links
                 .as_ref()
                 .map(|links| links.base_url.origin().ascii_serialization()),
+            offices: None,
         }
+    }
+
+    /// Serves the offices page from `offices`.
+    pub fn with_offices(mut self, offices: Arc<wk_api::offices::OfficeService>) -> WebState {
+        self.offices = Some(offices);
+        self
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {
@@ -108,7 +118,9 @@ impl WebState {
 
 /// The console's routes, under `/console`.
 pub fn router(state: Arc<WebState>) -> Router {
-    handlers::routes().with_state(state)
+    handlers::routes()
+        .merge(offices::routes())
+        .with_state(state)
 }
 
 /// The whole HTTP listener: email links and console callbacks (wk-api), the console, and the

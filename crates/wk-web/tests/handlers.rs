@@ -33,6 +33,7 @@ fn cheap_hash(password: &str) -> String {
 struct App {
     router: Router,
     view: StateView,
+    offices: wk_api::offices::OfficesView,
     _cluster: MockCluster<'static, DefaultProducerContext>,
 }
 
@@ -61,6 +62,10 @@ password_argon2 = "{office_hash}"
 [[offices]]
 id = "ss-juba"
 token_sha256 = "{juba_token}"
+country = "SS"
+place = "Juba"
+time_zone = "Africa/Juba"
+check_in = {{ every = "6h" }}
 
 [[duty_officers]]
 id = "maria.santos"
@@ -96,18 +101,27 @@ fn app_with(free_attempts: u32) -> App {
     let config = config(&cluster.bootstrap_servers(), free_attempts);
     let view = StateView::default();
     let producer = Producer::new(&config.kafka).expect("producer");
+    let authenticator = Authenticator::new(&config.offices, &config.duty_officers);
     let console = Arc::new(ConsoleService::new(
-        Authenticator::new(&config.offices, &config.duty_officers),
-        producer,
+        authenticator.clone(),
+        producer.clone(),
         config.kafka.alerts_topic.clone(),
         view.clone(),
         config.kafka.produce_timeout,
     ));
-    let web = Arc::new(wk_web::WebState::new(
-        &config,
-        console.clone(),
-        view.clone(),
+    let offices = wk_api::offices::OfficesView::new(&config.offices);
+    let check_ins = Arc::new(wk_api::checkin::CheckIns::new(
+        authenticator.clone(),
+        producer,
+        config.kafka.alerts_topic.clone(),
+        config.kafka.produce_timeout,
+        &config.offices,
     ));
+    let web = Arc::new(
+        wk_web::WebState::new(&config, console.clone(), view.clone()).with_offices(Arc::new(
+            wk_api::offices::OfficeService::new(authenticator, offices.clone(), check_ins),
+        )),
+    );
     let http = wk_api::http::HttpState {
         console,
         links: None,
@@ -116,6 +130,7 @@ fn app_with(free_attempts: u32) -> App {
     App {
         router: wk_web::app(http, web),
         view,
+        offices,
         _cluster: cluster,
     }
 }
@@ -667,6 +682,16 @@ async fn the_live_stream_sends_changes_and_replays_what_a_reconnection_missed() 
 
 /// The officer actions produced to the (mock) alerts topic: (alert id, actor, channel).
 fn produced_actions(app: &App, expected: usize) -> Vec<(String, String, String)> {
+    produced(app, expected, |event| match event.event {
+        Some(pb::alert_event::Event::Acknowledged(by)) => {
+            Some((event.alert_id, by.actor, by.channel))
+        }
+        _ => None,
+    })
+}
+
+/// The first `expected` records on the (mock) alerts topic that `pick` takes.
+fn produced<T>(app: &App, expected: usize, pick: impl Fn(pb::AlertEvent) -> Option<T>) -> Vec<T> {
     use prost::Message as _;
     use rdkafka::config::ClientConfig;
     use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -686,9 +711,7 @@ fn produced_actions(app: &App, expected: usize) -> Vec<(String, String, String)>
         };
         let event =
             pb::AlertEvent::decode(message.payload().unwrap_or_default()).expect("an AlertEvent");
-        if let Some(pb::alert_event::Event::Acknowledged(by)) = event.event {
-            found.push((event.alert_id, by.actor, by.channel));
-        }
+        found.extend(pick(event));
     }
     found
 }
@@ -730,4 +753,133 @@ async fn bulk_acknowledgement_records_each_alert_as_the_officer_on_the_console_c
     ];
     expected.sort();
     assert_eq!(produced, expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_offices_page_shows_the_watches_live_and_officers_pause_them_on_the_console_channel() {
+    let app = app();
+    let (cookie, csrf) = sign_in(&app, "maria.santos", OFFICER_PASSWORD).await;
+    let page = send(&app, get("/console/offices", Some(&cookie))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("ss-juba") && page.body.contains("every 6h"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("watch-new"), "never checked in: new");
+    assert!(
+        !page.body.contains("ng-maiduguri ·"),
+        "an office without a schedule is not listed"
+    );
+    assert!(page.body.contains("offices/ss-juba/pause"));
+
+    // Without its token, or from elsewhere: refused, nothing produced.
+    let reply = send(
+        &app,
+        post(
+            "/console/offices/ss-juba/pause",
+            &cookie,
+            Some(ORIGIN),
+            &[("reason", "x")],
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = send(
+        &app,
+        post(
+            "/console/offices/ss-juba/pause",
+            &cookie,
+            Some("http://evil.test"),
+            &[("csrf", &csrf), ("reason", "x")],
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // A reason is required, hours are whole.
+    let reply = send(
+        &app,
+        post(
+            "/console/offices/ss-juba/pause",
+            &cookie,
+            Some(ORIGIN),
+            &[("csrf", &csrf), ("reason", " "), ("hours", "")],
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+
+    // The live stream sends the table again when a watch changes.
+    let request = Request::get("/console/offices/events")
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .expect("request");
+    let mut events = app
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible")
+        .into_body();
+
+    let reply = send(
+        &app,
+        post(
+            "/console/offices/ss-juba/pause",
+            &cookie,
+            Some(ORIGIN),
+            &[
+                ("csrf", &csrf),
+                ("reason", "Generator test <b>"),
+                ("hours", "4"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let paused = produced(&app, 1, |event| match event.event {
+        Some(pb::alert_event::Event::Paused(pause)) => Some((event.office_id, pause)),
+        _ => None,
+    });
+    let [(office, pause)] = paused.as_slice() else {
+        panic!("{paused:?}")
+    };
+    assert_eq!(office, "ss-juba");
+    assert_eq!(pause.reason, "Generator test <b>");
+    let by = pause.by.as_ref().expect("by");
+    assert_eq!(
+        (by.actor.as_str(), by.channel.as_str()),
+        ("maria.santos", "console")
+    );
+    assert!(pause.until.is_some());
+
+    // The dispatcher's state for it comes back through the changelog.
+    app.offices.observe(pb::OfficeWatchState {
+        office_id: "ss-juba".into(),
+        status: pb::WatchStatus::Paused as i32,
+        pause: Some(pb::PauseRecord {
+            at: Some(prost_types::Timestamp {
+                seconds: 1_795_000_000,
+                nanos: 0,
+            }),
+            pause: Some(pause.clone()),
+        }),
+        ..Default::default()
+    });
+    let event = next_event(&mut events).await;
+    assert!(event.starts_with("event: offices"), "{event}");
+    // Escaped in the fragment as everywhere.
+    assert!(event.contains("Generator test &#60;b&#62;"), "{event}");
+    assert!(!event.contains("<b>"), "{event}");
+    assert!(event.contains("offices/ss-juba/resume"), "{event}");
+
+    // A field office sees only its own watch (none here) and no forms.
+    let (office_cookie, _) = sign_in(&app, "ng-maiduguri", OFFICE_PASSWORD).await;
+    let page = send(&app, get("/console/offices", Some(&office_cookie))).await;
+    assert!(
+        page.body.contains("No office has a check-in schedule"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("ss-juba"));
 }

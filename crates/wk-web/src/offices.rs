@@ -1,0 +1,242 @@
+//! The offices page: every watched office's check-in state, last check-in (in the office's
+//! time and UTC), next due time and pause, live by server-sent events like the board; duty
+//! officers pause (with a reason and an optional end) and resume an office there. A field
+//! office sees its own row and no forms.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use jiff::tz::TimeZone;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use wk_core::escalation::Responder;
+use wk_proto::v1 as pb;
+
+use crate::WebState;
+use crate::format::{When, when_of};
+use crate::guard::{Fields, check_officer_post, field, refuse, session_live, signed_in};
+use crate::handlers::{chrome, render, see_other};
+use crate::session::Principal;
+use crate::views::Chrome;
+
+const SESSION_EVERY: Duration = Duration::from_secs(30);
+/// The longest pause the form offers, in hours (the API allows 30 days).
+const MAX_HOURS: u64 = 30 * 24;
+
+pub(crate) fn routes() -> Router<Arc<WebState>> {
+    Router::new()
+        .route("/console/offices", get(offices_page))
+        .route("/console/offices/events", get(events))
+        .route("/console/offices/{id}/{action}", post(act))
+}
+
+/// One office's row.
+pub(crate) struct OfficeRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) place: String,
+    pub(crate) country: String,
+    pub(crate) status: &'static str,
+    pub(crate) schedule: String,
+    pub(crate) last: Option<When>,
+    pub(crate) last_channel: String,
+    pub(crate) last_status: String,
+    pub(crate) due: Option<When>,
+    pub(crate) pause_reason: String,
+    pub(crate) paused_by: String,
+    pub(crate) pause_until: Option<When>,
+    pub(crate) silence_alert: String,
+}
+
+#[derive(Template)]
+#[template(path = "offices.html")]
+pub(crate) struct OfficesPage {
+    pub(crate) chrome: Chrome,
+    pub(crate) rows: Vec<OfficeRow>,
+    pub(crate) actions: bool,
+    pub(crate) csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "offices_table.html")]
+pub(crate) struct OfficesTable {
+    pub(crate) rows: Vec<OfficeRow>,
+    pub(crate) actions: bool,
+    pub(crate) csrf: String,
+}
+
+fn status(state: Option<&pb::OfficeWatchState>) -> &'static str {
+    match state.map(|state| pb::WatchStatus::try_from(state.status)) {
+        Some(Ok(pb::WatchStatus::Up)) => "up",
+        Some(Ok(pb::WatchStatus::Late)) => "late",
+        Some(Ok(pb::WatchStatus::Down)) => "down",
+        Some(Ok(pb::WatchStatus::Paused)) => "paused",
+        _ => "new",
+    }
+}
+
+fn row(office: pb::OfficeView) -> OfficeRow {
+    let zone = TimeZone::get(&office.time_zone).unwrap_or(TimeZone::UTC);
+    let state = office.state.as_ref();
+    let last = state.and_then(|state| state.last.as_ref());
+    let check_in = last.and_then(|last| last.check_in.as_ref());
+    let pause = state
+        .and_then(|state| state.pause.as_ref())
+        .and_then(|pause| pause.pause.as_ref());
+    OfficeRow {
+        status: status(state),
+        schedule: office.schedule,
+        last: last.and_then(|last| when_of(last.at.as_ref(), &zone)),
+        last_channel: check_in.map(|c| c.channel.clone()).unwrap_or_default(),
+        last_status: check_in.map(|c| c.status.clone()).unwrap_or_default(),
+        due: state.and_then(|state| when_of(state.due.as_ref(), &zone)),
+        pause_reason: pause.map(|p| p.reason.clone()).unwrap_or_default(),
+        paused_by: pause
+            .and_then(|p| p.by.as_ref())
+            .map(|by| by.actor.clone())
+            .unwrap_or_default(),
+        pause_until: pause.and_then(|p| when_of(p.until.as_ref(), &zone)),
+        silence_alert: state.map(|s| s.silence_alert.clone()).unwrap_or_default(),
+        id: office.office_id,
+        name: office.name,
+        place: office.place,
+        country: office.country,
+    }
+}
+
+fn table(state: &WebState, principal: &Principal, csrf: &str) -> OfficesTable {
+    let rows = state.offices.as_ref().map_or_else(Vec::new, |offices| {
+        offices
+            .view()
+            .list(principal.office_scope())
+            .into_iter()
+            .map(row)
+            .collect()
+    });
+    OfficesTable {
+        rows,
+        actions: principal.may_act(),
+        csrf: csrf.to_owned(),
+    }
+}
+
+async fn offices_page(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+    let Some(signed) = signed_in(&state, &headers) else {
+        return see_other("sign-in");
+    };
+    let table = table(&state, signed.principal(), &signed.session.csrf);
+    let page = OfficesPage {
+        rows: table.rows,
+        actions: table.actions,
+        csrf: table.csrf,
+        chrome: chrome("", "offices", Some(&signed)),
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// `offices`: the whole table, rendered for this connection's person, on every change.
+async fn events(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+    let Some(signed) = signed_in(&state, &headers) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let Some(offices) = state.offices.as_ref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut changes = offices.view().subscribe();
+    let (sender, receiver) = mpsc::channel::<Result<Event, Infallible>>(8);
+    tokio::spawn(async move {
+        let mut session = tokio::time::interval(SESSION_EVERY);
+        loop {
+            tokio::select! {
+                () = sender.closed() => return,
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let html = table(&state, signed.principal(), &signed.session.csrf)
+                        .render()
+                        .unwrap_or_default();
+                    let data = serde_json::json!({ "html": html }).to_string();
+                    if sender.send(Ok(Event::default().event("offices").data(data))).await.is_err() {
+                        return;
+                    }
+                }
+                _ = session.tick() => {
+                    if !session_live(&state, &signed.cookie) {
+                        let _ = sender.send(Ok(Event::default().event("signed-out").data("{}"))).await;
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Sse::new(ReceiverStream::new(receiver))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// `pause` (with `reason` and optional `hours`) or `resume`, recorded with the officer's id
+/// and the channel `console`.
+async fn act(
+    State(state): State<Arc<WebState>>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Response {
+    let signed = match check_officer_post(&state, &headers, &fields, "../../") {
+        Ok(signed) => signed,
+        Err(response) => return *response,
+    };
+    let Some(offices) = state.offices.as_ref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let by = Responder {
+        actor: signed.principal().id.clone(),
+        channel: "console".into(),
+    };
+    let result = match action.as_str() {
+        "pause" => {
+            let hours = field(&fields, "hours").unwrap_or_default().trim();
+            let until = match hours {
+                "" => None,
+                text => match text.parse::<u64>() {
+                    Ok(hours) if (1..=MAX_HOURS).contains(&hours) => {
+                        let millis = i64::try_from(hours * 3_600_000).unwrap_or(i64::MAX);
+                        Some(crate::handlers::now().saturating_add_millis(millis))
+                    }
+                    _ => {
+                        return refuse(
+                            &headers,
+                            StatusCode::BAD_REQUEST,
+                            "../../",
+                            "Not paused",
+                            "Hours must be a whole number from 1 to 720, or empty.",
+                        );
+                    }
+                },
+            };
+            let reason = field(&fields, "reason").unwrap_or_default();
+            offices.pause(&id, reason, until, by).await
+        }
+        "resume" => offices.resume(&id, by).await,
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    match result {
+        Ok(_) => see_other("../../offices"),
+        Err(error) => refuse(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "../../",
+            "Not recorded",
+            &error.to_string(),
+        ),
+    }
+}
