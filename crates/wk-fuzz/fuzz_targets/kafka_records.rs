@@ -1,18 +1,23 @@
-//! What the dispatcher and the api read from Kafka: alerts-topic events and state-changelog
-//! snapshots. Any bytes must decode or be refused without a panic (a bad record is
-//! dead-lettered, never a crash loop), and a snapshot that decodes must re-encode to one that
+//! What the dispatcher and the api read from Kafka: alerts-topic facts and state-changelog
+//! records of every kind. Any bytes must decode or be refused without a panic (a bad record
+//! is dead-lettered, never a crash loop), and a state that decodes must re-encode to one that
 //! decodes to the same state.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use wk_bus::codec::decode_event;
-use wk_bus::escalation_codec::{decode_escalation, encode_escalation};
+use wk_bus::escalation_codec::encode_escalation;
+use wk_bus::state_codec::{State, decode_state};
+use wk_bus::watch_codec::encode_watch;
 
 fuzz_target!(|data: &[u8]| {
     let _ = decode_event(data);
-    if let Ok((snapshot, offset)) = decode_escalation(data) {
-        let again = decode_escalation(&encode_escalation(&snapshot, offset))
-            .expect("a re-encoded snapshot decodes");
-        assert_eq!(again, (snapshot, offset));
+    if let Ok((state, offset)) = decode_state(data) {
+        let encoded = match &state {
+            State::Escalation(snapshot) => encode_escalation(snapshot, offset),
+            State::OfficeWatch(snapshot) => encode_watch(snapshot, offset),
+        };
+        let again = decode_state(&encoded).expect("a re-encoded state decodes");
+        assert_eq!(again, (state, offset));
     }
 });
