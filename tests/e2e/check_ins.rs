@@ -6,7 +6,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use wk_e2e::app::{MANILA_DUTY, OFFICER, OFFICER_TOKEN, Stack, WATCHED_OFFICE, WATCHED_TOKEN};
+use wk_e2e::app::{
+    MANILA_DUTY, OFFICER, OFFICER_TOKEN, Stack, WATCHED_FOCAL, WATCHED_OFFICE, WATCHED_TOKEN,
+    authorized,
+};
 use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 use wk_proto::v1::timeline_entry::Event;
@@ -87,6 +90,44 @@ async fn a_silent_office_is_alerted_through_the_chain_and_its_check_in_resolves_
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(silence_alerts(&stack).len(), 1);
 
+    // A duty officer acknowledges it: the office's focal point is told who and when, and
+    // nothing of the alert beyond its title.
+    let mut console = stack.app.console().await;
+    console
+        .acknowledge(authorized(
+            pb::AlertActionRequest {
+                alert_id: id.clone(),
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .expect("acknowledged");
+    let told = |stack: &Stack| {
+        stack
+            .smtp
+            .emails_to(WATCHED_FOCAL)
+            .into_iter()
+            .find(|email| email.subject.starts_with("Your alert was acknowledged"))
+    };
+    assert!(
+        wait_until(DEADLINE, || told(&stack).is_some()).await,
+        "{}",
+        stack.app.log()
+    );
+    let email = told(&stack).expect("told");
+    assert!(
+        email
+            .text
+            .contains(&format!("duty officer {OFFICER} acknowledged your alert")),
+        "{}",
+        email.text
+    );
+    assert!(
+        !email.text.contains("was due to check in"),
+        "{}",
+        email.text
+    );
+
     // The office checks in: the alert is resolved, and the timeline says how.
     assert_eq!(check_in_over_http(&stack, "").await, 202);
     let state = stack
@@ -103,6 +144,11 @@ async fn a_silent_office_is_alerted_through_the_chain_and_its_check_in_resolves_
     );
     assert!(state.timeline.iter().any(|entry| matches!(&entry.event,
         Some(Event::Resolved(by)) if by.channel == "check-in" && by.actor == WATCHED_OFFICE)));
+    // Resolved by its own check-in, the office is not told of it.
+    assert!(!state.notifications.iter().any(|notification| {
+        notification.purpose == pb::NotificationPurpose::Informed as i32
+            && notification.informed_resolved
+    }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,8 @@ pub const OTHER_TOKEN: &str = "test-token-so-mogadishu-000000002";
 /// An office with a check-in schedule: every 3 s, 2 s of grace.
 pub const WATCHED_OFFICE: &str = "ml-gao";
 pub const WATCHED_TOKEN: &str = "test-token-ml-gao-0000000000000005";
+/// Its focal point, told when the operations centre acts on its alerts.
+pub const WATCHED_FOCAL: &str = "focal.gao@watchkeeper.test";
 pub const MANILA_SECRET: &str = "manila-signing-secret-for-tests";
 pub const MANILA_DUTY: &str = "duty.manila@watchkeeper.test";
 pub const PANAMA_SECRET: &str = "panama-signing-secret-for-tests";
@@ -146,6 +148,7 @@ country = "ML"
 place = "Gao"
 time_zone = "Africa/Bamako"
 check_in = {{ every = "3s", grace = "2s" }}
+focal_points = ["{WATCHED_FOCAL}"]
 
 [[duty_officers]]
 id = "{OFFICER}"

@@ -237,6 +237,12 @@ fn notification_to_pb(record: &DeliveryRecord) -> pb::Notification {
             encoded.reason = reason.clone();
             pb::NotificationPurpose::Undeliverable
         }
+        Purpose::Informed { resolved, by, at } => {
+            encoded.informed_resolved = *resolved;
+            encoded.informed_by = by.clone();
+            encoded.informed_at = Some(timestamp_to_pb(*at));
+            pb::NotificationPurpose::Informed
+        }
     };
     encoded.purpose = purpose as i32;
     encoded.status = match record.state {
@@ -291,6 +297,15 @@ fn notification_from_pb(notification: pb::Notification) -> Result<DeliveryRecord
                 }
             },
             reason: notification.reason,
+        },
+        Ok(pb::NotificationPurpose::Informed) => Purpose::Informed {
+            resolved: notification.informed_resolved,
+            by: notification.informed_by,
+            at: notification
+                .informed_at
+                .as_ref()
+                .and_then(timestamp_from_pb)
+                .ok_or(DecodeError::Missing("notification.informed_at"))?,
         },
         _ => {
             return Err(DecodeError::UnknownEnum {

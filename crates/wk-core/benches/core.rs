@@ -112,7 +112,9 @@ fn escalation(c: &mut Criterion) {
     group.bench_function("acknowledge", |b| {
         b.iter_batched(
             || opened.clone(),
-            |mut escalation| black_box(escalation.handle_ack(officer.clone(), None, now)),
+            |mut escalation| {
+                black_box(escalation.handle_ack(officer.clone(), None, &policy.directory, now))
+            },
             BatchSize::SmallInput,
         );
     });

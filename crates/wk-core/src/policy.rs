@@ -113,6 +113,9 @@ pub struct Directory {
     /// Addresses told when a notification could not be delivered and the chain has nobody
     /// reachable left (`[dispatcher] operators`).
     pub operators: Vec<String>,
+    /// Each office's focal points (`[[offices]] focal_points`): told when the operations
+    /// centre acknowledges or resolves one of the office's alerts.
+    pub focal_points: BTreeMap<String, Vec<String>>,
 }
 
 impl Directory {

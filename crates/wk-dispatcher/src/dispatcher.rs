@@ -344,12 +344,13 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 match fact {
                     Fact::Raised { alert, .. } => escalation.handle_trigger(alert, policy, now),
                     Fact::Acknowledged { by, incident, .. } => {
-                        let effect = escalation.handle_ack(by, incident, now);
+                        let effect = escalation.handle_ack(by, incident, &policy.directory, now);
                         info!(alert_id = %id, ?effect, "acknowledgement");
                     }
                     Fact::NoteAdded { by, text, .. } => escalation.handle_note(by, text, now),
                     Fact::Resolved { by, incident, .. } => {
-                        let resolved = escalation.handle_resolve(by, incident, now);
+                        let resolved =
+                            escalation.handle_resolve(by, incident, &policy.directory, now);
                         info!(alert_id = %id, resolved, "resolution");
                     }
                     Fact::Office { .. } => return None,

@@ -42,6 +42,7 @@ impl Context<'_> {
             Purpose::Exhausted | Purpose::ExhaustedFailover { .. } => "alert.exhausted",
             Purpose::Updated { .. } => "alert.updated",
             Purpose::Undeliverable { .. } => "alert.undeliverable",
+            Purpose::Informed { .. } => "alert.informed",
         }
     }
 
@@ -62,7 +63,36 @@ impl Context<'_> {
             Purpose::Undeliverable { failed, reason, .. } => {
                 Some(format!("COULD NOT REACH {}: {reason}", describe(failed)))
             }
+            Purpose::Informed { resolved, by, .. } => Some(format!(
+                "{} by duty officer {by}",
+                if *resolved {
+                    "resolved"
+                } else {
+                    "acknowledged"
+                }
+            )),
         }
+    }
+
+    /// For an office's focal point: the operations centre acted on the office's alert. Who
+    /// and when, and the title only (the subject and the one line of the email).
+    fn informed(&self) -> Option<(String, String)> {
+        let Purpose::Informed { resolved, by, at } = self.purpose else {
+            return None;
+        };
+        let done = if *resolved {
+            "resolved"
+        } else {
+            "acknowledged"
+        };
+        Some((
+            format!("Your alert was {done}: {}", self.alert.title),
+            format!(
+                "The operations centre's duty officer {by} {done} your alert \"{}\" at {}.",
+                self.alert.title,
+                when(self, *at)
+            ),
+        ))
     }
 }
 
@@ -83,7 +113,9 @@ pub fn webhook_body(context: &Context<'_>) -> Vec<u8> {
         }
         Purpose::Failover { from, step, round } => (Some(*step), Some(*round), Some(from.as_str())),
         Purpose::ExhaustedFailover { from } => (None, None, Some(from.as_str())),
-        Purpose::Exhausted | Purpose::Undeliverable { .. } => (None, None, None),
+        Purpose::Exhausted | Purpose::Undeliverable { .. } | Purpose::Informed { .. } => {
+            (None, None, None)
+        }
     };
     let changes = match context.purpose {
         Purpose::Updated { changes, .. } => Some(changes.as_str()),
@@ -139,6 +171,9 @@ pub fn webhook_body(context: &Context<'_>) -> Vec<u8> {
 /// `[CRITICAL] ng-maiduguri: Armed men at the compound gate`, followed by the situation when
 /// this is not the first notification (`— not acknowledged: escalation step 2 (round 1)`).
 pub fn email_subject(context: &Context<'_>) -> String {
+    if let Some((subject, _)) = context.informed() {
+        return subject;
+    }
     let alert = context.alert;
     let mut subject = format!(
         "[{}] {}: {}",
@@ -237,6 +272,9 @@ fn rows(context: &Context<'_>) -> Vec<(&'static str, String)> {
 }
 
 pub fn email_text(context: &Context<'_>) -> String {
+    if let Some((_, line)) = context.informed() {
+        return format!("{line}\n\nAlert id: {}\n", context.alert.id);
+    }
     let mut text = format!("{}\n\n", headline(context));
     for (label, value) in rows(context) {
         let _ = writeln!(text, "{label}: {value}");
@@ -264,6 +302,13 @@ fn attribute(text: &str) -> String {
 }
 
 pub fn email_html(context: &Context<'_>) -> String {
+    if let Some((_, line)) = context.informed() {
+        return format!(
+            "<!DOCTYPE html><html><body style=\"font-family:sans-serif\">\n<p>{}</p>\n<p>Alert id: {}</p>\n</body></html>\n",
+            escape(&line),
+            context.alert.id
+        );
+    }
     let mut html = format!(
         "<!DOCTYPE html><html><body style=\"font-family:sans-serif\">\n<h2>{}</h2>\n<table>\n",
         escape(&headline(context))
@@ -464,5 +509,32 @@ mod tests {
         assert_eq!(body["alert"]["severity"], "critical");
         assert_eq!(body["alert"]["coordinates"]["latitude"], 11.85);
         assert_eq!(body["alert"]["labels"]["team"], "wash");
+    }
+
+    #[test]
+    fn a_focal_point_learns_who_acted_and_when_with_the_title_only() {
+        let alert = alert();
+        let purpose = Purpose::Informed {
+            resolved: false,
+            by: "maria.santos".into(),
+            at: Timestamp::from_unix_millis(1_795_000_060_000),
+        };
+        let context = context(&alert, &purpose);
+        assert_eq!(
+            email_subject(&context),
+            "Your alert was acknowledged: Armed men <at> the gate"
+        );
+        let text = email_text(&context);
+        assert!(
+            text.starts_with(
+                "The operations centre's duty officer maria.santos acknowledged your alert \"Armed men <at> the gate\" at 2026-11-18T"
+            ),
+            "{text}"
+        );
+        for hidden in ["Two vehicles", "11.85", "wash", "Acknowledge (stops"] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+            assert!(!email_html(&context).contains(hidden), "{hidden}");
+        }
+        assert!(email_html(&context).contains("Armed men &lt;at&gt; the gate"));
     }
 }

@@ -314,6 +314,10 @@ pub fn purpose(notification: &pb::Notification) -> String {
         Ok(pb::NotificationPurpose::Undeliverable) => {
             "could not reach another recipient".to_owned()
         }
+        Ok(pb::NotificationPurpose::Informed) if notification.informed_resolved => {
+            "office told: resolved".to_owned()
+        }
+        Ok(pb::NotificationPurpose::Informed) => "office told: acknowledged".to_owned(),
         _ => String::new(),
     }
 }

@@ -129,8 +129,18 @@ fn an_escalation_survives_the_changelog_in_every_state() {
         actor: "maria".into(),
         channel: "api".into(),
     };
-    escalation.handle_ack(by.clone(), Some(7), now.saturating_add_millis(390_000));
-    escalation.handle_ack(by.clone(), None, now.saturating_add_millis(400_000));
+    escalation.handle_ack(
+        by.clone(),
+        Some(7),
+        &policy.directory,
+        now.saturating_add_millis(390_000),
+    );
+    escalation.handle_ack(
+        by.clone(),
+        None,
+        &policy.directory,
+        now.saturating_add_millis(400_000),
+    );
     escalation.handle_note(
         by.clone(),
         "called the office".into(),
@@ -143,7 +153,12 @@ fn an_escalation_survives_the_changelog_in_every_state() {
         &policy,
         now.saturating_add_millis(4_100_000),
     );
-    escalation.handle_resolve(by, None, now.saturating_add_millis(5_000_000));
+    escalation.handle_resolve(
+        by,
+        None,
+        &policy.directory,
+        now.saturating_add_millis(5_000_000),
+    );
     check(&escalation, 4);
     assert!(decode(b"\x08\x01garbage").is_err());
 }

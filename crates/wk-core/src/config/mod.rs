@@ -291,6 +291,11 @@ impl Config {
             routing: raw.routing,
             single_console: dispatcher.console.clone(),
             operators: dispatcher.operators.clone(),
+            focal_points: offices
+                .iter()
+                .filter(|office| !office.watch.focal_points.is_empty())
+                .map(|office| (office.id.clone(), office.watch.focal_points.clone()))
+                .collect(),
             consoles: consoles
                 .values()
                 .map(|console| {

@@ -98,6 +98,8 @@ pub(super) struct RawPolicy {
     pub(super) operators: Vec<String>,
     /// Console name → (emails, failover), already validated by the caller.
     pub(super) consoles: BTreeMap<String, ConsoleContact>,
+    /// Office id → focal-point addresses, already validated by the caller.
+    pub(super) focal_points: BTreeMap<String, Vec<String>>,
 }
 
 fn duration_ms(errors: &mut Errors, field: &str, text: &str) -> i64 {
@@ -118,6 +120,7 @@ impl RawPolicy {
             schedules,
             regions,
             operators: self.operators,
+            focal_points: self.focal_points,
         };
         let mut chains = check_chains(self.chains, &directory, errors);
         let (default_chain, routes) = match (self.routing, self.single_console) {

@@ -2,6 +2,7 @@
 //! about, then the recipient's key:
 //!
 //! `<alert>.i<incident>[.u<revision>].r<round>.(s<step>|exhausted)[.failover][.undeliverable.…].<recipient>`
+//! and, for the office's focal points, `<alert>.i<incident>.(acknowledged|resolved).<recipient>`
 //!
 //! Deterministic: a re-read record or a restored escalation decides the same ids, so
 //! receivers (and the executor) drop repeats by id; the incident keeps a re-raised alert's
@@ -30,6 +31,13 @@ pub(crate) fn update(
 /// The prefix of the "chain exhausted" notices of `round`.
 pub(crate) fn exhausted(alert: AlertId, incident: u32, round: u32) -> String {
     format!("{alert}.i{incident}.r{round}.exhausted")
+}
+
+/// The prefix of the notices to the office's focal points that the incident was
+/// acknowledged or resolved.
+pub(crate) fn informed(alert: AlertId, incident: u32, resolved: bool) -> String {
+    let what = if resolved { "resolved" } else { "acknowledged" };
+    format!("{alert}.i{incident}.{what}")
 }
 
 /// The prefix of the notices that notification `failed` could not be delivered.

@@ -201,6 +201,7 @@ impl Escalation {
         &mut self,
         by: Responder,
         issued_for: Option<u32>,
+        directory: &Directory,
         now: Timestamp,
     ) -> AckEffect {
         let Some(by) = self.for_this_incident(by, issued_for, now) else {
@@ -222,6 +223,7 @@ impl Escalation {
                     by: by.clone(),
                     at: now,
                 };
+                self.inform_office(false, &by, directory, now);
                 self.log(now, Event::Acknowledged { by });
                 AckEffect::Acknowledged
             }
@@ -256,6 +258,7 @@ impl Escalation {
         &mut self,
         by: Responder,
         issued_for: Option<u32>,
+        directory: &Directory,
         now: Timestamp,
     ) -> bool {
         let Some(by) = self.for_this_incident(by, issued_for, now) else {
@@ -270,8 +273,35 @@ impl Escalation {
             by: by.clone(),
             at: now,
         };
+        // An office that resolved its own silence by checking in knows already.
+        if by.channel != CHECK_IN_CHANNEL {
+            self.inform_office(true, &by, directory, now);
+        }
         self.log(now, Event::Resolved { by });
         true
+    }
+
+    /// Tells the office's focal points that the operations centre acknowledged (or resolved)
+    /// its alert: who and when, and the title only.
+    fn inform_office(
+        &mut self,
+        resolved: bool,
+        by: &Responder,
+        directory: &Directory,
+        now: Timestamp,
+    ) {
+        let Some(addresses) = directory.focal_points.get(&self.state.alert.office_id) else {
+            return;
+        };
+        let prefix = ids::informed(self.state.alert.id, self.state.incident, resolved);
+        let purpose = Purpose::Informed {
+            resolved,
+            by: by.actor.clone(),
+            at: now,
+        };
+        for address in addresses.clone() {
+            self.issue(&prefix, Recipient::Email { address }, purpose.clone(), now);
+        }
     }
 
     /// Fires whatever timer is due at `now`; spurious calls are no-ops.
@@ -476,6 +506,9 @@ impl Escalation {
         self.state.timeline.push(Entry { at, event });
     }
 }
+
+/// The channel of a resolution by the office's own check-in (its silence alert).
+pub const CHECK_IN_CHANNEL: &str = "check-in";
 
 impl crate::machine::Machine for Escalation {
     const KIND: crate::machine::Kind = crate::machine::Kind::Escalation;

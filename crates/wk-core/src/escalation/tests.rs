@@ -58,6 +58,7 @@ fn directory() -> Directory {
         )
     };
     Directory {
+        focal_points: BTreeMap::new(),
         consoles: [
             (
                 "manila".to_owned(),
@@ -197,13 +198,13 @@ fn trace(policy: &Policy, script: &str) -> Vec<String> {
             "timeout" => escalation.handle_timeout(&policy.directory, now),
             "ack" => {
                 if let AckEffect::AlreadyAcknowledged(first) =
-                    escalation.handle_ack(by.clone(), None, now)
+                    escalation.handle_ack(by.clone(), None, &policy.directory, now)
                 {
                     lines.push(format!("  already acknowledged by {}", first.actor));
                 }
             }
             "resolve" => {
-                escalation.handle_resolve(by.clone(), None, now);
+                escalation.handle_resolve(by.clone(), None, &policy.directory, now);
             }
             "trigger" => escalation.handle_trigger(alert(), policy, now),
             "worse" => {
@@ -217,7 +218,7 @@ fn trace(policy: &Policy, script: &str) -> Vec<String> {
             "ack-for" => {
                 let incident = words.next().unwrap().parse().unwrap();
                 if let AckEffect::WrongIncident { issued_for } =
-                    escalation.handle_ack(by.clone(), Some(incident), now)
+                    escalation.handle_ack(by.clone(), Some(incident), &policy.directory, now)
                 {
                     lines.push(format!("  refused: issued for incident {issued_for}"));
                 }
@@ -246,6 +247,77 @@ fn trace(policy: &Policy, script: &str) -> Vec<String> {
         drain(&mut escalation, &mut lines);
     }
     lines
+}
+
+#[test]
+fn the_office_s_focal_points_learn_who_acknowledged_and_resolved_but_not_of_its_own_check_in() {
+    let mut policy = policy(0, None);
+    policy
+        .directory
+        .focal_points
+        .insert("ng-maiduguri".into(), vec!["focal@example.org".into()]);
+    let now = Timestamp::from_unix_millis(0);
+    let informed = |escalation: &mut Escalation| -> Vec<Notification> {
+        std::iter::from_fn(|| escalation.poll_action())
+            .map(|Action::Deliver(notification)| notification)
+            .filter(|notification| matches!(notification.purpose, Purpose::Informed { .. }))
+            .collect()
+    };
+    let officer = Responder {
+        actor: "maria.santos".into(),
+        channel: "console".into(),
+    };
+    let mut escalation = Escalation::route(alert(), &policy, now);
+    assert!(
+        informed(&mut escalation).is_empty(),
+        "nothing told on opening"
+    );
+    let later = now.saturating_add_millis(MINUTE);
+    escalation.handle_ack(officer.clone(), None, &policy.directory, later);
+    let told = informed(&mut escalation);
+    assert_eq!(told.len(), 1);
+    assert_eq!(
+        told[0].recipient,
+        Recipient::Email {
+            address: "focal@example.org".into()
+        }
+    );
+    assert_eq!(
+        told[0].purpose,
+        Purpose::Informed {
+            resolved: false,
+            by: "maria.santos".into(),
+            at: later
+        }
+    );
+    // The address itself never appears in an id (nor in logs).
+    assert!(
+        told[0]
+            .id
+            .starts_with(&format!("{}.i1.acknowledged.email-", alert().id)),
+        "{}",
+        told[0].id
+    );
+    assert!(!told[0].id.contains('@'));
+    // A repeated acknowledgement tells nothing more; the resolution is told once.
+    escalation.handle_ack(officer.clone(), None, &policy.directory, later);
+    assert!(informed(&mut escalation).is_empty());
+    escalation.handle_resolve(officer, None, &policy.directory, later);
+    assert!(matches!(
+        informed(&mut escalation).as_slice(),
+        [Notification {
+            purpose: Purpose::Informed { resolved: true, .. },
+            ..
+        }]
+    ));
+    // Resolved by the office's own check-in: it knows, nobody is told.
+    let mut silent = Escalation::route(alert(), &policy, now);
+    let office = Responder {
+        actor: "ng-maiduguri".into(),
+        channel: CHECK_IN_CHANNEL.into(),
+    };
+    silent.handle_resolve(office, None, &policy.directory, later);
+    assert!(informed(&mut silent).is_empty());
 }
 
 #[test]
@@ -864,8 +936,8 @@ proptest! {
             let ids: Vec<String> = escalation.deliveries().iter().map(|r| r.notification.id.clone()).collect();
             match input {
                 Input::Timeout => escalation.handle_timeout(&policy.directory, now),
-                Input::Ack => { escalation.handle_ack(by.clone(), None, now); }
-                Input::Resolve => { escalation.handle_resolve(by.clone(), None, now); }
+                Input::Ack => { escalation.handle_ack(by.clone(), None, &policy.directory, now); }
+                Input::Resolve => { escalation.handle_resolve(by.clone(), None, &policy.directory, now); }
                 Input::Trigger | Input::Worse => {
                     let resolved = matches!(escalation.status(), Status::Resolved { .. });
                     let sent = if matches!(input, Input::Worse) {
@@ -897,7 +969,7 @@ proptest! {
                 if was_acknowledged {
                     // Only an office's update of the alert is told while acknowledged.
                     prop_assert!(
-                        escalation.actions.iter().all(|Action::Deliver(n)| matches!(n.purpose, Purpose::Updated { .. })),
+                        escalation.actions.iter().all(|Action::Deliver(n)| matches!(n.purpose, Purpose::Updated { .. } | Purpose::Informed { .. })),
                         "sent while acknowledged"
                     );
                 }

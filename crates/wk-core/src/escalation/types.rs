@@ -74,6 +74,13 @@ pub enum Purpose {
         failed: Recipient,
         reason: String,
     },
+    /// The office's focal point is told that the operations centre acknowledged (or
+    /// resolved) its alert, by whom and when; no alert text beyond the title.
+    Informed {
+        resolved: bool,
+        by: String,
+        at: Timestamp,
+    },
 }
 
 /// One notification to one recipient. `id` is deterministic (alert, incident, round, step,

@@ -227,7 +227,7 @@ impl OfficeWatch {
         if let Some(alert_id) = self.state.silence_alert.take() {
             let by = Responder {
                 actor: self.state.office.0.clone(),
-                channel: "check-in".into(),
+                channel: crate::escalation::CHECK_IN_CHANNEL.into(),
             };
             let note = format!(
                 "office checked in at {} via {}",
