@@ -6,6 +6,7 @@
 // The results are this tool's output.
 #![allow(clippy::print_stdout)]
 
+mod checkins;
 mod load;
 mod receiver;
 mod stack;
@@ -110,6 +111,20 @@ enum Command {
         #[arg(long, default_value_t = 30.0)]
         grace: f64,
     },
+    /// Many offices checking in on schedule: the CPU and memory it costs the api and the
+    /// dispatcher per office, the check-ins' latency, and that no office was taken for silent.
+    CheckIns {
+        #[arg(long, default_value_t = 2_000)]
+        offices: u32,
+        /// Seconds between an office's check-ins.
+        #[arg(long, default_value_t = 60.0)]
+        every: f64,
+        /// Seconds to run for (at least two rounds make the steady state).
+        #[arg(long, default_value_t = 180.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 6)]
+        partitions: u32,
+    },
     /// Dispatcher memory and restore time with many open escalations, and how late their
     /// next step fires.
     Scale {
@@ -179,6 +194,7 @@ async fn ingest(
                 receiver: receiver.address,
                 fetch_wait_ms: cli.fetch_wait_ms,
                 linger_ms: cli.linger_ms,
+                extra_offices: String::new(),
             },
         )?),
     };
@@ -239,6 +255,7 @@ async fn e2e(
             receiver: receiver.address,
             fetch_wait_ms: cli.fetch_wait_ms,
             linger_ms: cli.linger_ms,
+            extra_offices: String::new(),
         },
     )?;
     stack.dispatcher_ready(Duration::from_secs(60)).await?;
@@ -338,6 +355,7 @@ async fn scale(
             receiver: receiver.address,
             fetch_wait_ms: cli.fetch_wait_ms,
             linger_ms: cli.linger_ms,
+            extra_offices: String::new(),
         },
     )?;
     stack.dispatcher_ready(Duration::from_secs(60)).await?;
@@ -473,6 +491,20 @@ fn main() -> std::process::ExitCode {
                 step_timeout,
                 rate,
             } => scale(&cli, *open, *partitions, *step_timeout, *rate).await?,
+            Command::CheckIns {
+                offices,
+                every,
+                duration,
+                partitions,
+            } => {
+                let run = checkins::Run {
+                    offices: *offices,
+                    every: Duration::from_secs_f64(*every),
+                    duration: Duration::from_secs_f64(*duration),
+                    partitions: *partitions,
+                };
+                checkins::run(&binaries(&cli)?, &cli, &run).await?
+            }
         };
         if let Some(path) = &cli.json {
             std::fs::write(path, serde_json::to_string_pretty(&value)?)

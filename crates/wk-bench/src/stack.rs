@@ -38,6 +38,8 @@ pub(crate) struct StackSpec {
     pub(crate) fetch_wait_ms: u32,
     /// Overrides both producers' `linger.ms` (api 1 ms, changelog 5 ms by default).
     pub(crate) linger_ms: Option<u32>,
+    /// More `[[offices]]` (the check-in benchmark's watched offices).
+    pub(crate) extra_offices: String,
 }
 
 /// A child process killed when dropped.
@@ -118,6 +120,27 @@ impl Process {
             .context("no VmRSS in /proc/PID/status")
     }
 
+    /// CPU time used so far (user and system, every thread), from /proc.
+    pub(crate) fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let pid = self.pid().context("process not running")?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        // After the command name in parentheses: state is field 3, utime 14 and stime 15.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .context("no command name in /proc/PID/stat")?
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks = |index: usize| -> anyhow::Result<f64> {
+            Ok(fields
+                .get(index)
+                .context("short /proc/PID/stat")?
+                .parse::<f64>()?)
+        };
+        // USER_HZ is 100 on every Linux this runs on (the kernel's ABI since 2.6).
+        Ok((ticks(11)? + ticks(12)?) / 100.0)
+    }
+
     pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let start = text.len().saturating_sub(4000);
@@ -145,7 +168,7 @@ pub(crate) struct Stack {
     pub(crate) dir: TempDir,
     // Held so the processes live as long as the stack (dropping one kills it).
     _broker: Process,
-    _api: Process,
+    pub(crate) api: Process,
     pub(crate) dispatcher: Option<Process>,
     pub(crate) api_port: u16,
     pub(crate) dispatcher_telemetry: u16,
@@ -198,6 +221,8 @@ token_sha256 = "{token_hash}"
 rate = 1000000
 burst = 1000000
 
+{extra_offices}
+
 [consoles.manila]
 webhook_url = "http://{receiver}/manila"
 signing_secret = "bench-manila-signing-secret"
@@ -230,6 +255,7 @@ targets = ["console:panama"]
 default_chain = "two"
 "#,
         partitions = spec.partitions,
+        extra_offices = spec.extra_offices,
         fetch_wait = spec.fetch_wait_ms,
         extra = std::env::var("WK_BENCH_KAFKA_PROPERTIES").unwrap_or_default(),
         linger = spec
@@ -301,7 +327,7 @@ impl Stack {
         Ok(Stack {
             dir,
             _broker: broker,
-            _api: api,
+            api,
             dispatcher,
             api_port,
             dispatcher_telemetry,
