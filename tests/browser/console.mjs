@@ -184,6 +184,24 @@ try {
   await office.locator(`#alert-${id}[data-status="st-acknowledged"]`).waitFor({ timeout: 10000 });
   check((await office.locator('#bulk').count()) === 0, 'an office has no acknowledge button');
 
+  step('the offices page follows a watch live; a duty officer pauses it there');
+  const watched = env('WK_WATCHED_OFFICE');
+  await manila.goto(`${CONSOLE}offices`);
+  await manila.locator('#live-state.ok').waitFor({ timeout: 10000 });
+  const row = manila.locator(`tr[data-office="${watched}"]`);
+  check(await row.evaluate((tr) => tr.classList.contains('watch-new')), 'never checked in: new');
+  execFileSync(BIN, ['check-in', '--server', API, '--token', env('WK_WATCHED_TOKEN'), '--office', watched,
+    '--status', `all well ${RUN}`], { encoding: 'utf8', timeout: 30000 });
+  // No reload: the table comes again over the event stream.
+  await manila.locator(`tr[data-office="${watched}"]:not(.watch-new)`, { hasText: `via cli: all well ${RUN}` })
+    .waitFor({ timeout: 15000 });
+  await noSeriousViolations(manila, 'offices_page');
+  await manila.screenshot({ path: join(SHOTS, 'offices.png'), fullPage: true });
+  await manila.fill(`#reason-${watched}`, 'VSAT maintenance, called the office');
+  await Promise.all([manila.waitForURL(`${CONSOLE}offices`), manila.click(`tr[data-office="${watched}"] form button`)]);
+  await manila.locator(`tr[data-office="${watched}"].watch-paused`, { hasText: 'VSAT maintenance' })
+    .waitFor({ timeout: 15000 });
+
   step('on a phone the board is one card per alert');
   await manila.setViewportSize({ width: 390, height: 844 });
   await manila.goto(CONSOLE);

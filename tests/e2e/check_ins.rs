@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use wk_e2e::app::{
-    MANILA_DUTY, OFFICER, OFFICER_TOKEN, Stack, WATCHED_FOCAL, WATCHED_OFFICE, WATCHED_TOKEN,
-    authorized,
+    MANILA_DUTY, OFFICER, OFFICER_TOKEN, OTHER_TOKEN, Stack, WATCHED_FOCAL, WATCHED_OFFICE,
+    WATCHED_TOKEN, authorized,
 };
 use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
@@ -18,12 +18,16 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Checks in over HTTP, as a cron job with curl would; returns the HTTP status.
 async fn check_in_over_http(stack: &Stack, body: &str) -> u16 {
+    check_in_over_http_as(stack, WATCHED_TOKEN, body).await
+}
+
+async fn check_in_over_http_as(stack: &Stack, token: &str, body: &str) -> u16 {
     reqwest::Client::new()
         .post(format!(
             "http://127.0.0.1:{}/v1/check-in",
             stack.settings.http_port
         ))
-        .bearer_auth(WATCHED_TOKEN)
+        .bearer_auth(token)
         .header("content-type", "application/json")
         .body(body.to_owned())
         .send()
@@ -51,8 +55,37 @@ fn silence_alerts(stack: &Stack) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_office_is_alerted_through_the_chain_and_its_check_in_resolves_it() {
     let stack = Stack::start(1).await;
-    // Bad check-ins are refused with the field named; another role's token is refused.
+    // Bad check-ins are refused: a bad position, an unknown token, a duty officer's token, an
+    // office without a schedule (so a misconfigured router notices).
     assert_eq!(check_in_over_http(&stack, r#"{"latitude": 91}"#).await, 400);
+    assert_eq!(check_in_over_http_as(&stack, "nobody", "").await, 401);
+    assert_eq!(check_in_over_http_as(&stack, OFFICER_TOKEN, "").await, 403);
+    assert_eq!(check_in_over_http_as(&stack, OTHER_TOKEN, "").await, 409);
+    // Nobody but Watchkeeper raises an "office silent" alert.
+    let mut ingest = stack.app.client().await;
+    let refused = ingest
+        .submit_alert(authorized(
+            pb::SubmitAlertRequest {
+                alert: Some(pb::Alert {
+                    office_id: WATCHED_OFFICE.into(),
+                    severity: pb::Severity::Critical as i32,
+                    category: pb::Category::OfficeSilent as i32,
+                    title: "Pretending".into(),
+                    country: "ML".into(),
+                    place: "Gao".into(),
+                    ..Default::default()
+                }),
+            },
+            WATCHED_TOKEN,
+        ))
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(
+        refused.message().contains("office_silent"),
+        "{}",
+        refused.message()
+    );
     assert_eq!(
         check_in_over_http(
             &stack,

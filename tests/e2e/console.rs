@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use wk_e2e::app::{
     OFFICE, OFFICE_PASSWORD, OFFICER, OFFICER_PASSWORD, PANAMA_OFFICER, PANAMA_OFFICER_PASSWORD,
-    Stack, TOKEN, binary,
+    Stack, TOKEN, WATCHED_OFFICE, WATCHED_TOKEN, binary,
 };
 use wk_e2e::{unique_name, workspace_root};
 
@@ -42,6 +42,8 @@ async fn duty_officers_see_and_acknowledge_alerts_live_in_chromium() {
         .env("WK_API", stack.app.endpoint())
         .env("WK_OFFICE", OFFICE)
         .env("WK_OFFICE_TOKEN", TOKEN)
+        .env("WK_WATCHED_OFFICE", WATCHED_OFFICE)
+        .env("WK_WATCHED_TOKEN", WATCHED_TOKEN)
         .env("WK_OFFICE_PASSWORD", OFFICE_PASSWORD)
         .env("WK_OFFICER", OFFICER)
         .env("WK_OFFICER_PASSWORD", OFFICER_PASSWORD)

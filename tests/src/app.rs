@@ -1,15 +1,15 @@
 //! The `watchkeeper` binary as a child process, its generated configuration, and a gRPC client
 //! for it; plus `Stack`, the whole set of real components one test needs.
 
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
 use tempfile::TempDir;
 use tonic::transport::Channel;
+use wk_harness::Service;
 use wk_proto::v1 as pb;
 use wk_proto::v1::alert_console_client::AlertConsoleClient;
 use wk_proto::v1::alert_ingest_client::AlertIngestClient;
@@ -207,14 +207,11 @@ console = "manila"
 
 pub struct Watchkeeper {
     pub api_port: u16,
-    /// `--role api` or `--role dispatcher`; both when `None`.
-    role: Option<&'static str>,
     /// The port that listens once the process is up (the api's, or the dispatcher's telemetry).
     wait_port: u16,
-    config: String,
-    env: Vec<(String, String)>,
-    dir: TempDir,
-    child: Option<Child>,
+    service: Service,
+    // Dropped after the service: the process dies before its directory goes.
+    _dir: TempDir,
 }
 
 impl Watchkeeper {
@@ -236,14 +233,22 @@ impl Watchkeeper {
         wait_port: u16,
         env: Vec<(String, String)>,
     ) -> Watchkeeper {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("watchkeeper.toml");
+        std::fs::write(&path, config).unwrap();
+        let mut service = Service::new("watchkeeper", binary(), dir.path(), "watchkeeper.log")
+            .args(["serve", "--config"])
+            .arg(&path)
+            .args(role.iter().flat_map(|role| ["--role", role]))
+            .env("WATCHKEEPER_LOG", "info");
+        for (key, value) in env {
+            service = service.env(key, value);
+        }
         let mut watchkeeper = Watchkeeper {
             api_port,
-            role,
             wait_port,
-            config: config.to_owned(),
-            env,
-            dir: tempfile::tempdir().unwrap(),
-            child: None,
+            service,
+            _dir: dir,
         };
         watchkeeper.spawn();
         watchkeeper
@@ -251,10 +256,7 @@ impl Watchkeeper {
 
     /// Kills the process with SIGKILL, as a crash would, and waits for it to be gone.
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.service.kill();
     }
 
     /// Starts the process again with the same configuration (topics, group, port).
@@ -264,39 +266,16 @@ impl Watchkeeper {
     }
 
     fn spawn(&mut self) {
-        let dir = &self.dir;
-        std::fs::write(dir.path().join("watchkeeper.toml"), &self.config).unwrap();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.path().join("watchkeeper.log"))
-            .unwrap();
-        let child = Command::new(binary())
-            .args(["serve", "--config"])
-            .arg(dir.path().join("watchkeeper.toml"))
-            .args(self.role.iter().flat_map(|role| ["--role", role]))
-            .env("WATCHKEEPER_LOG", "info")
-            .envs(self.env.iter().map(|(key, value)| (key, value)))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start watchkeeper");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", self.wait_port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "watchkeeper did not listen on {} within 60 s:\n{}",
-                self.wait_port,
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(25));
+        self.service.start().expect("start watchkeeper");
+        if let Err(error) =
+            wk_harness::wait_for_port(self.wait_port, &mut self.service, Duration::from_secs(60))
+        {
+            panic!("{error:#}\n{}", self.log());
         }
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("watchkeeper.log")).unwrap_or_default()
+        self.service.log()
     }
 
     pub fn endpoint(&self) -> String {
@@ -313,21 +292,7 @@ impl Watchkeeper {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-        child.wait().ok()
-    }
-}
-
-impl Drop for Watchkeeper {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.service.terminate()
     }
 }
 

@@ -4,10 +4,9 @@
 use std::process::ExitCode;
 
 use wk_proto::v1 as pb;
-use wk_proto::v1::alert_ingest_client::AlertIngestClient;
 
-use crate::officer::{Connection, authorized};
-use crate::send::{refused, say};
+use crate::officer::Connection;
+use crate::send::{office_request, refused, say};
 
 #[derive(clap::Args)]
 pub(crate) struct CheckInArgs {
@@ -36,24 +35,9 @@ pub(crate) async fn run(connection: Connection, args: CheckInArgs) -> ExitCode {
             }),
         via: "cli".into(),
     };
-    let request = connection
-        .token
-        .as_deref()
-        .ok_or_else(|| "a field-office token is required: --token or WATCHKEEPER_TOKEN".to_owned())
-        .and_then(|token| authorized(request, token));
-    let request = match request {
-        Ok(request) => request,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::from(crate::EXIT_USAGE);
-        }
-    };
-    let mut client = match AlertIngestClient::connect(connection.server.clone()).await {
-        Ok(client) => client,
-        Err(error) => {
-            eprintln!("cannot connect to {}: {error}", connection.server);
-            return ExitCode::from(69); // EX_UNAVAILABLE
-        }
+    let (mut client, request) = match office_request(&connection, Ok(request)).await {
+        Ok(ready) => ready,
+        Err(code) => return code,
     };
     match client.check_in(request).await {
         Ok(response) => {

@@ -34,16 +34,6 @@ fn time(at: Option<&prost_types::Timestamp>) -> String {
         .map_or_else(|| "-".to_owned(), |at| at.to_string())
 }
 
-fn status(state: Option<&pb::OfficeWatchState>) -> &'static str {
-    match state.map(|state| pb::WatchStatus::try_from(state.status)) {
-        Some(Ok(pb::WatchStatus::Up)) => "up",
-        Some(Ok(pb::WatchStatus::Late)) => "late",
-        Some(Ok(pb::WatchStatus::Down)) => "down",
-        Some(Ok(pb::WatchStatus::Paused)) => "paused",
-        _ => "new",
-    }
-}
-
 fn row(office: &pb::OfficeView) -> serde_json::Value {
     let state = office.state.as_ref();
     let last = state.and_then(|state| state.last.as_ref());
@@ -51,7 +41,7 @@ fn row(office: &pb::OfficeView) -> serde_json::Value {
     json!({
         "office_id": office.office_id,
         "name": office.name,
-        "state": status(state),
+        "state": wk_proto::convert::watch_status_name(state),
         "schedule": office.schedule,
         "last_check_in": last.map(|last| time(last.at.as_ref())),
         "last_channel": last.and_then(|last| last.check_in.as_ref()).map(|c| c.channel.clone()),

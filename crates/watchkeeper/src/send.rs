@@ -159,27 +159,43 @@ pub(crate) fn say(text: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
-pub(crate) async fn run(connection: Connection, args: SendArgs) -> ExitCode {
-    let request = build_alert(&args).and_then(|alert| {
+/// `message` with the office's token, and a client of the api: what every field-office
+/// command starts with. On failure, what it printed and the exit code to end with.
+pub(crate) async fn office_request<T>(
+    connection: &Connection,
+    message: Result<T, String>,
+) -> Result<
+    (
+        AlertIngestClient<tonic::transport::Channel>,
+        tonic::Request<T>,
+    ),
+    ExitCode,
+> {
+    let request = message.and_then(|message| {
         let token = connection
             .token
             .as_deref()
             .ok_or("a field-office token is required: --token or WATCHKEEPER_TOKEN")?;
-        authorized(pb::SubmitAlertRequest { alert: Some(alert) }, token)
+        authorized(message, token)
     });
-    let request = match request {
-        Ok(request) => request,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::from(crate::EXIT_USAGE);
-        }
-    };
-    let mut client = match AlertIngestClient::connect(connection.server.clone()).await {
-        Ok(client) => client,
-        Err(error) => {
+    let request = request.map_err(|error| {
+        eprintln!("{error}");
+        ExitCode::from(crate::EXIT_USAGE)
+    })?;
+    let client = AlertIngestClient::connect(connection.server.clone())
+        .await
+        .map_err(|error| {
             eprintln!("cannot connect to {}: {error}", connection.server);
-            return ExitCode::from(69); // EX_UNAVAILABLE
-        }
+            ExitCode::from(69) // EX_UNAVAILABLE
+        })?;
+    Ok((client, request))
+}
+
+pub(crate) async fn run(connection: Connection, args: SendArgs) -> ExitCode {
+    let message = build_alert(&args).map(|alert| pb::SubmitAlertRequest { alert: Some(alert) });
+    let (mut client, request) = match office_request(&connection, message).await {
+        Ok(ready) => ready,
+        Err(code) => return code,
     };
     match client.submit_alert(request).await {
         Ok(response) => {

@@ -141,6 +141,12 @@ impl OfficesView {
             .collect()
     }
 
+    /// How many changes it has observed: a page rendered at one version asks the live stream
+    /// for what came after it.
+    pub fn version(&self) -> u64 {
+        *self.inner.changed.borrow()
+    }
+
     /// Changes as they are observed.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.inner.changed.subscribe()
@@ -235,6 +241,19 @@ impl OfficeService {
     }
 }
 
+/// When an office action was recorded, or why not.
+fn answer(
+    result: Result<Timestamp, ApiError>,
+) -> Result<Response<pb::OfficeActionResponse>, Status> {
+    result
+        .map(|at| {
+            Response::new(pb::OfficeActionResponse {
+                at: Some(timestamp_to_pb(at)),
+            })
+        })
+        .map_err(|error| to_status(&error))
+}
+
 #[tonic::async_trait]
 impl OfficeWatches for OfficeService {
     async fn list_offices(
@@ -275,13 +294,7 @@ impl OfficeWatches for OfficeService {
                 .await
         }
         .await;
-        result
-            .map(|at| {
-                Response::new(pb::OfficeActionResponse {
-                    at: Some(timestamp_to_pb(at)),
-                })
-            })
-            .map_err(|error| to_status(&error))
+        answer(result)
     }
 
     async fn resume_office(
@@ -297,12 +310,6 @@ impl OfficeWatches for OfficeService {
             self.resume(&request.into_inner().office_id, by).await
         }
         .await;
-        result
-            .map(|at| {
-                Response::new(pb::OfficeActionResponse {
-                    at: Some(timestamp_to_pb(at)),
-                })
-            })
-            .map_err(|error| to_status(&error))
+        answer(result)
     }
 }

@@ -49,7 +49,7 @@ fn offices_config(run: &Run) -> String {
 }
 
 /// CPU seconds and resident KiB of a process.
-fn usage(process: &crate::stack::Process) -> anyhow::Result<(f64, u64)> {
+fn usage(process: &wk_harness::Service) -> anyhow::Result<(f64, u64)> {
     Ok((process.cpu_seconds()?, process.rss_kib()?))
 }
 

@@ -1,22 +1,19 @@
-//! A complete stack on loopback, started by the bench itself: a Tansu broker with SQLite
-//! storage in a temporary directory, a webhook receiver for both consoles, and watchkeeper as
-//! separate api and dispatcher processes (so each one's memory is its own).
+//! A complete stack on loopback, started by the bench itself with the harness the end-to-end
+//! tests use (wk-harness): a Tansu broker with SQLite storage in a temporary directory, a
+//! webhook receiver for both consoles, and watchkeeper as separate api and dispatcher
+//! processes (so each one's memory is its own).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use sha2::Digest as _;
 use tempfile::TempDir;
+use wk_harness::{Broker, Service, free_port, wait_for_port};
 
 pub(crate) const OFFICE: &str = "bench-office";
 pub(crate) const TOKEN: &str = "bench-token-for-the-load-generator-0001";
-
-pub(crate) fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
 
 /// Where the processes come from.
 #[derive(Clone, Debug)]
@@ -42,112 +39,6 @@ pub(crate) struct StackSpec {
     pub(crate) extra_offices: String,
 }
 
-/// A child process killed when dropped.
-pub(crate) struct Process {
-    name: String,
-    command: Vec<String>,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Process {
-    fn spawn(name: &str, command: Vec<String>, dir: &Path, log: &str) -> anyhow::Result<Process> {
-        let mut process = Process {
-            name: name.to_owned(),
-            command,
-            log: dir.join(log),
-            child: None,
-        };
-        process.start(dir)?;
-        Ok(process)
-    }
-
-    fn start(&mut self, dir: &Path) -> anyhow::Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)?;
-        let (program, args) = self.command.split_first().context("empty command")?;
-        let mut command = Command::new(program);
-        if self.name != "tansu" {
-            // As shipped in deploy/ (see docs/operations.md, Memory): glibc's per-thread
-            // arenas fragment the dispatcher's many small allocations. MALLOC_ARENA_MAX in
-            // the bench's own environment overrides it.
-            command.env(
-                "MALLOC_ARENA_MAX",
-                std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".to_owned()),
-            );
-        } else {
-            // The broker keeps glibc's default whatever the bench was given.
-            command.env_remove("MALLOC_ARENA_MAX");
-        }
-        let child = command
-            .args(args)
-            .current_dir(dir)
-            .env(
-                "WATCHKEEPER_LOG",
-                std::env::var("WK_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned()),
-            )
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {} ({program})", self.name))?;
-        self.child = Some(child);
-        Ok(())
-    }
-
-    pub(crate) fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    /// SIGKILL, as a crash would.
-    pub(crate) fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Resident set size in KiB, from /proc.
-    pub(crate) fn rss_kib(&self) -> anyhow::Result<u64> {
-        let pid = self.pid().context("process not running")?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmRSS in /proc/PID/status")
-    }
-
-    /// CPU time used so far (user and system, every thread), from /proc.
-    pub(crate) fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let pid = self.pid().context("process not running")?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-        // After the command name in parentheses: state is field 3, utime 14 and stime 15.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .context("no command name in /proc/PID/stat")?
-            .1
-            .split_whitespace()
-            .collect();
-        let ticks = |index: usize| -> anyhow::Result<f64> {
-            Ok(fields
-                .get(index)
-                .context("short /proc/PID/stat")?
-                .parse::<f64>()?)
-        };
-        // USER_HZ is 100 on every Linux this runs on (the kernel's ABI since 2.6).
-        Ok((ticks(11)? + ticks(12)?) / 100.0)
-    }
-
-    pub(crate) fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let start = text.len().saturating_sub(4000);
-        text.get(start..).unwrap_or_default().to_owned()
-    }
-}
-
 impl Drop for Stack {
     fn drop(&mut self) {
         // WK_BENCH_KEEP=1 keeps the logs and data for a look afterwards.
@@ -158,35 +49,33 @@ impl Drop for Stack {
     }
 }
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 pub(crate) struct Stack {
-    pub(crate) dir: TempDir,
-    // Held so the processes live as long as the stack (dropping one kills it).
-    _broker: Process,
-    pub(crate) api: Process,
-    pub(crate) dispatcher: Option<Process>,
+    pub(crate) api: Service,
+    pub(crate) dispatcher: Option<Service>,
     pub(crate) api_port: u16,
     pub(crate) dispatcher_telemetry: u16,
+    // Held so the broker lives as long as the stack; dropped after the watchkeeper processes.
+    _broker: Broker,
+    pub(crate) dir: TempDir,
 }
 
-fn wait_for_port(port: u16, process: &Process, within: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + within;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            bail!(
-                "{} did not listen on {port} within {within:?}:\n{}",
-                process.name,
-                process.log_tail()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
+/// A watchkeeper process of the stack, with the allocator setting `deploy/` ships.
+fn watchkeeper(binaries: &Binaries, dir: &Path, config: &Path, role: &str) -> Service {
+    Service::new(role, &binaries.watchkeeper, dir, &format!("{role}.log"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .args(["--role", role])
+        // As shipped in deploy/ (see docs/operations.md, Memory): glibc's per-thread arenas
+        // fragment the dispatcher's many small allocations. MALLOC_ARENA_MAX in the bench's
+        // own environment overrides it.
+        .env(
+            "MALLOC_ARENA_MAX",
+            std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".to_owned()),
+        )
+        .env(
+            "WATCHKEEPER_LOG",
+            std::env::var("WK_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        )
 }
 
 fn config(spec: &StackSpec, brokers: &str, api_port: u16, telemetry: u16) -> String {
@@ -267,32 +156,9 @@ default_chain = "two"
 
 impl Stack {
     pub(crate) fn start(binaries: &Binaries, spec: &StackSpec) -> anyhow::Result<Stack> {
+        let broker = Broker::start_with(&binaries.tansu)?;
         let dir = tempfile::tempdir()?;
-        std::fs::create_dir_all(dir.path().join("data"))?;
-        let broker_port = free_port()?;
-        let url = format!("tcp://127.0.0.1:{broker_port}");
-        let broker = Process::spawn(
-            "tansu",
-            vec![
-                binaries.tansu.display().to_string(),
-                "broker".into(),
-                "--listener-url".into(),
-                url.clone(),
-                "--advertised-listener-url".into(),
-                url,
-                "--storage-engine".into(),
-                // Tansu 0.6 compacts every 10 minutes with a query that has no index on the
-                // record key, inside one write transaction: with a 100,000-alert changelog it
-                // ran for minutes and every produce and fetch waited (the broker looked dead
-                // and the dispatcher's session timed out). The benchmark measures Watchkeeper,
-                // so the broker's maintenance waits until after the longest run.
-                "sqlite://data/tansu.db?maintenance_interval=1day".into(),
-            ],
-            dir.path(),
-            "tansu.log",
-        )?;
-        wait_for_port(broker_port, &broker, Duration::from_secs(20))?;
-        let brokers = format!("127.0.0.1:{broker_port}");
+        let brokers = broker.address();
         let (api_port, api_telemetry, dispatcher_telemetry) =
             (free_port()?, free_port()?, free_port()?);
         let write = |name: &str, telemetry: u16| -> anyhow::Result<PathBuf> {
@@ -300,37 +166,25 @@ impl Stack {
             std::fs::write(&path, config(spec, &brokers, api_port, telemetry))?;
             Ok(path)
         };
-        let serve = |config: &Path, role: &str| {
-            vec![
-                binaries.watchkeeper.display().to_string(),
-                "serve".into(),
-                "--config".into(),
-                config.display().to_string(),
-                "--role".into(),
-                role.into(),
-            ]
-        };
         let api_config = write("api.toml", api_telemetry)?;
-        let api = Process::spawn("api", serve(&api_config, "api"), dir.path(), "api.log")?;
-        wait_for_port(api_port, &api, Duration::from_secs(60))?;
+        let mut api = watchkeeper(binaries, dir.path(), &api_config, "api");
+        api.start()?;
+        wait_for_port(api_port, &mut api, Duration::from_secs(60))?;
         let dispatcher = if spec.dispatcher {
             let config = write("dispatcher.toml", dispatcher_telemetry)?;
-            Some(Process::spawn(
-                "dispatcher",
-                serve(&config, "dispatcher"),
-                dir.path(),
-                "dispatcher.log",
-            )?)
+            let mut dispatcher = watchkeeper(binaries, dir.path(), &config, "dispatcher");
+            dispatcher.start()?;
+            Some(dispatcher)
         } else {
             None
         };
         Ok(Stack {
-            dir,
-            _broker: broker,
             api,
             dispatcher,
             api_port,
             dispatcher_telemetry,
+            _broker: broker,
+            dir,
         })
     }
 
@@ -340,10 +194,9 @@ impl Stack {
 
     /// Restarts the dispatcher after a SIGKILL.
     pub(crate) fn restart_dispatcher(&mut self) -> anyhow::Result<()> {
-        let dir = self.dir.path().to_path_buf();
         let dispatcher = self.dispatcher.as_mut().context("no dispatcher")?;
         dispatcher.kill();
-        dispatcher.start(&dir)
+        dispatcher.start()
     }
 
     /// Waits until the dispatcher answers `/readyz` with 200 (partitions assigned and
@@ -363,7 +216,7 @@ impl Stack {
         let log = self
             .dispatcher
             .as_ref()
-            .map(Process::log_tail)
+            .map(Service::log_tail)
             .unwrap_or_default();
         bail!("dispatcher not ready within {within:?}:\n{log}")
     }

@@ -36,6 +36,17 @@ pub use wk_proto::convert::{
     alert_to_pb, category_from_pb, category_to_pb, draft_from_pb, severity_from_pb, severity_to_pb,
     timestamp_from_pb, timestamp_to_pb,
 };
+use wk_proto::convert::{responder_from_pb, responder_to_pb};
+
+/// A timestamp a record must carry, or which field is missing.
+pub(crate) fn required_time(
+    value: Option<&prost_types::Timestamp>,
+    field: &'static str,
+) -> Result<Timestamp, DecodeError> {
+    value
+        .and_then(timestamp_from_pb)
+        .ok_or(DecodeError::Missing(field))
+}
 
 /// Decodes and re-validates an alert that was accepted at `accepted_at` under `id`.
 pub(crate) fn alert_from_pb(
@@ -117,10 +128,7 @@ pub fn encode_action(
     incident: Option<u32>,
     at: Timestamp,
 ) -> Vec<u8> {
-    let by = pb::Responder {
-        actor: by.actor.clone(),
-        channel: by.channel.clone(),
-    };
+    let by = responder_to_pb(by);
     pb::AlertEvent {
         alert_id: alert_id.to_string(),
         at: Some(timestamp_to_pb(at)),
@@ -175,31 +183,19 @@ pub fn decode_event(bytes: &[u8]) -> Result<Fact, DecodeError> {
         }),
         pb::alert_event::Event::Acknowledged(by) => Ok(Fact::Acknowledged {
             alert_id: id,
-            by: Responder {
-                actor: by.actor,
-                channel: by.channel,
-            },
+            by: responder_from_pb(by),
             incident,
             at,
         }),
-        pb::alert_event::Event::Note(note) => {
-            let by = note.by.unwrap_or_default();
-            Ok(Fact::NoteAdded {
-                alert_id: id,
-                by: Responder {
-                    actor: by.actor,
-                    channel: by.channel,
-                },
-                text: note.text,
-                at,
-            })
-        }
+        pb::alert_event::Event::Note(note) => Ok(Fact::NoteAdded {
+            alert_id: id,
+            by: responder_from_pb(note.by.unwrap_or_default()),
+            text: note.text,
+            at,
+        }),
         pb::alert_event::Event::Resolved(by) => Ok(Fact::Resolved {
             alert_id: id,
-            by: Responder {
-                actor: by.actor,
-                channel: by.channel,
-            },
+            by: responder_from_pb(by),
             incident,
             at,
         }),

@@ -3,33 +3,20 @@
 //! and refuses unknown enum values rather than guessing.
 
 use prost::Message;
-use wk_core::Timestamp;
 use wk_core::escalation::{
-    DeliveryRecord, DeliveryState, Entry, Event, Notification, Purpose, Recipient, Responder,
-    Snapshot, Status, Timer, TimerTable, Version,
+    DeliveryRecord, DeliveryState, Entry, Event, Notification, Purpose, Recipient, Snapshot,
+    Status, Timer, TimerTable, Version,
 };
 use wk_core::policy::{Chain, Step, TargetRef};
 use wk_proto::v1 as pb;
 use wk_proto::v1::timeline_entry as tl;
 
 use crate::codec::{
-    DecodeError, alert_from_pb, alert_to_pb, severity_from_pb, severity_to_pb, timestamp_from_pb,
-    timestamp_to_pb,
+    DecodeError, alert_from_pb, alert_to_pb, required_time, severity_from_pb, severity_to_pb,
+    timestamp_from_pb, timestamp_to_pb,
 };
 
-fn responder_to_pb(responder: &Responder) -> pb::Responder {
-    pb::Responder {
-        actor: responder.actor.clone(),
-        channel: responder.channel.clone(),
-    }
-}
-
-fn responder_from_pb(responder: pb::Responder) -> Responder {
-    Responder {
-        actor: responder.actor,
-        channel: responder.channel,
-    }
-}
+use wk_proto::convert::{responder_from_pb, responder_to_pb};
 
 fn version_to_pb(version: &Version) -> tl::Version {
     tl::Version {
@@ -403,15 +390,6 @@ pub fn encode_escalation(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
         machine: Some(pb::state_record::Machine::Escalation(state)),
     }
     .encode_to_vec()
-}
-
-fn required_time(
-    value: Option<&prost_types::Timestamp>,
-    field: &'static str,
-) -> Result<Timestamp, DecodeError> {
-    value
-        .and_then(timestamp_from_pb)
-        .ok_or(DecodeError::Missing(field))
 }
 
 /// Decodes a snapshot and the input offset it reflects.

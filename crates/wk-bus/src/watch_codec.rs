@@ -10,7 +10,9 @@ use wk_core::validate::check_office_id;
 use wk_core::watch::{Channel, CheckIn, OfficeKey, Owed, Pause, Publication, Snapshot, Status};
 use wk_proto::v1 as pb;
 
-use crate::codec::{DecodeError, alert_from_pb, alert_to_pb, timestamp_from_pb, timestamp_to_pb};
+use crate::codec::{
+    DecodeError, alert_from_pb, alert_to_pb, required_time, timestamp_from_pb, timestamp_to_pb,
+};
 
 /// The most a check-in's status line may say.
 pub const MAX_STATUS: usize = 280;
@@ -85,19 +87,7 @@ pub(crate) fn decode_office_fact(
     Ok((OfficeKey(office.to_owned()), fact))
 }
 
-fn responder_to_pb(responder: &Responder) -> pb::Responder {
-    pb::Responder {
-        actor: responder.actor.clone(),
-        channel: responder.channel.clone(),
-    }
-}
-
-fn responder_from_pb(responder: pb::Responder) -> Responder {
-    Responder {
-        actor: responder.actor,
-        channel: responder.channel,
-    }
-}
+use wk_proto::convert::{responder_from_pb, responder_to_pb};
 
 fn check_in_to_pb(check_in: &CheckIn) -> pb::CheckIn {
     pb::CheckIn {
@@ -161,15 +151,6 @@ fn status_to_pb(status: Status) -> pb::WatchStatus {
         Status::Down => pb::WatchStatus::Down,
         Status::Paused => pb::WatchStatus::Paused,
     }
-}
-
-fn time(
-    value: Option<&prost_types::Timestamp>,
-    field: &'static str,
-) -> Result<Timestamp, DecodeError> {
-    value
-        .and_then(timestamp_from_pb)
-        .ok_or(DecodeError::Missing(field))
 }
 
 /// Encodes a watch's state, which reflects the alerts-topic record at `input_offset`.
@@ -253,14 +234,14 @@ pub fn decode_watch(state: pb::OfficeWatchState) -> Result<(Snapshot, i64), Deco
     let last = match state.last {
         Some(last) => Some(check_in_from_pb(
             last.check_in.ok_or(DecodeError::Missing("last.check_in"))?,
-            time(last.at.as_ref(), "last.at")?,
+            required_time(last.at.as_ref(), "last.at")?,
         )?),
         None => None,
     };
     let pause = match state.pause {
         Some(pause) => Some(pause_from_pb(
             pause.pause.ok_or(DecodeError::Missing("pause.pause"))?,
-            time(pause.at.as_ref(), "pause.at")?,
+            required_time(pause.at.as_ref(), "pause.at")?,
         )?),
         None => None,
     };
@@ -270,7 +251,7 @@ pub fn decode_watch(state: pb::OfficeWatchState) -> Result<(Snapshot, i64), Deco
     };
     let mut owed = Vec::with_capacity(state.owed.len());
     for publication in state.owed {
-        let at = time(publication.at.as_ref(), "owed.at")?;
+        let at = required_time(publication.at.as_ref(), "owed.at")?;
         let publication_of = match publication.publication {
             Some(pb::owed_publication::Publication::Raise(alert)) => {
                 let id = AlertId::for_dedup_key(&alert.office_id, &alert.dedup_key);

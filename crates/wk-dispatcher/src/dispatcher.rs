@@ -293,11 +293,12 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 return Flow::Continue;
             }
         };
-        let span = match &event {
-            Fact::Office { office, .. } => {
+        let span = match (&event, event.alert_id()) {
+            (_, Some(id)) => info_span!("dispatch", alert_id = %id, partition, offset),
+            (Fact::Office { office, .. }, None) => {
                 info_span!("dispatch", office = %office, partition, offset)
             }
-            _ => info_span!("dispatch", alert_id = ?event.alert_id(), partition, offset),
+            (_, None) => info_span!("dispatch", partition, offset),
         };
         record.trace.adopt(&span);
         span.in_scope(|| self.apply(partition, offset, event, record.trace));
@@ -448,7 +449,10 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             let Some(tracked) = self.store.get_mut(&key) else {
                 continue;
             };
-            let span = info_span!("timeout", kind = tracked.machine.kind().name(), key = %key.1, partition = key.0);
+            let span = match &key.1 {
+                Subject::Alert(id) => info_span!("escalate", alert_id = %id, partition = key.0),
+                Subject::Office(office) => info_span!("watch", office = %office, partition = key.0),
+            };
             tracked.trace.adopt(&span);
             tracked.machine.handle_timeout(&self.world, now);
             self.pipeline.changed(key.clone(), None);

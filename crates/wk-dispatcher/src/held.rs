@@ -94,11 +94,4 @@ impl Held {
             ),
         }
     }
-
-    pub fn kind(&self) -> wk_core::machine::Kind {
-        match self {
-            Held::Escalation(_) => Escalation::KIND,
-            Held::Watch(_) => OfficeWatch::KIND,
-        }
-    }
 }

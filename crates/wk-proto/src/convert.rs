@@ -113,3 +113,28 @@ pub fn alert_to_pb(alert: &Alert) -> pb::Alert {
         labels: alert.labels.clone().into_iter().collect(),
     }
 }
+
+pub fn responder_to_pb(responder: &wk_core::escalation::Responder) -> pb::Responder {
+    pb::Responder {
+        actor: responder.actor.clone(),
+        channel: responder.channel.clone(),
+    }
+}
+
+pub fn responder_from_pb(responder: pb::Responder) -> wk_core::escalation::Responder {
+    wk_core::escalation::Responder {
+        actor: responder.actor,
+        channel: responder.channel,
+    }
+}
+
+/// An office watch's state as its name (`new` when there is none yet, or it is unknown).
+pub fn watch_status_name(state: Option<&pb::OfficeWatchState>) -> &'static str {
+    match state.map(|state| pb::WatchStatus::try_from(state.status)) {
+        Some(Ok(pb::WatchStatus::Up)) => "up",
+        Some(Ok(pb::WatchStatus::Late)) => "late",
+        Some(Ok(pb::WatchStatus::Down)) => "down",
+        Some(Ok(pb::WatchStatus::Paused)) => "paused",
+        _ => "new",
+    }
+}

@@ -299,16 +299,33 @@
   }
 
   // ---- the offices page -----------------------------------------------------------------
-  // The whole table comes again, rendered for this person, whenever a watch changes; a form
-  // being filled in is kept until it is sent.
+  // The whole table comes again, rendered for this person, whenever a watch changes. A row
+  // whose form is being used (focused, or a reason typed) keeps its form: only its other
+  // cells and its state are brought up to date.
   function officesPage() {
     const root = document.getElementById('offices-page');
-    const table = document.getElementById('offices');
-    if (!root || !table) return;
-    let pending = null;
-    const busy = () => table.contains(document.activeElement) && document.activeElement.matches('input');
-    const apply = (html) => { if (busy()) { pending = html; } else { table.innerHTML = html; pending = null; } };
-    table.addEventListener('focusout', () => setTimeout(() => { if (pending && !busy()) apply(pending); }, 0));
+    const holder = document.getElementById('offices');
+    if (!root || !holder) return;
+    const inUse = (tr) => tr.contains(document.activeElement)
+      || Array.from(tr.querySelectorAll('input[name="reason"]')).some((input) => input.value !== '');
+    function apply(html) {
+      const fresh = fragment(html);
+      const old = holder.querySelector('table');
+      if (!fresh || !old) return;
+      const freshRows = Array.from(fresh.querySelectorAll('tr[data-office]'));
+      const oldRows = Array.from(old.querySelectorAll('tr[data-office]'));
+      const same = freshRows.length === oldRows.length
+        && freshRows.every((tr, index) => tr.dataset.office === oldRows[index].dataset.office);
+      if (!same) { old.replaceWith(fresh); return; }
+      // Row by row, in place, so the row in use keeps its focus and its typed text.
+      freshRows.forEach((tr, index) => {
+        const before = oldRows[index];
+        if (!inUse(before)) { before.replaceWith(tr); return; }
+        const cells = Array.from(tr.children).slice(0, -1);
+        cells.forEach((cell, at) => before.replaceChild(cell, before.children[at]));
+        before.className = tr.className;
+      });
+    }
     follow(root.dataset.events, root, { offices(change) { apply(change.html); } });
   }
 

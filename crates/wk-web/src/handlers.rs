@@ -268,7 +268,7 @@ async fn alert_page(
     render(StatusCode::OK, &page)
 }
 
-fn action_error(error: &ApiError) -> (StatusCode, String) {
+pub(crate) fn action_error(error: &ApiError) -> (StatusCode, String) {
     match error {
         ApiError::NotFound(_) | ApiError::BadAlertId(_) => {
             (StatusCode::NOT_FOUND, "No such alert.".to_owned())
@@ -281,6 +281,13 @@ fn action_error(error: &ApiError) -> (StatusCode, String) {
             StatusCode::BAD_REQUEST,
             format!("A note has 1 to {max} characters."),
         ),
+        ApiError::NotWatched(_) => (
+            StatusCode::NOT_FOUND,
+            "This office has no check-in schedule.".to_owned(),
+        ),
+        ApiError::BadCheckIn { field, reason } => {
+            (StatusCode::BAD_REQUEST, format!("The {field} {reason}."))
+        }
         other => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("Not recorded ({other}). Try again."),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +23,7 @@ use wk_proto::v1 as pb;
 use crate::WebState;
 use crate::format::{When, when_of};
 use crate::guard::{Fields, check_officer_post, field, refuse, session_live, signed_in};
-use crate::handlers::{chrome, render, see_other};
+use crate::handlers::{action_error, chrome, render, see_other};
 use crate::session::Principal;
 use crate::views::Chrome;
 
@@ -60,6 +60,8 @@ pub(crate) struct OfficeRow {
 #[template(path = "offices.html")]
 pub(crate) struct OfficesPage {
     pub(crate) chrome: Chrome,
+    /// The offices view's version the page shows.
+    pub(crate) seq: u64,
     pub(crate) rows: Vec<OfficeRow>,
     pub(crate) actions: bool,
     pub(crate) csrf: String,
@@ -73,16 +75,6 @@ pub(crate) struct OfficesTable {
     pub(crate) csrf: String,
 }
 
-fn status(state: Option<&pb::OfficeWatchState>) -> &'static str {
-    match state.map(|state| pb::WatchStatus::try_from(state.status)) {
-        Some(Ok(pb::WatchStatus::Up)) => "up",
-        Some(Ok(pb::WatchStatus::Late)) => "late",
-        Some(Ok(pb::WatchStatus::Down)) => "down",
-        Some(Ok(pb::WatchStatus::Paused)) => "paused",
-        _ => "new",
-    }
-}
-
 fn row(office: pb::OfficeView) -> OfficeRow {
     let zone = TimeZone::get(&office.time_zone).unwrap_or(TimeZone::UTC);
     let state = office.state.as_ref();
@@ -92,7 +84,7 @@ fn row(office: pb::OfficeView) -> OfficeRow {
         .and_then(|state| state.pause.as_ref())
         .and_then(|pause| pause.pause.as_ref());
     OfficeRow {
-        status: status(state),
+        status: wk_proto::convert::watch_status_name(state),
         schedule: office.schedule,
         last: last.and_then(|last| when_of(last.at.as_ref(), &zone)),
         last_channel: check_in.map(|c| c.channel.clone()).unwrap_or_default(),
@@ -132,8 +124,13 @@ async fn offices_page(State(state): State<Arc<WebState>>, headers: HeaderMap) ->
     let Some(signed) = signed_in(&state, &headers) else {
         return see_other("sign-in");
     };
+    let seq = state
+        .offices
+        .as_ref()
+        .map_or(0, |offices| offices.view().version());
     let table = table(&state, signed.principal(), &signed.session.csrf);
     let page = OfficesPage {
+        seq,
         rows: table.rows,
         actions: table.actions,
         csrf: table.csrf,
@@ -143,7 +140,18 @@ async fn offices_page(State(state): State<Arc<WebState>>, headers: HeaderMap) ->
 }
 
 /// `offices`: the whole table, rendered for this connection's person, on every change.
-async fn events(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct EventsQuery {
+    after: String,
+}
+
+async fn events(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let query = query.map(|Query(query)| query).unwrap_or_default();
     let Some(signed) = signed_in(&state, &headers) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
@@ -151,9 +159,30 @@ async fn events(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Respo
         return StatusCode::NOT_FOUND.into_response();
     };
     let mut changes = offices.view().subscribe();
+    // Where the page (or the browser, reconnecting) stands: a change since is sent at once.
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .or_else(|| query.after.parse().ok());
+    let behind = after != Some(*changes.borrow_and_update());
     let (sender, receiver) = mpsc::channel::<Result<Event, Infallible>>(8);
     tokio::spawn(async move {
         let mut session = tokio::time::interval(SESSION_EVERY);
+        let send = |version: u64| {
+            let html = table(&state, signed.principal(), &signed.session.csrf)
+                .render()
+                .unwrap_or_default();
+            let data = serde_json::json!({ "html": html }).to_string();
+            Ok(Event::default()
+                .event("offices")
+                .id(version.to_string())
+                .data(data))
+        };
+        let now = *changes.borrow();
+        if behind && sender.send(send(now)).await.is_err() {
+            return;
+        }
         loop {
             tokio::select! {
                 () = sender.closed() => return,
@@ -161,11 +190,8 @@ async fn events(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Respo
                     if changed.is_err() {
                         return;
                     }
-                    let html = table(&state, signed.principal(), &signed.session.csrf)
-                        .render()
-                        .unwrap_or_default();
-                    let data = serde_json::json!({ "html": html }).to_string();
-                    if sender.send(Ok(Event::default().event("offices").data(data))).await.is_err() {
+                    let version = *changes.borrow_and_update();
+                    if sender.send(send(version)).await.is_err() {
                         return;
                     }
                 }
@@ -231,12 +257,9 @@ async fn act(
     };
     match result {
         Ok(_) => see_other("../../offices"),
-        Err(error) => refuse(
-            &headers,
-            StatusCode::BAD_REQUEST,
-            "../../",
-            "Not recorded",
-            &error.to_string(),
-        ),
+        Err(error) => {
+            let (status, text) = action_error(&error);
+            refuse(&headers, status, "../../", "Not recorded", &text)
+        }
     }
 }

@@ -578,6 +578,16 @@ async fn every_page_carries_a_strict_content_security_policy() {
     assert!(!sign_in.body.contains("<script>") && !sign_in.body.contains("style="));
 }
 
+/// Opens the event stream at `request`; its body.
+async fn stream(app: &App, request: Request<Body>) -> Body {
+    app.router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible")
+        .into_body()
+}
+
 async fn next_event(body: &mut Body) -> String {
     let mut text = String::new();
     while !text.contains("\n\n") {
@@ -622,13 +632,7 @@ async fn the_live_stream_sends_changes_and_replays_what_a_reconnection_missed() 
         .header("last-event-id", (seq + 1).to_string())
         .body(Body::empty())
         .expect("request");
-    let mut body = app
-        .router
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("infallible")
-        .into_body();
+    let mut body = stream(&app, request).await;
     let second = next_event(&mut body).await;
     assert!(
         second.contains("Second") && second.contains(&format!("id: {}", seq + 2)),
@@ -665,17 +669,7 @@ async fn the_live_stream_sends_changes_and_replays_what_a_reconnection_missed() 
     drop(body);
 
     // From a number this process never issued (it restarted): reload.
-    let request = Request::get("/console/events?after=999999")
-        .header(header::COOKIE, &cookie)
-        .body(Body::empty())
-        .expect("request");
-    let mut body = app
-        .router
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("infallible")
-        .into_body();
+    let mut body = stream(&app, get("/console/events?after=999999", Some(&cookie))).await;
     let event = next_event(&mut body).await;
     assert!(event.starts_with("event: reload"), "{event}");
 }
@@ -810,17 +804,22 @@ async fn the_offices_page_shows_the_watches_live_and_officers_pause_them_on_the_
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
 
     // The live stream sends the table again when a watch changes.
-    let request = Request::get("/console/offices/events")
-        .header(header::COOKIE, &cookie)
-        .body(Body::empty())
-        .expect("request");
-    let mut events = app
-        .router
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("infallible")
-        .into_body();
+    // From where the page stands (its data-seq): nothing until a change.
+    let seq = page
+        .body
+        .split("data-seq=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's version")
+        .to_owned();
+    let mut events = stream(
+        &app,
+        get(
+            &format!("/console/offices/events?after={seq}"),
+            Some(&cookie),
+        ),
+    )
+    .await;
 
     let reply = send(
         &app,
@@ -872,6 +871,18 @@ async fn the_offices_page_shows_the_watches_live_and_officers_pause_them_on_the_
     assert!(event.contains("Generator test &#60;b&#62;"), "{event}");
     assert!(!event.contains("<b>"), "{event}");
     assert!(event.contains("offices/ss-juba/resume"), "{event}");
+
+    // A page that missed a change (rendered before it, subscribed after) gets the table at once.
+    let mut late = stream(
+        &app,
+        get(
+            &format!("/console/offices/events?after={seq}"),
+            Some(&cookie),
+        ),
+    )
+    .await;
+    let event = next_event(&mut late).await;
+    assert!(event.contains("watch-paused"), "{event}");
 
     // A field office sees only its own watch (none here) and no forms.
     let (office_cookie, _) = sign_in(&app, "ng-maiduguri", OFFICE_PASSWORD).await;

@@ -1,6 +1,7 @@
 //! The changelog codec round-trips an escalation in every state.
 use super::*;
-use wk_core::escalation::{Escalation, Outcome};
+use wk_core::Timestamp;
+use wk_core::escalation::{Escalation, Outcome, Responder};
 use wk_core::policy::{ConsoleContact, Directory, Matcher, Policy, Route};
 use wk_core::validate::AlertDraft;
 
