@@ -13,7 +13,6 @@ pub mod smtp;
 pub mod tls;
 pub mod tls_proxy;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -25,12 +24,10 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A free port on 127.0.0.1, reserved for this test (wk-harness: outside the ephemeral range,
+/// so a console receiver's `bind(0)` in another test cannot take it first).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
+    wk_harness::free_port().unwrap_or_else(|error| panic!("{error:#}"))
 }
 
 /// A name no other test (or earlier run against the same broker) uses.
