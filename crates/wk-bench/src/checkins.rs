@@ -122,13 +122,20 @@ pub(crate) async fn run(
     let up = stack
         .dispatcher_metric("watchkeeper_offices", "state=\"up\"")
         .await?;
+    // Due again since their last round (inside the 15-minute grace): shown, not paged.
+    let late = stack
+        .dispatcher_metric("watchkeeper_offices", "state=\"late\"")
+        .await?;
+    // (A sum of no series is -0.0.)
     let silent = stack
         .dispatcher_metric("watchkeeper_office_silence_alerts_total", "")
-        .await?;
+        .await?
+        .abs();
     let watched = run.offices.min(u32::try_from(sent).unwrap_or(u32::MAX));
-    if refused > 0 || silent > 0.0 || (up as u32) < watched {
+    if refused > 0 || silent > 0.0 || ((up + late) as u32) < watched {
         bail!(
-            "check-ins refused: {refused}, silence alerts: {silent}, offices up: {up} of {watched}"
+            "check-ins refused: {refused}, silence alerts: {silent}, offices up or late: {} of {watched}",
+            up + late
         );
     }
     let accepted = sent - refused;
@@ -150,7 +157,7 @@ pub(crate) async fn run(
         "| check-ins: {offices} offices every {every:?} for {elapsed:.0?} | {accepted} | {rate:.1}/s | \
          api {api_ms:.3} CPU-ms/check-in ({api_h:.4} CPU-s per office-hour), RSS +{api_rss:.0} B/office | \
          dispatcher {dispatcher_ms:.3} CPU-ms/check-in ({disp_h:.4} CPU-s per office-hour), RSS +{disp_rss:.0} B/office | \
-         latency p50 {p50:.2} ms p99 {p99:.2} ms | up {up} | silence alerts {silent} |",
+         latency p50 {p50:.2} ms p99 {p99:.2} ms | up {up}, late {late} | silence alerts {silent} |",
         offices = run.offices,
         every = run.every,
         rate = accepted as f64 / elapsed.as_secs_f64(),
@@ -175,6 +182,7 @@ pub(crate) async fn run(
         "dispatcher_rss_bytes_per_office": rss_per_office(dispatcher_rss_before, dispatcher_rss_after),
         "latency_ms": {"p50": lat.p50_ms, "p99": lat.p99_ms, "max": lat.max_ms},
         "offices_up": up,
+        "offices_late": late,
         "silence_alerts": silent,
     }))
 }
