@@ -11,6 +11,7 @@
 //! `executor` (deliveries).
 
 mod act;
+mod apply;
 pub mod dispatcher;
 pub mod executor;
 pub mod held;

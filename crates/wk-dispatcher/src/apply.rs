@@ -1,0 +1,134 @@
+//! Applying one fact from the alerts topic to its machine: an alert's to its escalation
+//! (opened on its first `Raised`), an office's check-in, pause or resumption to its watch.
+
+use tracing::{info, warn};
+use wk_bus::codec::Fact;
+use wk_bus::trace::TraceHeaders;
+use wk_bus::watch_codec::OfficeFact;
+use wk_core::escalation::Escalation;
+use wk_core::watch::{OfficeKey, OfficeWatch};
+
+use crate::dispatcher::Dispatcher;
+use crate::held::{Held, Subject};
+use crate::io::{Changelog, Clock, Input, Notifier};
+use crate::metrics;
+use crate::pipeline::Key;
+use crate::store::Tracked;
+
+impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
+    /// Applies one fact from the alerts topic to its machine and acts on a change; the change
+    /// is written at the next flush and the record's offset stored after that.
+    pub(crate) fn apply(&mut self, partition: i32, offset: i64, fact: Fact, trace: TraceHeaders) {
+        let changed = match fact {
+            Fact::Office { office, fact } => self.apply_office(partition, offset, office, fact),
+            fact => self.apply_alert(partition, offset, fact, trace),
+        };
+        match changed {
+            Some(key) => {
+                self.pipeline.changed(key.clone(), Some(offset));
+                self.act(key);
+            }
+            None => {
+                self.pipeline.unchanged(partition, offset);
+                self.release();
+            }
+        }
+    }
+
+    /// A fact about an alert, for its escalation; the key if it changed.
+    fn apply_alert(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        fact: Fact,
+        trace: TraceHeaders,
+    ) -> Option<Key> {
+        let id = fact.alert_id()?;
+        let key = (partition, Subject::Alert(id));
+        let now = self.clock.now();
+        let policy = &self.world.policy;
+        match (self.store.get_mut(&key), fact) {
+            (Some(tracked), _) if offset <= tracked.input_offset => return None,
+            (Some(tracked), fact) => {
+                let Held::Escalation(escalation) = &mut tracked.machine else {
+                    return None;
+                };
+                match fact {
+                    Fact::Raised { alert, .. } => escalation.handle_trigger(alert, policy, now),
+                    Fact::Acknowledged { by, incident, .. } => {
+                        let effect = escalation.handle_ack(by, incident, &policy.directory, now);
+                        info!(alert_id = %id, ?effect, "acknowledgement");
+                    }
+                    Fact::NoteAdded { by, text, .. } => escalation.handle_note(by, text, now),
+                    Fact::Resolved { by, incident, .. } => {
+                        let resolved =
+                            escalation.handle_resolve(by, incident, &policy.directory, now);
+                        info!(alert_id = %id, resolved, "resolution");
+                    }
+                    Fact::Office { .. } => return None,
+                }
+                tracked.input_offset = offset;
+            }
+            (None, Fact::Raised { alert, .. }) => {
+                let escalation = Escalation::route(alert, policy, now);
+                info!(alert_id = %id, incident = escalation.incident(), "alert opened");
+                self.store.insert(
+                    key.clone(),
+                    Tracked::new(Held::Escalation(escalation), offset, trace),
+                );
+            }
+            (None, _) => {
+                warn!(alert_id = %id, "action on an unknown alert ignored");
+                return None;
+            }
+        }
+        Some(key)
+    }
+
+    /// A check-in, pause or resumption, for the office's watch (made on its first fact); the
+    /// key if it changed. An office without a check-in schedule is not watched.
+    fn apply_office(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        office: OfficeKey,
+        fact: OfficeFact,
+    ) -> Option<Key> {
+        let Some(config) = self.world.watch(&office) else {
+            info!(office = %office, "fact about an office without a check-in schedule ignored");
+            return None;
+        };
+        let key = (partition, Subject::Office(office.clone()));
+        if self.store.get(&key).is_none() {
+            let watch = Held::Watch(OfficeWatch::new(office.clone()));
+            self.store.insert(
+                key.clone(),
+                Tracked::new(watch, -1, TraceHeaders::default()),
+            );
+        }
+        let tracked = self.store.get_mut(&key)?;
+        let Held::Watch(watch) = &mut tracked.machine else {
+            return None;
+        };
+        if offset <= tracked.input_offset {
+            return None;
+        }
+        let changed = match fact {
+            OfficeFact::CheckedIn(check_in) => {
+                metrics::check_in(check_in.channel);
+                watch.handle_check_in(check_in, config)
+            }
+            OfficeFact::Paused(pause) => {
+                info!(office = %office, "office watch paused");
+                watch.handle_pause(pause);
+                true
+            }
+            OfficeFact::Resumed { at, .. } => {
+                info!(office = %office, "office watch resumed");
+                watch.handle_resume(config, at)
+            }
+        };
+        tracked.input_offset = offset;
+        changed.then_some(key)
+    }
+}
