@@ -9,6 +9,7 @@ pub mod machine;
 pub mod policy;
 pub mod schedule;
 pub mod signing;
+pub mod silence;
 pub mod time;
 pub mod validate;
 pub mod watch;

@@ -1,4 +1,4 @@
-//! `[kafka]`: the brokers, the three topics, the consumer group and librdkafka properties.
+//! `[kafka]`: the brokers, the four topics, the consumer group and librdkafka properties.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -14,6 +14,8 @@ pub struct KafkaConfig {
     pub alerts_topic: String,
     pub state_topic: String,
     pub dead_letter_topic: String,
+    /// Every silence (compacted, one partition), read in full by every process.
+    pub silences_topic: String,
     pub partitions: i32,
     /// -1 lets the broker choose its default.
     pub replication_factor: i32,
@@ -35,6 +37,8 @@ pub(super) struct RawKafka {
     pub(super) state_topic: String,
     #[serde(default = "default_dead_letter_topic")]
     pub(super) dead_letter_topic: String,
+    #[serde(default = "default_silences_topic")]
+    pub(super) silences_topic: String,
     #[serde(default = "default_partitions", deserialize_with = "lenient::whole")]
     pub(super) partitions: i64,
     #[serde(default = "default_replication", deserialize_with = "lenient::whole")]
@@ -55,6 +59,9 @@ pub(super) fn default_state_topic() -> String {
 }
 pub(super) fn default_dead_letter_topic() -> String {
     "watchkeeper.dead-letter".into()
+}
+pub(super) fn default_silences_topic() -> String {
+    "watchkeeper.silences".into()
 }
 pub(super) fn default_partitions() -> i64 {
     6
@@ -87,13 +94,19 @@ impl RawKafka {
         check_topic(errors, "kafka.alerts_topic", &k.alerts_topic);
         check_topic(errors, "kafka.state_topic", &k.state_topic);
         check_topic(errors, "kafka.dead_letter_topic", &k.dead_letter_topic);
-        let topics: BTreeSet<&str> = [&k.alerts_topic, &k.state_topic, &k.dead_letter_topic]
-            .map(String::as_str)
-            .into();
-        if topics.len() != 3 {
+        check_topic(errors, "kafka.silences_topic", &k.silences_topic);
+        let topics: BTreeSet<&str> = [
+            &k.alerts_topic,
+            &k.state_topic,
+            &k.dead_letter_topic,
+            &k.silences_topic,
+        ]
+        .map(String::as_str)
+        .into();
+        if topics.len() != 4 {
             errors.push(
                 "kafka",
-                "alerts_topic, state_topic and dead_letter_topic must differ",
+                "alerts_topic, state_topic, dead_letter_topic and silences_topic must differ",
             );
         }
         errors.non_empty("kafka.consumer_group", &k.consumer_group);
@@ -117,6 +130,7 @@ impl RawKafka {
             alerts_topic: k.alerts_topic,
             state_topic: k.state_topic,
             dead_letter_topic: k.dead_letter_topic,
+            silences_topic: k.silences_topic,
             consumer_group: k.consumer_group,
             properties: k.properties,
         }

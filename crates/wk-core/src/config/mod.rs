@@ -20,6 +20,7 @@ mod lenient;
 mod overrides;
 mod policy;
 mod schedules;
+mod silences;
 mod telemetry;
 mod watch;
 mod web;
@@ -94,6 +95,8 @@ pub struct Config {
     pub otlp: Option<OtlpConfig>,
     /// People, schedules, regions, chains and routes.
     pub policy: Policy,
+    /// How long silences and maintenance windows may last.
+    pub silences: crate::silence::Limits,
     pub shutdown_grace: Duration,
 }
 
@@ -132,6 +135,8 @@ struct RawConfig {
     chains: Vec<policy::RawChain>,
     #[serde(default)]
     routing: Option<policy::RawRouting>,
+    #[serde(default)]
+    silences: silences::RawSilences,
     #[serde(default = "default_grace")]
     shutdown_grace: String,
 }
@@ -325,6 +330,7 @@ impl Config {
             telemetry_listen,
             otlp,
             policy,
+            silences: raw.silences.check(errors),
         }
     }
 }

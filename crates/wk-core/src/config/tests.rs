@@ -231,3 +231,17 @@ fn durations_parse_friendly_text() {
     assert!(parse_duration("-1s").is_err());
     assert!(parse_duration("often").is_err());
 }
+
+#[test]
+fn silences_last_a_day_unless_configured_and_never_forever() {
+    let config = Config::from_toml(EXAMPLE, []).unwrap();
+    assert_eq!(config.silences.max_duration, Duration::from_secs(24 * 3600));
+    assert_eq!(config.kafka.silences_topic, "watchkeeper.silences");
+    let text = format!("{EXAMPLE}\n[silences]\nmax_duration = \"9000h\"\nmax_series = \"1h\"\n");
+    let errors = Config::from_toml(&text, []).unwrap_err();
+    let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["silences.max_duration", "silences.max_series"], "{errors}");
+    let text = format!("{EXAMPLE}\n[silences]\nmax_duration = \"8h\"\n");
+    let config = Config::from_toml(&text, []).unwrap();
+    assert_eq!(config.silences.max_duration, Duration::from_secs(8 * 3600));
+}

@@ -126,7 +126,8 @@ impl Escalation {
         let Recipient::Webhook { console: from } = recipient else {
             return false;
         };
-        if self.state.status != Status::Triggered {
+        // Held back by a silence: no failover either (the silence says nobody is paged).
+        if self.state.status != Status::Triggered || self.is_held() {
             return false;
         }
         let Some(prefix) = ids::failover(
@@ -138,7 +139,7 @@ impl Escalation {
             return false;
         };
         let purpose = match purpose {
-            Purpose::Step { step, round } => Purpose::Failover {
+            Purpose::Step { step, round } | Purpose::AfterSilence { step, round, .. } => Purpose::Failover {
                 from: from.clone(),
                 step: *step,
                 round: *round,
@@ -228,6 +229,7 @@ impl Escalation {
         };
         let after = match purpose {
             Purpose::Step { step, .. }
+            | Purpose::AfterSilence { step, .. }
             | Purpose::Failover { step, .. }
             | Purpose::Updated { step, .. } => Some(*step + 1),
             _ => None,

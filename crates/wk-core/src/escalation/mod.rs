@@ -13,6 +13,7 @@
 mod delivery;
 mod ids;
 mod queue;
+mod silence;
 mod timer;
 mod types;
 mod update;
@@ -21,6 +22,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 pub use self::queue::TimerQueue;
+pub use self::silence::SilenceEffect;
 pub use self::timer::{Timer, TimerTable};
 pub use self::types::{
     AckEffect, Action, DeliveryRecord, DeliveryState, Entry, Event, Notification, Outcome, Purpose,
@@ -28,6 +30,7 @@ pub use self::types::{
 };
 use crate::alert::Alert;
 use crate::policy::{Chain, Directory, Policy, TargetRef};
+use crate::silence::{SilenceBook, Silencing};
 use crate::time::Timestamp;
 
 /// The escalation of one incident of one alert: its persisted state (the [`Snapshot`] the
@@ -61,16 +64,21 @@ pub struct Snapshot {
     pub last_seen: Timestamp,
     /// Updates by the office so far (severity raised, title or description changed).
     pub revision: u32,
+    /// The silence that matches it, while one does: it holds the escalation back unless the
+    /// alert is of a class never silenced (then it is only shown).
+    pub silence: Option<Silencing>,
 }
 
 impl Escalation {
-    /// Opens incident `incident` of `alert` on `chain` and fires its first step.
+    /// Opens incident `incident` of `alert` on `chain` and fires its first step, unless a
+    /// silence in `silences` holds it back.
     pub fn new(
         alert: Alert,
         incident: u32,
         route: &str,
         chain: Arc<Chain>,
         directory: &Directory,
+        silences: &SilenceBook,
         now: Timestamp,
     ) -> Escalation {
         let mut escalation = Escalation {
@@ -91,6 +99,7 @@ impl Escalation {
                 first_seen: now,
                 last_seen: now,
                 revision: 0,
+                silence: None,
             },
             actions: VecDeque::new(),
         };
@@ -101,15 +110,28 @@ impl Escalation {
                 chain: escalation.state.chain.id.clone(),
             },
         );
-        escalation.fire_step(directory, now);
+        escalation.handle_silences(silences, directory, now);
+        if !escalation.is_held() {
+            escalation.fire_step(directory, None, now);
+        }
         escalation
     }
 
-    /// Routes `alert` with `policy` and opens its first incident.
+    /// Routes `alert` with `policy` and opens its first incident, with no silence known.
     pub fn route(alert: Alert, policy: &Policy, now: Timestamp) -> Escalation {
+        Escalation::route_under(alert, policy, &SilenceBook::default(), now)
+    }
+
+    /// Routes `alert` with `policy` and opens its first incident under `silences`.
+    pub fn route_under(
+        alert: Alert,
+        policy: &Policy,
+        silences: &SilenceBook,
+        now: Timestamp,
+    ) -> Escalation {
         let (route, chain) = policy.route(&alert);
         let (route, chain) = (route.to_owned(), chain.clone());
-        Escalation::new(alert, 1, &route, chain, &policy.directory, now)
+        Escalation::new(alert, 1, &route, chain, &policy.directory, silences, now)
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -310,7 +332,10 @@ impl Escalation {
             self.state.timers.stop(timer);
             match timer {
                 Timer::Step => {
-                    if self.state.status == Status::Triggered && !self.state.exhausted {
+                    if self.state.status == Status::Triggered
+                        && !self.state.exhausted
+                        && !self.is_held()
+                    {
                         self.advance(directory, now);
                     }
                 }
@@ -322,7 +347,10 @@ impl Escalation {
                         self.state.passes_left = self.state.chain.repeat;
                         self.state.round += 1;
                         self.state.step = 0;
-                        self.fire_step(directory, now);
+                        // Silenced meanwhile: it starts when the silence ends.
+                        if !self.is_held() {
+                            self.fire_step(directory, None, now);
+                        }
                     }
                 }
             }
@@ -360,10 +388,12 @@ impl Escalation {
             }
             return;
         }
-        self.fire_step(directory, now);
+        self.fire_step(directory, None, now);
     }
 
-    fn fire_step(&mut self, directory: &Directory, now: Timestamp) {
+    /// Fires the current step; `after` is the silence that held it back until now, if any
+    /// (its notifications then say so).
+    fn fire_step(&mut self, directory: &Directory, after: Option<&Silencing>, now: Timestamp) {
         let Some(step) = self.state.chain.steps.get(self.state.step).cloned() else {
             self.state.exhausted = true;
             self.log(now, Event::Exhausted { rounds: 0 });
@@ -382,9 +412,18 @@ impl Escalation {
             self.state.round,
             self.state.step,
         );
-        let purpose = Purpose::Step {
-            step: self.state.step,
-            round: self.state.round,
+        let purpose = match after {
+            None => Purpose::Step {
+                step: self.state.step,
+                round: self.state.round,
+            },
+            Some(silencing) => Purpose::AfterSilence {
+                step: self.state.step,
+                round: self.state.round,
+                silence: silencing.silence.clone(),
+                by: silencing.by.clone(),
+                comment: silencing.comment.clone(),
+            },
         };
         for recipient in self.reach(&step.targets, directory, now) {
             self.issue(&prefix, recipient, purpose.clone(), now);

@@ -12,6 +12,8 @@ use crate::schedule::{Layer, Schedule};
 
 const MINUTE: i64 = 60_000;
 
+mod silenced;
+
 fn alert() -> Alert {
     Alert {
         id: AlertId::for_dedup_key("ng-maiduguri", "gate"),

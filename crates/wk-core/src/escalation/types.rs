@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::alert::Severity;
+use crate::silence::Exemption;
 use crate::time::Timestamp;
 
 /// Who acted, and through which channel (api, email-link, console-callback, cli).
@@ -73,6 +74,16 @@ pub enum Purpose {
         failed_id: String,
         failed: Recipient,
         reason: String,
+    },
+    /// The step's notification when a silence that held the alert back ended (or was
+    /// expired early) while it was still triggered and unacknowledged.
+    AfterSilence {
+        step: usize,
+        round: u32,
+        silence: String,
+        /// Who made the silence, and why.
+        by: String,
+        comment: String,
     },
     /// The office's focal point is told that the operations centre acknowledged (or
     /// resolved) its alert, by whom and when; no alert text beyond the title.
@@ -217,6 +228,25 @@ pub enum Event {
     Rerouted {
         route: String,
         chain: String,
+    },
+    /// A silence holds the escalation back (nothing is notified or escalated) until `until`.
+    Silenced {
+        silence: String,
+        by: String,
+        until: Timestamp,
+        comment: String,
+    },
+    /// The silence that held it ended (`expired_by`: expired early by them); `restarted`:
+    /// still triggered and unacknowledged, so its escalation started from the first step.
+    SilenceEnded {
+        silence: String,
+        expired_by: Option<String>,
+        restarted: bool,
+    },
+    /// A silence matched an alert of a class never silenced: notified all the same.
+    NotSilenced {
+        silence: String,
+        exemption: Exemption,
     },
     /// An acknowledgement or resolution issued for another incident (an old link or a
     /// replayed callback) was refused.

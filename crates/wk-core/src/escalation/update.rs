@@ -3,9 +3,10 @@
 //! or description changed) is an update: kept in the timeline with both versions, routed again,
 //! and notified at once to the current step's targets under new ids.
 
-use super::{Escalation, Event, Purpose, Status, Timer, Version};
+use super::{Escalation, Event, Purpose, SilenceEffect, Status, Timer, Version};
 use crate::alert::Alert;
 use crate::policy::Policy;
+use crate::silence::SilenceBook;
 use crate::time::Timestamp;
 
 fn version(alert: &Alert) -> Version {
@@ -39,8 +40,21 @@ fn changes(previous: &Version, current: &Version) -> Option<String> {
 impl Escalation {
     /// A trigger for this alert: after resolution, a new incident routed afresh with `policy`;
     /// otherwise a repeat folded into the open incident, or, when it raises the severity or
-    /// changes the title or description, an update of it.
+    /// changes the title or description, an update of it. No silence is known.
     pub fn handle_trigger(&mut self, alert: Alert, policy: &Policy, now: Timestamp) {
+        self.handle_trigger_under(alert, policy, &SilenceBook::default(), now);
+    }
+
+    /// As `handle_trigger`, under `silences`: a new incident starts silenced when one
+    /// matches; an update is not notified while silenced, and is judged again (an update to
+    /// emergency is never silenced).
+    pub fn handle_trigger_under(
+        &mut self,
+        alert: Alert,
+        policy: &Policy,
+        silences: &SilenceBook,
+        now: Timestamp,
+    ) {
         if let Status::Resolved { .. } = self.state.status {
             let (route, chain) = policy.route(&alert);
             let (route, chain) = (route.to_owned(), chain.clone());
@@ -50,6 +64,7 @@ impl Escalation {
                 &route,
                 chain,
                 &policy.directory,
+                silences,
                 now,
             );
             return;
@@ -81,6 +96,13 @@ impl Escalation {
             },
         );
         self.reroute(policy, now);
+        if let SilenceEffect::Released = self.handle_silences(silences, &policy.directory, now) {
+            // Released by the update (now an emergency): its step fired afresh just now.
+            return;
+        }
+        if self.is_held() {
+            return;
+        }
         let Some(step) = self.state.chain.steps.get(self.state.step) else {
             return;
         };
@@ -125,6 +147,7 @@ impl Escalation {
         self.state.passes_left = self.state.chain.repeat;
         self.state.exhausted = false;
         if self.state.status == Status::Triggered
+            && !self.is_held()
             && let Some(timeout_ms) = self.state.chain.steps.first().map(|step| step.timeout_ms)
         {
             self.log(

@@ -11,7 +11,8 @@
 //! snapshot until the broker acknowledges it ([`OfficeWatch::handle_published`]), so a
 //! dispatcher killed in between decides it again, under the same deterministic alert id.
 
-mod schedule;
+mod maintenance;
+pub(crate) mod schedule;
 #[cfg(test)]
 mod tests;
 

@@ -129,7 +129,7 @@ pub(crate) fn millis(duration: Duration) -> i64 {
 }
 
 /// The first time of `schedule` strictly after `after`, in `zone`.
-fn next_time(
+pub(crate) fn next_time(
     schedule: &jiff_cron::Schedule,
     zone: &TimeZone,
     after: Timestamp,

@@ -510,3 +510,47 @@ proptest! {
         }
     }
 }
+
+fn window(until: i64) -> crate::silence::Silencing {
+    crate::silence::Silencing {
+        silence: "w1".into(),
+        by: "maria.santos".into(),
+        until: at(until),
+        comment: "generator test".into(),
+        exempt: None,
+    }
+}
+
+#[test]
+fn a_maintenance_window_pauses_the_watch_and_its_end_resumes_it_with_a_full_interval() {
+    let config = every_6h();
+    let mut watch = watch();
+    watch.handle_check_in(check_in(MONDAY, Channel::Grpc), &config);
+    // The window starts an hour later and lasts past the due time: nothing goes late or down.
+    assert!(watch.handle_maintenance(Some(&window(MONDAY + 9 * HOUR)), &config, at(MONDAY + HOUR)));
+    assert_eq!(watch.status(), Status::Paused);
+    assert!(watch.paused_by_window());
+    assert_eq!(watch.state().pause.as_ref().unwrap().by.channel, "maintenance");
+    assert!(
+        !watch.handle_maintenance(Some(&window(MONDAY + 9 * HOUR)), &config, at(MONDAY + 2 * HOUR)),
+        "the same window again changes nothing"
+    );
+    watch.handle_timeout(&config, at(MONDAY + 7 * HOUR));
+    assert_eq!(watch.status(), Status::Paused);
+    assert!(watch.poll_action().is_none());
+    // The window ends: a full interval from its end.
+    assert!(watch.handle_maintenance(None, &config, at(MONDAY + 9 * HOUR)));
+    assert_eq!(watch.status(), Status::Up);
+    assert_eq!(watch.state().due, Some(at(MONDAY + 15 * HOUR)));
+}
+
+#[test]
+fn a_maintenance_window_never_overrides_or_ends_a_person_s_pause() {
+    let config = every_6h();
+    let mut watch = watch();
+    watch.handle_check_in(check_in(MONDAY, Channel::Grpc), &config);
+    watch.handle_pause(pause("road closed", MONDAY + HOUR, None));
+    assert!(!watch.handle_maintenance(Some(&window(MONDAY + 9 * HOUR)), &config, at(MONDAY + 2 * HOUR)));
+    assert!(!watch.handle_maintenance(None, &config, at(MONDAY + 9 * HOUR)));
+    assert_eq!(watch.state().pause.as_ref().unwrap().reason, "road closed");
+}
