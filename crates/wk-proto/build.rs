@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "../../proto/watchkeeper/v1/records.proto",
         "../../proto/watchkeeper/v1/console.proto",
         "../../proto/watchkeeper/v1/offices.proto",
+        "../../proto/watchkeeper/v1/silences.proto",
     ];
     let descriptors = protox::compile(files, ["../../proto"])?;
     let descriptor_path =

@@ -161,6 +161,47 @@ pub(crate) fn describe(event: Option<&Event>) -> (&'static str, String) {
                 failed_over.from, failed_over.to, failed_over.reason
             ),
         ),
+        Some(Event::Silenced(silenced)) => (
+            "silenced",
+            format!(
+                "by silence {} of {} until {}: {}",
+                silenced.silence,
+                silenced.by,
+                silenced
+                    .until
+                    .as_ref()
+                    .and_then(wk_proto::convert::timestamp_from_pb)
+                    .map(|until| until.to_string())
+                    .unwrap_or_default(),
+                silenced.comment
+            ),
+        ),
+        Some(Event::SilenceEnded(ended)) => (
+            "silence ended",
+            format!(
+                "{}{}{}",
+                ended.silence,
+                if ended.expired_by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (expired early by {})", ended.expired_by)
+                },
+                if ended.restarted {
+                    ": escalation starts from the first step"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        Some(Event::NotSilenced(matched)) => (
+            "NOT SILENCED",
+            format!(
+                "{} matched; {}",
+                matched.silence,
+                wk_core::silence::Exemption::parse(&matched.exempt)
+                    .map_or("never silenced", |exemption| exemption.reason())
+            ),
+        ),
         Some(Event::Acknowledged(by)) => ("acknowledged", who(by)),
         Some(Event::AckTimedOut(_)) => ("ack timed out", String::new()),
         Some(Event::Resolved(by)) => ("resolved", who(by)),

@@ -14,7 +14,7 @@ use crate::{BusError, client_config};
 
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Creates the alerts, state (compacted) and dead-letter topics if missing, then returns the
+/// Creates the alerts, state (compacted), dead-letter and silences (compacted) topics if missing, then returns the
 /// partition count of the alerts topic after checking the state topic matches it.
 pub async fn ensure_topics(kafka: &KafkaConfig) -> Result<i32, BusError> {
     let admin: AdminClient<DefaultClientContext> = client_config(kafka)
@@ -27,6 +27,8 @@ pub async fn ensure_topics(kafka: &KafkaConfig) -> Result<i32, BusError> {
         NewTopic::new(&kafka.state_topic, kafka.partitions, replication())
             .set("cleanup.policy", "compact"),
         NewTopic::new(&kafka.dead_letter_topic, 1, replication()),
+        // Every process reads every silence: one partition, the latest version of each.
+        NewTopic::new(&kafka.silences_topic, 1, replication()).set("cleanup.policy", "compact"),
     ];
     let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
     let results = admin

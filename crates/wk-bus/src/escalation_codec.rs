@@ -16,6 +16,8 @@ use crate::codec::{
     timestamp_from_pb, timestamp_to_pb,
 };
 
+use crate::silence_codec::{silencing_from_pb, silencing_to_pb};
+use wk_core::silence::Exemption;
 use wk_proto::convert::{responder_from_pb, responder_to_pb};
 
 fn version_to_pb(version: &Version) -> tl::Version {
@@ -108,6 +110,32 @@ fn event_to_pb(event: &Event) -> tl::Event {
             by: Some(responder_to_pb(by)),
             incident: *incident,
         }),
+        Event::Silenced {
+            silence,
+            by,
+            until,
+            comment,
+        } => tl::Event::Silenced(pb::Silencing {
+            silence: silence.clone(),
+            by: by.clone(),
+            until: Some(timestamp_to_pb(*until)),
+            comment: comment.clone(),
+            exempt: String::new(),
+        }),
+        Event::SilenceEnded {
+            silence,
+            expired_by,
+            restarted,
+        } => tl::Event::SilenceEnded(tl::SilenceEnded {
+            silence: silence.clone(),
+            expired_by: expired_by.clone().unwrap_or_default(),
+            restarted: *restarted,
+        }),
+        Event::NotSilenced { silence, exemption } => tl::Event::NotSilenced(pb::Silencing {
+            silence: silence.clone(),
+            exempt: exemption.as_str().to_owned(),
+            ..pb::Silencing::default()
+        }),
     }
 }
 
@@ -168,6 +196,22 @@ fn event_from_pb(event: tl::Event) -> Result<Event, DecodeError> {
             by: responder_from_pb(refused.by.unwrap_or_default()),
             incident: refused.incident,
         },
+        tl::Event::Silenced(silenced) => Event::Silenced {
+            until: required_time(silenced.until.as_ref(), "timeline.silenced.until")?,
+            silence: silenced.silence,
+            by: silenced.by,
+            comment: silenced.comment,
+        },
+        tl::Event::SilenceEnded(ended) => Event::SilenceEnded {
+            silence: ended.silence,
+            expired_by: Some(ended.expired_by).filter(|by| !by.is_empty()),
+            restarted: ended.restarted,
+        },
+        tl::Event::NotSilenced(matched) => Event::NotSilenced {
+            exemption: Exemption::parse(&matched.exempt)
+                .ok_or(DecodeError::Field("timeline.not_silenced", matched.exempt))?,
+            silence: matched.silence,
+        },
     })
 }
 
@@ -223,6 +267,20 @@ fn notification_to_pb(record: &DeliveryRecord) -> pb::Notification {
             });
             encoded.reason = reason.clone();
             pb::NotificationPurpose::Undeliverable
+        }
+        Purpose::AfterSilence {
+            step,
+            round,
+            silence,
+            by,
+            comment,
+        } => {
+            encoded.step = *step as u32;
+            encoded.round = *round;
+            encoded.silence_id = silence.clone();
+            encoded.silence_by = by.clone();
+            encoded.silence_comment = comment.clone();
+            pb::NotificationPurpose::AfterSilence
         }
         Purpose::Informed { resolved, by, at } => {
             encoded.informed_resolved = *resolved;
@@ -284,6 +342,13 @@ fn notification_from_pb(notification: pb::Notification) -> Result<DeliveryRecord
                 }
             },
             reason: notification.reason,
+        },
+        Ok(pb::NotificationPurpose::AfterSilence) => Purpose::AfterSilence {
+            step,
+            round,
+            silence: notification.silence_id,
+            by: notification.silence_by,
+            comment: notification.silence_comment,
         },
         Ok(pb::NotificationPurpose::Informed) => Purpose::Informed {
             resolved: notification.informed_resolved,
@@ -385,6 +450,7 @@ pub fn encode_escalation(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
         last_seen: Some(timestamp_to_pb(snapshot.last_seen)),
         input_offset,
         revision: snapshot.revision,
+        silence: snapshot.silence.as_ref().map(silencing_to_pb),
     };
     pb::StateRecord {
         machine: Some(pb::state_record::Machine::Escalation(state)),
@@ -470,6 +536,7 @@ pub fn decode_escalation(state: pb::EscalationState) -> Result<(Snapshot, i64), 
         first_seen,
         last_seen: required_time(state.last_seen.as_ref(), "last_seen")?,
         revision: state.revision,
+        silence: state.silence.map(silencing_from_pb).transpose()?,
     };
     Ok((snapshot, state.input_offset))
 }

@@ -8,6 +8,8 @@ pub mod consumer;
 pub mod escalation_codec;
 pub mod producer;
 pub mod restore;
+pub mod silence_codec;
+pub mod silences;
 pub mod state_codec;
 pub mod tail;
 pub mod trace;

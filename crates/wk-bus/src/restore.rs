@@ -23,6 +23,8 @@ pub struct Latest {
     pub records: Vec<Record>,
     /// Records read in all (each superseded version of a key included).
     pub read: usize,
+    /// The high watermark read at the start: where following the partition goes on.
+    pub end: i64,
 }
 
 /// Reads a compacted partition holding only the last record of each key so far, not the
@@ -34,7 +36,7 @@ pub async fn read_latest_by_key(
     partition: i32,
     timeout: Duration,
 ) -> Result<Latest, BusError> {
-    let (latest, read_count) = read(
+    let ((latest, read_count), end) = read(
         kafka,
         topic,
         partition,
@@ -57,11 +59,13 @@ pub async fn read_latest_by_key(
     Ok(Latest {
         records,
         read: read_count,
+        end,
     })
 }
 
 /// Reads `topic[partition]` from its start to the high watermark read at the start, on a
-/// blocking thread, feeding each record to `on_record` with `state`; returns the state.
+/// blocking thread, feeding each record to `on_record` with `state`; returns the state and
+/// that high watermark.
 async fn read<S: Send + 'static>(
     kafka: &KafkaConfig,
     topic: &str,
@@ -69,7 +73,7 @@ async fn read<S: Send + 'static>(
     timeout: Duration,
     state: S,
     on_record: impl FnMut(&mut S, Record) + Send + 'static,
-) -> Result<S, BusError> {
+) -> Result<(S, i64), BusError> {
     let config = client_config(kafka);
     let topic = topic.to_owned();
     // librdkafka's BaseConsumer blocks in poll; keep it off the async threads.
@@ -92,7 +96,7 @@ fn read_blocking<S>(
     timeout: Duration,
     mut state: S,
     mut on_record: impl FnMut(&mut S, Record),
-) -> Result<S, BusError> {
+) -> Result<(S, i64), BusError> {
     let started = Instant::now();
     let consumer: BaseConsumer = config
         .set("group.id", "watchkeeper-restore")
@@ -110,7 +114,7 @@ fn read_blocking<S>(
         .fetch_watermarks(topic, partition, timeout)
         .map_err(BusError::kafka("fetch watermarks"))?;
     if high <= low {
-        return Ok(state);
+        return Ok((state, high));
     }
     let mut list = TopicPartitionList::new();
     list.add_partition_offset(topic, partition, Offset::Beginning)
@@ -131,7 +135,7 @@ fn read_blocking<S>(
         let offset = message.offset();
         on_record(&mut state, Record::copy_of(&message));
         if offset >= high - 1 {
-            return Ok(state);
+            return Ok((state, high));
         }
     }
 }

@@ -16,6 +16,18 @@ impl Tail {
     /// Starts reading every partition of `topic` from its first record.
     pub async fn follow(kafka: &KafkaConfig, topic: &str) -> Result<Tail, BusError> {
         let partitions = admin::partition_count(kafka, topic).await?;
+        let starts: Vec<(i32, Offset)> = (0..partitions)
+            .map(|partition| (partition, Offset::Beginning))
+            .collect();
+        Tail::follow_from(kafka, topic, &starts)
+    }
+
+    /// Starts reading the given partitions of `topic` from the given offsets.
+    pub fn follow_from(
+        kafka: &KafkaConfig,
+        topic: &str,
+        starts: &[(i32, Offset)],
+    ) -> Result<Tail, BusError> {
         let inner: StreamConsumer = client_config(kafka)
             .set("group.id", "watchkeeper-tail")
             .set("enable.auto.commit", "false")
@@ -25,8 +37,8 @@ impl Tail {
             .create()
             .map_err(BusError::kafka("create tail consumer"))?;
         let mut list = TopicPartitionList::new();
-        for partition in 0..partitions {
-            list.add_partition_offset(topic, partition, Offset::Beginning)
+        for (partition, offset) in starts {
+            list.add_partition_offset(topic, *partition, *offset)
                 .map_err(BusError::kafka("assign"))?;
         }
         inner.assign(&list).map_err(BusError::kafka("assign"))?;

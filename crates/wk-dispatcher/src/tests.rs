@@ -129,6 +129,7 @@ impl Changelog for FakeChangelog {
             .unwrap_or_default();
         Ok(Latest {
             read: records.len(),
+            end: records.last().map_or(0, |record| record.offset + 1),
             records,
         })
     }

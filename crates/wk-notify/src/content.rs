@@ -33,7 +33,8 @@ impl Context<'_> {
     /// `alert.raised` for the first step, then `alert.escalated`, `alert.failover`,
     /// `alert.exhausted` (also when failed over: `failover_from` says so), `alert.updated`
     /// (the office raised the severity or changed the text) or `alert.undeliverable` (another
-    /// notification of this alert could not be delivered).
+    /// notification of this alert could not be delivered), `alert.unsilenced` (a silence
+    /// held it back and has ended while it is still unacknowledged).
     pub fn kind(&self) -> &'static str {
         match self.purpose {
             Purpose::Step { step: 0, round: 0 } => "alert.raised",
@@ -43,6 +44,7 @@ impl Context<'_> {
             Purpose::Updated { .. } => "alert.updated",
             Purpose::Undeliverable { .. } => "alert.undeliverable",
             Purpose::Informed { .. } => "alert.informed",
+            Purpose::AfterSilence { .. } => "alert.unsilenced",
         }
     }
 
@@ -60,6 +62,9 @@ impl Context<'_> {
                 "NOT ACKNOWLEDGED: escalation chain exhausted (console {from} unreachable: failover)"
             )),
             Purpose::Updated { changes, .. } => Some(format!("UPDATED by the office: {changes}")),
+            Purpose::AfterSilence { by, comment, .. } => Some(format!(
+                "SILENCE ENDED, still not acknowledged (silenced by {by}: {comment})"
+            )),
             Purpose::Undeliverable { failed, reason, .. } => {
                 Some(format!("COULD NOT REACH {}: {reason}", describe(failed)))
             }
@@ -108,9 +113,9 @@ fn describe(recipient: &Recipient) -> String {
 pub fn webhook_body(context: &Context<'_>) -> Vec<u8> {
     let alert = context.alert;
     let (step, round, failover_from) = match context.purpose {
-        Purpose::Step { step, round } | Purpose::Updated { step, round, .. } => {
-            (Some(*step), Some(*round), None)
-        }
+        Purpose::Step { step, round }
+        | Purpose::Updated { step, round, .. }
+        | Purpose::AfterSilence { step, round, .. } => (Some(*step), Some(*round), None),
         Purpose::Failover { from, step, round } => (Some(*step), Some(*round), Some(from.as_str())),
         Purpose::ExhaustedFailover { from } => (None, None, Some(from.as_str())),
         Purpose::Exhausted | Purpose::Undeliverable { .. } | Purpose::Informed { .. } => {
@@ -119,6 +124,15 @@ pub fn webhook_body(context: &Context<'_>) -> Vec<u8> {
     };
     let changes = match context.purpose {
         Purpose::Updated { changes, .. } => Some(changes.as_str()),
+        _ => None,
+    };
+    let silence = match context.purpose {
+        Purpose::AfterSilence {
+            silence,
+            by,
+            comment,
+            ..
+        } => Some(json!({ "id": silence, "created_by": by, "comment": comment, "ended": true })),
         _ => None,
     };
     let undeliverable = match context.purpose {
@@ -142,6 +156,7 @@ pub fn webhook_body(context: &Context<'_>) -> Vec<u8> {
         "failover_from": failover_from,
         "changes": changes,
         "undeliverable": undeliverable,
+        "silence": silence,
         "alert": {
             "id": alert.id.to_string(),
             "office_id": alert.office_id,

@@ -153,6 +153,11 @@ pub fn recipient(notification: &pb::Notification) -> String {
     }
 }
 
+/// A silence's id as people read it: its first eight characters.
+pub fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
 /// One timeline entry as the alert page lists it.
 #[derive(Clone, Debug)]
 pub struct Entry {
@@ -273,6 +278,49 @@ pub fn entry(state: &pb::EscalationState, entry: &pb::TimelineEntry, zone: &Time
             note.text.clone(),
             who(note.by.as_ref()),
             "important",
+        ),
+        Some(Event::Silenced(silenced)) => (
+            "Silenced",
+            format!(
+                "by silence {} until {}: {}",
+                short_id(&silenced.silence),
+                when_of(silenced.until.as_ref(), zone)
+                    .map(|until| until.local)
+                    .unwrap_or_default(),
+                silenced.comment
+            ),
+            (silenced.by.clone(), "silence".into()),
+            "warn",
+        ),
+        Some(Event::SilenceEnded(ended)) => (
+            "Silence ended",
+            format!(
+                "silence {}{}{}",
+                short_id(&ended.silence),
+                if ended.expired_by.is_empty() {
+                    " ended".to_owned()
+                } else {
+                    format!(" expired early by {}", ended.expired_by)
+                },
+                if ended.restarted {
+                    "; still unacknowledged: escalation starts from the first step"
+                } else {
+                    ""
+                }
+            ),
+            Default::default(),
+            "important",
+        ),
+        Some(Event::NotSilenced(matched)) => (
+            "Not silenced",
+            format!(
+                "silence {} matched, but {}",
+                short_id(&matched.silence),
+                wk_core::silence::Exemption::parse(&matched.exempt)
+                    .map_or("this alert is never silenced", |e| e.reason())
+            ),
+            Default::default(),
+            "warn",
         ),
         None => plain("Unknown event", String::new()),
     };

@@ -187,3 +187,44 @@ fn decode(bytes: &[u8]) -> Result<(Snapshot, i64), DecodeError> {
         (other, _) => panic!("not an escalation: {other:?}"),
     }
 }
+
+#[test]
+fn a_silenced_escalation_and_its_release_survive_the_changelog() {
+    use wk_core::silence::{Expiry, Matcher as SilenceMatcher, Silence, SilenceBook};
+    let now = Timestamp::from_unix_millis(1_795_000_000_000);
+    let alert = alert(now);
+    let mut silence = Silence {
+        id: "s-1".into(),
+        matchers: vec![SilenceMatcher::parse(&format!("office=\"{}\"", alert.office_id)).unwrap()],
+        starts_at: now,
+        ends_at: now.saturating_add_millis(3_600_000),
+        created_by: "maria.santos".into(),
+        created_at: now,
+        comment: "generator test".into(),
+        expired: None,
+        window: None,
+    };
+    let mut book = SilenceBook::default();
+    book.insert(silence.clone());
+    let policy = policy();
+    let mut escalation = Escalation::route_under(alert, &policy, &book, now);
+    assert!(escalation.is_held());
+    check(&escalation, 5);
+    let later = now.saturating_add_millis(60_000);
+    silence.ends_at = later;
+    silence.expired = Some(Expiry {
+        by: "jose.reyes".into(),
+        at: later,
+    });
+    book.insert(silence);
+    escalation.handle_silences(&book, &policy.directory, later);
+    assert!(!escalation.is_held());
+    check(&escalation, 6);
+}
+
+fn check(escalation: &Escalation, offset: i64) {
+    let snapshot = escalation.snapshot();
+    let (decoded, decoded_offset) = decode(&encode_escalation(&snapshot, offset)).unwrap();
+    assert_eq!(decoded, snapshot);
+    assert_eq!(decoded_offset, offset);
+}

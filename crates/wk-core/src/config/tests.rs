@@ -240,7 +240,11 @@ fn silences_last_a_day_unless_configured_and_never_forever() {
     let text = format!("{EXAMPLE}\n[silences]\nmax_duration = \"9000h\"\nmax_series = \"1h\"\n");
     let errors = Config::from_toml(&text, []).unwrap_err();
     let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
-    assert_eq!(fields, ["silences.max_duration", "silences.max_series"], "{errors}");
+    assert_eq!(
+        fields,
+        ["silences.max_duration", "silences.max_series"],
+        "{errors}"
+    );
     let text = format!("{EXAMPLE}\n[silences]\nmax_duration = \"8h\"\n");
     let config = Config::from_toml(&text, []).unwrap();
     assert_eq!(config.silences.max_duration, Duration::from_secs(8 * 3600));

@@ -139,11 +139,13 @@ impl Escalation {
             return false;
         };
         let purpose = match purpose {
-            Purpose::Step { step, round } | Purpose::AfterSilence { step, round, .. } => Purpose::Failover {
-                from: from.clone(),
-                step: *step,
-                round: *round,
-            },
+            Purpose::Step { step, round } | Purpose::AfterSilence { step, round, .. } => {
+                Purpose::Failover {
+                    from: from.clone(),
+                    step: *step,
+                    round: *round,
+                }
+            }
             _ => Purpose::ExhaustedFailover { from: from.clone() },
         };
         let Some(to) = directory

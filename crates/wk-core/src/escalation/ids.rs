@@ -54,9 +54,10 @@ pub(crate) fn failover(
     purpose: &Purpose,
 ) -> Option<String> {
     match purpose {
-        Purpose::Step { step: at, round } | Purpose::AfterSilence { step: at, round, .. } => {
-            Some(format!("{}.failover", step(alert, incident, *round, *at)))
-        }
+        Purpose::Step { step: at, round }
+        | Purpose::AfterSilence {
+            step: at, round, ..
+        } => Some(format!("{}.failover", step(alert, incident, *round, *at))),
         Purpose::Exhausted => Some(format!("{}.failover", exhausted(alert, incident, round))),
         _ => None,
     }

@@ -151,7 +151,11 @@ impl Draft {
                 None
             }
         };
-        let field = if self.duration.is_some() { "duration" } else { "ends_at" };
+        let field = if self.duration.is_some() {
+            "duration"
+        } else {
+            "ends_at"
+        };
         if let Some(ends_at) = ends_at {
             let length = ends_at.as_unix_millis() - starts_at.as_unix_millis();
             if length <= 0 {

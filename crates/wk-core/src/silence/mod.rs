@@ -169,7 +169,11 @@ impl Silence {
         if now < self.starts_at || now >= self.ends_at {
             return None;
         }
-        match self.window.as_ref().and_then(|window| window.recurrence.as_ref()) {
+        match self
+            .window
+            .as_ref()
+            .and_then(|window| window.recurrence.as_ref())
+        {
             None => Some(self.ends_at),
             Some(recurrence) => recurrence
                 .occurrence_at(self.starts_at, now)
@@ -343,7 +347,12 @@ impl SilenceBook {
     }
 
     /// The verdict for `alert` at `now`, its region looked up in `directory`.
-    pub fn verdict(&self, alert: &Alert, directory: &Directory, now: Timestamp) -> Option<Silencing> {
+    pub fn verdict(
+        &self,
+        alert: &Alert,
+        directory: &Directory,
+        now: Timestamp,
+    ) -> Option<Silencing> {
         let region = directory
             .region_of(&alert.country)
             .map(|region| region.id.as_str());

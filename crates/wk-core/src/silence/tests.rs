@@ -71,7 +71,11 @@ fn a_missing_label_or_region_is_the_empty_string() {
     let alert = juba();
     let matcher = Matcher::parse(r#"team="""#).unwrap();
     assert!(matcher.matches(&alert, None));
-    assert!(Matcher::parse(r#"team!="x""#).unwrap().matches(&alert, None));
+    assert!(
+        Matcher::parse(r#"team!="x""#)
+            .unwrap()
+            .matches(&alert, None)
+    );
     let region = Matcher::parse(r#"region="eha""#).unwrap();
     assert!(!region.matches(&alert, None), "a country in no region");
 }
@@ -94,7 +98,11 @@ fn bad_matchers_are_refused_with_a_reason() {
 
 #[test]
 fn matchers_print_in_the_form_they_are_read() {
-    for text in [r#"office="ss-juba""#, r#"severity!~"info|warning""#, r#"site="a \"b\"""#] {
+    for text in [
+        r#"office="ss-juba""#,
+        r#"severity!~"info|warning""#,
+        r#"site="a \"b\"""#,
+    ] {
         let matcher = Matcher::parse(text).unwrap();
         assert_eq!(matcher.to_string(), text);
         assert_eq!(Matcher::parse(&matcher.to_string()).unwrap(), matcher);
@@ -260,13 +268,19 @@ fn windows_are_validated_with_their_fields_named() {
         silence.ends_at = ends.or(Some(utc("2027-01-31T00:00:00Z")));
         fields(silence.validate("w".into(), now, &limits, &juba_office))
     };
-    assert_eq!(with(&|w| w.office = Some("xx".into()), None), ["maintenance.office"]);
+    assert_eq!(
+        with(&|w| w.office = Some("xx".into()), None),
+        ["maintenance.office"]
+    );
     assert_eq!(
         with(&|w| w.cron = Some("0 2 * *".into()), None),
         ["maintenance.cron"]
     );
     assert_eq!(
-        with(&|w| w.every_for = Some(Duration::from_secs(30 * 3600)), None),
+        with(
+            &|w| w.every_for = Some(Duration::from_secs(30 * 3600)),
+            None
+        ),
         ["maintenance.duration"]
     );
     assert_eq!(
@@ -314,7 +328,11 @@ fn the_verdict_is_the_matching_silence_that_lasts_longest() {
     let verdict = book.verdict_in(&juba(), None, at(1)).unwrap();
     assert_eq!((verdict.silence.as_str(), verdict.until), ("long", at(5)));
     assert!(verdict.holds());
-    assert_eq!(book.verdict_in(&juba(), None, at(5)), None, "ends are exclusive");
+    assert_eq!(
+        book.verdict_in(&juba(), None, at(5)),
+        None,
+        "ends are exclusive"
+    );
     assert_eq!(
         book.verdict_in(&juba(), None, at(7)).unwrap().silence,
         "later"
@@ -365,7 +383,10 @@ fn an_expired_silence_silences_nothing_and_a_window_pauses_its_offices() {
         recurrence: None,
     });
     book.insert(window);
-    assert_eq!(book.maintenance("ss-juba", "SS", at(1)).unwrap().silence, "window");
+    assert_eq!(
+        book.maintenance("ss-juba", "SS", at(1)).unwrap().silence,
+        "window"
+    );
     assert_eq!(book.maintenance("ke-nairobi", "KE", at(1)), None);
     assert_eq!(book.maintenance("ss-juba", "SS", at(6)), None);
 }

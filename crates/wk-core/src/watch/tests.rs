@@ -530,9 +530,16 @@ fn a_maintenance_window_pauses_the_watch_and_its_end_resumes_it_with_a_full_inte
     assert!(watch.handle_maintenance(Some(&window(MONDAY + 9 * HOUR)), &config, at(MONDAY + HOUR)));
     assert_eq!(watch.status(), Status::Paused);
     assert!(watch.paused_by_window());
-    assert_eq!(watch.state().pause.as_ref().unwrap().by.channel, "maintenance");
+    assert_eq!(
+        watch.state().pause.as_ref().unwrap().by.channel,
+        "maintenance"
+    );
     assert!(
-        !watch.handle_maintenance(Some(&window(MONDAY + 9 * HOUR)), &config, at(MONDAY + 2 * HOUR)),
+        !watch.handle_maintenance(
+            Some(&window(MONDAY + 9 * HOUR)),
+            &config,
+            at(MONDAY + 2 * HOUR)
+        ),
         "the same window again changes nothing"
     );
     watch.handle_timeout(&config, at(MONDAY + 7 * HOUR));
@@ -550,7 +557,11 @@ fn a_maintenance_window_never_overrides_or_ends_a_person_s_pause() {
     let mut watch = watch();
     watch.handle_check_in(check_in(MONDAY, Channel::Grpc), &config);
     watch.handle_pause(pause("road closed", MONDAY + HOUR, None));
-    assert!(!watch.handle_maintenance(Some(&window(MONDAY + 9 * HOUR)), &config, at(MONDAY + 2 * HOUR)));
+    assert!(!watch.handle_maintenance(
+        Some(&window(MONDAY + 9 * HOUR)),
+        &config,
+        at(MONDAY + 2 * HOUR)
+    ));
     assert!(!watch.handle_maintenance(None, &config, at(MONDAY + 9 * HOUR)));
     assert_eq!(watch.state().pause.as_ref().unwrap().reason, "road closed");
 }

@@ -45,7 +45,11 @@ fn trace_with(alert: Alert, script: &str) -> Vec<String> {
         actor: "jose.reyes".into(),
         channel: "console".into(),
     };
-    for command in script.lines().map(str::trim).filter(|line| !line.is_empty()) {
+    for command in script
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+    {
         lines.push(command.to_owned());
         let words: Vec<&str> = command.split_whitespace().collect();
         let now = minutes(words[0]);
@@ -66,7 +70,9 @@ fn trace_with(alert: Alert, script: &str) -> Vec<String> {
             ("judge", _) => {}
             ("timeout", Some(e)) => e.handle_timeout(&policy.directory, now),
             ("ack", Some(e)) => drop(e.handle_ack(by.clone(), None, &policy.directory, now)),
-            ("resolve", Some(e)) => drop(e.handle_resolve(by.clone(), None, &policy.directory, now)),
+            ("resolve", Some(e)) => {
+                drop(e.handle_resolve(by.clone(), None, &policy.directory, now))
+            }
             ("worse", Some(e)) => {
                 let worse = Alert {
                     severity: Severity::Emergency,
@@ -108,7 +114,10 @@ fn trace_with(alert: Alert, script: &str) -> Vec<String> {
         for entry in &e.timeline()[seen..] {
             match &entry.event {
                 Event::Silenced { silence, until, .. } => {
-                    lines.push(format!("  silenced by {silence} until {}", show_time(*until)));
+                    lines.push(format!(
+                        "  silenced by {silence} until {}",
+                        show_time(*until)
+                    ));
                 }
                 Event::SilenceEnded {
                     silence,
@@ -122,7 +131,10 @@ fn trace_with(alert: Alert, script: &str) -> Vec<String> {
                         .unwrap_or_default()
                 )),
                 Event::NotSilenced { silence, exemption } => {
-                    lines.push(format!("  not silenced by {silence}: {}", exemption.reason()));
+                    lines.push(format!(
+                        "  not silenced by {silence}: {}",
+                        exemption.reason()
+                    ));
                 }
                 _ => {}
             }
@@ -271,9 +283,14 @@ fn emergencies_abductions_and_silent_offices_are_never_silenced() {
             ..alert()
         };
         let lines = trace_with(alert, "0m silence s1 until 60m\n1m open");
-        assert_eq!(lines[2], "  send step A.i1.r0.s0.webhook-manila", "{lines:#?}");
+        assert_eq!(
+            lines[2], "  send step A.i1.r0.s0.webhook-manila",
+            "{lines:#?}"
+        );
         assert!(
-            lines.iter().any(|line| line.starts_with("  not silenced by s1")),
+            lines
+                .iter()
+                .any(|line| line.starts_with("  not silenced by s1")),
             "{lines:#?}"
         );
     }
