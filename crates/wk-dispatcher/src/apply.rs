@@ -54,7 +54,9 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                     return None;
                 };
                 match fact {
-                    Fact::Raised { alert, .. } => escalation.handle_trigger(alert, policy, now),
+                    Fact::Raised { alert, .. } => {
+                        escalation.handle_trigger_under(alert, policy, &self.world.silences, now);
+                    }
                     Fact::Acknowledged { by, incident, .. } => {
                         let effect = escalation.handle_ack(by, incident, &policy.directory, now);
                         info!(alert_id = %id, ?effect, "acknowledgement");
@@ -70,8 +72,12 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 tracked.input_offset = offset;
             }
             (None, Fact::Raised { alert, .. }) => {
-                let escalation = Escalation::route(alert, policy, now);
-                info!(alert_id = %id, incident = escalation.incident(), "alert opened");
+                let escalation = Escalation::route_under(alert, policy, &self.world.silences, now);
+                let silenced = escalation.is_held();
+                if silenced {
+                    metrics::silenced_step();
+                }
+                info!(alert_id = %id, incident = escalation.incident(), silenced, "alert opened");
                 self.store.insert(
                     key.clone(),
                     Tracked::new(Held::Escalation(escalation), offset, trace),
@@ -128,7 +134,9 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 watch.handle_resume(config, at)
             }
         };
+        // A check-in resumes a paused watch; within a maintenance window it pauses again.
+        let judged = self.world.judge_watch(watch, self.clock.now());
         tracked.input_offset = offset;
-        changed.then_some(key)
+        (changed || judged).then_some(key)
     }
 }

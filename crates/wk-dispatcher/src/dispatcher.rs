@@ -30,6 +30,7 @@ use wk_bus::producer::{ProduceError, Producer};
 use wk_core::config::KafkaConfig;
 use wk_core::escalation::Status;
 use wk_core::policy::Policy;
+use wk_core::silence::SilenceBook;
 use wk_core::watch::{Owed, WatchConfig};
 
 use crate::executor::{Executor, Report};
@@ -98,6 +99,10 @@ pub struct Dispatcher<I = GroupConsumer, C = KafkaChangelog, N = Executor, K = W
     ready: tokio::sync::watch::Sender<bool>,
     /// For the start-up log line.
     group: String,
+    /// The silences topic's book, replaced by the binary's follower on every change.
+    pub(crate) silences: Option<tokio::sync::watch::Receiver<Arc<SilenceBook>>>,
+    /// When a silence next starts or ends: every machine is judged again then.
+    pub(crate) silence_wake: Option<wk_core::Timestamp>,
 }
 
 impl Dispatcher {
@@ -138,6 +143,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             world: World {
                 policy,
                 watches: BTreeMap::new(),
+                silences: Arc::default(),
             },
             store: Store::default(),
             published: FuturesUnordered::new(),
@@ -145,6 +151,8 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             in_flight: FuturesUnordered::new(),
             ready: tokio::sync::watch::Sender::new(false),
             group: String::new(),
+            silences: None,
+            silence_wake: None,
         }
     }
 
@@ -167,7 +175,11 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         flushes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let now = self.clock.now();
-            let wait = self.store.next_deadline().map_or(IDLE, |at| {
+            let next = [self.store.next_deadline(), self.silence_wake()]
+                .into_iter()
+                .flatten()
+                .min();
+            let wait = next.map_or(IDLE, |at| {
                 Duration::from_millis(
                     u64::try_from(at.as_unix_millis() - now.as_unix_millis()).unwrap_or(0),
                 )
@@ -185,6 +197,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                     self.on_published(key, owed, acknowledged)
                 }
                 Some(report) = self.reports.recv() => self.on_report(report),
+                Some(Ok(())) = changed(self.silences.as_mut()) => self.on_silences(),
                 () = tokio::time::sleep(wait) => self.on_timers(),
                 _ = gauges.tick() => {
                     self.record_gauges();
@@ -253,12 +266,15 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     }
 
     fn record_gauges(&self) {
-        let (mut triggered, mut acknowledged) = (0, 0);
+        let (mut triggered, mut acknowledged, mut held) = (0, 0, 0);
         let mut offices = std::collections::HashMap::new();
         for machine in self.store.machines() {
             match machine {
                 Held::Escalation(escalation) => match escalation.status() {
-                    Status::Triggered => triggered += 1,
+                    Status::Triggered => {
+                        triggered += 1;
+                        held += usize::from(escalation.is_held());
+                    }
                     Status::Acknowledged { .. } => acknowledged += 1,
                     Status::Resolved { .. } => {}
                 },
@@ -266,6 +282,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             }
         }
         metrics::open_alerts(triggered, acknowledged);
+        metrics::silences(self.world.silences.active(self.clock.now()), held);
         metrics::offices(&offices);
         metrics::backlog(
             self.store.armed_timers(),
@@ -327,6 +344,9 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
 
     fn on_timers(&mut self) -> Flow {
         let now = self.clock.now();
+        if self.silence_wake.is_some_and(|wake| wake <= now) {
+            self.judge_all();
+        }
         while let Some(key) = self.store.pop_due(now) {
             let Some(tracked) = self.store.get_mut(&key) else {
                 continue;
@@ -499,6 +519,16 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         self.pipeline.unchanged(record.partition, record.offset);
         self.release();
         Flow::Continue
+    }
+}
+
+/// The next change of the silences book, if it is followed.
+async fn changed(
+    book: Option<&mut tokio::sync::watch::Receiver<Arc<SilenceBook>>>,
+) -> Option<Result<(), tokio::sync::watch::error::RecvError>> {
+    match book {
+        Some(book) => Some(book.changed().await),
+        None => std::future::pending().await,
     }
 }
 

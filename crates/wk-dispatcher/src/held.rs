@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use wk_bus::escalation_codec::encode_escalation;
 use wk_bus::state_codec::State;
@@ -14,6 +15,7 @@ use wk_core::alert::AlertId;
 use wk_core::escalation::Escalation;
 use wk_core::machine::Machine;
 use wk_core::policy::Policy;
+use wk_core::silence::SilenceBook;
 use wk_core::watch::{OfficeKey, OfficeWatch, WatchConfig};
 
 /// What a machine is about: the store's and the pipeline's key (with the partition).
@@ -33,16 +35,30 @@ impl fmt::Display for Subject {
     }
 }
 
-/// What every kind needs from the configuration to decide.
+/// What every kind needs to decide: the configuration, and the silences in force.
 pub struct World {
     pub policy: Policy,
     /// Office watches by office id.
     pub watches: BTreeMap<String, WatchConfig>,
+    /// Every silence and maintenance window, as the silences topic holds them.
+    pub silences: Arc<SilenceBook>,
 }
 
 impl World {
     pub fn watch(&self, office: &OfficeKey) -> Option<&WatchConfig> {
         self.watches.get(&office.0)
+    }
+
+    /// Pauses or resumes `watch` for its office's maintenance window at `now`; whether it
+    /// changed.
+    pub fn judge_watch(&self, watch: &mut OfficeWatch, now: Timestamp) -> bool {
+        let Some(config) = self.watch(&watch.key()) else {
+            return false;
+        };
+        let window = self
+            .silences
+            .maintenance(&config.office, &config.country, now);
+        watch.handle_maintenance(window.as_ref(), config, now)
     }
 }
 

@@ -19,6 +19,7 @@ pub mod io;
 mod metrics;
 pub mod pipeline;
 mod restore;
+mod silences;
 mod store;
 #[cfg(test)]
 mod tests;

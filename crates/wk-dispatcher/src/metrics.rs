@@ -3,6 +3,23 @@
 
 use std::time::Duration;
 
+/// An escalation held back by a silence: the steps it would fire are not (counted once per
+/// hold, at trigger or mid-chain).
+pub(crate) fn silenced_step() {
+    metrics::counter!("watchkeeper_silence_suppressed_escalations_total").increment(1);
+}
+
+/// A silence that held an escalation ended (or was expired early).
+pub(crate) fn silence_released() {
+    metrics::counter!("watchkeeper_silence_releases_total").increment(1);
+}
+
+/// Silences in force, and open alerts they hold back.
+pub(crate) fn silences(active: usize, holding: usize) {
+    metrics::gauge!("watchkeeper_silences_active").set(active as f64);
+    metrics::gauge!("watchkeeper_open_alerts_silenced").set(holding as f64);
+}
+
 pub(crate) fn step_fired() {
     metrics::counter!("watchkeeper_escalation_steps_fired_total").increment(1);
 }

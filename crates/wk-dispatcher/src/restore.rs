@@ -104,9 +104,12 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         }
         let subjects: Vec<_> = machines.keys().cloned().collect();
         self.store.install(partition, machines);
-        // Pending notifications and publications go out again (same ids); timers re-armed.
+        // Pending notifications and publications go out again (same ids); timers re-armed;
+        // then silences that began or ended while they were elsewhere are applied.
+        let now = self.clock.now();
         for subject in subjects {
-            self.act((partition, subject));
+            self.act((partition, subject.clone()));
+            self.judge((partition, subject), now);
         }
         info!(
             partition,

@@ -139,6 +139,14 @@ impl Store {
         self.timers.len()
     }
 
+    /// Every held machine's key.
+    pub(crate) fn keys(&self) -> Vec<(i32, Subject)> {
+        self.partitions
+            .iter()
+            .flat_map(|(partition, held)| held.keys().map(|subject| (*partition, subject.clone())))
+            .collect()
+    }
+
     pub(crate) fn machines(&self) -> impl Iterator<Item = &Held> {
         self.partitions
             .values()

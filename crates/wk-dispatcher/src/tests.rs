@@ -26,6 +26,8 @@ use crate::dispatcher::{Dispatcher, Parts};
 use crate::executor::{Job, Report};
 use crate::io::{Acknowledgement, Changelog, Input, Notifier, TokioClock};
 
+mod silenced;
+
 const START: Timestamp = Timestamp::from_unix_millis(1_795_000_000_000);
 
 /// The alerts topic: records the test sends, offsets the loop stores.
@@ -228,6 +230,13 @@ struct Harness {
 
 impl Harness {
     fn start(changelog: FakeChangelog) -> Harness {
+        Harness::start_with(changelog, None)
+    }
+
+    fn start_with(
+        changelog: FakeChangelog,
+        silences: Option<tokio::sync::watch::Receiver<Arc<wk_core::silence::SilenceBook>>>,
+    ) -> Harness {
         let (records, records_rx) = mpsc::unbounded_channel();
         let (assignments, assignments_rx) = mpsc::unbounded_channel();
         let (reports, reports_rx) = mpsc::unbounded_channel();
@@ -248,6 +257,10 @@ impl Harness {
             policy(),
         )
         .with_watches(config().watches());
+        let dispatcher = match silences {
+            Some(book) => dispatcher.with_silences(book),
+            None => dispatcher,
+        };
         let shutdown = CancellationToken::new();
         let stopping = shutdown.clone();
         let running = tokio::spawn(async move {

@@ -1,0 +1,77 @@
+//! Silences in the dispatcher: the book every dispatcher reads in full (the silences topic,
+//! followed by a task of the binary), and the one rule for using it: whenever the book
+//! changes, a silence starts or ends, or a partition is restored, every held machine is
+//! judged again — an escalation by `handle_silences`, a watch by its office's maintenance
+//! window. What a machine decides is written and acted on as for any other change.
+
+use std::sync::Arc;
+
+use wk_core::Timestamp;
+use wk_core::escalation::SilenceEffect;
+use wk_core::silence::SilenceBook;
+
+use crate::dispatcher::{Dispatcher, Flow};
+use crate::held::Held;
+use crate::io::{Changelog, Clock, Input, Notifier};
+use crate::metrics;
+use crate::pipeline::Key;
+
+impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
+    /// Follows `book`: the current silences, replaced whenever one is created or expired.
+    pub fn with_silences(mut self, book: tokio::sync::watch::Receiver<Arc<SilenceBook>>) -> Self {
+        self.world.silences = book.borrow().clone();
+        self.silence_wake = self.world.silences.next_change(self.clock.now());
+        self.silences = Some(book);
+        self
+    }
+
+    /// A new book: every machine is judged again under it.
+    pub(crate) fn on_silences(&mut self) -> Flow {
+        if let Some(book) = self.silences.as_mut() {
+            self.world.silences = book.borrow_and_update().clone();
+        }
+        self.judge_all();
+        Flow::Continue
+    }
+
+    /// When the book next changes by itself (a silence starts or ends).
+    pub(crate) fn silence_wake(&self) -> Option<Timestamp> {
+        self.silence_wake
+    }
+
+    /// Judges every held machine at now, and notes when to do it again.
+    pub(crate) fn judge_all(&mut self) {
+        let now = self.clock.now();
+        self.silence_wake = self.world.silences.next_change(now);
+        for key in self.store.keys() {
+            self.judge(key, now);
+        }
+    }
+
+    /// Judges one machine under the book at `now`; acts and writes on a change.
+    pub(crate) fn judge(&mut self, key: Key, now: Timestamp) {
+        let Some(tracked) = self.store.get_mut(&key) else {
+            return;
+        };
+        let changed = match &mut tracked.machine {
+            Held::Escalation(escalation) => {
+                let effect = escalation.handle_silences(
+                    &self.world.silences,
+                    &self.world.policy.directory,
+                    now,
+                );
+                match effect {
+                    SilenceEffect::Held => metrics::silenced_step(),
+                    SilenceEffect::Released => metrics::silence_released(),
+                    SilenceEffect::Updated | SilenceEffect::Unchanged => {}
+                }
+                effect != SilenceEffect::Unchanged
+            }
+            Held::Watch(watch) => self.world.judge_watch(watch, now),
+        };
+        if changed {
+            self.pipeline.changed(key.clone(), None);
+            self.act(key);
+        }
+    }
+}
