@@ -111,6 +111,7 @@ brokers = "{brokers}"
 alerts_topic = "{topic_prefix}.alerts"
 state_topic = "{topic_prefix}.alert-state"
 dead_letter_topic = "{topic_prefix}.dead-letter"
+silences_topic = "{topic_prefix}.silences"
 consumer_group = "{topic_prefix}.dispatcher"
 partitions = {partitions}
 produce_timeout = "{produce_timeout}"

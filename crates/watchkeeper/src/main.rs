@@ -11,6 +11,7 @@ mod offices;
 mod send;
 mod serve;
 mod shutdown;
+mod silences;
 mod telemetry;
 
 use std::io::Read as _;
@@ -79,6 +80,9 @@ enum Command {
     /// Duty officers: the offices' check-in watches (list, pause, resume).
     #[command(subcommand)]
     Offices(offices::OfficesCommand),
+    /// Duty officers: silences and maintenance windows (list, create, preview, expire).
+    #[command(subcommand)]
+    Silences(silences::SilencesCommand),
     /// Duty officers: act on and read alerts (ack, resolve, note, show, list, watch).
     #[command(flatten)]
     Officer(officer::OfficerCommand),
@@ -156,6 +160,9 @@ fn main() -> ExitCode {
         }),
         Command::Offices(command) => runtime().map_or(ExitCode::FAILURE, |rt| {
             rt.block_on(offices::run(cli.connection, command))
+        }),
+        Command::Silences(command) => runtime().map_or(ExitCode::FAILURE, |rt| {
+            rt.block_on(silences::run(cli.connection, command))
         }),
         Command::Officer(command) => runtime().map_or(ExitCode::FAILURE, |rt| {
             rt.block_on(officer::run(cli.connection, command))

@@ -107,6 +107,11 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         }
     }
 
+    // Every silence before any alert is judged; then followed.
+    let Some(silences) = open_silences(&config, &mut tasks, &token).await else {
+        return Ok(());
+    };
+
     if role != Role::Dispatcher {
         let listener = TcpListener::bind(config.api.listen)
             .await
@@ -139,6 +144,13 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             authenticator.clone(),
             offices_view,
             check_ins.clone(),
+        ));
+        let silence_service = std::sync::Arc::new(wk_api::silences::SilenceService::new(
+            &config,
+            authenticator.clone(),
+            producer.clone(),
+            silences.clone(),
+            view.clone(),
         ));
         if let Some(address) = config.api.http_listen {
             let listener = TcpListener::bind(address)
@@ -187,6 +199,7 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
                 service,
                 console,
                 offices,
+                silence_service,
                 max_message_bytes,
                 api_tls,
                 ready,
@@ -206,7 +219,8 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             executor,
         )
         .context("dispatcher")?
-        .with_watches(config.watches());
+        .with_watches(config.watches())
+        .with_silences(silences.clone());
         readiness.push(("dispatcher partitions", dispatcher.readiness()));
         let dispatcher_token = token.clone();
         tasks.spawn(async move { dispatcher.run(dispatcher_token).await.context("dispatcher") });
@@ -246,6 +260,47 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
     }
     info!("watchkeeper stopped");
     failure.map_or(Ok(()), Err)
+}
+
+/// Reads the silences topic to its end (retrying while the broker is away) and spawns the
+/// task that follows it; `None` on shutdown.
+async fn open_silences(
+    config: &Config,
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    token: &CancellationToken,
+) -> Option<tokio::sync::watch::Receiver<std::sync::Arc<wk_core::silence::SilenceBook>>> {
+    let (mut book, feed) = loop {
+        match wk_bus::silences::SilenceFeed::open(&config.kafka, Duration::from_secs(30)).await {
+            Ok(opened) => break opened,
+            Err(error) => warn!(%error, "silences not read yet; retrying"),
+        }
+        tokio::select! {
+            () = token.cancelled() => return None,
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    };
+    info!(silences = book.len(), "silences read");
+    let (sender, receiver) = tokio::sync::watch::channel(std::sync::Arc::new(book.clone()));
+    let token = token.clone();
+    tasks.spawn(async move {
+        loop {
+            let next = tokio::select! {
+                () = token.cancelled() => return Ok(()),
+                next = feed.next() => next,
+            };
+            match next {
+                Ok(silence) => {
+                    book.insert(silence);
+                    sender.send_replace(std::sync::Arc::new(book.clone()));
+                }
+                Err(error) => {
+                    warn!(%error, "silences tail error");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
+    Some(receiver)
 }
 
 async fn probe(

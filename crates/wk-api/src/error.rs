@@ -39,6 +39,8 @@ pub enum ApiError {
     NotWatched(String),
     #[error("{field}: {reason}")]
     BadCheckIn { field: &'static str, reason: String },
+    #[error("invalid silence: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    BadSilence(Vec<wk_core::silence::FieldError>),
     #[error("this token's role may not {action}")]
     WrongRole { action: &'static str },
     #[error("{0:?} is not an alert id")]
@@ -65,7 +67,8 @@ impl ApiError {
             | ApiError::BadAlertId(_)
             | ApiError::BadPageToken(_)
             | ApiError::BadNote { .. }
-            | ApiError::BadCheckIn { .. } => Code::InvalidArgument,
+            | ApiError::BadCheckIn { .. }
+            | ApiError::BadSilence(_) => Code::InvalidArgument,
             ApiError::NotWatched(_) => Code::FailedPrecondition,
             ApiError::Unauthenticated(_) => Code::Unauthenticated,
             ApiError::WrongOffice { .. } | ApiError::WrongRole { .. } => Code::PermissionDenied,
@@ -110,6 +113,10 @@ impl ApiError {
                 vec![("text".into(), format!("must have 1..={max} characters"))]
             }
             ApiError::BadCheckIn { field, reason } => vec![((*field).into(), reason.clone())],
+            ApiError::BadSilence(errors) => errors
+                .iter()
+                .map(|error| (error.field.clone(), error.message.clone()))
+                .collect(),
             _ => Vec::new(),
         }
     }

@@ -14,4 +14,5 @@ pub mod offices;
 mod pages;
 pub mod redact;
 pub mod server;
+pub mod silences;
 pub mod view;

@@ -14,6 +14,11 @@ pub(crate) fn alert_received(office: &str, severity: &str, outcome: &'static str
     .increment(1);
 }
 
+/// A silence `created` or `expired` early.
+pub(crate) fn silence(what: &'static str) {
+    metrics::counter!("watchkeeper_silences_total", "action" => what).increment(1);
+}
+
 /// Alerts refused by the office's rate limit, before validation (so severity unknown).
 pub(crate) fn rate_limited(office: &str, alerts: usize) {
     metrics::counter!(

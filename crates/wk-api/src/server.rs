@@ -13,10 +13,12 @@ use wk_proto::v1 as pb;
 use wk_proto::v1::alert_console_server::AlertConsoleServer;
 use wk_proto::v1::alert_ingest_server::AlertIngestServer;
 use wk_proto::v1::office_watches_server::OfficeWatchesServer;
+use wk_proto::v1::silences_server::SilencesServer;
 
 use crate::console::ConsoleService;
 use crate::ingest::IngestService;
 use crate::offices::{OfficeService, OfficesView};
+use crate::silences::SilenceService;
 use crate::view::StateView;
 
 /// TLS material read from the configured PEM files.
@@ -35,6 +37,7 @@ pub async fn serve(
     service: IngestService,
     console: std::sync::Arc<ConsoleService>,
     offices: std::sync::Arc<OfficeService>,
+    silences: std::sync::Arc<SilenceService>,
     max_message_bytes: usize,
     tls: Option<TlsMaterial>,
     mut ready: tokio::sync::watch::Receiver<bool>,
@@ -56,6 +59,7 @@ pub async fn serve(
                 "watchkeeper.v1.AlertIngest",
                 "watchkeeper.v1.AlertConsole",
                 "watchkeeper.v1.OfficeWatches",
+                "watchkeeper.v1.Silences",
             ] {
                 health_reporter.set_service_status(service, status).await;
             }
@@ -88,11 +92,13 @@ pub async fn serve(
     let console =
         AlertConsoleServer::from_arc(console).max_decoding_message_size(max_message_bytes);
     let offices = OfficeWatchesServer::from_arc(offices);
+    let silences = SilencesServer::from_arc(silences);
     let router = builder
         .add_service(health_service)
         .add_service(ingest)
         .add_service(console)
-        .add_service(offices);
+        .add_service(offices)
+        .add_service(silences);
     let router = match (reflection().build_v1(), reflection().build_v1alpha()) {
         (Ok(v1), Ok(v1alpha)) => router.add_service(v1).add_service(v1alpha),
         (Err(error), _) | (_, Err(error)) => {
