@@ -18,5 +18,6 @@ mod nothing_lost;
 mod officers;
 mod operations;
 mod python_client;
+mod silences;
 mod tls;
 mod tracing;

@@ -12,14 +12,13 @@ use jiff::tz::TimeZone;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 use tracing::{info, warn};
-use wk_bus::codec::alert_from_pb;
 use wk_bus::producer::{ProduceError, Producer};
 use wk_bus::silence_codec::{duration_from_pb, encode_silence, silence_to_pb};
-use wk_core::Timestamp;
 use wk_core::config::Config;
 use wk_core::policy::Directory;
 use wk_core::silence::{Draft, Expiry, Limits, Silence, SilenceBook, WindowDraft, exemption};
-use wk_proto::convert::{timestamp_from_pb, timestamp_to_pb};
+use wk_core::{Alert, Timestamp};
+use wk_proto::convert::{category_from_pb, severity_from_pb, timestamp_from_pb, timestamp_to_pb};
 use wk_proto::v1 as pb;
 use wk_proto::v1::silences_server::Silences;
 
@@ -105,7 +104,7 @@ impl SilenceService {
         let zone = |office: &str| self.zones.get(office).cloned();
         draft
             .validate(id, at, &self.limits, &zone)
-            .map_err(|errors| ApiError::BadSilence(errors))
+            .map_err(ApiError::BadSilence)
     }
 
     /// Creates the silence `draft` asks for, as `by`: durable and in force once this returns.
@@ -149,15 +148,7 @@ impl SilenceService {
             if state.status == pb::AlertStatus::Resolved as i32 {
                 return;
             }
-            let Ok(id) = state.alert_id.parse() else {
-                return;
-            };
-            let first_seen = state
-                .first_seen
-                .as_ref()
-                .and_then(timestamp_from_pb)
-                .unwrap_or(Timestamp::from_unix_millis(0));
-            let Ok(alert) = alert_from_pb(state.alert.clone(), id, first_seen) else {
+            let Some(alert) = matchable(state) else {
                 return;
             };
             let region = self
@@ -286,6 +277,27 @@ impl SilenceService {
         }
         Ok(())
     }
+}
+
+/// What matchers look at, from a state the view holds (it was validated on its way in; this
+/// only reads the fields a matcher can name).
+fn matchable(state: &pb::EscalationState) -> Option<Alert> {
+    let alert = state.alert.as_ref()?;
+    Some(Alert {
+        id: state.alert_id.parse().ok()?,
+        office_id: alert.office_id.clone(),
+        severity: severity_from_pb(alert.severity)?,
+        category: category_from_pb(alert.category)?,
+        title: alert.title.clone(),
+        description: String::new(),
+        country: alert.country.clone(),
+        place: alert.place.clone(),
+        coordinates: None,
+        occurred_at: Timestamp::from_unix_millis(0),
+        staff_affected: 0,
+        dedup_key: None,
+        labels: alert.labels.clone().into_iter().collect(),
+    })
 }
 
 #[derive(Clone, Copy, Debug, Default)]

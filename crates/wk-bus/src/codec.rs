@@ -49,7 +49,7 @@ pub(crate) fn required_time(
 }
 
 /// Decodes and re-validates an alert that was accepted at `accepted_at` under `id`.
-pub fn alert_from_pb(
+pub(crate) fn alert_from_pb(
     alert: Option<pb::Alert>,
     id: AlertId,
     accepted_at: Timestamp,

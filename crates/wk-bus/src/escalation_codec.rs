@@ -450,7 +450,7 @@ pub fn encode_escalation(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
         last_seen: Some(timestamp_to_pb(snapshot.last_seen)),
         input_offset,
         revision: snapshot.revision,
-        silence: snapshot.silence.as_ref().map(silencing_to_pb),
+        silence: snapshot.silence.as_deref().map(silencing_to_pb),
     };
     pb::StateRecord {
         machine: Some(pb::state_record::Machine::Escalation(state)),
@@ -536,7 +536,11 @@ pub fn decode_escalation(state: pb::EscalationState) -> Result<(Snapshot, i64), 
         first_seen,
         last_seen: required_time(state.last_seen.as_ref(), "last_seen")?,
         revision: state.revision,
-        silence: state.silence.map(silencing_from_pb).transpose()?,
+        silence: state
+            .silence
+            .map(silencing_from_pb)
+            .transpose()?
+            .map(Box::new),
     };
     Ok((snapshot, state.input_offset))
 }

@@ -30,6 +30,8 @@ pub struct Query {
     pub area: String,
     /// Free text: matched in title, description, place, office, country and labels.
     pub q: String,
+    /// `yes`: only alerts a silence holds back; `no`: only those it does not.
+    pub silenced: String,
 }
 
 /// The statuses a `status` filter shows.
@@ -56,6 +58,7 @@ pub struct Filter {
     office: Option<String>,
     countries: Option<Vec<String>>,
     words: Vec<String>,
+    silenced: Option<bool>,
 }
 
 impl Filter {
@@ -73,6 +76,11 @@ impl Filter {
             severity: format::parse_severity(&query.sev),
             office: Some(query.office.trim().to_owned()).filter(|o| !o.is_empty()),
             countries,
+            silenced: match query.silenced.as_str() {
+                "yes" => Some(true),
+                "no" => Some(false),
+                _ => None,
+            },
             words: query
                 .q
                 .split_whitespace()
@@ -108,8 +116,20 @@ impl Filter {
                     .iter()
                     .any(|c| c.eq_ignore_ascii_case(&alert.country))
             })
+            && self
+                .silenced
+                .is_none_or(|wanted| is_silenced(state) == wanted)
             && self.text_matches(alert)
     }
+}
+
+/// Whether a silence holds the alert back now.
+pub fn is_silenced(state: &pb::EscalationState) -> bool {
+    state.status != pb::AlertStatus::Resolved as i32
+        && state
+            .silence
+            .as_ref()
+            .is_some_and(|silence| silence.exempt.is_empty())
 }
 
 /// Whether `principal` may see `state` at all: an office only its own alerts.

@@ -117,6 +117,7 @@ pub(crate) fn query_string(query: &board::Query) -> String {
         ("office", &query.office),
         ("area", &query.area),
         ("q", &query.q),
+        ("silenced", &query.silenced),
     ] {
         if !value.is_empty() {
             out.append_pair(key, value);
@@ -196,8 +197,34 @@ async fn board_page(
         shown: selection.rows.len(),
         total: selection.total,
         rows: selection.rows,
+        reminders: reminders(&state, principal),
     };
     render(StatusCode::OK, &page)
+}
+
+/// What the board reminds duty officers of: forgotten silences hide real pages.
+fn reminders(
+    state: &WebState,
+    principal: &crate::session::Principal,
+) -> Vec<(&'static str, crate::silences::SilenceRow)> {
+    let Some(silences) = state.silences.as_ref().filter(|_| principal.may_act()) else {
+        return Vec::new();
+    };
+    let reminders = silences.reminders();
+    let zone = &principal.time_zone;
+    let ending = reminders.ending.iter().map(|view| {
+        (
+            "Silence ending within the hour",
+            crate::silences::row(view, zone),
+        )
+    });
+    let idle = reminders.idle.iter().map(|view| {
+        (
+            "Silence that matched nothing for 24 h",
+            crate::silences::row(view, zone),
+        )
+    });
+    ending.chain(idle).collect()
 }
 
 /// The board's rows and tiles as JSON, for a page that missed too many changes to replay.
@@ -270,6 +297,17 @@ async fn alert_page(
 
 pub(crate) fn action_error(error: &ApiError) -> (StatusCode, String) {
     match error {
+        ApiError::NotFound(what) if what.starts_with("silence") => {
+            (StatusCode::NOT_FOUND, "No such silence.".to_owned())
+        }
+        ApiError::BadSilence(errors) => (
+            StatusCode::BAD_REQUEST,
+            errors
+                .iter()
+                .map(|error| format!("{}: {}", error.field, error.message))
+                .collect::<Vec<_>>()
+                .join(" · "),
+        ),
         ApiError::NotFound(_) | ApiError::BadAlertId(_) => {
             (StatusCode::NOT_FOUND, "No such alert.".to_owned())
         }

@@ -16,6 +16,7 @@ mod offices;
 pub mod password;
 pub mod session;
 mod signin;
+mod silences;
 pub mod throttle;
 pub mod users;
 pub mod views;
@@ -57,6 +58,8 @@ pub struct WebState {
     pub public_origin: Option<String>,
     /// The offices' check-in watches, when the api serves them.
     pub offices: Option<Arc<wk_api::offices::OfficeService>>,
+    /// Silences and maintenance windows, when the api serves them.
+    pub silences: Option<Arc<wk_api::silences::SilenceService>>,
 }
 
 impl WebState {
@@ -98,7 +101,14 @@ impl WebState {
                 .as_ref()
                 .map(|links| links.base_url.origin().ascii_serialization()),
             offices: None,
+            silences: None,
         }
+    }
+
+    /// Serves the silences page (and the board's reminders) from `silences`.
+    pub fn with_silences(mut self, silences: Arc<wk_api::silences::SilenceService>) -> WebState {
+        self.silences = Some(silences);
+        self
     }
 
     /// Serves the offices page from `offices`.
@@ -120,6 +130,7 @@ impl WebState {
 pub fn router(state: Arc<WebState>) -> Router {
     handlers::routes()
         .merge(offices::routes())
+        .merge(silences::routes())
         .with_state(state)
 }
 

@@ -23,11 +23,14 @@ pub struct Chrome {
 pub struct UserLine {
     pub name: String,
     pub role: &'static str,
+    /// Whether they may act (and so see the silences page).
+    pub may_act: bool,
 }
 
 impl UserLine {
     pub fn of(principal: &Principal) -> UserLine {
         UserLine {
+            may_act: principal.may_act(),
             name: principal.name.clone(),
             role: match principal.role {
                 Role::Admin => "admin",
@@ -78,6 +81,9 @@ pub struct Row {
     pub alarming: bool,
     /// Whether the row offers selection (duty officers only).
     pub actions: bool,
+    /// "silenced by X until T: comment", or that a silence matched an alert never silenced.
+    pub silence: Option<String>,
+    pub silenced: bool,
 }
 
 /// Region names by country code, for showing where an alert is.
@@ -88,6 +94,28 @@ fn by_line(state: &pb::EscalationState) -> Option<String> {
         .then_some(state.status_by.as_ref())
         .flatten()
         .map(|by| format!("{} ({})", by.actor, by.channel))
+}
+
+/// The board's and the alert page's words for the silence matching an open alert.
+pub fn silence_line(state: &pb::EscalationState, zone: &jiff::tz::TimeZone) -> Option<String> {
+    if state.status == pb::AlertStatus::Resolved as i32 {
+        return None;
+    }
+    let silence = state.silence.as_ref()?;
+    if let Some(exemption) = wk_core::silence::Exemption::parse(&silence.exempt) {
+        return Some(format!(
+            "not silenced: silence {} matched, but {}",
+            format::short_id(&silence.silence),
+            exemption.reason()
+        ));
+    }
+    let until = format::when_of(silence.until.as_ref(), zone)
+        .map(|until| format!("{} · {}", until.local, until.utc))
+        .unwrap_or_default();
+    Some(format!(
+        "silenced by {} until {until}: {}",
+        silence.by, silence.comment
+    ))
 }
 
 impl Row {
@@ -122,6 +150,8 @@ impl Row {
             by: by_line(state),
             alarming: board::alarming(state),
             actions: principal.may_act(),
+            silence: silence_line(state, zone),
+            silenced: board::is_silenced(state),
         }
     }
 }
@@ -155,6 +185,8 @@ pub struct BoardPage {
     pub rows: Vec<Row>,
     pub shown: usize,
     pub total: usize,
+    /// Silences ending within the hour, and silences that matched nothing for a day.
+    pub(crate) reminders: Vec<(&'static str, crate::silences::SilenceRow)>,
 }
 
 pub const STATUSES: [(&str, &str); 5] = [

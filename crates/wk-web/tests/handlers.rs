@@ -34,6 +34,7 @@ struct App {
     router: Router,
     view: StateView,
     offices: wk_api::offices::OfficesView,
+    silences: tokio::sync::watch::Sender<Arc<wk_core::silence::SilenceBook>>,
     _cluster: MockCluster<'static, DefaultProducerContext>,
 }
 
@@ -98,6 +99,9 @@ console = "manila"
 
 fn app_with(free_attempts: u32) -> App {
     let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster
+        .create_topic("watchkeeper.silences", 1, 1)
+        .expect("silences topic");
     let config = config(&cluster.bootstrap_servers(), free_attempts);
     let view = StateView::default();
     let producer = Producer::new(&config.kafka).expect("producer");
@@ -110,6 +114,14 @@ fn app_with(free_attempts: u32) -> App {
         config.kafka.produce_timeout,
     ));
     let offices = wk_api::offices::OfficesView::new(&config.offices);
+    let (silences, book) = tokio::sync::watch::channel(Arc::default());
+    let silence_service = Arc::new(wk_api::silences::SilenceService::new(
+        &config,
+        authenticator.clone(),
+        producer.clone(),
+        book,
+        view.clone(),
+    ));
     let check_ins = Arc::new(wk_api::checkin::CheckIns::new(
         authenticator.clone(),
         producer,
@@ -118,9 +130,13 @@ fn app_with(free_attempts: u32) -> App {
         &config.offices,
     ));
     let web = Arc::new(
-        wk_web::WebState::new(&config, console.clone(), view.clone()).with_offices(Arc::new(
-            wk_api::offices::OfficeService::new(authenticator, offices.clone(), check_ins),
-        )),
+        wk_web::WebState::new(&config, console.clone(), view.clone())
+            .with_offices(Arc::new(wk_api::offices::OfficeService::new(
+                authenticator,
+                offices.clone(),
+                check_ins,
+            )))
+            .with_silences(silence_service),
     );
     let http = wk_api::http::HttpState {
         console,
@@ -131,6 +147,7 @@ fn app_with(free_attempts: u32) -> App {
         router: wk_web::app(http, web),
         view,
         offices,
+        silences,
         _cluster: cluster,
     }
 }
@@ -893,4 +910,171 @@ async fn the_offices_page_shows_the_watches_live_and_officers_pause_them_on_the_
         page.body
     );
     assert!(!page.body.contains("ss-juba"));
+}
+
+/// Follows the (mock) silences topic into the app's book, as the binary's follower does.
+fn follow_silences(
+    app: &App,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    use rdkafka::message::Message as _;
+    let servers = app._cluster.bootstrap_servers();
+    let sender = app.silences.clone();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", servers)
+            .set("group.id", "silences-follower")
+            .set("auto.offset.reset", "earliest")
+            .set("topic.metadata.refresh.interval.ms", "200")
+            .create()
+            .expect("consumer");
+        let mut partitions = rdkafka::TopicPartitionList::new();
+        partitions
+            .add_partition_offset("watchkeeper.silences", 0, rdkafka::Offset::Beginning)
+            .expect("partition");
+        consumer.assign(&partitions).expect("assign");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut book = wk_core::silence::SilenceBook::default();
+        while std::time::Instant::now() < deadline
+            && !stop.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) else {
+                continue;
+            };
+            let silence =
+                wk_bus::silence_codec::decode_silence(message.payload().unwrap_or_default())
+                    .expect("a silence record");
+            book.insert(silence);
+            sender.send_replace(Arc::new(book.clone()));
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn officers_create_preview_and_expire_silences_and_the_board_marks_what_they_hold() {
+    let app = app();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let follower = follow_silences(&app, stop.clone());
+    let (cookie, csrf) = sign_in(&app, "maria.santos", OFFICER_PASSWORD).await;
+    let held = app.observe(
+        "ng-maiduguri",
+        "gen",
+        "Generator test",
+        pb::Severity::Warning,
+    );
+    let emergency = app.observe("ng-maiduguri", "gate", "Armed men", pb::Severity::Emergency);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("matchers", "office=\"ng-maiduguri\""),
+        ("duration", "2h"),
+        ("comment", "generator <test>"),
+    ];
+    // A preview names what it would match, and what it may not silence.
+    let preview = send(
+        &app,
+        post("/console/silences/preview", &cookie, Some(ORIGIN), &form),
+    )
+    .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert!(
+        preview.body.contains(&format!("alerts/{held}")),
+        "{}",
+        preview.body
+    );
+    assert!(
+        preview
+            .body
+            .contains("not silenced: emergency alerts are never silenced"),
+        "{}",
+        preview.body
+    );
+    // Bad matchers are refused with the field named; a POST without the token is refused.
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("matchers", "severity=~\"(\""),
+        ("duration", "2h"),
+        ("comment", "x"),
+    ];
+    let refused = send(&app, post("/console/silences", &cookie, Some(ORIGIN), &bad)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("matchers[0]"), "{}", refused.body);
+    let forged = send(
+        &app,
+        post("/console/silences", &cookie, Some(ORIGIN), &form[1..]),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // Created: durable on the topic, listed (escaped) with who and why.
+    let created = send(
+        &app,
+        post("/console/silences", &cookie, Some(ORIGIN), &form),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let page = send(&app, get("/console/silences", Some(&cookie))).await;
+    assert!(
+        page.body.contains("generator &#60;test&#62;"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("maria.santos"));
+    let book = app.silences.borrow().clone();
+    let silence = book.iter().next().expect("the silence").clone();
+    assert_eq!(silence.created_by, "maria.santos");
+    // The dispatcher marks the alert it holds; the board shows the badge and filters by it.
+    let mut state = app.view.get(held.parse().unwrap()).unwrap();
+    state.silence = Some(pb::Silencing {
+        silence: silence.id.clone(),
+        by: "maria.santos".into(),
+        until: Some(prost_types::Timestamp {
+            seconds: 1_790_007_200,
+            nanos: 0,
+        }),
+        comment: "generator <test>".into(),
+        exempt: String::new(),
+    });
+    app.view.observe(held.parse().unwrap(), state);
+    let board = send(&app, get("/console/?silenced=yes", Some(&cookie))).await;
+    assert!(
+        board.body.contains("silenced by maria.santos until"),
+        "{}",
+        board.body
+    );
+    assert!(board.body.contains(&format!("alert-{held}")));
+    assert!(
+        !board.body.contains(&format!("alert-{emergency}")),
+        "filtered out"
+    );
+    let board = send(&app, get("/console/?silenced=no", Some(&cookie))).await;
+    assert!(!board.body.contains(&format!("alert-{held}")));
+    // Expired early: the end is now, nothing deleted.
+    let expire = send(
+        &app,
+        post(
+            &format!("/console/silences/{}/expire", silence.id),
+            &cookie,
+            Some(ORIGIN),
+            &[("csrf", csrf.as_str())],
+        ),
+    )
+    .await;
+    assert_eq!(expire.status, StatusCode::SEE_OTHER, "{}", expire.body);
+    let book = app.silences.borrow().clone();
+    let expired = book.get(&silence.id).expect("still there");
+    assert_eq!(
+        expired.expired.as_ref().map(|e| e.by.as_str()),
+        Some("maria.santos")
+    );
+    let page = send(&app, get("/console/silences", Some(&cookie))).await;
+    assert!(
+        page.body.contains("expired early by maria.santos"),
+        "{}",
+        page.body
+    );
+    // The follower's consumer goes before the mock cluster does.
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    follower.await.expect("follower");
+    drop(app);
 }

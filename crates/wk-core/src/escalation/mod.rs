@@ -65,8 +65,9 @@ pub struct Snapshot {
     /// Updates by the office so far (severity raised, title or description changed).
     pub revision: u32,
     /// The silence that matches it, while one does: it holds the escalation back unless the
-    /// alert is of a class never silenced (then it is only shown).
-    pub silence: Option<Silencing>,
+    /// alert is of a class never silenced (then it is only shown). Boxed: most alerts have
+    /// none, and a dispatcher holds many.
+    pub silence: Option<Box<Silencing>>,
 }
 
 impl Escalation {

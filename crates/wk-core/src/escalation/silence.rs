@@ -27,12 +27,12 @@ pub enum SilenceEffect {
 impl Escalation {
     /// The silence that matches it now, if any (holding it back, or only shown).
     pub fn silencing(&self) -> Option<&Silencing> {
-        self.state.silence.as_ref()
+        self.state.silence.as_deref()
     }
 
     /// Whether a silence holds its escalation back.
     pub fn is_held(&self) -> bool {
-        self.state.silence.as_ref().is_some_and(Silencing::holds)
+        self.state.silence.as_deref().is_some_and(Silencing::holds)
     }
 
     /// The silences changed, or one started or ended (the dispatcher calls this at each such
@@ -48,7 +48,7 @@ impl Escalation {
             return SilenceEffect::Unchanged;
         }
         let verdict = silences.verdict(&self.state.alert, directory, now);
-        let previous = self.state.silence.take();
+        let previous = self.state.silence.take().map(|previous| *previous);
         match (previous, verdict) {
             (None, None) => SilenceEffect::Unchanged,
             (Some(previous), Some(verdict))
@@ -59,7 +59,7 @@ impl Escalation {
                 } else {
                     SilenceEffect::Updated
                 };
-                self.state.silence = Some(verdict);
+                self.state.silence = Some(Box::new(verdict));
                 effect
             }
             (previous, Some(verdict)) => {
@@ -75,7 +75,7 @@ impl Escalation {
                                 comment: verdict.comment.clone(),
                             },
                         );
-                        self.state.silence = Some(verdict);
+                        self.state.silence = Some(Box::new(verdict));
                         if was_held {
                             // From one silence to another: still held, nothing restarts.
                             return SilenceEffect::Updated;
@@ -95,7 +95,7 @@ impl Escalation {
                                 exemption,
                             },
                         );
-                        self.state.silence = Some(verdict);
+                        self.state.silence = Some(Box::new(verdict));
                         match previous {
                             Some(previous) if was_held => {
                                 self.release(&previous, silences, directory, now)

@@ -290,11 +290,11 @@ impl WindowDraft {
 /// "24h", "90 days", "45m" for messages.
 fn words(duration: Duration) -> String {
     let seconds = duration.as_secs();
-    if seconds >= 2 * 24 * 3600 && seconds % (24 * 3600) == 0 {
+    if seconds >= 2 * 24 * 3600 && seconds.is_multiple_of(24 * 3600) {
         format!("{} days", seconds / (24 * 3600))
-    } else if seconds >= 3600 && seconds % 3600 == 0 {
+    } else if seconds >= 3600 && seconds.is_multiple_of(3600) {
         format!("{}h", seconds / 3600)
-    } else if seconds >= 60 && seconds % 60 == 0 {
+    } else if seconds >= 60 && seconds.is_multiple_of(60) {
         format!("{}m", seconds / 60)
     } else {
         format!("{seconds}s")

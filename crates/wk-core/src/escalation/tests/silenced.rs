@@ -71,7 +71,7 @@ fn trace_with(alert: Alert, script: &str) -> Vec<String> {
             ("timeout", Some(e)) => e.handle_timeout(&policy.directory, now),
             ("ack", Some(e)) => drop(e.handle_ack(by.clone(), None, &policy.directory, now)),
             ("resolve", Some(e)) => {
-                drop(e.handle_resolve(by.clone(), None, &policy.directory, now))
+                e.handle_resolve(by.clone(), None, &policy.directory, now);
             }
             ("worse", Some(e)) => {
                 let worse = Alert {
@@ -363,7 +363,9 @@ proptest! {
                 Input::Judge => {}
                 Input::Timeout => escalation.handle_timeout(&policy.directory, now),
                 Input::Ack => drop(escalation.handle_ack(by.clone(), None, &policy.directory, now)),
-                Input::Resolve => drop(escalation.handle_resolve(by.clone(), None, &policy.directory, now)),
+                Input::Resolve => {
+                    escalation.handle_resolve(by.clone(), None, &policy.directory, now);
+                }
                 Input::Worse => {
                     let worse = Alert { severity: Severity::Emergency, ..alert() };
                     escalation.handle_trigger_under(worse, &policy, &book, now);
