@@ -59,6 +59,8 @@ impl Input for FakeInput {
 #[derive(Default)]
 struct Log {
     writes: Vec<(i32, String)>,
+    /// The last state written under each key.
+    last: HashMap<String, Vec<u8>>,
     /// Records published on the alerts topic (a watch's silence alert), by key.
     published: Vec<(String, Vec<u8>)>,
     held: Vec<oneshot::Sender<Result<(), ProduceError>>>,
@@ -97,10 +99,11 @@ impl Changelog for FakeChangelog {
         &self,
         partition: i32,
         key: &str,
-        _payload: &[u8],
+        payload: &[u8],
     ) -> Result<Acknowledgement, ProduceError> {
         let mut log = self.0.lock().unwrap();
         log.writes.push((partition, key.to_owned()));
+        log.last.insert(key.to_owned(), payload.to_vec());
         let (sender, receiver) = oneshot::channel();
         if log.hold {
             log.held.push(sender);

@@ -93,3 +93,49 @@ async fn a_silence_that_arrives_mid_chain_stops_it_and_its_early_expiry_restarts
     );
     harness.stop().await;
 }
+
+fn watch_state(changelog: &FakeChangelog) -> wk_core::watch::Snapshot {
+    let log = changelog.0.lock().unwrap();
+    let payload = log
+        .last
+        .get("office:ng-maiduguri")
+        .expect("a watch written");
+    match wk_bus::state_codec::decode_state(payload).expect("decodes") {
+        (wk_bus::state_codec::State::OfficeWatch(snapshot), _) => snapshot,
+        (other, _) => panic!("not a watch: {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_maintenance_window_pauses_the_office_watch_and_nothing_is_raised_until_it_ends() {
+    let (books, receiver) = tokio::sync::watch::channel(book(&[]));
+    let changelog = FakeChangelog::default();
+    let harness = Harness::start_with(changelog.clone(), Some(receiver));
+    harness.assign(&[0]);
+    harness.send(check_in(0, 1, START));
+    wait(Duration::from_millis(50)).await;
+    // A window over the office from 30 min to 3 h: the hourly check-in is not missed.
+    let mut window = silence(minutes(180));
+    window.id = "w-1".into();
+    window.starts_at = minutes(30);
+    window.window = Some(wk_core::silence::Window {
+        scope: wk_core::silence::Scope::Office("ng-maiduguri".into()),
+        recurrence: None,
+    });
+    books.send_replace(book(&[window]));
+    wait(Duration::from_secs(31 * 60)).await;
+    let state = watch_state(&changelog);
+    assert_eq!(state.status, wk_core::watch::Status::Paused);
+    assert_eq!(state.pause.as_ref().unwrap().by.channel, "maintenance");
+    wait(Duration::from_secs(120 * 60)).await;
+    assert!(
+        published(&changelog).is_empty(),
+        "no silence alert during the window"
+    );
+    // The window ends at 3 h: watched again, a full hour from then.
+    wait(Duration::from_secs(30 * 60)).await;
+    let state = watch_state(&changelog);
+    assert_eq!(state.status, wk_core::watch::Status::Up);
+    assert_eq!(state.due, Some(minutes(240)));
+    harness.stop().await;
+}
