@@ -202,6 +202,32 @@ try {
   await manila.locator(`tr[data-office="${watched}"].watch-paused`, { hasText: 'VSAT maintenance' })
     .waitFor({ timeout: 15000 });
 
+  step('a duty officer previews and creates a silence; the held alert is badged live; expiring it pages it');
+  await manila.goto(`${CONSOLE}silences`);
+  await manila.fill('#matchers', `office="${OFFICE}"\nseverity="warning"`);
+  await manila.fill('#duration', '1h');
+  await manila.fill('#comment', `generator test ${RUN}`);
+  await Promise.all([manila.waitForURL(`${CONSOLE}silences/preview`), manila.click('#preview-silence')]);
+  await manila.locator('#preview-title').waitFor({ timeout: 10000 });
+  check((await manila.inputValue('#comment')) === `generator test ${RUN}`, 'the form is kept through a preview');
+  await noSeriousViolations(manila, 'silences_page');
+  await Promise.all([manila.waitForURL(`${CONSOLE}silences`), manila.click('#create-silence')]);
+  const silenceRow = manila.locator('tr.silence-active', { hasText: `generator test ${RUN}` });
+  await silenceRow.waitFor({ timeout: 10000 });
+  await manila.screenshot({ path: join(SHOTS, 'silences.png'), fullPage: true });
+  await manila.goto(CONSOLE);
+  await manila.locator('#live-state.ok').waitFor({ timeout: 10000 });
+  const quiet = send(['--severity', 'warning', '--title', `Generator test ${RUN}`, '--dedup-key', `gen-${RUN}`]);
+  await manila.locator(`#alert-${quiet} .silence-badge`, { hasText: 'silenced by' }).waitFor({ timeout: 15000 });
+  await manila.goto(`${CONSOLE}silences`);
+  await Promise.all([
+    manila.waitForURL(`${CONSOLE}silences`),
+    manila.locator('tr.silence-active', { hasText: `generator test ${RUN}` }).locator('form button').click(),
+  ]);
+  await manila.locator('tr.silence-expired', { hasText: `generator test ${RUN}` }).waitFor({ timeout: 10000 });
+  await manila.goto(`${CONSOLE}alerts/${quiet}`);
+  await manila.locator('text=Silence ended').first().waitFor({ timeout: 15000 });
+
   step('on a phone the board is one card per alert');
   await manila.setViewportSize({ width: 390, height: 844 });
   await manila.goto(CONSOLE);
