@@ -1,5 +1,5 @@
-//! What the dispatcher and the api read from Kafka: alerts-topic facts and state-changelog
-//! records of every kind. Any bytes must decode or be refused without a panic (a bad record
+//! What the dispatcher and the api read from Kafka: alerts-topic facts, state-changelog
+//! records of every kind and silences. Any bytes must decode or be refused without a panic (a bad record
 //! is dead-lettered, never a crash loop), and a state that decodes must re-encode to one that
 //! decodes to the same state.
 #![no_main]
@@ -7,11 +7,16 @@
 use libfuzzer_sys::fuzz_target;
 use wk_bus::codec::decode_event;
 use wk_bus::escalation_codec::encode_escalation;
+use wk_bus::silence_codec::{decode_silence, encode_silence};
 use wk_bus::state_codec::{State, decode_state};
 use wk_bus::watch_codec::encode_watch;
 
 fuzz_target!(|data: &[u8]| {
     let _ = decode_event(data);
+    if let Ok(silence) = decode_silence(data) {
+        let again = decode_silence(&encode_silence(&silence)).expect("a re-encoded silence decodes");
+        assert_eq!(again, silence);
+    }
     if let Ok((state, offset)) = decode_state(data) {
         let encoded = match &state {
             State::Escalation(snapshot) => encode_escalation(snapshot, offset),

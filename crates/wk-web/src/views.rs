@@ -243,6 +243,8 @@ pub struct Detail {
     pub route: String,
     pub chain: String,
     pub occurrences: u32,
+    /// The silence holding it back (or matching it without effect), while open.
+    pub silence: Option<String>,
     pub notifications: Vec<NotificationLine>,
     pub timeline: Vec<format::Entry>,
 }
@@ -291,6 +293,7 @@ impl Detail {
             route: state.route.clone(),
             chain: state.chain.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
             occurrences: state.occurrences.max(1),
+            silence: silence_line(state, zone),
             notifications: state
                 .notifications
                 .iter()
