@@ -425,3 +425,7 @@ impl Silences for SilenceService {
         answer(result)
     }
 }
+
+#[cfg(test)]
+#[path = "silences_tests.rs"]
+mod tests;
