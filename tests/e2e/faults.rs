@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tonic::Code;
 use wk_e2e::app::{
     MANILA_DUTY, OFFICE, OFFICER_TOKEN, OTHER_OFFICE, OTHER_TOKEN, PANAMA_DUTY, RSO, Settings,
-    TOKEN, Watchkeeper, alert, authorized, chain_policy, config_text,
+    TOKEN, Watchkeeper, alert, authorized, chain_policy,
 };
 use wk_e2e::broker::Broker;
 use wk_e2e::console::Console;
@@ -348,21 +348,7 @@ async fn nothing_accepted_is_lost_under_faults() {
             ),
         ]
     };
-    let _api = Watchkeeper::start_role(
-        &config_text(&settings),
-        api_port,
-        Some("api"),
-        api_port,
-        env(),
-    );
-    settings.telemetry_port = wk_e2e::free_port();
-    let mut dispatcher = Watchkeeper::start_role(
-        &config_text(&settings),
-        api_port,
-        Some("dispatcher"),
-        settings.telemetry_port,
-        env(),
-    );
+    let (_api, mut dispatcher) = Watchkeeper::start_split(&mut settings, env);
 
     let accepted: Accepted = Arc::default();
     let load = tokio::spawn(load(

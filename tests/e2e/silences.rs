@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use wk_e2e::app::{
     MANILA_DUTY, OFFICE, OFFICER_TOKEN, Settings, Stack, TOKEN, Watchkeeper, alert, authorized,
-    binary, config_text,
+    binary,
 };
 use wk_e2e::broker::Broker;
 use wk_e2e::console::Console;
@@ -241,22 +241,7 @@ async fn a_silence_made_through_one_api_holds_in_another_dispatcher_and_survives
         produce_timeout: "3s",
         topic_prefix: wk_e2e::unique_name("silences"),
     };
-    let api_port = settings.api_port;
-    let api = Watchkeeper::start_role(
-        &config_text(&settings),
-        api_port,
-        Some("api"),
-        api_port,
-        Vec::new(),
-    );
-    settings.telemetry_port = wk_e2e::free_port();
-    let mut dispatcher = Watchkeeper::start_role(
-        &config_text(&settings),
-        api_port,
-        Some("dispatcher"),
-        settings.telemetry_port,
-        Vec::new(),
-    );
+    let (api, mut dispatcher) = Watchkeeper::start_split(&mut settings, Vec::new);
     let endpoint = api.endpoint();
     let mut silences = SilencesClient::connect(endpoint.clone())
         .await

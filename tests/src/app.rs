@@ -255,6 +255,31 @@ impl Watchkeeper {
         watchkeeper
     }
 
+    /// One deployment as two processes: `--role api` on `settings.api_port`, then `--role
+    /// dispatcher` (waited for on a telemetry port of its own), each with `env`.
+    pub fn start_split(
+        settings: &mut Settings,
+        env: impl Fn() -> Vec<(String, String)>,
+    ) -> (Watchkeeper, Watchkeeper) {
+        let api_port = settings.api_port;
+        let api = Watchkeeper::start_role(
+            &config_text(settings),
+            api_port,
+            Some("api"),
+            api_port,
+            env(),
+        );
+        settings.telemetry_port = crate::free_port();
+        let dispatcher = Watchkeeper::start_role(
+            &config_text(settings),
+            api_port,
+            Some("dispatcher"),
+            settings.telemetry_port,
+            env(),
+        );
+        (api, dispatcher)
+    }
+
     /// Kills the process with SIGKILL, as a crash would, and waits for it to be gone.
     pub fn kill9(&mut self) {
         self.service.kill();

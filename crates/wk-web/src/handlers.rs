@@ -295,6 +295,23 @@ async fn alert_page(
     render(StatusCode::OK, &page)
 }
 
+/// After a form's action: on to `to` when it was recorded, or a page saying why not.
+pub(crate) fn done_or_refused<T>(
+    result: Result<T, ApiError>,
+    headers: &HeaderMap,
+    root: &'static str,
+    to: &str,
+    heading: &str,
+) -> Response {
+    match result {
+        Ok(_) => see_other(to),
+        Err(error) => {
+            let (status, text) = action_error(&error);
+            refuse(headers, status, root, heading, &text)
+        }
+    }
+}
+
 pub(crate) fn action_error(error: &ApiError) -> (StatusCode, String) {
     match error {
         ApiError::NotFound(what) if what.starts_with("silence") => {

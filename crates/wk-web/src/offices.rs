@@ -23,7 +23,7 @@ use wk_proto::v1 as pb;
 use crate::WebState;
 use crate::format::{When, when_of};
 use crate::guard::{Fields, check_officer_post, field, refuse, session_live, signed_in};
-use crate::handlers::{action_error, chrome, render, see_other};
+use crate::handlers::{chrome, done_or_refused, render, see_other};
 use crate::session::Principal;
 use crate::views::Chrome;
 
@@ -255,11 +255,5 @@ async fn act(
         "resume" => offices.resume(&id, by).await,
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    match result {
-        Ok(_) => see_other("../../offices"),
-        Err(error) => {
-            let (status, text) = action_error(&error);
-            refuse(&headers, status, "../../", "Not recorded", &text)
-        }
-    }
+    done_or_refused(result, &headers, "../../", "../../offices", "Not recorded")
 }

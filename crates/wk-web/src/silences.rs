@@ -19,7 +19,7 @@ use wk_proto::v1 as pb;
 use crate::WebState;
 use crate::format::{When, short_id, when_of};
 use crate::guard::{Fields, check_officer_post, field, refuse, signed_in};
-use crate::handlers::{action_error, chrome, render, see_other};
+use crate::handlers::{action_error, chrome, done_or_refused, render, see_other};
 use crate::views::Chrome;
 
 pub(crate) fn routes() -> Router<Arc<WebState>> {
@@ -143,6 +143,28 @@ fn draft(fields: &Fields) -> Result<Draft, String> {
     })
 }
 
+/// A duty officer's POST with its CSRF token and origin checked, and the silences service;
+/// or the answer refusing it.
+fn officer_post<'a>(
+    state: &'a WebState,
+    headers: &HeaderMap,
+    fields: &Fields,
+    root: &'static str,
+) -> Result<
+    (
+        crate::guard::Signed,
+        &'a Arc<wk_api::silences::SilenceService>,
+    ),
+    Box<Response>,
+> {
+    let signed = check_officer_post(state, headers, fields, root)?;
+    let silences = state
+        .silences
+        .as_ref()
+        .ok_or_else(|| Box::new(StatusCode::NOT_FOUND.into_response()))?;
+    Ok((signed, silences))
+}
+
 fn listing(state: &WebState, zone: &TimeZone) -> Vec<SilenceRow> {
     state.silences.as_ref().map_or_else(Vec::new, |silences| {
         silences
@@ -177,12 +199,9 @@ async fn preview(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Response {
-    let signed = match check_officer_post(&state, &headers, &fields, "../") {
-        Ok(signed) => signed,
+    let (signed, silences) = match officer_post(&state, &headers, &fields, "../") {
+        Ok(allowed) => allowed,
         Err(response) => return *response,
-    };
-    let Some(silences) = state.silences.as_ref() else {
-        return StatusCode::NOT_FOUND.into_response();
     };
     let by = signed.principal().id.clone();
     let matches = draft(&fields)
@@ -225,24 +244,16 @@ async fn create(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Response {
-    let signed = match check_officer_post(&state, &headers, &fields, "") {
-        Ok(signed) => signed,
+    let (signed, silences) = match officer_post(&state, &headers, &fields, "") {
+        Ok(allowed) => allowed,
         Err(response) => return *response,
-    };
-    let Some(silences) = state.silences.as_ref() else {
-        return StatusCode::NOT_FOUND.into_response();
     };
     let draft = match draft(&fields) {
         Ok(draft) => draft,
         Err(text) => return refuse(&headers, StatusCode::BAD_REQUEST, "", "Not created", &text),
     };
-    match silences.create(draft, &signed.principal().id).await {
-        Ok(_) => see_other("silences"),
-        Err(error) => {
-            let (status, text) = action_error(&error);
-            refuse(&headers, status, "", "Not created", &text)
-        }
-    }
+    let created = silences.create(draft, &signed.principal().id).await;
+    done_or_refused(created, &headers, "", "silences", "Not created")
 }
 
 async fn expire(
@@ -251,18 +262,10 @@ async fn expire(
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Response {
-    let signed = match check_officer_post(&state, &headers, &fields, "../../") {
-        Ok(signed) => signed,
+    let (signed, silences) = match officer_post(&state, &headers, &fields, "../../") {
+        Ok(allowed) => allowed,
         Err(response) => return *response,
     };
-    let Some(silences) = state.silences.as_ref() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    match silences.expire(&id, &signed.principal().id).await {
-        Ok(_) => see_other("../../silences"),
-        Err(error) => {
-            let (status, text) = action_error(&error);
-            refuse(&headers, status, "../../", "Not expired", &text)
-        }
-    }
+    let expired = silences.expire(&id, &signed.principal().id).await;
+    done_or_refused(expired, &headers, "../../", "../../silences", "Not expired")
 }
