@@ -280,6 +280,9 @@ async fn open_silences(
             () = tokio::time::sleep(Duration::from_secs(2)) => {}
         }
     };
+    book.prune(wk_core::Timestamp::from_system_time(
+        std::time::SystemTime::now(),
+    ));
     info!(silences = book.len(), "silences read");
     let (sender, receiver) = tokio::sync::watch::channel(std::sync::Arc::new(book.clone()));
     let token = token.clone();
@@ -292,6 +295,9 @@ async fn open_silences(
             match next {
                 Ok(silence) => {
                     book.insert(silence);
+                    book.prune(wk_core::Timestamp::from_system_time(
+                        std::time::SystemTime::now(),
+                    ));
                     sender.send_replace(std::sync::Arc::new(book.clone()));
                 }
                 Err(error) => {

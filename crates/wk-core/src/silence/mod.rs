@@ -311,16 +311,35 @@ impl Silencing {
     }
 }
 
-/// Every silence a process knows, by id.
+/// Every silence a process knows, by id, and the ones not yet ended: nothing is deleted, so
+/// the ended ones pile up over the years, and judging 100,000 alerts must not look at them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SilenceBook {
     silences: BTreeMap<String, Silence>,
+    /// Ids of the silences that had not ended at the last `prune` (or since inserted).
+    open: std::collections::BTreeSet<String>,
 }
 
 impl SilenceBook {
     /// Adds a silence, or replaces its earlier version (the topic's latest record wins).
     pub fn insert(&mut self, silence: Silence) {
+        self.open.insert(silence.id.clone());
         self.silences.insert(silence.id.clone(), silence);
+    }
+
+    /// Forgets, for judging, the silences ended by `now` (they stay listed).
+    pub fn prune(&mut self, now: Timestamp) {
+        let silences = &self.silences;
+        self.open.retain(|id| {
+            silences
+                .get(id)
+                .is_some_and(|silence| silence.ends_at > now)
+        });
+    }
+
+    /// The silences not ended at the last prune: the only ones that can judge.
+    fn open(&self) -> impl Iterator<Item = &Silence> {
+        self.open.iter().filter_map(|id| self.silences.get(id))
     }
 
     pub fn get(&self, id: &str) -> Option<&Silence> {
@@ -341,7 +360,7 @@ impl SilenceBook {
 
     /// Silences silencing at `now`.
     pub fn active(&self, now: Timestamp) -> usize {
-        self.iter()
+        self.open()
             .filter(|silence| silence.active_until(now).is_some())
             .count()
     }
@@ -368,7 +387,7 @@ impl SilenceBook {
         now: Timestamp,
     ) -> Option<Silencing> {
         let (silence, until) = self
-            .iter()
+            .open()
             .filter_map(|silence| Some((silence, silence.active_until(now)?)))
             .filter(|(silence, _)| silence.matches(alert, region))
             .max_by(|(one, one_until), (two, two_until)| {
@@ -380,7 +399,7 @@ impl SilenceBook {
     /// The maintenance window in force at `now` over office `office` in `country` (the one
     /// that lasts longest), if any.
     pub fn maintenance(&self, office: &str, country: &str, now: Timestamp) -> Option<Silencing> {
-        self.iter()
+        self.open()
             .filter(|silence| silence.covers_office(office, country))
             .filter_map(|silence| Some((silence, silence.active_until(now)?)))
             .max_by(|(one, one_until), (two, two_until)| {
@@ -391,7 +410,7 @@ impl SilenceBook {
 
     /// The next instant after `now` at which any silence starts or stops silencing.
     pub fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
-        self.iter()
+        self.open()
             .filter_map(|silence| silence.next_change(now))
             .min()
     }

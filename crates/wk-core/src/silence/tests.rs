@@ -377,6 +377,10 @@ fn an_expired_silence_silences_nothing_and_a_window_pauses_its_offices() {
     });
     book.insert(expired);
     assert_eq!(book.verdict_in(&juba(), None, at(2)), None);
+    // Pruned, it is no longer looked at, and still listed.
+    book.prune(at(2));
+    assert_eq!(book.len(), 1);
+    assert_eq!(book.next_change(at(0)), None);
     let mut window = silence("window", r#"country="SS""#, 0, 5);
     window.window = Some(Window {
         scope: Scope::Country("SS".into()),
