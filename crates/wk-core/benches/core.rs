@@ -196,5 +196,41 @@ fn timer_queue(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, routing, escalation, timer_queue);
+/// Judging one alert under a book of 20 silences in force and 5,000 ended ones (years of
+/// them: nothing is deleted), pruned as the binary's follower keeps it, and not.
+fn silences(c: &mut Criterion) {
+    use wk_core::silence::{Matcher, Silence, SilenceBook};
+    let now = Timestamp::from_unix_millis(1_790_000_000_000);
+    let silence = |index: usize, ended: bool| Silence {
+        id: format!("s-{index:05}"),
+        matchers: vec![Matcher::parse(&format!("office=~\"office-{index}|other\"")).unwrap()],
+        starts_at: now.saturating_add_millis(-86_400_000),
+        ends_at: now.saturating_add_millis(if ended { -1_000 } else { 3_600_000 }),
+        created_by: "maria.santos".into(),
+        created_at: now.saturating_add_millis(-86_400_000),
+        comment: "bench".into(),
+        expired: None,
+        window: None,
+    };
+    let mut book = SilenceBook::default();
+    for index in 0..5_000 {
+        book.insert(silence(index, true));
+    }
+    for index in 5_000..5_020 {
+        book.insert(silence(index, false));
+    }
+    let subject = alert("bench");
+    let mut group = c.benchmark_group("silences");
+    group.bench_function("verdict_5000_ended_unpruned", |b| {
+        b.iter(|| black_box(book.verdict_in(&subject, None, now)))
+    });
+    let mut pruned = book.clone();
+    pruned.prune(now);
+    group.bench_function("verdict_5000_ended_pruned", |b| {
+        b.iter(|| black_box(pruned.verdict_in(&subject, None, now)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, routing, escalation, timer_queue, silences);
 criterion_main!(benches);
