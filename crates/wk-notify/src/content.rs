@@ -494,6 +494,31 @@ mod tests {
     }
 
     #[test]
+    fn a_notification_after_a_silence_says_it_comes_from_an_ended_silence() {
+        let alert = alert();
+        let after = Purpose::AfterSilence {
+            step: 0,
+            round: 1,
+            silence: "019a-silence".into(),
+            by: "maria.santos".into(),
+            comment: "generator test".into(),
+        };
+        let subject = email_subject(&context(&alert, &after));
+        assert!(
+            subject.ends_with(
+                "— SILENCE ENDED, still not acknowledged (silenced by maria.santos: generator test)"
+            ),
+            "{subject}"
+        );
+        let body: serde_json::Value =
+            serde_json::from_slice(&webhook_body(&context(&alert, &after))).unwrap();
+        assert_eq!(body["type"], "alert.unsilenced");
+        assert_eq!(body["step"], 0);
+        assert_eq!(body["silence"]["id"], "019a-silence");
+        assert_eq!(body["silence"]["created_by"], "maria.santos");
+    }
+
+    #[test]
     fn emails_carry_the_recipients_links() {
         let alert = alert();
         let first = Purpose::Step { step: 0, round: 0 };
