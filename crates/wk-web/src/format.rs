@@ -366,6 +366,11 @@ pub fn purpose(notification: &pb::Notification) -> String {
             "office told: resolved".to_owned()
         }
         Ok(pb::NotificationPurpose::Informed) => "office told: acknowledged".to_owned(),
+        Ok(pb::NotificationPurpose::AfterSilence) => format!(
+            "step {} after silence {} ended",
+            notification.step + 1,
+            short_id(&notification.silence_id)
+        ),
         _ => String::new(),
     }
 }
