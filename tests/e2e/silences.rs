@@ -2,14 +2,16 @@
 //! alert back (kept, shown as silenced, nothing sent) while an emergency from the same office
 //! is notified; expired early from the CLI, the still-open alert is paged at step one within
 //! seconds. A silence created through one api process holds in a separate dispatcher
-//! process, and a `kill -9` of that dispatcher during the silence keeps it.
+//! process, and a `kill -9` of that dispatcher during the silence keeps it. A maintenance
+//! window pauses an office's check-in watch, and its early end lets the silent office be
+//! alerted.
 
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use wk_e2e::app::{
-    MANILA_DUTY, OFFICE, OFFICER_TOKEN, Settings, Stack, TOKEN, Watchkeeper, alert, authorized,
-    binary,
+    MANILA_DUTY, OFFICE, OFFICER_TOKEN, Settings, Stack, TOKEN, WATCHED_OFFICE, WATCHED_TOKEN,
+    Watchkeeper, alert, authorized, binary,
 };
 use wk_e2e::broker::Broker;
 use wk_e2e::console::Console;
@@ -344,4 +346,123 @@ async fn a_silence_made_through_one_api_holds_in_another_dispatcher_and_survives
         dispatcher.log()
     );
     drop((api, smtp, panama, broker));
+}
+
+/// The watched office's watch, as the offices list shows it.
+async fn watch_of(endpoint: &str) -> Option<pb::OfficeWatchState> {
+    let mut offices =
+        wk_proto::v1::office_watches_client::OfficeWatchesClient::connect(endpoint.to_owned())
+            .await
+            .ok()?;
+    let listed = offices
+        .list_offices(authorized(pb::ListOfficesRequest {}, OFFICER_TOKEN))
+        .await
+        .ok()?
+        .into_inner();
+    listed
+        .offices
+        .into_iter()
+        .find(|office| office.office_id == WATCHED_OFFICE)
+        .and_then(|office| office.state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_maintenance_window_pauses_the_office_watch_so_a_planned_outage_raises_nothing() {
+    let stack = Stack::start(1).await;
+    let endpoint = stack.app.endpoint();
+    // The office checks in (every 3 s, 2 s of grace), then a window over it begins.
+    let check_in = || {
+        let endpoint = endpoint.clone();
+        async move {
+            let output = tokio::task::spawn_blocking(move || {
+                Command::new(binary())
+                    .args([
+                        "check-in",
+                        "--server",
+                        &endpoint,
+                        "--office",
+                        WATCHED_OFFICE,
+                    ])
+                    .env("WATCHKEEPER_TOKEN", WATCHED_TOKEN)
+                    .output()
+                    .expect("the cli runs")
+            })
+            .await
+            .expect("joined");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    };
+    check_in().await;
+    let window = json(
+        &cli(
+            &endpoint,
+            &[
+                "create",
+                "--office",
+                WATCHED_OFFICE,
+                "--for",
+                "1h",
+                "--comment",
+                "VSAT swap",
+            ],
+        )
+        .await,
+    );
+    let id = window["id"].as_str().expect("an id").to_owned();
+    assert_eq!(window["maintenance"], true, "{window}");
+    let mut paused = None;
+    for _ in 0..400 {
+        paused = watch_of(&endpoint)
+            .await
+            .filter(|state| state.status == pb::WatchStatus::Paused as i32);
+        if paused.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let paused = paused.unwrap_or_else(|| panic!("never paused:\n{}", stack.app.log()));
+    let pause = paused
+        .pause
+        .and_then(|record| record.pause)
+        .expect("a pause");
+    assert_eq!(pause.by.expect("by").channel, "maintenance");
+    assert!(pause.reason.contains("VSAT swap"), "{}", pause.reason);
+    // A check-in inside the window resumes the watch and the window pauses it again (and
+    // resolves a silence alert raised before the pause, should a loaded machine have been
+    // that slow).
+    check_in().await;
+    let silent = |stack: &Stack| -> std::collections::BTreeSet<String> {
+        stack
+            .manila
+            .received()
+            .iter()
+            .map(|webhook| webhook.json())
+            .filter(|json| {
+                json["alert"]["category"] == "office_silent"
+                    && json["alert"]["office_id"] == WATCHED_OFFICE
+            })
+            .filter_map(|json| json["alert"]["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let before = silent(&stack);
+    // Well past the due time and the grace: nothing raised (an absence: a bounded wait).
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(
+        silent(&stack),
+        before,
+        "an office in maintenance raised an alert"
+    );
+    let state = watch_of(&endpoint).await.expect("a watch");
+    assert_eq!(state.status, pb::WatchStatus::Paused as i32);
+    // The window is expired early: the watch resumes, and the silent office is alerted.
+    json(&cli(&endpoint, &["expire", &id]).await);
+    assert!(
+        wait_until(DEADLINE, || silent(&stack).len() > before.len()).await,
+        "{}",
+        stack.app.log()
+    );
 }
