@@ -220,16 +220,18 @@ impl SilenceService {
         reminders
     }
 
-    /// Per silence: open alerts it marks now, and the last time it held or marked one.
+    /// Per silence: open alerts it marks now, and the last time it held or marked one (now,
+    /// while it marks an open alert).
     fn stats(&self) -> BTreeMap<String, Stats> {
+        let at = now();
         let mut stats: BTreeMap<String, Stats> = BTreeMap::new();
         self.alerts.for_each(|state| {
             let open = state.status != pb::AlertStatus::Resolved as i32;
             if let Some(silencing) = state.silence.as_ref().filter(|_| open) {
                 let entry = stats.entry(silencing.silence.clone()).or_default();
                 entry.matching_open += 1;
-                let seen = state.last_seen.as_ref().and_then(timestamp_from_pb);
-                entry.last_matched = entry.last_matched.max(seen);
+                // It matches an open alert now: not a forgotten silence.
+                entry.last_matched = Some(at);
             }
             for entry in &state.timeline {
                 use pb::timeline_entry::Event;

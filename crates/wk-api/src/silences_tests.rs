@@ -78,7 +78,8 @@ async fn the_board_is_reminded_of_silences_ending_soon_and_of_forgotten_ones() {
     book.insert(silence("fresh", -1, 20));
     book.insert(silence("later", 2, 20));
     let alerts = StateView::default();
-    held_by(&alerts, "busy", "road", 1);
+    // It holds an alert last seen two days ago: still in use, not forgotten.
+    held_by(&alerts, "busy", "road", 48);
     let service = service(book, alerts);
     let reminders = service.reminders();
     let ids = |views: &[pb::SilenceView]| -> Vec<String> {
