@@ -39,7 +39,7 @@ async fn check_in_over_http_as(stack: &Stack, token: &str, body: &str) -> u16 {
 }
 
 /// The ids of the silence alerts Manila's console has received for the watched office.
-fn silence_alerts(stack: &Stack) -> BTreeSet<String> {
+pub(crate) fn silence_alerts(stack: &Stack) -> BTreeSet<String> {
     stack
         .manila
         .received()
@@ -202,26 +202,29 @@ async fn a_dispatcher_killed_while_an_office_is_late_raises_exactly_one_alert() 
     ingest.check_in(request).await.expect("checked in");
     // Killed once the watch is late (due after 3 s, down 2 s later): the silence is decided
     // by the restarted dispatcher, from the restored watch.
-    let mut offices = OfficeWatchesClient::connect(stack.app.endpoint())
-        .await
-        .expect("connects");
-    let mut late = false;
-    for _ in 0..200 {
-        let listed = offices
-            .list_offices(authorized(pb::ListOfficesRequest {}, OFFICER_TOKEN))
-            .await
-            .expect("listed")
-            .into_inner();
-        late = listed.offices.iter().any(|office| {
-            office.office_id == WATCHED_OFFICE
-                && office.state.as_ref().map(|state| state.status)
-                    == Some(pb::WatchStatus::Late as i32)
-        });
-        if late {
-            break;
+    let endpoint = stack.app.endpoint();
+    let late = wk_e2e::wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        let endpoint = endpoint.clone();
+        async move {
+            let mut offices = OfficeWatchesClient::connect(endpoint).await.ok()?;
+            let listed = offices
+                .list_offices(authorized(pb::ListOfficesRequest {}, OFFICER_TOKEN))
+                .await
+                .ok()?
+                .into_inner();
+            listed
+                .offices
+                .iter()
+                .any(|office| {
+                    office.office_id == WATCHED_OFFICE
+                        && office.state.as_ref().map(|state| state.status)
+                            == Some(pb::WatchStatus::Late as i32)
+                })
+                .then_some(())
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
+    .is_some();
     assert!(late, "never late:\n{}", stack.app.log());
     stack.app.kill9();
     // On a loaded machine the grace may end before the kill lands: then the alert is already

@@ -16,12 +16,13 @@ use wk_e2e::app::{
 use wk_e2e::broker::Broker;
 use wk_e2e::console::Console;
 use wk_e2e::smtp::SmtpSink;
-use wk_e2e::wait_until;
+use wk_e2e::{wait_for, wait_until};
 use wk_proto::v1 as pb;
 use wk_proto::v1::silences_client::SilencesClient;
 use wk_proto::v1::timeline_entry::Event;
 
 const DEADLINE: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(100);
 
 async fn cli(endpoint: &str, args: &[&str]) -> Output {
     let endpoint = endpoint.to_owned();
@@ -285,19 +286,13 @@ async fn a_silence_made_through_one_api_holds_in_another_dispatcher_and_survives
         }
     };
     let first = submit(&endpoint, "Road blocked", "road-1", pb::Severity::Critical).await;
-    let mut shown = false;
-    for _ in 0..600 {
-        if stack_state(first.clone())
-            .await
-            .is_some_and(|state| silenced(&state))
-        {
-            shown = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let shown = wait_for(DEADLINE, POLL, || {
+        let state = stack_state(first.clone());
+        async move { state.await.filter(silenced) }
+    })
+    .await;
     assert!(
-        shown,
+        shown.is_some(),
         "silenced in the other process:\n{}",
         dispatcher.log()
     );
@@ -312,21 +307,12 @@ async fn a_silence_made_through_one_api_holds_in_another_dispatcher_and_survives
         pb::Severity::Critical,
     )
     .await;
-    let mut both = false;
-    for _ in 0..600 {
-        let a = stack_state(first.clone())
-            .await
-            .is_some_and(|s| silenced(&s));
-        let b = stack_state(second.clone())
-            .await
-            .is_some_and(|s| silenced(&s));
-        if a && b {
-            both = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(both, "{}", dispatcher.log());
+    let both = wait_for(DEADLINE, POLL, || {
+        let (a, b) = (stack_state(first.clone()), stack_state(second.clone()));
+        async move { (a.await.filter(silenced)?, b.await.filter(silenced)?).into() }
+    })
+    .await;
+    assert!(both.is_some(), "{}", dispatcher.log());
     assert!(manila.received_for(&first).is_empty());
     assert!(manila.received_for(&second).is_empty());
 
@@ -414,16 +400,12 @@ async fn a_maintenance_window_pauses_the_office_watch_so_a_planned_outage_raises
     );
     let id = window["id"].as_str().expect("an id").to_owned();
     assert_eq!(window["maintenance"], true, "{window}");
-    let mut paused = None;
-    for _ in 0..400 {
-        paused = watch_of(&endpoint)
+    let paused = wait_for(DEADLINE, POLL, || async {
+        watch_of(&endpoint)
             .await
-            .filter(|state| state.status == pb::WatchStatus::Paused as i32);
-        if paused.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .filter(|state| state.status == pb::WatchStatus::Paused as i32)
+    })
+    .await;
     let paused = paused.unwrap_or_else(|| panic!("never paused:\n{}", stack.app.log()));
     let pause = paused
         .pause
@@ -435,19 +417,7 @@ async fn a_maintenance_window_pauses_the_office_watch_so_a_planned_outage_raises
     // resolves a silence alert raised before the pause, should a loaded machine have been
     // that slow).
     check_in().await;
-    let silent = |stack: &Stack| -> std::collections::BTreeSet<String> {
-        stack
-            .manila
-            .received()
-            .iter()
-            .map(|webhook| webhook.json())
-            .filter(|json| {
-                json["alert"]["category"] == "office_silent"
-                    && json["alert"]["office_id"] == WATCHED_OFFICE
-            })
-            .filter_map(|json| json["alert"]["id"].as_str().map(str::to_owned))
-            .collect()
-    };
+    let silent = crate::check_ins::silence_alerts;
     let before = silent(&stack);
     // Well past the due time and the grace: nothing raised (an absence: a bounded wait).
     tokio::time::sleep(Duration::from_secs(7)).await;

@@ -64,6 +64,28 @@ pub async fn poll_until(
     }
 }
 
+/// Polls the asynchronous `probe` every `every` until it yields a value or `timeout` passes
+/// (a gRPC read, say); returns that value.
+pub async fn wait_for<T, F>(
+    timeout: Duration,
+    every: Duration,
+    mut probe: impl FnMut() -> F,
+) -> Option<T>
+where
+    F: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// The Python interpreter with the test requirements (`aiosmtpd`, `grpcio-tools`), installed by
 /// `./dev setup` into `.venv`, or `WATCHKEEPER_PYTHON`.
 pub fn python() -> PathBuf {
