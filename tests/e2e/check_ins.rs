@@ -206,7 +206,7 @@ async fn a_dispatcher_killed_while_an_office_is_late_raises_exactly_one_alert() 
     let late = wk_e2e::wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
         let endpoint = endpoint.clone();
         async move {
-            let mut offices = OfficeWatchesClient::connect(endpoint).await.ok()?;
+            let mut offices = OfficeWatchesClient::new(wk_e2e::try_channel(&endpoint).await.ok()?);
             let listed = offices
                 .list_offices(authorized(pb::ListOfficesRequest {}, OFFICER_TOKEN))
                 .await

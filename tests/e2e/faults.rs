@@ -543,9 +543,8 @@ async fn failover_latencies(
     panama_out: &[(SystemTime, SystemTime)],
 ) -> (Vec<Duration>, usize) {
     let endpoint = format!("http://127.0.0.1:{}", settings.api_port);
-    let mut console = pb::alert_console_client::AlertConsoleClient::connect(endpoint)
-        .await
-        .unwrap();
+    let mut console =
+        pb::alert_console_client::AlertConsoleClient::new(wk_e2e::channel(&endpoint).await);
     let mut latencies = Vec::with_capacity(alerts.len());
     let mut parked = 0;
     for alert in alerts {

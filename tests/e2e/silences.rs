@@ -59,9 +59,7 @@ fn silenced(state: &pb::EscalationState) -> bool {
 
 async fn submit(endpoint: &str, title: &str, key: &str, severity: pb::Severity) -> String {
     let mut client =
-        wk_proto::v1::alert_ingest_client::AlertIngestClient::connect(endpoint.to_owned())
-            .await
-            .expect("connects");
+        wk_proto::v1::alert_ingest_client::AlertIngestClient::new(wk_e2e::channel(endpoint).await);
     let alert = pb::Alert {
         severity: severity as i32,
         ..alert(title, key)
@@ -246,9 +244,7 @@ async fn a_silence_made_through_one_api_holds_in_another_dispatcher_and_survives
     };
     let (api, mut dispatcher) = Watchkeeper::start_split(&mut settings, Vec::new);
     let endpoint = api.endpoint();
-    let mut silences = SilencesClient::connect(endpoint.clone())
-        .await
-        .expect("connects");
+    let mut silences = SilencesClient::new(wk_e2e::channel(&endpoint).await);
     let created = silences
         .create_silence(authorized(
             pb::CreateSilenceRequest {
@@ -273,10 +269,9 @@ async fn a_silence_made_through_one_api_holds_in_another_dispatcher_and_survives
     let stack_state = |id: String| {
         let endpoint = endpoint.clone();
         async move {
-            let mut console =
-                wk_proto::v1::alert_console_client::AlertConsoleClient::connect(endpoint)
-                    .await
-                    .expect("connects");
+            let mut console = wk_proto::v1::alert_console_client::AlertConsoleClient::new(
+                wk_e2e::channel(&endpoint).await,
+            );
             let request = authorized(pb::GetAlertRequest { alert_id: id }, OFFICER_TOKEN);
             console
                 .get_alert(request)
@@ -336,10 +331,9 @@ async fn a_silence_made_through_one_api_holds_in_another_dispatcher_and_survives
 
 /// The watched office's watch, as the offices list shows it.
 async fn watch_of(endpoint: &str) -> Option<pb::OfficeWatchState> {
-    let mut offices =
-        wk_proto::v1::office_watches_client::OfficeWatchesClient::connect(endpoint.to_owned())
-            .await
-            .ok()?;
+    let mut offices = wk_proto::v1::office_watches_client::OfficeWatchesClient::new(
+        wk_e2e::try_channel(endpoint).await.ok()?,
+    );
     let listed = offices
         .list_offices(authorized(pb::ListOfficesRequest {}, OFFICER_TOKEN))
         .await

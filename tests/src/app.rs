@@ -48,23 +48,52 @@ fn password_hash(password: &str) -> String {
     wk_web::password::hash_with(password, params).expect("argon2 hash")
 }
 
-/// The binary, built once per test run with the same profile as the tests.
+/// The binary, built once per test process with the same profile as the tests (`./dev test`
+/// builds it before the tests start, so this only checks that it is current).
 pub fn binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
-        .get_or_init(|| {
-            escargot::CargoBuild::new()
-                .manifest_path(crate::workspace_root().join("Cargo.toml"))
-                .package("watchkeeper")
-                .bin("watchkeeper")
-                .current_release()
-                .current_target()
-                .run()
-                .expect("cargo build -p watchkeeper")
-                .path()
-                .to_path_buf()
-        })
+        .get_or_init(|| build_binary().unwrap_or_else(|error| panic!("{error:#}")))
         .clone()
+}
+
+/// `cargo build -p watchkeeper`, its executable's path read from cargo's JSON messages. Cargo's
+/// own output goes to this process's stderr: a pipe that nobody reads until cargo exits would
+/// fill, and cargo would wait on it for ever.
+fn build_binary() -> anyhow::Result<PathBuf> {
+    use anyhow::Context as _;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command.current_dir(crate::workspace_root()).args([
+        "build",
+        "--locked",
+        "--package",
+        "watchkeeper",
+        "--bin",
+        "watchkeeper",
+        "--message-format=json-render-diagnostics",
+    ]);
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
+    }
+    let output = command
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running cargo build -p watchkeeper")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "cargo build -p watchkeeper failed ({})",
+        output.status
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| {
+            message["reason"] == "compiler-artifact" && message["target"]["name"] == "watchkeeper"
+        })
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .context("cargo build -p watchkeeper named no watchkeeper executable")
 }
 
 fn token_hash(token: &str) -> String {
@@ -309,11 +338,11 @@ impl Watchkeeper {
     }
 
     pub async fn client(&self) -> AlertIngestClient<Channel> {
-        AlertIngestClient::connect(self.endpoint()).await.unwrap()
+        AlertIngestClient::new(crate::channel(&self.endpoint()).await)
     }
 
     pub async fn console(&self) -> AlertConsoleClient<Channel> {
-        AlertConsoleClient::connect(self.endpoint()).await.unwrap()
+        AlertConsoleClient::new(crate::channel(&self.endpoint()).await)
     }
 
     /// Sends SIGTERM and waits for the exit status.

@@ -40,6 +40,25 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}-{count}", std::process::id())
 }
 
+/// A gRPC channel to `endpoint` on which nothing waits for ever: a connection within 10 s, an
+/// answer (a whole stream, too) within 2 minutes, or the call fails and the test says so.
+pub async fn channel(endpoint: &str) -> tonic::transport::Channel {
+    try_channel(endpoint)
+        .await
+        .unwrap_or_else(|error| panic!("connecting to {endpoint}: {error}"))
+}
+
+/// [`channel`], for a caller that tries again when the connection fails.
+pub async fn try_channel(
+    endpoint: &str,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(120))
+        .connect()
+        .await
+}
+
 /// Polls `condition` every 25 ms until it holds or `timeout` passes; returns whether it held.
 pub async fn wait_until(timeout: Duration, condition: impl FnMut() -> bool) -> bool {
     poll_until(timeout, Duration::from_millis(25), condition).await
