@@ -378,6 +378,7 @@ pub fn alert(title: &str, dedup_key: &str) -> pb::Alert {
         staff_affected: 12,
         dedup_key: dedup_key.into(),
         labels: [("team".to_owned(), "wash".to_owned())].into(),
+        origin: None,
     }
 }
 

@@ -151,6 +151,7 @@ fn build_alert(args: &SendArgs) -> Result<pb::Alert, String> {
         staff_affected: file.staff_affected,
         dedup_key: file.dedup_key,
         labels: file.labels,
+        origin: None,
     })
 }
 

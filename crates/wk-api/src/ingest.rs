@@ -136,6 +136,15 @@ impl IngestService {
                 },
             ])));
         }
+        if alert.origin.is_some() {
+            return Err(ApiError::Invalid(wk_core::validate::Violations(vec![
+                wk_core::validate::FieldViolation {
+                    field: "alert.origin".into(),
+                    description: "is set by Watchkeeper's integrations, not by a field office"
+                        .into(),
+                },
+            ])));
+        }
         if alert.office_id != office {
             return Err(ApiError::WrongOffice {
                 own: office.to_owned(),

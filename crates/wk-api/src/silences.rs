@@ -308,6 +308,7 @@ fn matchable(state: &pb::EscalationState) -> Option<Alert> {
         staff_affected: 0,
         dedup_key: None,
         labels: alert.labels.clone().into_iter().collect(),
+        origin: None,
     })
 }
 

@@ -83,6 +83,7 @@ pub(crate) fn alert(key: String) -> pb::Alert {
         staff_affected: 12,
         dedup_key: key,
         labels: [("team".to_owned(), "security".to_owned())].into(),
+        origin: None,
     }
 }
 

@@ -229,6 +229,7 @@ mod tests {
             dedup_key: "driver-7".into(),
             labels: [("vehicle".to_owned(), "LC-12".to_owned())].into(),
             occurred_at_out_of_range: false,
+            origin: None,
         }
         .validate(now, AlertId::fresh(now, [0; 10]))
         .unwrap()

@@ -436,6 +436,7 @@ pub fn encode_escalation(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
         exhausted: snapshot.exhausted,
         step_timer: snapshot.timers.get(Timer::Step).map(timestamp_to_pb),
         ack_timer: snapshot.timers.get(Timer::AckTimeout).map(timestamp_to_pb),
+        expiry_timer: snapshot.timers.get(Timer::Expiry).map(timestamp_to_pb),
         notifications: snapshot.deliveries.iter().map(notification_to_pb).collect(),
         timeline: snapshot
             .timeline
@@ -506,6 +507,9 @@ pub fn decode_escalation(state: pb::EscalationState) -> Result<(Snapshot, i64), 
     }
     if let Some(at) = state.ack_timer.as_ref().and_then(timestamp_from_pb) {
         timers.set(Timer::AckTimeout, at);
+    }
+    if let Some(at) = state.expiry_timer.as_ref().and_then(timestamp_from_pb) {
+        timers.set(Timer::Expiry, at);
     }
     let deliveries = state
         .notifications

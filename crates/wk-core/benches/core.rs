@@ -70,6 +70,7 @@ fn alert(key: &str) -> Alert {
         staff_affected: 12,
         dedup_key: Some(key.into()),
         labels: [("team".to_owned(), "security".to_owned())].into(),
+        origin: None,
     }
 }
 

@@ -55,6 +55,7 @@ fn main() {
             staff_affected: 12,
             dedup_key: Some(key),
             labels: [("team".to_owned(), "security".to_owned())].into(),
+            origin: None,
         };
         let mut escalation = Escalation::route(alert, &policy, now);
         let mut sent = Vec::new();

@@ -122,6 +122,30 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// The format an integration speaks (see `crate::integration`).
+    IntegrationKind {
+        AlertmanagerWebhook => "alertmanager-webhook", "Alertmanager webhook";
+        GrafanaWebhook => "grafana-webhook", "Grafana webhook";
+        PagerDutyEventsV2 => "pagerduty-events-v2", "PagerDuty Events v2";
+        AlertmanagerApiV2 => "alertmanager-api-v2", "Alertmanager API v2";
+    }
+}
+
+/// Where an alert came from when a monitoring system sent it through an integration rather
+/// than a field office through the gRPC API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The integration's name in the configuration.
+    pub integration: String,
+    pub kind: IntegrationKind,
+    /// A link back to the sender's view of it (`generatorURL`, a PagerDuty link); `""` if none.
+    pub link: String,
+    /// When it resolves by itself unless it is sent again (an Alertmanager API alert's
+    /// `endsAt`); `None` for senders that resolve explicitly.
+    pub ends_at: Option<Timestamp>,
+}
+
 /// WGS 84 position in decimal degrees, validated in range.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Coordinates {
@@ -146,6 +170,8 @@ pub struct Alert {
     pub staff_affected: u32,
     pub dedup_key: Option<String>,
     pub labels: BTreeMap<String, String>,
+    /// The integration it came through, if any (boxed: most alerts have none).
+    pub origin: Option<Box<Origin>>,
 }
 
 impl Alert {

@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod config;
 pub mod escalation;
+pub mod integration;
 pub mod links;
 pub mod machine;
 pub mod policy;

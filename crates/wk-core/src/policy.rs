@@ -208,6 +208,7 @@ pub(crate) mod tests {
             staff_affected: 0,
             dedup_key: Some("k".into()),
             labels: [("team".to_owned(), "wash".to_owned())].into(),
+            origin: None,
         }
     }
 

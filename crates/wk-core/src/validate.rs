@@ -95,6 +95,8 @@ pub struct AlertDraft {
     pub labels: BTreeMap<String, String>,
     /// `occurred_at` was given but lies outside the years 0001–9999 (a broken clock).
     pub occurred_at_out_of_range: bool,
+    /// Set only by Watchkeeper's integrations (the gRPC API refuses it).
+    pub origin: Option<crate::alert::Origin>,
 }
 
 /// One rejected field.
@@ -319,6 +321,11 @@ impl AlertDraft {
             errors.line(&field, value, false, limits::LABEL_VALUE_CHARS);
         }
 
+        if let Some(origin) = &self.origin {
+            for (field, description) in crate::integration::check_origin(origin) {
+                errors.reject(field, description);
+            }
+        }
         let (Some(severity), Some(category), Some(occurred_at), []) = (
             self.severity,
             self.category,
@@ -346,6 +353,7 @@ impl AlertDraft {
             staff_affected: self.staff_affected,
             dedup_key,
             labels: self.labels,
+            origin: self.origin.map(Box::new),
         })
     }
 }
@@ -378,6 +386,7 @@ mod tests {
             dedup_key: "gate-2026-11-24".into(),
             labels: [("team".to_owned(), "wash".to_owned())].into(),
             occurred_at_out_of_range: false,
+            origin: None,
         }
     }
 

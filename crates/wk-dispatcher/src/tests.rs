@@ -208,6 +208,7 @@ fn alert(key: &str) -> Alert {
         staff_affected: 0,
         dedup_key: Some(key.into()),
         labels: Default::default(),
+        origin: None,
     }
 }
 

@@ -383,6 +383,7 @@ mod tests {
             staff_affected: 12,
             dedup_key: Some("gate".into()),
             labels: [("team".to_owned(), "wash".to_owned())].into(),
+            origin: None,
         }
     }
 

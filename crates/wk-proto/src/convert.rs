@@ -2,7 +2,7 @@
 //! by the api, the CLI and the Kafka codec (none of which needs another's dependencies for
 //! them: this module knows prost and wk-core only).
 
-use wk_core::alert::{Alert, Category, Coordinates, Severity};
+use wk_core::alert::{Alert, Category, Coordinates, Origin, Severity};
 use wk_core::time::Timestamp;
 use wk_core::validate::AlertDraft;
 
@@ -91,6 +91,26 @@ pub fn draft_from_pb(alert: pb::Alert) -> AlertDraft {
         staff_affected: alert.staff_affected,
         dedup_key: alert.dedup_key,
         labels: alert.labels.into_iter().collect(),
+        origin: alert.origin.and_then(origin_from_pb),
+    }
+}
+
+/// An alert's integration, when its kind is one we know.
+fn origin_from_pb(origin: pb::AlertOrigin) -> Option<Origin> {
+    Some(Origin {
+        integration: origin.integration,
+        kind: origin.kind.parse().ok()?,
+        link: origin.link,
+        ends_at: origin.ends_at.as_ref().and_then(timestamp_from_pb),
+    })
+}
+
+fn origin_to_pb(origin: &Origin) -> pb::AlertOrigin {
+    pb::AlertOrigin {
+        integration: origin.integration.clone(),
+        kind: origin.kind.as_str().to_owned(),
+        link: origin.link.clone(),
+        ends_at: origin.ends_at.map(timestamp_to_pb),
     }
 }
 
@@ -111,6 +131,7 @@ pub fn alert_to_pb(alert: &Alert) -> pb::Alert {
         staff_affected: alert.staff_affected,
         dedup_key: alert.dedup_key.clone().unwrap_or_default(),
         labels: alert.labels.clone().into_iter().collect(),
+        origin: alert.origin.as_deref().map(origin_to_pb),
     }
 }
 

@@ -15,6 +15,7 @@ mod api;
 mod consoles;
 mod delivery;
 mod identities;
+mod integrations;
 mod kafka;
 mod lenient;
 mod overrides;
@@ -97,6 +98,8 @@ pub struct Config {
     pub policy: Policy,
     /// How long silences and maintenance windows may last.
     pub silences: crate::silence::Limits,
+    /// Monitoring systems that send alerts in their own formats.
+    pub integrations: Vec<crate::integration::Integration>,
     pub shutdown_grace: Duration,
 }
 
@@ -137,6 +140,8 @@ struct RawConfig {
     routing: Option<policy::RawRouting>,
     #[serde(default)]
     silences: silences::RawSilences,
+    #[serde(default)]
+    integrations: Vec<integrations::RawIntegration>,
     #[serde(default = "default_grace")]
     shutdown_grace: String,
 }
@@ -285,6 +290,8 @@ impl Config {
         let (offices, duty_officers) =
             identities::check(raw.offices, raw.duty_officers, office_limits, errors);
         let consoles = consoles::check(raw.consoles, errors);
+        let office_ids = offices.iter().map(|office| office.id.clone()).collect();
+        let integrations = integrations::check(raw.integrations, &office_ids, errors);
         let smtp = raw.smtp.check(errors);
         let webhook = raw.webhook.check(errors);
         let dispatcher = raw.dispatcher.check(errors);
@@ -331,6 +338,7 @@ impl Config {
             otlp,
             policy,
             silences: raw.silences.check(errors),
+            integrations,
         }
     }
 }

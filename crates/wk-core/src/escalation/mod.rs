@@ -13,6 +13,7 @@
 mod delivery;
 mod ids;
 mod queue;
+mod reach;
 mod silence;
 mod timer;
 mod types;
@@ -115,7 +116,24 @@ impl Escalation {
         if !escalation.is_held() {
             escalation.fire_step(directory, None, now);
         }
+        escalation.arm_expiry();
         escalation
+    }
+
+    /// Sets (or stops) the expiry timer from the alert's `endsAt`, while it is not resolved.
+    fn arm_expiry(&mut self) {
+        let ends_at = self
+            .state
+            .alert
+            .origin
+            .as_ref()
+            .and_then(|origin| origin.ends_at);
+        match ends_at {
+            Some(at) if !matches!(self.state.status, Status::Resolved { .. }) => {
+                self.state.timers.set(Timer::Expiry, at);
+            }
+            _ => self.state.timers.stop(Timer::Expiry),
+        }
     }
 
     /// Routes `alert` with `policy` and opens its first incident, with no silence known.
@@ -292,12 +310,20 @@ impl Escalation {
         }
         self.state.timers.stop(Timer::Step);
         self.state.timers.stop(Timer::AckTimeout);
+        self.state.timers.stop(Timer::Expiry);
         self.state.status = Status::Resolved {
             by: by.clone(),
             at: now,
         };
-        // An office that resolved its own silence by checking in knows already.
-        if by.channel != CHECK_IN_CHANNEL {
+        // An office that resolved its own silence by checking in knows already, and so does
+        // the monitoring system that resolved its own alert.
+        let by_its_sender = self
+            .state
+            .alert
+            .origin
+            .as_ref()
+            .is_some_and(|origin| origin.integration == by.actor);
+        if by.channel != CHECK_IN_CHANNEL && !by_its_sender {
             self.inform_office(true, &by, directory, now);
         }
         self.log(now, Event::Resolved { by });
@@ -339,6 +365,20 @@ impl Escalation {
                     {
                         self.advance(directory, now);
                     }
+                }
+                Timer::Expiry => {
+                    let integration = self
+                        .state
+                        .alert
+                        .origin
+                        .as_ref()
+                        .map(|origin| origin.integration.clone())
+                        .unwrap_or_default();
+                    let by = Responder {
+                        actor: integration,
+                        channel: EXPIRED_CHANNEL.to_owned(),
+                    };
+                    self.handle_resolve(by, None, directory, now);
                 }
                 Timer::AckTimeout => {
                     if let Status::Acknowledged { .. } = self.state.status {
@@ -435,86 +475,6 @@ impl Escalation {
         );
     }
 
-    /// Concrete recipients of `targets` at `now`, each once, in target order; the nobody-to-
-    /// notify targets are logged.
-    fn reach(
-        &mut self,
-        targets: &[TargetRef],
-        directory: &Directory,
-        now: Timestamp,
-    ) -> Vec<Recipient> {
-        let (recipients, nobody) = self.recipients_of(targets, directory, now);
-        for target in nobody {
-            self.log(now, Event::NobodyToNotify { target });
-        }
-        recipients
-    }
-
-    /// Concrete recipients of `targets` at `now`, each once, in target order, and the
-    /// targets that resolved to nobody.
-    fn recipients_of(
-        &self,
-        targets: &[TargetRef],
-        directory: &Directory,
-        now: Timestamp,
-    ) -> (Vec<Recipient>, Vec<String>) {
-        let mut recipients: Vec<Recipient> = Vec::new();
-        let mut push = |recipient: Recipient| {
-            if !recipients.contains(&recipient) {
-                recipients.push(recipient);
-            }
-        };
-        let mut nobody = Vec::new();
-        for target in targets {
-            let person_on_call = |schedule: &str| {
-                directory
-                    .schedules
-                    .get(schedule)
-                    .and_then(|schedule| schedule.on_call(now))
-                    .and_then(|person| directory.people.get(person))
-                    .map(|person| person.email.clone())
-            };
-            match target {
-                TargetRef::Console(name) => match directory.consoles.get(name) {
-                    Some(console) => {
-                        push(Recipient::Webhook {
-                            console: name.clone(),
-                        });
-                        for address in &console.emails {
-                            push(Recipient::Email {
-                                address: address.clone(),
-                            });
-                        }
-                    }
-                    None => nobody.push(format!("console:{name}")),
-                },
-                TargetRef::Person(id) => match directory.people.get(id) {
-                    Some(person) => push(Recipient::Email {
-                        address: person.email.clone(),
-                    }),
-                    None => nobody.push(format!("person:{id}")),
-                },
-                TargetRef::Schedule(id) => match person_on_call(id) {
-                    Some(address) => push(Recipient::Email { address }),
-                    None => nobody.push(format!("schedule:{id}")),
-                },
-                TargetRef::Email(address) => push(Recipient::Email {
-                    address: address.clone(),
-                }),
-                TargetRef::RegionalSecurityOfficer => {
-                    let on_call = directory
-                        .region_of(&self.state.alert.country)
-                        .and_then(|region| person_on_call(&region.security_officer_schedule));
-                    match on_call {
-                        Some(address) => push(Recipient::Email { address }),
-                        None => nobody.push("regional-security-officer".to_owned()),
-                    }
-                }
-            }
-        }
-        (recipients, nobody)
-    }
-
     fn issue(&mut self, prefix: &str, recipient: Recipient, purpose: Purpose, now: Timestamp) {
         let id = ids::id(prefix, &recipient);
         if self
@@ -549,6 +509,10 @@ impl Escalation {
 
 /// The channel of a resolution by the office's own check-in (its silence alert).
 pub const CHECK_IN_CHANNEL: &str = "check-in";
+
+/// The channel of a resolution by the alert's `endsAt` passing without a re-send (the actor
+/// is its integration).
+pub const EXPIRED_CHANNEL: &str = "ends-at";
 
 impl crate::machine::Machine for Escalation {
     const KIND: crate::machine::Kind = crate::machine::Kind::Escalation;

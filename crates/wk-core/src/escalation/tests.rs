@@ -12,6 +12,7 @@ use crate::schedule::{Layer, Schedule};
 
 const MINUTE: i64 = 60_000;
 
+mod expiry;
 mod silenced;
 
 fn alert() -> Alert {
@@ -29,6 +30,7 @@ fn alert() -> Alert {
         staff_affected: 0,
         dedup_key: Some("gate".into()),
         labels: BTreeMap::new(),
+        origin: None,
     }
 }
 

@@ -9,21 +9,24 @@ pub enum Timer {
     Step,
     /// An acknowledged incident not resolved in time returns to triggered.
     AckTimeout,
+    /// An integration's alert not sent again before its `endsAt` resolves itself.
+    Expiry,
 }
 
 impl Timer {
-    const ALL: [Timer; 2] = [Timer::Step, Timer::AckTimeout];
+    const ALL: [Timer; 3] = [Timer::Step, Timer::AckTimeout, Timer::Expiry];
 
     fn index(self) -> usize {
         match self {
             Timer::Step => 0,
             Timer::AckTimeout => 1,
+            Timer::Expiry => 2,
         }
     }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TimerTable([Option<Timestamp>; 2]);
+pub struct TimerTable([Option<Timestamp>; 3]);
 
 impl TimerTable {
     pub fn set(&mut self, timer: Timer, at: Timestamp) {

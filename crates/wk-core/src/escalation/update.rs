@@ -71,6 +71,11 @@ impl Escalation {
         }
         self.state.occurrences = self.state.occurrences.saturating_add(1);
         self.state.last_seen = self.state.last_seen.max(now);
+        // A re-send from a monitoring system extends its `endsAt` (and may move its link).
+        if alert.origin.is_some() {
+            self.state.alert.origin = alert.origin.clone();
+            self.arm_expiry();
+        }
         let previous = version(&self.state.alert);
         let mut current = version(&alert);
         current.severity = current.severity.max(previous.severity);

@@ -25,6 +25,7 @@ fn alert(severity: Severity, category: Category) -> Alert {
         staff_affected: 0,
         dedup_key: None,
         labels: [("site".to_owned(), "compound-2".to_owned())].into(),
+        origin: None,
     }
 }
 

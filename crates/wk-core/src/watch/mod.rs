@@ -371,6 +371,7 @@ impl OfficeWatch {
             staff_affected: 0,
             dedup_key: Some(dedup_key),
             labels: [("due".to_owned(), due.to_string())].into(),
+            origin: None,
         }
     }
 }

@@ -183,6 +183,7 @@ fn the_silence_alert_is_a_valid_alert() {
         dedup_key: alert.dedup_key.clone().unwrap_or_default(),
         labels: alert.labels.clone(),
         occurred_at_out_of_range: false,
+        origin: None,
     };
     let Action::Publish(Owed {
         publication: Publication::Raise { at: raised_at, .. },
