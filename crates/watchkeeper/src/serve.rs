@@ -152,6 +152,8 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             silences.clone(),
             view.clone(),
         ));
+        // One allowance per office, whether it submits over gRPC or through an integration.
+        let limits = std::sync::Arc::new(wk_api::limits::RateLimits::new(&config.offices));
         if let Some(address) = config.api.http_listen {
             let listener = TcpListener::bind(address)
                 .await
@@ -170,8 +172,18 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
                     "no duty officer or office has a password_argon2: nobody can sign in to the web console"
                 );
             }
+            let integrations = wk_api::integrations::IntegrationService::new(
+                config.integrations.clone(),
+                producer.clone(),
+                config.kafka.alerts_topic.clone(),
+                config.kafka.produce_timeout,
+                limits.clone(),
+            );
             let router = wk_web::app(state, std::sync::Arc::new(web))
-                .merge(wk_api::checkin::router(check_ins.clone()));
+                .merge(wk_api::checkin::router(check_ins.clone()))
+                .merge(wk_api::integrations_http::router(std::sync::Arc::new(
+                    integrations,
+                )));
             let http_token = token.clone();
             let http_tls = tls.clone();
             tasks.spawn(async move {
@@ -189,7 +201,7 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             config.api.max_batch,
             config.kafka.produce_timeout,
         )
-        .with_limits(wk_api::limits::RateLimits::new(&config.offices))
+        .with_limits(limits)
         .with_check_ins(check_ins);
         let api_token = token.clone();
         let max_message_bytes = config.api.max_message_bytes;

@@ -32,7 +32,7 @@ pub struct IngestService {
     max_in_flight: usize,
     max_batch: usize,
     produce_timeout: Duration,
-    limits: RateLimits,
+    limits: std::sync::Arc<RateLimits>,
     check_ins: Option<Arc<CheckIns>>,
 }
 
@@ -67,7 +67,7 @@ impl IngestService {
             max_in_flight,
             max_batch,
             produce_timeout,
-            limits: RateLimits::default(),
+            limits: std::sync::Arc::default(),
             check_ins: None,
         }
     }
@@ -79,7 +79,7 @@ impl IngestService {
     }
 
     /// Refuses an office's submissions beyond its rate (RESOURCE_EXHAUSTED with RetryInfo).
-    pub fn with_limits(mut self, limits: RateLimits) -> IngestService {
+    pub fn with_limits(mut self, limits: std::sync::Arc<RateLimits>) -> IngestService {
         self.limits = limits;
         self
     }

@@ -8,6 +8,8 @@ pub mod console;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod integrations;
+pub mod integrations_http;
 pub mod limits;
 mod metrics;
 pub mod offices;

@@ -56,3 +56,20 @@ pub(crate) fn officer_action(action: &'static str, channel: &str) {
 pub(crate) fn check_in(channel: &'static str) {
     metrics::counter!("watchkeeper_check_ins_total", "channel" => channel).increment(1);
 }
+
+/// A request from an integration, by its outcome (`accepted`, `invalid`, `unauthenticated`,
+/// `rate_limited`, `unavailable`), and the alerts and actions it carried.
+pub(crate) fn integration_request(integration: &str, outcome: &'static str, items: usize) {
+    metrics::counter!(
+        "watchkeeper_integration_requests_total",
+        "integration" => integration.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(1);
+    metrics::counter!(
+        "watchkeeper_integration_items_total",
+        "integration" => integration.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(u64::try_from(items).unwrap_or(u64::MAX));
+}

@@ -84,6 +84,26 @@ pub struct Row {
     /// "silenced by X until T: comment", or that a silence matched an alert never silenced.
     pub silence: Option<String>,
     pub silenced: bool,
+    /// The integration it came through, if not a field office's own submission.
+    pub source: Option<String>,
+    /// Back to the sender's view of it (http or https only).
+    pub link: Option<String>,
+}
+
+/// "via NAME (KIND)" for an integration's alert.
+fn source_line(alert: &pb::Alert) -> Option<String> {
+    let origin = alert.origin.as_ref()?;
+    let kind = origin
+        .kind
+        .parse::<wk_core::alert::IntegrationKind>()
+        .map_or(origin.kind.as_str(), |kind| kind.label());
+    Some(format!("via {} ({kind})", origin.integration))
+}
+
+/// The origin's link, when it is one a page may show.
+fn link_of(alert: &pb::Alert) -> Option<String> {
+    let origin = alert.origin.as_ref()?;
+    wk_core::integration::safe_link(&origin.link).map(str::to_owned)
 }
 
 /// Region names by country code, for showing where an alert is.
@@ -130,6 +150,7 @@ impl Row {
         let first_seen_ms = format::millis(state.first_seen.as_ref()).unwrap_or(0);
         let (status, status_class) = format::status(state.status);
         let (position, next_step) = format::position(state, zone);
+        let (source, link) = (source_line(&alert), link_of(&alert));
         Row {
             id: state.alert_id.clone(),
             incident: state.incident,
@@ -152,6 +173,8 @@ impl Row {
             actions: principal.may_act(),
             silence: silence_line(state, zone),
             silenced: board::is_silenced(state),
+            source,
+            link,
         }
     }
 }
@@ -245,6 +268,10 @@ pub struct Detail {
     pub occurrences: u32,
     /// The silence holding it back (or matching it without effect), while open.
     pub silence: Option<String>,
+    pub source: Option<String>,
+    pub link: Option<String>,
+    /// When an integration's alert resolves by itself unless it is sent again.
+    pub ends_at: Option<When>,
     pub notifications: Vec<NotificationLine>,
     pub timeline: Vec<format::Entry>,
 }
@@ -260,6 +287,13 @@ impl Detail {
             .map(|c| (c.latitude, c.longitude));
         let mut labels: Vec<(String, String)> = alert.labels.clone().into_iter().collect();
         labels.sort();
+        let source = source_line(&alert);
+        let link = link_of(&alert);
+        let ends_at = alert
+            .origin
+            .as_ref()
+            .and_then(|origin| format::when_of(origin.ends_at.as_ref(), zone))
+            .filter(|_| state.status != pb::AlertStatus::Resolved as i32);
         Detail {
             id: state.alert_id.clone(),
             incident: state.incident,
@@ -294,6 +328,9 @@ impl Detail {
             chain: state.chain.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
             occurrences: state.occurrences.max(1),
             silence: silence_line(state, zone),
+            source,
+            link,
+            ends_at,
             notifications: state
                 .notifications
                 .iter()

@@ -344,6 +344,8 @@ impl Config {
 }
 
 #[cfg(test)]
+mod integrations_tests;
+#[cfg(test)]
 mod policy_tests;
 #[cfg(test)]
 mod tests;
