@@ -13,6 +13,7 @@ mod drain;
 mod escalation;
 mod faults;
 mod ingest;
+mod integrations;
 mod links;
 mod nothing_lost;
 mod officers;

@@ -96,7 +96,7 @@ fn build_binary() -> anyhow::Result<PathBuf> {
         .context("cargo build -p watchkeeper named no watchkeeper executable")
 }
 
-fn token_hash(token: &str) -> String {
+pub fn token_hash(token: &str) -> String {
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 

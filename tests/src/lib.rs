@@ -9,6 +9,7 @@ pub mod console;
 pub mod fault_proxy;
 pub mod hog;
 pub mod otlp;
+pub mod senders;
 pub mod smtp;
 pub mod tls;
 pub mod tls_proxy;
