@@ -115,7 +115,12 @@ async fn prometheus_pages_through_watchkeeper_as_its_alertmanager_and_resolves_w
     let alert = open.alert.unwrap();
     assert_eq!(alert.severity, pb::Severity::Critical as i32);
     assert_eq!(alert.labels["generator"], "1");
-    assert_eq!(stack.manila.received_for(&alert_id).len(), 1);
+    let sent = stack.manila.received_for(&alert_id);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].json()["alert"]["origin"]["integration"],
+        "prometheus"
+    );
 
     // The rule stops firing: Prometheus sends it resolved.
     metric.set(0);

@@ -175,6 +175,12 @@ pub fn webhook_body(context: &Context<'_>) -> Vec<u8> {
             "staff_affected": alert.staff_affected,
             "dedup_key": alert.dedup_key,
             "labels": alert.labels,
+            "origin": alert.origin.as_deref().map(|origin| json!({
+                "integration": origin.integration,
+                "kind": origin.kind.as_str(),
+                "link": origin.link,
+                "ends_at": origin.ends_at.map(|at| at.to_string()),
+            })),
         },
         "first_seen": context.first_seen.to_string(),
         "occurrences": context.occurrences,
@@ -277,6 +283,15 @@ fn rows(context: &Context<'_>) -> Vec<(&'static str, String)> {
             labels
         },
     ));
+    if let Some(origin) = alert.origin.as_deref() {
+        rows.push((
+            "Source",
+            format!("via {} ({})", origin.integration, origin.kind.label()),
+        ));
+        if !origin.link.is_empty() {
+            rows.push(("Source link", origin.link.clone()));
+        }
+    }
     rows.push(("First seen", when(context, context.first_seen)));
     rows.push(("Occurrences", context.occurrences.to_string()));
     if let Some(situation) = context.situation() {
