@@ -370,3 +370,63 @@ pub struct LiveFragment<'a> {
     pub actions: bool,
     pub detail: &'a Detail,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn monitored(link: &str) -> pb::EscalationState {
+        pb::EscalationState {
+            alert_id: "a1".into(),
+            alert: Some(pb::Alert {
+                office_id: "ng-maiduguri".into(),
+                title: "Generator fuel low".into(),
+                country: "NG".into(),
+                place: "Maiduguri".into(),
+                origin: Some(pb::AlertOrigin {
+                    integration: "prometheus".into(),
+                    kind: "alertmanager-api-v2".into(),
+                    link: link.into(),
+                    ends_at: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn row_html(state: &pb::EscalationState) -> String {
+        let officer = Principal {
+            id: "maria.santos".into(),
+            name: "Maria Santos".into(),
+            role: Role::DutyOfficer,
+            time_zone: TimeZone::UTC,
+        };
+        let row = Row::new(state, &officer, &RegionOf::new(), 0);
+        RowFragment {
+            root: "",
+            row: &row,
+        }
+        .render()
+        .unwrap()
+    }
+
+    #[test]
+    fn an_integration_s_alert_shows_its_source_and_a_link_back_only_if_it_is_http() {
+        let html = row_html(&monitored(
+            "http://prometheus.example:9090/graph?g0.expr=a&b",
+        ));
+        assert!(
+            html.contains("via prometheus (Alertmanager API v2)"),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"href="http://prometheus.example:9090/graph?g0.expr=a&#38;b""#)
+                || html.contains(r#"href="http://prometheus.example:9090/graph?g0.expr=a&amp;b""#),
+            "{html}"
+        );
+        let html = row_html(&monitored("javascript:alert(1)"));
+        assert!(html.contains("via prometheus"), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+    }
+}

@@ -80,12 +80,18 @@ impl Escalation {
         let mut current = version(&alert);
         current.severity = current.severity.max(previous.severity);
         let Some(changed) = changes(&previous, &current) else {
-            self.log(
-                now,
-                Event::Repeated {
-                    occurrences: self.state.occurrences,
-                },
-            );
+            let repeated = Event::Repeated {
+                occurrences: self.state.occurrences,
+            };
+            // A run of plain repeats is one entry, counting them: Prometheus sends a firing
+            // alert again every minute, and a week of that is not 10,000 timeline lines.
+            match self.state.timeline.last_mut() {
+                Some(last) if matches!(last.event, Event::Repeated { .. }) => {
+                    last.at = now;
+                    last.event = repeated;
+                }
+                _ => self.log(now, repeated),
+            }
             return;
         };
         self.state.revision += 1;

@@ -55,9 +55,19 @@ fn a_re_send_moves_the_deadline_and_notifies_nothing_again() {
     let mut escalation = Escalation::route(monitored("4m"), &policy, minutes("0m"));
     let sent = std::iter::from_fn(|| escalation.poll_action()).count();
     assert!(sent > 0);
+    escalation.handle_trigger(monitored("6m"), &policy, minutes("2m"));
     escalation.handle_trigger(monitored("8m"), &policy, minutes("3m"));
     assert_eq!(std::iter::from_fn(|| escalation.poll_action()).count(), 0);
-    assert_eq!(escalation.occurrences(), 2);
+    assert_eq!(escalation.occurrences(), 3);
+    // The repeats are one timeline entry that counts them.
+    let repeats: Vec<_> = escalation
+        .timeline()
+        .iter()
+        .filter(|entry| matches!(entry.event, Event::Repeated { .. }))
+        .collect();
+    assert_eq!(repeats.len(), 1);
+    assert_eq!(repeats[0].event, Event::Repeated { occurrences: 3 });
+    assert_eq!(repeats[0].at, minutes("3m"));
     escalation.handle_timeout(&policy.directory, minutes("4m"));
     assert_eq!(resolved_by(&escalation), None, "the old deadline is gone");
     // Step 2 fires at 5 min as usual, then the new deadline resolves it.
