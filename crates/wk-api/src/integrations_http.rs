@@ -34,7 +34,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn router(service: Arc<IntegrationService>) -> Router {
     Router::new()
         .route("/integrations/{name}", post(webhook))
-        .route("/integrations/{name}/api/v2/alerts", post(named_alerts))
+        .route("/integrations/{name}/api/v2/alerts", post(webhook))
         .route("/api/v2/alerts", post(keyed_alerts))
         .route("/v2/enqueue", post(enqueue))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -151,7 +151,8 @@ async fn answer(
     }
 }
 
-/// `POST /integrations/{name}`: an Alertmanager or Grafana webhook.
+/// `POST /integrations/{name}` (and `…/api/v2/alerts`, Prometheus's path under a
+/// `path_prefix`): the body in the format of the integration's kind.
 async fn webhook(
     State(service): State<Arc<IntegrationService>>,
     Path(name): Path<String>,
@@ -188,29 +189,6 @@ fn name_or_unknown(service: &IntegrationService, name: &str) -> String {
         name.to_owned()
     } else {
         "unknown".to_owned()
-    }
-}
-
-/// `POST /integrations/{name}/api/v2/alerts`.
-async fn named_alerts(
-    State(service): State<Arc<IntegrationService>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match service.named(&name, &headers) {
-        Some(integration) if integration.kind == IntegrationKind::AlertmanagerApiV2 => {
-            alerts_api(&service, integration, &body).await
-        }
-        Some(_) => (
-            StatusCode::NOT_FOUND,
-            "this integration does not speak the Alertmanager API\n",
-        )
-            .into_response(),
-        None => {
-            integration_request(&name_or_unknown(&service, &name), "unauthenticated", 0);
-            unauthenticated()
-        }
     }
 }
 

@@ -109,12 +109,15 @@ impl RawIntegration {
             .map_err(|message| errors.push(format!("{field}.kind"), message))
             .ok();
         let office = self.office_source(field, offices, errors);
-        let key_hashes = key_hashes(
+        let previous = self.previous_key_sha256.as_deref().unwrap_or_default();
+        let key_hashes = errors.hashes(
             field,
-            &self.key_sha256,
-            self.previous_key_sha256.as_deref(),
+            [
+                ("key_sha256", &self.key_sha256),
+                ("previous_key_sha256", previous),
+            ],
             keys,
-            errors,
+            "integration",
         );
         let country = self.country.trim().to_owned();
         if isocountry::CountryCode::for_alpha2(&country).is_err()
@@ -256,38 +259,4 @@ impl RawIntegration {
             }
         }
     }
-}
-
-fn key_hashes(
-    field: &str,
-    current: &str,
-    previous: Option<&str>,
-    seen: &mut BTreeSet<[u8; 32]>,
-    errors: &mut Errors,
-) -> Vec<[u8; 32]> {
-    let mut hashes = Vec::new();
-    for (key, text) in [
-        ("key_sha256", Some(current)),
-        (
-            "previous_key_sha256",
-            previous.filter(|text| !text.is_empty()),
-        ),
-    ] {
-        let Some(text) = text else { continue };
-        let mut hash = [0u8; 32];
-        if hex::decode_to_slice(text, &mut hash).is_err() {
-            errors.push(
-                format!("{field}.{key}"),
-                "must be 64 hex digits (see `watchkeeper hash-token`)",
-            );
-        } else if !seen.insert(hash) {
-            errors.push(
-                format!("{field}.{key}"),
-                "is shared with another integration",
-            );
-        } else {
-            hashes.push(hash);
-        }
-    }
-    hashes
 }

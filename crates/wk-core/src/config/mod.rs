@@ -193,13 +193,28 @@ impl Errors {
         previous: Option<&str>,
         seen: &mut BTreeSet<[u8; 32]>,
     ) -> Vec<[u8; 32]> {
+        let keys = [
+            ("token_sha256", current),
+            ("previous_token_sha256", previous.unwrap_or_default()),
+        ];
+        self.hashes(field, keys, seen, "token")
+    }
+
+    /// The SHA-256 hashes named `keys` (`(key, hex)`, an empty hex skipped) of `field`, each
+    /// distinct from every hash in `seen` (another `what` already has it).
+    fn hashes(
+        &mut self,
+        field: &str,
+        keys: [(&str, &str); 2],
+        seen: &mut BTreeSet<[u8; 32]>,
+        what: &str,
+    ) -> Vec<[u8; 32]> {
         let mut hashes = Vec::new();
-        let previous = previous.filter(|text| !text.is_empty());
-        for (key, text) in [
-            ("token_sha256", Some(current)),
-            ("previous_token_sha256", previous),
-        ] {
-            let Some(text) = text else { continue };
+        for (index, (key, text)) in keys.into_iter().enumerate() {
+            // The current one is required; the previous one only during a rotation.
+            if index > 0 && text.is_empty() {
+                continue;
+            }
             let mut hash = [0u8; 32];
             if hex::decode_to_slice(text, &mut hash).is_err() {
                 self.push(
@@ -207,7 +222,10 @@ impl Errors {
                     "must be 64 hex digits (see `watchkeeper hash-token`)",
                 );
             } else if !seen.insert(hash) {
-                self.push(format!("{field}.{key}"), "is shared with another token");
+                self.push(
+                    format!("{field}.{key}"),
+                    format!("is shared with another {what}"),
+                );
             } else {
                 hashes.push(hash);
             }
