@@ -300,4 +300,12 @@ impl Percentiles {
             max_ms: histogram.max() as f64 / 1000.0,
         }
     }
+
+    /// `p50 | p90 | p99 | p99.9 | max`, in milliseconds, as the result tables print them.
+    pub(crate) fn cells(&self) -> String {
+        format!(
+            "{:.2} | {:.2} | {:.2} | {:.2} | {:.2}",
+            self.p50_ms, self.p90_ms, self.p99_ms, self.p999_ms, self.max_ms
+        )
+    }
 }

@@ -207,7 +207,7 @@ async fn ingest(
     let per_second = outcome.accepted as f64 / outcome.elapsed.as_secs_f64();
     let latency = Percentiles::of(&outcome.latency);
     println!(
-        "| ingest {mode:?} c={c}{batch} {rate} p={partitions} | {accepted} | {per_second:.0}/s | {p50:.2} | {p90:.2} | {p99:.2} | {p999:.2} | {max:.2} | {errors} |",
+        "| ingest {mode:?} c={c}{batch} {rate} p={partitions} | {accepted} | {per_second:.0}/s | {cells} | {errors} |",
         mode = spec.mode,
         c = spec.concurrency,
         batch = if spec.mode == Mode::Batch {
@@ -217,11 +217,7 @@ async fn ingest(
         },
         rate = rate_text(spec.rate),
         accepted = outcome.accepted,
-        p50 = latency.p50_ms,
-        p90 = latency.p90_ms,
-        p99 = latency.p99_ms,
-        p999 = latency.p999_ms,
-        max = latency.max_ms,
+        cells = latency.cells(),
         errors = errors_text(&outcome.errors),
     );
     Ok(json!({
@@ -294,16 +290,12 @@ async fn e2e(
     let e2e = Percentiles::of(&latency);
     let accept = Percentiles::of(&outcome.latency);
     println!(
-        "| e2e {rate} c={c} p={partitions} | {accepted} | {accepted_per_s:.0}/s | {a99:.2} | {p50:.2} | {p90:.2} | {p99:.2} | {p999:.2} | {max:.2} | {never_arrived} | {errors} |",
+        "| e2e {rate} c={c} p={partitions} | {accepted} | {accepted_per_s:.0}/s | {a99:.2} | {cells} | {never_arrived} | {errors} |",
         rate = rate_text(spec.rate),
         c = spec.concurrency,
         accepted = outcome.accepted,
         a99 = accept.p99_ms,
-        p50 = e2e.p50_ms,
-        p90 = e2e.p90_ms,
-        p99 = e2e.p99_ms,
-        p999 = e2e.p999_ms,
-        max = e2e.max_ms,
+        cells = e2e.cells(),
         errors = errors_text(&outcome.errors),
     );
     Ok(json!({
