@@ -126,6 +126,16 @@ impl IngestService {
         alert: Option<pb::Alert>,
     ) -> Result<pb::SubmitAlertResponse, ApiError> {
         let alert = alert.ok_or(ApiError::MissingAlert)?;
+        if alert.category == pb::Category::StaffHelp as i32 {
+            return Err(ApiError::Invalid(wk_core::validate::Violations(vec![
+                wk_core::validate::FieldViolation {
+                    field: "alert.category".into(),
+                    description: "staff_help is raised by Watchkeeper itself when a person \
+                                  answers \"I need help\" in a headcount"
+                        .into(),
+                },
+            ])));
+        }
         if alert.category == pb::Category::OfficeSilent as i32 {
             return Err(ApiError::Invalid(wk_core::validate::Violations(vec![
                 wk_core::validate::FieldViolation {

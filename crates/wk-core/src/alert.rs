@@ -119,6 +119,7 @@ text_enum! {
         Infrastructure => "infrastructure", "Infrastructure";
         Other => "other", "Other";
         OfficeSilent => "office_silent", "Office silent";
+        StaffHelp => "staff_help", "Staff member asking for help";
     }
 }
 

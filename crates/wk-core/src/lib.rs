@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod config;
 pub mod escalation;
+pub mod headcount;
 pub mod integration;
 pub mod links;
 pub mod machine;

@@ -20,6 +20,7 @@ use crate::time::Timestamp;
 pub enum Kind {
     Escalation,
     OfficeWatch,
+    Headcount,
 }
 
 impl Kind {
@@ -27,6 +28,7 @@ impl Kind {
         match self {
             Kind::Escalation => "escalation",
             Kind::OfficeWatch => "office watch",
+            Kind::Headcount => "headcount",
         }
     }
 }

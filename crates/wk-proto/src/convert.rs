@@ -50,6 +50,7 @@ pub fn category_from_pb(value: i32) -> Option<Category> {
         pb::Category::Infrastructure => Category::Infrastructure,
         pb::Category::Other => Category::Other,
         pb::Category::OfficeSilent => Category::OfficeSilent,
+        pb::Category::StaffHelp => Category::StaffHelp,
     })
 }
 
@@ -66,6 +67,7 @@ pub fn category_to_pb(category: Category) -> pb::Category {
         Category::Infrastructure => pb::Category::Infrastructure,
         Category::Other => pb::Category::Other,
         Category::OfficeSilent => pb::Category::OfficeSilent,
+        Category::StaffHelp => pb::Category::StaffHelp,
     }
 }
 

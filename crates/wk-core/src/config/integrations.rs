@@ -132,9 +132,9 @@ impl RawIntegration {
         let mut mapping = Mapping::with_defaults(&country, &place);
         if let Some(text) = &self.category {
             match text.parse::<Category>() {
-                Ok(Category::OfficeSilent) => errors.push(
+                Ok(Category::OfficeSilent | Category::StaffHelp) => errors.push(
                     format!("{field}.category"),
-                    "office_silent is Watchkeeper's own",
+                    "is raised by Watchkeeper itself",
                 ),
                 Ok(category) => mapping.default_category = category,
                 Err(message) => errors.push(format!("{field}.category"), message),

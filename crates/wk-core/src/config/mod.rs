@@ -249,7 +249,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A plausible mailbox: `local@domain`, no spaces. Delivery is the final judge.
-fn check_email(address: &str) -> Result<(), String> {
+pub(crate) fn check_email(address: &str) -> Result<(), String> {
     match address.split_once('@') {
         Some((local, domain))
             if !local.is_empty()

@@ -145,7 +145,7 @@ impl Integration {
         let category = labels
             .get(&mapping.category_label)
             .and_then(|value| value.parse::<Category>().ok())
-            .filter(|category| *category != Category::OfficeSilent)
+            .filter(|category| !matches!(category, Category::OfficeSilent | Category::StaffHelp))
             .unwrap_or(mapping.default_category);
         let country = labels
             .remove(&mapping.country_label)
@@ -274,7 +274,7 @@ fn describe(annotations: &Labels, title: &str, description: &str) -> String {
 
 /// `text` on one line of at most `max` characters: control characters become spaces, and
 /// what is cut is marked with an ellipsis.
-pub(super) fn one_line(text: &str, max: usize) -> String {
+pub(crate) fn one_line(text: &str, max: usize) -> String {
     let cleaned: String = text
         .trim()
         .chars()

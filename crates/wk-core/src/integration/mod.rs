@@ -24,6 +24,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+pub(crate) use self::mapping::one_line;
 pub use self::mapping::{Mapping, default_severities};
 use crate::alert::{IntegrationKind, Origin};
 use crate::validate::{AlertDraft, FieldViolation};

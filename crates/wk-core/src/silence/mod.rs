@@ -247,6 +247,8 @@ pub enum Exemption {
     Emergency,
     Abduction,
     OfficeSilent,
+    /// A staff member asking for help in a headcount.
+    StaffHelp,
 }
 
 impl Exemption {
@@ -255,6 +257,7 @@ impl Exemption {
             Exemption::Emergency => "emergency",
             Exemption::Abduction => "abduction",
             Exemption::OfficeSilent => "office_silent",
+            Exemption::StaffHelp => "staff_help",
         }
     }
 
@@ -263,6 +266,7 @@ impl Exemption {
             Exemption::Emergency,
             Exemption::Abduction,
             Exemption::OfficeSilent,
+            Exemption::StaffHelp,
         ]
         .into_iter()
         .find(|exemption| exemption.as_str() == text)
@@ -274,6 +278,7 @@ impl Exemption {
             Exemption::Emergency => "emergency alerts are never silenced",
             Exemption::Abduction => "abductions and hostage-takings are never silenced",
             Exemption::OfficeSilent => "an office gone silent is never silenced",
+            Exemption::StaffHelp => "a staff member asking for help is never silenced",
         }
     }
 }
@@ -287,6 +292,8 @@ pub fn exemption(alert: &Alert) -> Option<Exemption> {
         Some(Exemption::Abduction)
     } else if alert.category == Category::OfficeSilent {
         Some(Exemption::OfficeSilent)
+    } else if alert.category == Category::StaffHelp {
+        Some(Exemption::StaffHelp)
     } else {
         None
     }
