@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "../../proto/watchkeeper/v1/console.proto",
         "../../proto/watchkeeper/v1/offices.proto",
         "../../proto/watchkeeper/v1/silences.proto",
+        "../../proto/watchkeeper/v1/headcount.proto",
     ];
     let descriptors = protox::compile(files, ["../../proto"])?;
     let descriptor_path =

@@ -155,6 +155,8 @@ pub async fn follow_states(
                 }
             }
             Some(Ok(pb::state_record::Machine::OfficeWatch(state))) => offices.observe(state),
+            // Written by no dispatcher yet (7/8 has the machine and records, not the driver).
+            Some(Ok(pb::state_record::Machine::Headcount(_))) => {}
             None => {}
             Some(Err(_)) => warn!(offset = record.offset, "undecodable state record skipped"),
         }

@@ -96,6 +96,12 @@ pub enum Fact {
         office: OfficeKey,
         fact: OfficeFact,
     },
+    /// A fact about a staff headcount, accepted at `at`.
+    Headcount {
+        id: wk_core::headcount::HeadcountId,
+        fact: crate::headcount_codec::HeadcountFact,
+        at: Timestamp,
+    },
 }
 
 impl Fact {
@@ -106,7 +112,7 @@ impl Fact {
             Fact::Acknowledged { alert_id, .. }
             | Fact::Resolved { alert_id, .. }
             | Fact::NoteAdded { alert_id, .. } => Some(*alert_id),
-            Fact::Office { .. } => None,
+            Fact::Office { .. } | Fact::Headcount { .. } => None,
         }
     }
 }
@@ -175,6 +181,10 @@ pub fn decode_event(bytes: &[u8]) -> Result<Fact, DecodeError> {
         let (office, fact) = decode_office_fact(&event.office_id, at, fact)?;
         return Ok(Fact::Office { office, fact });
     }
+    if let pb::alert_event::Event::Headcount(headcount) = fact {
+        let (id, fact) = crate::headcount_codec::decode_headcount_fact(headcount)?;
+        return Ok(Fact::Headcount { id, fact, at });
+    }
     let id: AlertId = event.alert_id.parse()?;
     match fact {
         pb::alert_event::Event::Raised(raised) => Ok(Fact::Raised {
@@ -202,6 +212,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<Fact, DecodeError> {
         pb::alert_event::Event::CheckIn(_)
         | pb::alert_event::Event::Paused(_)
         | pb::alert_event::Event::Resumed(_) => Err(DecodeError::Missing("office_id")),
+        pb::alert_event::Event::Headcount(_) => Err(DecodeError::Missing("headcount")),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod codec;
 pub mod consumer;
 pub mod escalation_codec;
+pub mod headcount_codec;
 pub mod producer;
 pub mod restore;
 pub mod silence_codec;

@@ -15,6 +15,7 @@ use crate::watch_codec::decode_watch;
 pub enum State {
     Escalation(escalation::Snapshot),
     OfficeWatch(watch::Snapshot),
+    Headcount(Box<wk_core::headcount::Snapshot>),
 }
 
 /// The machine a state changelog record holds; a record from before the `StateRecord`
@@ -38,6 +39,10 @@ pub fn decode_state(bytes: &[u8]) -> Result<(State, i64), DecodeError> {
         pb::state_record::Machine::OfficeWatch(state) => {
             let (snapshot, offset) = decode_watch(state)?;
             (State::OfficeWatch(snapshot), offset)
+        }
+        pb::state_record::Machine::Headcount(state) => {
+            let (snapshot, offset) = crate::headcount_codec::decode_headcount(state)?;
+            (State::Headcount(Box::new(snapshot)), offset)
         }
     })
 }

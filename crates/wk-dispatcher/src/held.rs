@@ -97,17 +97,19 @@ impl Held {
         }
     }
 
-    /// Back from a decoded state record.
-    pub fn restore(state: State, world: &World) -> (Subject, Held) {
+    /// Back from a decoded state record; `None` for a kind this dispatcher does not drive
+    /// yet (a headcount: issue 7/8 has its machine and records, not its driver).
+    pub fn restore(state: State, world: &World) -> Option<(Subject, Held)> {
         match state {
-            State::Escalation(snapshot) => (
+            State::Escalation(snapshot) => Some((
                 Subject::Alert(snapshot.alert.id),
                 Held::Escalation(Escalation::restore_in(snapshot, &world.policy)),
-            ),
-            State::OfficeWatch(snapshot) => (
+            )),
+            State::OfficeWatch(snapshot) => Some((
                 Subject::Office(snapshot.office.clone()),
                 Held::Watch(OfficeWatch::restore(snapshot)),
-            ),
+            )),
+            State::Headcount(_) => None,
         }
     }
 }

@@ -77,10 +77,16 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         let mut latest = HashMap::new();
         for record in &read.records {
             match record.payload.as_deref().map(decode_state) {
-                Some(Ok((state, input_offset))) => {
-                    let (subject, held) = Held::restore(state, &self.world);
-                    latest.insert(subject, (held, input_offset));
-                }
+                Some(Ok((state, input_offset))) => match Held::restore(state, &self.world) {
+                    Some((subject, held)) => {
+                        latest.insert(subject, (held, input_offset));
+                    }
+                    None => warn!(
+                        partition,
+                        offset = record.offset,
+                        "state of a kind not driven yet skipped"
+                    ),
+                },
                 Some(Err(error)) => {
                     warn!(partition, offset = record.offset, %error, "undecodable state skipped");
                 }

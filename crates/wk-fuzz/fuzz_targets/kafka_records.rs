@@ -7,6 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use wk_bus::codec::decode_event;
 use wk_bus::escalation_codec::encode_escalation;
+use wk_bus::headcount_codec::encode_headcount;
 use wk_bus::silence_codec::{decode_silence, encode_silence};
 use wk_bus::state_codec::{State, decode_state};
 use wk_bus::watch_codec::encode_watch;
@@ -21,6 +22,7 @@ fuzz_target!(|data: &[u8]| {
         let encoded = match &state {
             State::Escalation(snapshot) => encode_escalation(snapshot, offset),
             State::OfficeWatch(snapshot) => encode_watch(snapshot, offset),
+            State::Headcount(snapshot) => encode_headcount(snapshot, offset),
         };
         let again = decode_state(&encoded).expect("a re-encoded state decodes");
         assert_eq!(again, (state, offset));
