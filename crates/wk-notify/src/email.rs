@@ -51,25 +51,40 @@ impl Mailer {
 
     /// Sends the notification `context` to `recipient`.
     pub async fn send(&self, context: &Context<'_>, recipient: &str) -> Result<(), SendError> {
+        let mail = Prepared {
+            delivery_id: context.notification_id,
+            subject: email_subject(context),
+            text: email_text(context),
+            html: email_html(context),
+        };
+        self.send_prepared(&mail, recipient).await
+    }
+
+    /// Sends `mail` to `recipient`, its Message-ID derived from its delivery id.
+    pub async fn send_prepared(
+        &self,
+        mail: &Prepared<'_>,
+        recipient: &str,
+    ) -> Result<(), SendError> {
         let to: Mailbox = recipient
             .parse()
             .map_err(|_| SendError::Permanent("recipient is not a mailbox".into()))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(email_subject(context))
-            .message_id(Some(self.message_id(context.notification_id)))
+            .subject(mail.subject.clone())
+            .message_id(Some(self.message_id(mail.delivery_id)))
             .multipart(
                 MultiPart::alternative()
                     .singlepart(
                         SinglePart::builder()
                             .header(ContentType::TEXT_PLAIN)
-                            .body(email_text(context)),
+                            .body(mail.text.clone()),
                     )
                     .singlepart(
                         SinglePart::builder()
                             .header(ContentType::TEXT_HTML)
-                            .body(email_html(context)),
+                            .body(mail.html.clone()),
                     ),
             )
             .map_err(|error| SendError::Permanent(format!("cannot build message: {error}")))?;
@@ -83,6 +98,14 @@ impl Mailer {
             Err(error) => Err(SendError::Transient(format!("smtp: {}", code(&error)))),
         }
     }
+}
+
+/// A rendered mail: its delivery id (the Message-ID's local part), subject and both parts.
+pub struct Prepared<'a> {
+    pub delivery_id: &'a str,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
 }
 
 /// The SMTP status code, or the kind of failure; never the server's text (it may echo addresses).

@@ -5,6 +5,7 @@
 pub mod breaker;
 pub mod content;
 pub mod email;
+pub mod headcount;
 pub mod retry;
 pub mod webhook;
 

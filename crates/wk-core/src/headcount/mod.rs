@@ -17,6 +17,7 @@
 //! not done, and under the same ids (the SMTP Message-ID, the alert id), so nobody is asked
 //! twice for one cycle.
 
+pub mod links;
 pub mod roster;
 #[cfg(test)]
 mod tests;
