@@ -17,7 +17,16 @@ use crate::held::{Held, Subject};
 use crate::io::{Changelog, Clock, Input, Notifier};
 use crate::metrics;
 use crate::pipeline::Key;
-use crate::store::Tracked;
+
+/// Something a machine decided to put on the alerts topic, owed until acknowledged: a
+/// watch's silence alert (or its resolution), a headcount's call for help.
+pub(crate) enum Publishing {
+    Watch(Box<Owed>),
+    Help {
+        id: String,
+        alert: Box<wk_core::Alert>,
+    },
+}
 
 impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     /// Carries out what the machine decided (an escalation's notifications, a watch's
@@ -54,43 +63,61 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             }
             Held::Watch(watch) => {
                 while let Some(WatchAction::Publish(publication)) = watch.poll_action() {
-                    owed.push(publication);
+                    if let Publication::Raise { .. } = publication.publication {
+                        metrics::silence_alert_raised();
+                    }
+                    owed.push(Publishing::Watch(Box::new(publication)));
                 }
+            }
+            Held::Headcount(headcount) => {
+                let Subject::Headcount(id) = &key.1 else {
+                    return;
+                };
+                let (mails, helps) = crate::headcounts::actions(key.0, id, headcount);
+                for mail in mails {
+                    self.notifier.spawn_mail(mail);
+                }
+                owed.extend(helps);
             }
         }
         let due = tracked.machine.poll_timeout();
         self.store.rearm(&key, due);
         for publication in owed {
-            if let Publication::Raise { .. } = publication.publication {
-                metrics::silence_alert_raised();
-            }
             self.publish(key.clone(), publication, false);
         }
     }
 
-    /// Puts a watch's decided publication on the alerts topic (after the retry pause when
+    /// Puts a decided publication (a watch's, a headcount's call for help) on the alerts topic (after the retry pause when
     /// `again`); its outcome comes back to `on_published`. The records of one publication
     /// share their key, so they stay in order.
-    pub(crate) fn publish(&mut self, key: Key, owed: Owed, again: bool) {
-        let records = match &owed.publication {
-            Publication::Raise { alert, at } => {
-                vec![(alert.id.to_string(), encode_raised(alert, *at))]
+    pub(crate) fn publish(&mut self, key: Key, owed: Publishing, again: bool) {
+        let records = match &owed {
+            Publishing::Help { alert, .. } => {
+                vec![(
+                    alert.id.to_string(),
+                    encode_raised(alert, alert.occurred_at),
+                )]
             }
-            Publication::Resolve {
-                alert_id,
-                note,
-                by,
-                at,
-            } => vec![
-                (
-                    alert_id.to_string(),
-                    encode_action(*alert_id, &OfficerAction::Note(note.clone()), by, None, *at),
-                ),
-                (
-                    alert_id.to_string(),
-                    encode_action(*alert_id, &OfficerAction::Resolve, by, None, *at),
-                ),
-            ],
+            Publishing::Watch(watch) => match &watch.publication {
+                Publication::Raise { alert, at } => {
+                    vec![(alert.id.to_string(), encode_raised(alert, *at))]
+                }
+                Publication::Resolve {
+                    alert_id,
+                    note,
+                    by,
+                    at,
+                } => vec![
+                    (
+                        alert_id.to_string(),
+                        encode_action(*alert_id, &OfficerAction::Note(note.clone()), by, None, *at),
+                    ),
+                    (
+                        alert_id.to_string(),
+                        encode_action(*alert_id, &OfficerAction::Resolve, by, None, *at),
+                    ),
+                ],
+            },
         };
         let changelog = Arc::clone(&self.changelog);
         self.published.push(Box::pin(async move {
@@ -114,17 +141,25 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
 
     /// The broker answered a publication: the watch forgets it (and that change is written
     /// behind), or it is published again.
-    pub(crate) fn on_published(&mut self, key: Key, owed: Owed, acknowledged: bool) -> Flow {
-        let Some(Tracked {
-            machine: Held::Watch(watch),
-            ..
-        }) = self.store.get_mut(&key)
-        else {
+    pub(crate) fn on_published(&mut self, key: Key, owed: Publishing, acknowledged: bool) -> Flow {
+        let machine = self.store.get_mut(&key).map(|tracked| &mut tracked.machine);
+        let done = match (machine, &owed) {
+            (Some(Held::Watch(watch)), Publishing::Watch(publication)) => {
+                acknowledged && {
+                    watch.handle_published(publication.seq);
+                    true
+                }
+            }
+            (Some(Held::Headcount(headcount)), Publishing::Help { id, .. }) => {
+                acknowledged && {
+                    headcount.handle_done(id);
+                    true
+                }
+            }
             // Revoked meanwhile: its next owner decides it again from the changelog.
-            return Flow::Continue;
+            _ => return Flow::Continue,
         };
-        if acknowledged {
-            watch.handle_published(owed.seq);
+        if done {
             self.pipeline.changed(key, None);
         } else {
             metrics::produce_error();

@@ -21,11 +21,8 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     pub(crate) fn apply(&mut self, partition: i32, offset: i64, fact: Fact, trace: TraceHeaders) {
         let changed = match fact {
             Fact::Office { office, fact } => self.apply_office(partition, offset, office, fact),
-            // Issue 7/8 has the headcount's machine and records, not its driver yet; nothing
-            // writes these facts until it has.
-            Fact::Headcount { id, .. } => {
-                warn!(headcount = %id, "headcount fact skipped: headcounts are not driven yet");
-                None
+            Fact::Headcount { id, fact, at } => {
+                self.apply_headcount(partition, offset, id, fact, at)
             }
             fact => self.apply_alert(partition, offset, fact, trace),
         };

@@ -31,14 +31,14 @@ use wk_core::config::KafkaConfig;
 use wk_core::escalation::Status;
 use wk_core::policy::Policy;
 use wk_core::silence::SilenceBook;
-use wk_core::watch::{Owed, WatchConfig};
+use wk_core::watch::WatchConfig;
 
 use crate::executor::{Executor, Report};
 use crate::held::{Held, Subject, World};
 use crate::io::{Changelog, Clock, Input, KafkaChangelog, Notifier, WallClock};
 use crate::metrics;
 use crate::pipeline::{Key, Release, Ticket, WriteBehind};
-use crate::store::{Store, Tracked};
+use crate::store::Store;
 
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const IDLE: Duration = Duration::from_secs(3600);
@@ -56,7 +56,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const RETRY: Duration = Duration::from_secs(1);
 
 type InFlight = Pin<Box<dyn Future<Output = (Ticket, bool)> + Send>>;
-pub(crate) type Published = Pin<Box<dyn Future<Output = (Key, Owed, bool)> + Send>>;
+pub(crate) type Published =
+    Pin<Box<dyn Future<Output = (Key, crate::act::Publishing, bool)> + Send>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -279,6 +280,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                     Status::Resolved { .. } => {}
                 },
                 Held::Watch(watch) => *offices.entry(watch.status()).or_insert(0) += 1,
+                Held::Headcount(_) => {}
             }
         }
         metrics::open_alerts(triggered, acknowledged);
@@ -321,22 +323,20 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     }
 
     fn on_report(&mut self, report: Report) -> Flow {
-        let key = (report.partition, Subject::Alert(report.alert_id));
+        let key = (report.partition, report.subject);
         let now = self.clock.now();
-        let Some(Tracked {
-            machine: Held::Escalation(escalation),
-            ..
-        }) = self.store.get_mut(&key)
-        else {
+        match self.store.get_mut(&key).map(|tracked| &mut tracked.machine) {
+            Some(Held::Escalation(escalation)) => escalation.handle_delivery(
+                &report.notification_id,
+                report.outcome,
+                &self.world.policy.directory,
+                now,
+            ),
+            // Taken by the SMTP server or given up: either way not sent again.
+            Some(Held::Headcount(headcount)) => headcount.handle_done(&report.notification_id),
             // The partition was revoked meanwhile: its new owner re-sends what is pending.
-            return Flow::Continue;
-        };
-        escalation.handle_delivery(
-            &report.notification_id,
-            report.outcome,
-            &self.world.policy.directory,
-            now,
-        );
+            Some(Held::Watch(_)) | None => return Flow::Continue,
+        }
         self.pipeline.changed(key.clone(), None);
         self.act(key);
         Flow::Continue
@@ -354,6 +354,9 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             let span = match &key.1 {
                 Subject::Alert(id) => info_span!("escalate", alert_id = %id, partition = key.0),
                 Subject::Office(office) => info_span!("watch", office = %office, partition = key.0),
+                Subject::Headcount(id) => {
+                    info_span!("headcount", headcount = %id, partition = key.0)
+                }
             };
             tracked.trace.adopt(&span);
             tracked.machine.handle_timeout(&self.world, now);

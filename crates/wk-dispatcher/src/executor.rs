@@ -26,6 +26,10 @@ use wk_notify::webhook::WebhookSender;
 
 use crate::metrics;
 
+#[path = "executor_mail.rs"]
+mod mail;
+pub use self::mail::{MailJob, MailSpec};
+
 /// The wall clock, read at the boundary.
 pub(crate) fn wall_clock() -> Timestamp {
     Timestamp::from_system_time(SystemTime::now())
@@ -35,7 +39,8 @@ pub(crate) fn wall_clock() -> Timestamp {
 #[derive(Debug)]
 pub struct Report {
     pub partition: i32,
-    pub alert_id: AlertId,
+    /// The machine that decided it: an alert's escalation, or a headcount.
+    pub subject: crate::held::Subject,
     pub notification_id: String,
     pub outcome: Outcome,
 }
@@ -177,7 +182,7 @@ impl Shared {
         // and is sent again, under the same id, after the restart.
         let _ = self.reports.send(Report {
             partition: job.partition,
-            alert_id: job.alert.id,
+            subject: crate::held::Subject::Alert(job.alert.id),
             notification_id: job.notification.id.clone(),
             outcome,
         });

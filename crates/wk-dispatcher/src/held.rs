@@ -8,11 +8,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use wk_bus::escalation_codec::encode_escalation;
+use wk_bus::headcount_codec::{encode_headcount, headcount_record_key};
 use wk_bus::state_codec::State;
 use wk_bus::watch_codec::{encode_watch, office_record_key};
 use wk_core::Timestamp;
 use wk_core::alert::AlertId;
 use wk_core::escalation::Escalation;
+use wk_core::headcount::{Headcount, HeadcountId};
 use wk_core::machine::Machine;
 use wk_core::policy::Policy;
 use wk_core::silence::SilenceBook;
@@ -23,6 +25,7 @@ use wk_core::watch::{OfficeKey, OfficeWatch, WatchConfig};
 pub enum Subject {
     Alert(AlertId),
     Office(OfficeKey),
+    Headcount(HeadcountId),
 }
 
 impl fmt::Display for Subject {
@@ -31,6 +34,7 @@ impl fmt::Display for Subject {
         match self {
             Subject::Alert(id) => write!(f, "{id}"),
             Subject::Office(office) => f.write_str(&office_record_key(&office.0)),
+            Subject::Headcount(id) => f.write_str(&headcount_record_key(&id.0)),
         }
     }
 }
@@ -66,6 +70,7 @@ impl World {
 pub enum Held {
     Escalation(Escalation),
     Watch(OfficeWatch),
+    Headcount(Box<Headcount>),
 }
 
 impl Held {
@@ -73,6 +78,7 @@ impl Held {
         match self {
             Held::Escalation(escalation) => escalation.poll_timeout(),
             Held::Watch(watch) => watch.poll_timeout(),
+            Held::Headcount(headcount) => headcount.poll_timeout(),
         }
     }
 
@@ -86,6 +92,7 @@ impl Held {
                     watch.handle_timeout(config, now);
                 }
             }
+            Held::Headcount(headcount) => headcount.handle_timeout(now),
         }
     }
 
@@ -94,11 +101,11 @@ impl Held {
         match self {
             Held::Escalation(escalation) => encode_escalation(&escalation.snapshot(), input_offset),
             Held::Watch(watch) => encode_watch(&watch.snapshot(), input_offset),
+            Held::Headcount(headcount) => encode_headcount(&headcount.snapshot(), input_offset),
         }
     }
 
-    /// Back from a decoded state record; `None` for a kind this dispatcher does not drive
-    /// yet (a headcount: issue 7/8 has its machine and records, not its driver).
+    /// Back from a decoded state record.
     pub fn restore(state: State, world: &World) -> Option<(Subject, Held)> {
         match state {
             State::Escalation(snapshot) => Some((
@@ -109,7 +116,10 @@ impl Held {
                 Subject::Office(snapshot.office.clone()),
                 Held::Watch(OfficeWatch::restore(snapshot)),
             )),
-            State::Headcount(_) => None,
+            State::Headcount(snapshot) => Some((
+                Subject::Headcount(snapshot.id.clone()),
+                Held::Headcount(Box::new(Headcount::restore(*snapshot))),
+            )),
         }
     }
 }

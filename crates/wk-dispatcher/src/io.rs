@@ -162,10 +162,15 @@ impl Changelog for KafkaChangelog {
 /// Where decided notifications go; their outcomes come back as reports.
 pub trait Notifier: Send + 'static {
     fn spawn(&self, job: Job);
+    /// A headcount's mail.
+    fn spawn_mail(&self, job: crate::executor::MailJob);
 }
 
 impl Notifier for Executor {
     fn spawn(&self, job: Job) {
         Executor::spawn(self, job);
+    }
+    fn spawn_mail(&self, job: crate::executor::MailJob) {
+        Executor::spawn_mail(self, job);
     }
 }

@@ -14,6 +14,7 @@ mod act;
 mod apply;
 pub mod dispatcher;
 pub mod executor;
+mod headcounts;
 pub mod held;
 pub mod io;
 mod metrics;

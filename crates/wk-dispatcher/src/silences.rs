@@ -68,6 +68,8 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 effect != SilenceEffect::Unchanged
             }
             Held::Watch(watch) => self.world.judge_watch(watch, now),
+            // Silences hold back alerts; they never stop a headcount.
+            Held::Headcount(_) => false,
         };
         if changed {
             self.pipeline.changed(key.clone(), None);

@@ -26,6 +26,7 @@ use crate::dispatcher::{Dispatcher, Parts};
 use crate::executor::{Job, Report};
 use crate::io::{Acknowledgement, Changelog, Input, Notifier, TokioClock};
 
+mod headcounts;
 mod silenced;
 
 const START: Timestamp = Timestamp::from_unix_millis(1_795_000_000_000);
@@ -152,6 +153,9 @@ impl FakeNotifier {
 impl Notifier for FakeNotifier {
     fn spawn(&self, job: Job) {
         self.0.lock().unwrap().push(job.notification.id);
+    }
+    fn spawn_mail(&self, job: crate::executor::MailJob) {
+        self.0.lock().unwrap().push(job.id);
     }
 }
 
@@ -445,7 +449,7 @@ async fn a_report_after_a_revoke_is_ignored() {
         .reports
         .send(Report {
             partition: 0,
-            alert_id: subject.id,
+            subject: crate::held::Subject::Alert(subject.id),
             notification_id,
             outcome: Outcome::Delivered,
         })

@@ -64,8 +64,8 @@ fn buttons(links: &[AnswerLink]) -> String {
         .join(" &middot; ")
 }
 
-impl Ask<'_> {
-    pub fn render(&self) -> Prepared<'_> {
+impl<'a> Ask<'a> {
+    pub fn render(&self) -> Prepared<'a> {
         let again = if self.cycle == 0 {
             String::new()
         } else {
@@ -108,8 +108,8 @@ impl Ask<'_> {
     }
 }
 
-impl WardenList<'_> {
-    pub fn render(&self) -> Prepared<'_> {
+impl<'a> WardenList<'a> {
+    pub fn render(&self) -> Prepared<'a> {
         let subject = format!(
             "{}Staff headcount: {} still unaccounted for in zone {}",
             drill_prefix(self.drill),
