@@ -568,24 +568,30 @@ async fn failover_latencies(
                 _ => false,
             })
         });
-        let fired = state.and_then(|state| {
-            state
-                .timeline
-                .into_iter()
-                .find_map(|entry| match entry.event {
-                    Some(Event::StepFired(step)) if step.step == 0 => entry.at,
+        let time_of = |wanted: fn(&Event) -> bool| {
+            state.as_ref().and_then(|state| {
+                state.timeline.iter().find_map(|entry| match &entry.event {
+                    Some(event) if wanted(event) => entry.at,
                     _ => None,
                 })
-        });
+            })
+        };
+        let fired = time_of(|event| matches!(event, Event::StepFired(step) if step.step == 0));
+        // When the failover was decided: an alert fired just before Panama went out fails over
+        // while it is out (and waits for its circuit), though its step fired before.
+        let decided = time_of(|event| matches!(event, Event::FailedOver(_)));
         let (Some(fired), Some(arrived)) = (fired, seen.failover_at.get(alert)) else {
             continue;
         };
         let Ok(fired) = SystemTime::try_from(fired) else {
             continue;
         };
+        let decided = decided
+            .and_then(|at| SystemTime::try_from(at).ok())
+            .unwrap_or(fired);
         let panama_was_out = panama_out
             .iter()
-            .any(|(from, to)| (*from..*to).contains(&fired));
+            .any(|(from, to)| (*from..*to).contains(&fired) || (*from..*to).contains(&decided));
         if failover_parked || panama_was_out {
             parked += 1;
             continue;

@@ -12,6 +12,7 @@ mod deploy;
 mod drain;
 mod escalation;
 mod faults;
+mod headcounts;
 mod ingest;
 mod integrations;
 mod links;

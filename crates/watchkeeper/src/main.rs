@@ -93,6 +93,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { file } => match config::load(&file) {
             Ok(config) => {
+                if let Err(problems) = config::check_roster(&config) {
+                    eprintln!("{problems}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
                 eprintln!(
                     "{}: ok ({} offices, {} consoles)",
                     file.display(),

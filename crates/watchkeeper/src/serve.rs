@@ -119,13 +119,32 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         info!(address = %listener.local_addr()?, "ingest api listening");
         let view = StateView::default();
         let offices_view = wk_api::offices::OfficesView::new(&config.offices);
+        let authenticator = Authenticator::new(&config.offices, &config.duty_officers);
+        let headcounts = match &config.headcounts {
+            Some(headcounts) => Some(std::sync::Arc::new(
+                wk_api::headcounts::HeadcountService::new(
+                    authenticator.clone(),
+                    producer.clone(),
+                    config.kafka.alerts_topic.clone(),
+                    config.kafka.produce_timeout,
+                    headcounts.clone(),
+                    config
+                        .offices
+                        .iter()
+                        .map(|office| office.id.clone())
+                        .collect(),
+                )
+                .map_err(|error| anyhow::anyhow!("staff roster: {error}"))?,
+            )),
+            None => None,
+        };
         tasks.spawn(follow_states(
             config.clone(),
             view.clone(),
             offices_view.clone(),
+            headcounts.clone(),
             token.clone(),
         ));
-        let authenticator = Authenticator::new(&config.offices, &config.duty_officers);
         let console = std::sync::Arc::new(ConsoleService::new(
             authenticator.clone(),
             producer.clone(),
@@ -179,11 +198,19 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
                 config.kafka.produce_timeout,
                 limits.clone(),
             );
-            let router = wk_web::app(state, std::sync::Arc::new(web))
-                .merge(wk_api::checkin::router(check_ins.clone()))
-                .merge(wk_api::integrations_http::router(std::sync::Arc::new(
-                    integrations,
+            let mut router = wk_web::app(state, std::sync::Arc::new(web))
+                .merge(wk_api::checkin::router(check_ins.clone()));
+            if let (Some(service), Some(links)) = (&headcounts, &config.links) {
+                router = router.merge(wk_api::headcount_http::router(std::sync::Arc::new(
+                    wk_api::headcount_http::HeadcountLinks {
+                        service: service.clone(),
+                        links: links.clone(),
+                    },
                 )));
+            }
+            let router = router.merge(wk_api::integrations_http::router(std::sync::Arc::new(
+                integrations,
+            )));
             let http_token = token.clone();
             let http_tls = tls.clone();
             tasks.spawn(async move {
@@ -213,6 +240,7 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
                 console,
                 offices,
                 silence_service,
+                headcounts,
                 max_message_bytes,
                 api_tls,
                 ready,
@@ -335,9 +363,10 @@ async fn follow_states(
     config: Config,
     view: StateView,
     offices: wk_api::offices::OfficesView,
+    headcounts: Option<std::sync::Arc<wk_api::headcounts::HeadcountService>>,
     token: CancellationToken,
 ) -> anyhow::Result<()> {
-    wk_api::server::follow_states(config.kafka, view, offices, token).await;
+    wk_api::server::follow_states(config.kafka, view, offices, headcounts, token).await;
     Ok(())
 }
 

@@ -6,6 +6,8 @@ pub mod auth;
 pub mod checkin;
 pub mod console;
 pub mod error;
+pub mod headcount_http;
+pub mod headcounts;
 pub mod http;
 pub mod ingest;
 pub mod integrations;

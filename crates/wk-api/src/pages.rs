@@ -28,12 +28,24 @@ pub(crate) fn page_about(
         || "../../console/".to_owned(),
         |id| format!("../../console/alerts/{id}"),
     );
+    page_under(status, title, body, "../../", &console)
+}
+
+/// [`page`] for an address `root` below the listener's root (`../../` for `a/<alert>/<action>`),
+/// its hint linking to `console`.
+pub(crate) fn page_under(
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    root: &str,
+    console: &str,
+) -> Response {
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title>\
-         <link rel=\"stylesheet\" href=\"../../console/static/console.css\">\
-         <link rel=\"icon\" href=\"../../console/static/icon.svg\" type=\"image/svg+xml\"></head>\
+         <link rel=\"stylesheet\" href=\"{root}console/static/console.css\">\
+         <link rel=\"icon\" href=\"{root}console/static/icon.svg\" type=\"image/svg+xml\"></head>\
          <body class=\"link-page\"><main><h1>{title}</h1>{body}\
          <p class=\"hint\"><a href=\"{console}\">Open the operations console</a></p></main></body></html>",
         title = escape(title),

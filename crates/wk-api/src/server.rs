@@ -38,6 +38,7 @@ pub async fn serve(
     console: std::sync::Arc<ConsoleService>,
     offices: std::sync::Arc<OfficeService>,
     silences: std::sync::Arc<SilenceService>,
+    headcounts: Option<std::sync::Arc<crate::headcounts::HeadcountService>>,
     max_message_bytes: usize,
     tls: Option<TlsMaterial>,
     mut ready: tokio::sync::watch::Receiver<bool>,
@@ -60,6 +61,7 @@ pub async fn serve(
                 "watchkeeper.v1.AlertConsole",
                 "watchkeeper.v1.OfficeWatches",
                 "watchkeeper.v1.Silences",
+                "watchkeeper.v1.Headcounts",
             ] {
                 health_reporter.set_service_status(service, status).await;
             }
@@ -98,7 +100,10 @@ pub async fn serve(
         .add_service(ingest)
         .add_service(console)
         .add_service(offices)
-        .add_service(silences);
+        .add_service(silences)
+        .add_optional_service(
+            headcounts.map(wk_proto::v1::headcounts_server::HeadcountsServer::from_arc),
+        );
     let router = match (reflection().build_v1(), reflection().build_v1alpha()) {
         (Ok(v1), Ok(v1alpha)) => router.add_service(v1).add_service(v1alpha),
         (Err(error), _) | (_, Err(error)) => {
@@ -111,11 +116,13 @@ pub async fn serve(
         .await
 }
 
-/// Follows the state changelog into `view` (alerts) and `offices` (watches) until `shutdown`.
+/// Follows the state changelog into `view` (alerts), `offices` (watches) and `headcounts`
+/// until `shutdown`.
 pub async fn follow_states(
     kafka: KafkaConfig,
     view: StateView,
     offices: OfficesView,
+    headcounts: Option<std::sync::Arc<crate::headcounts::HeadcountService>>,
     shutdown: CancellationToken,
 ) {
     let tail = loop {
@@ -155,8 +162,11 @@ pub async fn follow_states(
                 }
             }
             Some(Ok(pb::state_record::Machine::OfficeWatch(state))) => offices.observe(state),
-            // Written by no dispatcher yet (7/8 has the machine and records, not the driver).
-            Some(Ok(pb::state_record::Machine::Headcount(_))) => {}
+            Some(Ok(pb::state_record::Machine::Headcount(state))) => {
+                if let Some(headcounts) = &headcounts {
+                    headcounts.observe(state);
+                }
+            }
             None => {}
             Some(Err(_)) => warn!(offset = record.offset, "undecodable state record skipped"),
         }

@@ -14,6 +14,7 @@ use crate::policy::{ConsoleContact, Policy};
 mod api;
 mod consoles;
 mod delivery;
+mod headcounts;
 mod identities;
 mod integrations;
 mod kafka;
@@ -29,6 +30,7 @@ mod web;
 pub use api::{ApiConfig, LinksConfig, TlsConfig};
 pub use consoles::Console;
 pub use delivery::{DispatcherConfig, SmtpConfig, SmtpSecurity, WebhookConfig};
+pub use headcounts::HeadcountsConfig;
 pub use identities::{DutyOfficer, Office};
 pub use kafka::KafkaConfig;
 pub use telemetry::OtlpConfig;
@@ -100,6 +102,8 @@ pub struct Config {
     pub silences: crate::silence::Limits,
     /// Monitoring systems that send alerts in their own formats.
     pub integrations: Vec<crate::integration::Integration>,
+    /// Staff headcounts, when a roster is configured.
+    pub headcounts: Option<headcounts::HeadcountsConfig>,
     pub shutdown_grace: Duration,
 }
 
@@ -142,6 +146,8 @@ struct RawConfig {
     silences: silences::RawSilences,
     #[serde(default)]
     integrations: Vec<integrations::RawIntegration>,
+    #[serde(default)]
+    headcounts: Option<headcounts::RawHeadcounts>,
     #[serde(default = "default_grace")]
     shutdown_grace: String,
 }
@@ -304,6 +310,7 @@ impl Config {
         let kafka = raw.kafka.check(errors);
         let office_limits = (raw.api.office_rate, raw.api.office_burst);
         let (api, links) = api::check(raw.api, raw.links, errors);
+        let links_configured = links.is_some();
         let (telemetry_listen, otlp) = telemetry::check(raw.telemetry, errors);
         let (offices, duty_officers) =
             identities::check(raw.offices, raw.duty_officers, office_limits, errors);
@@ -357,6 +364,9 @@ impl Config {
             policy,
             silences: raw.silences.check(errors),
             integrations,
+            headcounts: raw
+                .headcounts
+                .map(|headcounts| headcounts.check(links_configured, errors)),
         }
     }
 }

@@ -1,0 +1,435 @@
+//! The `Headcounts` service: a duty officer starts a headcount over a scope of the roster
+//! (frozen for it there and then), answers on someone's behalf, closes it; everyone reads it
+//! from this process's view, which follows the state changelog. The roster is the CSV file of
+//! `[headcounts] roster`, read again whenever it has changed; a file that no longer parses
+//! keeps the last good roster in use, and says so (line and field, never the values).
+//! Every fact is answered only once durable on the alerts topic.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use tonic::{Request, Response, Status};
+use tracing::{info, warn};
+use wk_bus::headcount_codec::{
+    decode_headcount, encode_answered, encode_closed, encode_started, headcount_record_key,
+};
+use wk_bus::producer::Producer;
+use wk_core::config::HeadcountsConfig;
+use wk_core::headcount::{
+    Answer, Counts, Headcount, HeadcountId, Reply, Roster, Scope, Standing, Start, Via,
+};
+use wk_core::validate::{FieldViolation, Violations};
+use wk_proto::v1 as pb;
+
+use crate::auth::{Authenticator, Caller};
+use crate::error::{ApiError, to_status};
+use crate::ingest::now;
+
+/// The roster as last read, and when its file was last changed.
+struct Loaded {
+    roster: Roster,
+    modified: Option<SystemTime>,
+}
+
+pub struct HeadcountService {
+    authenticator: Authenticator,
+    producer: Producer,
+    alerts_topic: String,
+    produce_timeout: Duration,
+    config: HeadcountsConfig,
+    offices: BTreeSet<String>,
+    roster: Mutex<Loaded>,
+    view: Mutex<BTreeMap<String, pb::HeadcountState>>,
+}
+
+/// Reads and parses the roster file; the problems name lines and fields only.
+pub fn read_roster(
+    config: &HeadcountsConfig,
+    offices: &BTreeSet<String>,
+) -> Result<Roster, String> {
+    let text = std::fs::read_to_string(&config.roster)
+        .map_err(|error| format!("cannot read {}: {error}", config.roster.display()))?;
+    Roster::parse_csv(&text, offices).map_err(|errors| {
+        let named: Vec<String> = errors
+            .iter()
+            .take(12)
+            .map(|error| format!("line {}, {}", error.line, error.field))
+            .collect();
+        format!(
+            "{} has {} problem(s): {}",
+            config.roster.display(),
+            errors.len(),
+            named.join("; ")
+        )
+    })
+}
+
+fn modified(config: &HeadcountsConfig) -> Option<SystemTime> {
+    std::fs::metadata(&config.roster)
+        .and_then(|meta| meta.modified())
+        .ok()
+}
+
+fn invalid(field: &str, description: &str) -> ApiError {
+    ApiError::Invalid(Violations(vec![FieldViolation {
+        field: field.into(),
+        description: description.into(),
+    }]))
+}
+
+impl HeadcountService {
+    /// The service, its roster read now (an unreadable roster is an error: start refuses).
+    pub fn new(
+        authenticator: Authenticator,
+        producer: Producer,
+        alerts_topic: String,
+        produce_timeout: Duration,
+        config: HeadcountsConfig,
+        offices: BTreeSet<String>,
+    ) -> Result<HeadcountService, String> {
+        let roster = read_roster(&config, &offices)?;
+        info!(people = roster.members().len(), "staff roster read");
+        Ok(HeadcountService {
+            authenticator,
+            producer,
+            alerts_topic,
+            produce_timeout,
+            roster: Mutex::new(Loaded {
+                roster,
+                modified: modified(&config),
+            }),
+            config,
+            offices,
+            view: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The roster, read again first if its file changed since.
+    fn roster(&self) -> Roster {
+        let mut loaded = self.roster.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = modified(&self.config);
+        if now != loaded.modified {
+            loaded.modified = now;
+            match read_roster(&self.config, &self.offices) {
+                Ok(roster) => {
+                    info!(people = roster.members().len(), "staff roster read again");
+                    loaded.roster = roster;
+                }
+                Err(error) => warn!(%error, "staff roster not re-read; the previous one stays"),
+            }
+        }
+        loaded.roster.clone()
+    }
+
+    /// A headcount's state record, as the changelog follower sees it.
+    pub fn observe(&self, state: pb::HeadcountState) {
+        let mut view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
+        view.insert(state.id.clone(), state);
+    }
+
+    fn officer<T>(&self, request: &Request<T>) -> Result<String, ApiError> {
+        match self.authenticator.authenticate(request.metadata())? {
+            Caller::DutyOfficer(id) | Caller::Admin(id) => Ok(id),
+            Caller::Office(_) => Err(ApiError::WrongRole {
+                action: "run headcounts (duty officers only)",
+            }),
+        }
+    }
+
+    async fn publish(&self, id: &str, payload: &[u8]) -> Result<(), ApiError> {
+        let key = headcount_record_key(id);
+        let send = self
+            .producer
+            .send(&self.alerts_topic, &key, payload, None, true);
+        match tokio::time::timeout(self.produce_timeout, send).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => {
+                warn!(%error, headcount = id, "headcount fact refused: broker did not acknowledge");
+                Err(ApiError::BrokerUnavailable)
+            }
+            Err(_) => Err(ApiError::BrokerUnavailable),
+        }
+    }
+
+    /// Starts a headcount; its id, the people asked and those without an address.
+    pub async fn start(
+        &self,
+        by: &str,
+        request: pb::StartHeadcountRequest,
+    ) -> Result<pb::StartHeadcountResponse, ApiError> {
+        let scope = scope(&request)?;
+        let alert = if request.alert_id.is_empty() {
+            None
+        } else {
+            Some(
+                request
+                    .alert_id
+                    .parse()
+                    .map_err(|_| invalid("alert_id", "is not an alert id"))?,
+            )
+        };
+        let at = now();
+        let day = jiff::Timestamp::from_millisecond(at.as_unix_millis())
+            .map(|at| at.to_zoned(jiff::tz::TimeZone::UTC).date())
+            .map_err(|_| invalid("clock", "out of range"))?;
+        let members = self.roster().select(&scope, day);
+        if members.is_empty() {
+            return Err(invalid("scope", "matches nobody on the roster"));
+        }
+        let random = uuid::Uuid::new_v4();
+        let id = HeadcountId(
+            uuid::Builder::from_unix_timestamp_millis(
+                u64::try_from(at.as_unix_millis()).unwrap_or(0),
+                &random.as_bytes()[..10].try_into().unwrap_or([0; 10]),
+            )
+            .into_uuid()
+            .to_string(),
+        );
+        let cycle_ms = match request.cycle_minutes {
+            0 => i64::try_from(self.config.cycle.as_millis()).unwrap_or(i64::MAX),
+            minutes @ 1..=1440 => i64::from(minutes) * 60_000,
+            _ => return Err(invalid("cycle_minutes", "must be 1..=1440")),
+        };
+        let cycles = match request.cycles {
+            0 => self.config.cycles,
+            cycles @ 1..=96 => cycles,
+            _ => return Err(invalid("cycles", "must be 1..=96")),
+        };
+        let people = u32::try_from(members.len()).unwrap_or(u32::MAX);
+        let unreachable = u32::try_from(
+            members
+                .iter()
+                .filter(|member| member.emails.is_empty())
+                .count(),
+        )
+        .unwrap_or(u32::MAX);
+        let start = Start {
+            id: id.clone(),
+            started_by: by.to_owned(),
+            drill: request.drill,
+            alert,
+            scope: describe(&scope),
+            cycle_ms,
+            cycles,
+            members,
+        };
+        self.publish(&id.0, &encode_started(&start, at)).await?;
+        info!(headcount = %id, people, drill = request.drill, "headcount started");
+        Ok(pb::StartHeadcountResponse {
+            headcount_id: id.0,
+            people,
+            unreachable,
+        })
+    }
+
+    /// Records an answer for `person` of headcount `id`.
+    pub async fn answer(&self, id: &str, person: &str, answer: Answer) -> Result<(), ApiError> {
+        if answer.text.chars().count() > 1_000 || answer.place.chars().count() > 200 {
+            return Err(invalid(
+                "text",
+                "at most 1,000 characters, and 200 for the place",
+            ));
+        }
+        let payload = encode_answered(&HeadcountId(id.to_owned()), person, &answer);
+        self.publish(id, &payload).await
+    }
+
+    /// The headcount as the view has it, with its counts.
+    pub fn view_of(&self, id: &str) -> Option<pb::HeadcountView> {
+        let state = self
+            .view
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()?;
+        Some(view(state))
+    }
+
+    /// The name of `person` in headcount `id`, when the view has it.
+    pub fn person_name(&self, id: &str, person: &str) -> Option<String> {
+        let view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
+        view.get(id)?
+            .people
+            .iter()
+            .filter_map(|entry| entry.member.as_ref())
+            .find(|member| member.id == person)
+            .map(|member| member.name.clone())
+    }
+
+    pub fn list(&self) -> Vec<pb::HeadcountView> {
+        let states: Vec<pb::HeadcountState> = self
+            .view
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        let mut views: Vec<pb::HeadcountView> = states.into_iter().map(view).collect();
+        views.sort_by(|a, b| {
+            let started = |v: &pb::HeadcountView| {
+                v.state
+                    .as_ref()
+                    .and_then(|s| s.started_at)
+                    .map(|t| t.seconds)
+            };
+            started(b).cmp(&started(a))
+        });
+        views
+    }
+}
+
+/// The scope a request names: exactly one of country, offices, zones or people.
+fn scope(request: &pb::StartHeadcountRequest) -> Result<Scope, ApiError> {
+    let set = |values: &[String]| values.iter().cloned().collect::<BTreeSet<String>>();
+    let given = [
+        !request.country.is_empty(),
+        !request.offices.is_empty(),
+        !request.zones.is_empty(),
+        !request.people.is_empty(),
+    ];
+    if given.iter().filter(|given| **given).count() != 1 {
+        return Err(invalid(
+            "scope",
+            "give exactly one of country, offices, zones or people",
+        ));
+    }
+    Ok(if !request.country.is_empty() {
+        Scope::Country(request.country.trim().to_ascii_uppercase())
+    } else if !request.offices.is_empty() {
+        Scope::Offices(set(&request.offices))
+    } else if !request.zones.is_empty() {
+        Scope::Zones(set(&request.zones))
+    } else {
+        Scope::People(set(&request.people))
+    })
+}
+
+fn describe(scope: &Scope) -> String {
+    let list = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
+    match scope {
+        Scope::Country(country) => format!("country {country}"),
+        Scope::Offices(offices) => format!("offices {}", list(offices)),
+        Scope::Zones(zones) => format!("zones {}", list(zones)),
+        Scope::People(people) => format!("{} named people", people.len()),
+    }
+}
+
+fn counts(name: &str, counts: &Counts) -> pb::HeadcountCounts {
+    pb::HeadcountCounts {
+        name: name.to_owned(),
+        safe: counts.of(Standing::Safe),
+        need_help: counts.of(Standing::NeedHelp),
+        not_in_area: counts.of(Standing::NotInArea),
+        unaccounted: counts.of(Standing::Unaccounted),
+        unreachable: counts.of(Standing::Unreachable),
+    }
+}
+
+/// A state record with its counts (a record that no longer decodes is shown without them).
+fn view(state: pb::HeadcountState) -> pb::HeadcountView {
+    let Ok((snapshot, _)) = decode_headcount(state.clone()) else {
+        return pb::HeadcountView {
+            state: Some(state),
+            ..Default::default()
+        };
+    };
+    let (all, offices, zones) = Headcount::restore(snapshot).counts();
+    pb::HeadcountView {
+        state: Some(state),
+        all: Some(counts("", &all)),
+        offices: offices.iter().map(|(name, c)| counts(name, c)).collect(),
+        zones: zones.iter().map(|(name, c)| counts(name, c)).collect(),
+    }
+}
+
+fn reply_from_pb(reply: i32) -> Result<Reply, ApiError> {
+    match pb::HeadcountReply::try_from(reply) {
+        Ok(pb::HeadcountReply::Safe) => Ok(Reply::Safe),
+        Ok(pb::HeadcountReply::NeedHelp) => Ok(Reply::NeedHelp),
+        Ok(pb::HeadcountReply::NotInArea) => Ok(Reply::NotInArea),
+        _ => Err(invalid("reply", "must be safe, need help or not in area")),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::headcounts_server::Headcounts for HeadcountService {
+    async fn start_headcount(
+        &self,
+        request: Request<pb::StartHeadcountRequest>,
+    ) -> Result<Response<pb::StartHeadcountResponse>, Status> {
+        let by = self.officer(&request).map_err(|error| to_status(&error))?;
+        self.start(&by, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(|error| to_status(&error))
+    }
+
+    async fn get_headcount(
+        &self,
+        request: Request<pb::GetHeadcountRequest>,
+    ) -> Result<Response<pb::HeadcountView>, Status> {
+        self.officer(&request).map_err(|error| to_status(&error))?;
+        let id = request.into_inner().headcount_id;
+        self.view_of(&id)
+            .map(Response::new)
+            .ok_or_else(|| to_status(&ApiError::NotFound(id)))
+    }
+
+    async fn list_headcounts(
+        &self,
+        request: Request<pb::ListHeadcountsRequest>,
+    ) -> Result<Response<pb::ListHeadcountsResponse>, Status> {
+        self.officer(&request).map_err(|error| to_status(&error))?;
+        Ok(Response::new(pb::ListHeadcountsResponse {
+            headcounts: self.list(),
+        }))
+    }
+
+    async fn record_answer(
+        &self,
+        request: Request<pb::RecordAnswerRequest>,
+    ) -> Result<Response<pb::RecordAnswerResponse>, Status> {
+        let officer = self.officer(&request).map_err(|error| to_status(&error))?;
+        let request = request.into_inner();
+        if request.method.trim().is_empty() {
+            return Err(to_status(&invalid(
+                "method",
+                "say how the person was reached",
+            )));
+        }
+        let reply = reply_from_pb(request.reply).map_err(|error| to_status(&error))?;
+        let answer = Answer {
+            reply,
+            at: now(),
+            via: Via::Officer {
+                officer,
+                method: request.method,
+            },
+            text: request.text,
+            place: request.place,
+            late: false,
+        };
+        self.answer(&request.headcount_id, &request.person, answer)
+            .await
+            .map(|()| Response::new(pb::RecordAnswerResponse {}))
+            .map_err(|error| to_status(&error))
+    }
+
+    async fn close_headcount(
+        &self,
+        request: Request<pb::CloseHeadcountRequest>,
+    ) -> Result<Response<pb::CloseHeadcountResponse>, Status> {
+        let officer = self.officer(&request).map_err(|error| to_status(&error))?;
+        let request = request.into_inner();
+        if request.summary.trim().is_empty() {
+            return Err(to_status(&invalid("summary", "must not be empty")));
+        }
+        let id = HeadcountId(request.headcount_id.clone());
+        let payload = encode_closed(&id, &officer, request.summary.trim(), now());
+        self.publish(&id.0, &payload)
+            .await
+            .map(|()| Response::new(pb::CloseHeadcountResponse {}))
+            .map_err(|error| to_status(&error))
+    }
+}

@@ -1,0 +1,252 @@
+//! A staff headcount end to end: started over a 5-person office and a visitor through the
+//! Headcounts API, every question arrives by mail, people answer through the signed links
+//! (confirmation page, then the button), "I need help" raises the critical alert to Manila,
+//! the counts follow, and a dispatcher killed mid-headcount resumes without asking anyone
+//! twice.
+
+use std::time::Duration;
+
+use wk_e2e::app::{MANILA_DUTY, OFFICE, OFFICER_TOKEN, Stack, authorized};
+use wk_e2e::{wait_for, wait_until};
+use wk_proto::v1 as pb;
+use wk_proto::v1::headcounts_client::HeadcountsClient;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn roster(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("roster.csv");
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let later = today.saturating_add(jiff::Span::new().days(10));
+    std::fs::write(
+        &path,
+        format!(
+            "id,name,office,country,zone,emails,warden,from,until\n\
+             p1,Amina Bello,{OFFICE},NG,north,amina@staff.test,yes,,\n\
+             p2,Musa Ibrahim,{OFFICE},NG,north,musa@staff.test,,,\n\
+             p3,Grace Okafor,{OFFICE},NG,south,grace@staff.test,,,\n\
+             p4,Chinedu Obi,{OFFICE},NG,south,chinedu@staff.test,,,\n\
+             p5,Fatima Yusuf,{OFFICE},NG,south,fatima@staff.test,yes,,\n\
+             v1,Jean Dupont,{OFFICE},NG,north,jean@visitor.test,,{today},{later}\n\
+             s1,Hodan Ali,so-mogadishu,SO,mogadishu,hodan@staff.test,yes,,\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The link of `label` in the last question mailed to `address`.
+fn link(stack: &Stack, address: &str, label: &str) -> String {
+    let mails = stack.smtp.emails_to(address);
+    let mail = mails
+        .last()
+        .unwrap_or_else(|| panic!("no mail to {address}"));
+    let prefix = format!("{label}: ");
+    mail.text
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {label} link in:\n{}", mail.text))
+        .trim()
+        .to_owned()
+}
+
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .map(|at| at + marker.len())
+        .unwrap_or_else(|| panic!("no {name} in {page}"));
+    let end = page[start..].find('"').unwrap() + start;
+    page[start..end].replace("&amp;", "&")
+}
+
+/// Opens `url`, checks the confirmation page, and presses its button with `extra` fields.
+async fn answer(url: &str, extra: &[(&str, &str)]) -> String {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let page = client.get(url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    let mut form: Vec<(String, String)> = ["b", "e", "s"]
+        .iter()
+        .map(|name| ((*name).to_owned(), hidden(&page, name)))
+        .collect();
+    form.extend(
+        extra
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+    );
+    let action = url.split('?').next().unwrap();
+    let done = client.post(action).form(&form).send().await.unwrap();
+    assert_eq!(done.status(), 200);
+    done.text().await.unwrap()
+}
+
+async fn view(
+    stack: &Stack,
+    id: &str,
+    ready: impl Fn(&pb::HeadcountCounts) -> bool,
+) -> pb::HeadcountView {
+    let endpoint = stack.app.endpoint();
+    wait_for(DEADLINE, Duration::from_millis(100), || {
+        let endpoint = endpoint.clone();
+        let id = id.to_owned();
+        let ready = &ready;
+        async move {
+            let mut client = HeadcountsClient::new(wk_e2e::try_channel(&endpoint).await.ok()?);
+            let request = authorized(pb::GetHeadcountRequest { headcount_id: id }, OFFICER_TOKEN);
+            let view = client.get_headcount(request).await.ok()?.into_inner();
+            view.all.as_ref().is_some_and(ready).then_some(view)
+        }
+    })
+    .await
+    .unwrap_or_else(|| panic!("headcount {id} not ready:\n{}", stack.app.log()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_headcount_asks_everyone_takes_their_answers_and_raises_a_call_for_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let section = format!(
+        "\n[headcounts]\nroster = \"{}\"\n",
+        roster(dir.path()).display()
+    );
+    let mut stack = Stack::with_policy(1, section).await;
+    let mut client = HeadcountsClient::new(wk_e2e::channel(&stack.app.endpoint()).await);
+    let started = client
+        .start_headcount(authorized(
+            pb::StartHeadcountRequest {
+                offices: vec![OFFICE.into()],
+                ..Default::default()
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(started.people, 6, "5 staff and the visitor; not Mogadishu");
+    assert_eq!(started.unreachable, 0);
+    let id = started.headcount_id;
+    let everyone = [
+        "amina@staff.test",
+        "musa@staff.test",
+        "grace@staff.test",
+        "chinedu@staff.test",
+        "fatima@staff.test",
+        "jean@visitor.test",
+    ];
+    assert!(
+        wait_until(DEADLINE, || everyone.iter().all(|address| stack
+            .smtp
+            .emails_to(address)
+            .len()
+            == 1))
+        .await,
+        "not every question arrived:\n{}",
+        stack.app.log()
+    );
+    assert!(stack.smtp.emails_to("hodan@staff.test").is_empty());
+    let question = &stack.smtp.emails_to("grace@staff.test")[0];
+    assert_eq!(question.subject, "Staff headcount: are you safe?");
+    assert!(
+        question.text.starts_with("Grace Okafor,"),
+        "{}",
+        question.text
+    );
+
+    // Amina is safe; Grace needs help.
+    let done = answer(&link(&stack, "amina@staff.test", "I am safe"), &[]).await;
+    assert!(done.contains("knows you are safe"), "{done}");
+    let done = answer(
+        &link(&stack, "grace@staff.test", "I need help"),
+        &[
+            ("text", "Injured, in the storeroom"),
+            ("place", "Compound B"),
+        ],
+    )
+    .await;
+    assert!(done.contains("has been alerted"), "{done}");
+    let counted = view(&stack, &id, |all| all.safe == 1 && all.need_help == 1).await;
+    let all = counted.all.unwrap();
+    assert_eq!((all.unaccounted, all.unreachable), (4, 0));
+
+    // The call for help is a critical alert to Manila, never silenced.
+    let help = |title: &str| title.contains("Staff member asking for help: Grace Okafor");
+    assert!(
+        wait_until(DEADLINE, || stack.manila.received().iter().any(|webhook| {
+            let body = webhook.json();
+            help(body["alert"]["title"].as_str().unwrap_or_default())
+                && body["alert"]["category"] == "staff_help"
+                && body["alert"]["place"] == "Compound B"
+        }))
+        .await,
+        "no call for help at Manila:\n{}",
+        stack.app.log()
+    );
+    assert!(
+        wait_until(DEADLINE, || stack
+            .smtp
+            .emails_to(MANILA_DUTY)
+            .iter()
+            .any(|email| help(&email.subject)))
+        .await
+    );
+
+    // A forged link records nothing.
+    let forged = link(&stack, "musa@staff.test", "I am safe").replace("s=", "s=00");
+    let status = reqwest::get(&forged).await.unwrap().status();
+    assert_eq!(status, 403);
+
+    // The dispatcher is killed mid-headcount: it resumes, and nobody is asked twice.
+    stack.app.restart();
+    let done = answer(
+        &link(&stack, "musa@staff.test", "I am not in the area"),
+        &[],
+    )
+    .await;
+    assert!(done.contains("not in the area"), "{done}");
+    let counted = view(&stack, &id, |all| all.not_in_area == 1).await;
+    assert_eq!(counted.all.unwrap().safe, 1);
+    for address in everyone {
+        let ids: std::collections::BTreeSet<String> = stack
+            .smtp
+            .emails_to(address)
+            .into_iter()
+            .map(|email| email.message_id)
+            .collect();
+        assert_eq!(ids.len(), 1, "{address} was asked twice: {ids:?}");
+    }
+
+    // Closed with a summary: the unaccounted are kept with it.
+    client
+        .close_headcount(authorized(
+            pb::CloseHeadcountRequest {
+                headcount_id: id.clone(),
+                summary: "Grace evacuated; others being reached".into(),
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let endpoint = stack.app.endpoint();
+    let closed = wait_for(DEADLINE, Duration::from_millis(100), || {
+        let endpoint = endpoint.clone();
+        let id = id.clone();
+        async move {
+            let mut client = HeadcountsClient::new(wk_e2e::try_channel(&endpoint).await.ok()?);
+            let request = authorized(pb::GetHeadcountRequest { headcount_id: id }, OFFICER_TOKEN);
+            let state = client
+                .get_headcount(request)
+                .await
+                .ok()?
+                .into_inner()
+                .state?;
+            state.closed.is_some().then_some(state)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(closed.unaccounted_at_close, ["p4", "p5", "v1"]);
+}
