@@ -5,6 +5,7 @@
 
 mod check_in;
 mod config;
+mod headcount;
 mod health;
 mod officer;
 mod offices;
@@ -83,6 +84,9 @@ enum Command {
     /// Duty officers: silences and maintenance windows (list, create, preview, expire).
     #[command(subcommand)]
     Silences(silences::SilencesCommand),
+    /// Duty officers: staff headcounts (start, list, show, answer, close, export).
+    #[command(subcommand)]
+    Headcount(headcount::HeadcountCommand),
     /// Duty officers: act on and read alerts (ack, resolve, note, show, list, watch).
     #[command(flatten)]
     Officer(officer::OfficerCommand),
@@ -167,6 +171,9 @@ fn main() -> ExitCode {
         }),
         Command::Silences(command) => runtime().map_or(ExitCode::FAILURE, |rt| {
             rt.block_on(silences::run(cli.connection, command))
+        }),
+        Command::Headcount(command) => runtime().map_or(ExitCode::FAILURE, |rt| {
+            rt.block_on(headcount::run(cli.connection, command))
         }),
         Command::Officer(command) => runtime().map_or(ExitCode::FAILURE, |rt| {
             rt.block_on(officer::run(cli.connection, command))
