@@ -284,3 +284,107 @@ async fn a_headcount_asks_everyone_takes_their_answers_and_raises_a_call_for_hel
     .unwrap();
     assert_eq!(closed.unaccounted_at_close, ["p5", "v1"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_responders_are_reminded_and_after_two_cycles_their_warden_answers_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let section = format!(
+        "\n[headcounts]\nroster = \"{}\"\n",
+        roster(dir.path()).display()
+    );
+    let stack = Stack::with_policy(1, section).await;
+    let mut client = HeadcountsClient::new(wk_e2e::channel(&stack.app.endpoint()).await);
+    let id = client
+        .start_headcount(authorized(
+            pb::StartHeadcountRequest {
+                zones: vec!["south".into()],
+                cycle_minutes: 1,
+                cycles: 3,
+                ..Default::default()
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .headcount_id;
+    let south = [
+        "grace@staff.test",
+        "chinedu@staff.test",
+        "fatima@staff.test",
+    ];
+    let count = |address: &str| stack.smtp.emails_to(address).len();
+    assert!(wait_until(DEADLINE, || south.iter().all(|address| count(address) == 1)).await);
+    // Grace answers at once; the others are reminded when the minute is up.
+    answer(&link(&stack, "grace@staff.test", "I am safe"), &[]).await;
+    assert!(
+        wait_until(Duration::from_secs(90), || count("chinedu@staff.test") == 2
+            && count("fatima@staff.test") == 2)
+        .await,
+        "no reminder:\n{}",
+        stack.app.log()
+    );
+    let reminder = stack.smtp.emails_to("chinedu@staff.test").pop().unwrap();
+    assert!(
+        reminder.subject.contains("reminder 1"),
+        "{}",
+        reminder.subject
+    );
+    assert_eq!(
+        count("grace@staff.test"),
+        1,
+        "an answered person is not reminded"
+    );
+
+    // After the second cycle Fatima, the zone's warden, gets the list: Chinedu and herself.
+    let is_list = |email: &wk_e2e::smtp::Email| email.subject.contains("still unaccounted for");
+    assert!(
+        wait_until(Duration::from_secs(90), || stack
+            .smtp
+            .emails_to("fatima@staff.test")
+            .iter()
+            .any(is_list))
+        .await,
+        "no warden's list:\n{}",
+        stack.app.log()
+    );
+    let list = stack
+        .smtp
+        .emails_to("fatima@staff.test")
+        .into_iter()
+        .find(is_list)
+        .unwrap();
+    assert!(
+        list.subject
+            .contains("2 still unaccounted for in zone south"),
+        "{}",
+        list.subject
+    );
+    assert!(
+        list.text.contains("- Chinedu Obi (ng-maiduguri)"),
+        "{}",
+        list.text
+    );
+    assert!(!list.text.contains("Grace"), "{}", list.text);
+    // She reached him by phone and answers for him from the list.
+    let for_chinedu = list
+        .text
+        .lines()
+        .skip_while(|line| !line.starts_with("- Chinedu Obi"))
+        .find_map(|line| line.trim().strip_prefix("I am safe: "))
+        .unwrap()
+        .to_owned();
+    let done = answer(&for_chinedu, &[("method", "reached by phone")]).await;
+    assert!(done.contains("knows you are safe"), "{done}");
+    let counted = view(&stack, &id, |all| all.safe == 2).await;
+    let chinedu = counted
+        .state
+        .unwrap()
+        .people
+        .into_iter()
+        .find(|person| person.member.as_ref().is_some_and(|m| m.id == "p4"))
+        .unwrap();
+    let answer = chinedu.answers.last().unwrap();
+    assert_eq!((answer.via.as_str(), answer.by.as_str()), ("warden", "p5"));
+    assert_eq!(answer.method, "reached by phone");
+}
