@@ -3,17 +3,10 @@
 // gRPC by `watchkeeper send`, as a field office would. Exits non-zero on the first failure;
 // prints `FIGURES {...}` for the Rust side. Every wait is bounded.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import AxeBuilder from '@axe-core/playwright';
+import { axeCheck, browser, check, env, signInTo, step } from './common.mjs';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`missing ${name}`);
-  return value;
-};
 const CONSOLE = env('WK_CONSOLE_URL'); // http://127.0.0.1:PORT/console/
 const BIN = env('WK_BIN');
 const API = env('WK_API');
@@ -24,52 +17,14 @@ const RUN = env('WK_RUN'); // unique per run: dedup keys and titles
 mkdirSync(SHOTS, { recursive: true });
 
 const figures = {};
-const step = (text) => console.log(`-- ${text}`);
-function check(condition, message) {
-  if (!condition) throw new Error(`FAILED: ${message}`);
-}
-
-async function browser() {
-  // A fresh profile per browser: two officers, two cookie jars.
-  const dir = mkdtempSync(join(tmpdir(), 'wk-chromium-'));
-  return chromium.launchPersistentContext(dir, {
-    executablePath: process.env.WK_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}
+const pageErrors = [];
+const signIn = signInTo(CONSOLE, pageErrors);
+const noSeriousViolations = (page, what) => axeCheck(page, what, figures);
 
 function send(args) {
   const out = execFileSync(BIN, ['send', '--json', '--server', API, '--token', OFFICE_TOKEN,
     '--office', OFFICE, '--country', 'NG', '--place', 'Maiduguri', ...args], { encoding: 'utf8' });
   return JSON.parse(out).alert_id;
-}
-
-const pageErrors = [];
-async function signIn(context, user, password) {
-  const page = context.pages()[0] || await context.newPage();
-  page.on('pageerror', (error) => pageErrors.push(`${user}: ${error.message}`));
-  page.on('console', (message) => {
-    // A CSP violation is reported on the console: there must be none.
-    if (message.type() === 'error') pageErrors.push(`${user}: console: ${message.text()}`);
-  });
-  await page.goto(CONSOLE);
-  check(page.url().endsWith('/console/sign-in'), `not sent to sign-in: ${page.url()}`);
-  await page.fill('#user', user);
-  await page.fill('#password', password);
-  await Promise.all([page.waitForURL(CONSOLE), page.click('button[type=submit]')]);
-  await page.locator('#live-state.ok').waitFor({ timeout: 10000 });
-  return page;
-}
-
-async function noSeriousViolations(page, what) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  for (const v of bad) console.log(`axe ${what}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.length} nodes)`);
-  check(bad.length === 0, `${what}: ${bad.length} serious or critical accessibility violations`);
-  figures[`axe_${what}_violations_minor_or_moderate`] = results.violations.length;
 }
 
 const manilaBrowser = await browser();

@@ -388,3 +388,89 @@ async fn non_responders_are_reminded_and_after_two_cycles_their_warden_answers_f
     assert_eq!((answer.via.as_str(), answer.by.as_str()), ("warden", "p5"));
     assert_eq!(answer.method, "reached by phone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_answer_in_chromium_and_the_officer_sees_the_counts() {
+    let root = wk_e2e::workspace_root();
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
+        "playwright-core is not installed: run `./dev setup` (npm ci in tests/browser)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let section = format!(
+        "\n[headcounts]\nroster = \"{}\"\n",
+        roster(dir.path()).display()
+    );
+    let stack = Stack::with_policy(1, section).await;
+    let mut client = HeadcountsClient::new(wk_e2e::channel(&stack.app.endpoint()).await);
+    let id = client
+        .start_headcount(authorized(
+            pb::StartHeadcountRequest {
+                zones: vec!["north".into()],
+                ..Default::default()
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .headcount_id;
+    let count = |address: &str| stack.smtp.emails_to(address).len();
+    assert!(
+        wait_until(DEADLINE, || count("amina@staff.test") == 1
+            && count("jean@visitor.test") == 1)
+        .await
+    );
+    let mut node = tokio::process::Command::new("node");
+    node.arg(root.join("tests/browser/headcount.mjs"))
+        .current_dir(root.join("tests/browser"))
+        .env(
+            "WK_CONSOLE_URL",
+            format!("http://127.0.0.1:{}/console/", stack.settings.http_port),
+        )
+        .env("WK_OFFICER", wk_e2e::app::OFFICER)
+        .env("WK_OFFICER_PASSWORD", wk_e2e::app::OFFICER_PASSWORD)
+        .env("WK_HEADCOUNT", &id)
+        .env(
+            "WK_LINK_SAFE",
+            link(&stack, "amina@staff.test", "I am safe"),
+        )
+        .env(
+            "WK_LINK_HELP",
+            link(&stack, "jean@visitor.test", "I need help"),
+        )
+        .env("WK_SCREENSHOTS", root.join("target/browser"))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(180), node.output())
+        .await
+        .expect("the browser run finishes within 3 minutes")
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "browser test failed ({}):\n{}\n{}\n--- watchkeeper log ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        stack.app.log()
+    );
+    // The visitor's call for help reached Manila; nobody's words reached the log.
+    assert!(
+        wait_until(DEADLINE, || stack.manila.received().iter().any(|webhook| {
+            webhook.json()["alert"]["title"]
+                .as_str()
+                .is_some_and(|title| title.contains("Jean Dupont"))
+        }))
+        .await
+    );
+    let log = stack.app.log();
+    for private in [
+        "Twisted ankle",
+        "Guest house",
+        "jean@visitor.test",
+        "Jean Dupont",
+    ] {
+        assert!(!log.contains(private), "{private:?} in the log");
+    }
+}

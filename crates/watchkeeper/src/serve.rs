@@ -186,6 +186,10 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             let web = wk_web::WebState::new(&config, console.clone(), view.clone())
                 .with_offices(offices.clone())
                 .with_silences(silence_service.clone());
+            let web = match &headcounts {
+                Some(service) => web.with_headcounts(service.clone()),
+                None => web,
+            };
             if web.users.is_empty() {
                 warn!(
                     "no duty officer or office has a password_argon2: nobody can sign in to the web console"

@@ -235,6 +235,15 @@ impl HeadcountService {
         self.publish(id, &payload).await
     }
 
+    /// Closes headcount `id` with `summary`, by `by`.
+    pub async fn close(&self, by: &str, id: &str, summary: &str) -> Result<(), ApiError> {
+        if summary.trim().is_empty() {
+            return Err(invalid("summary", "must not be empty"));
+        }
+        let payload = encode_closed(&HeadcountId(id.to_owned()), by, summary.trim(), now());
+        self.publish(id, &payload).await
+    }
+
     /// The headcount as the view has it, with its counts.
     pub fn view_of(&self, id: &str) -> Option<pb::HeadcountView> {
         let state = self
@@ -422,12 +431,7 @@ impl pb::headcounts_server::Headcounts for HeadcountService {
     ) -> Result<Response<pb::CloseHeadcountResponse>, Status> {
         let officer = self.officer(&request).map_err(|error| to_status(&error))?;
         let request = request.into_inner();
-        if request.summary.trim().is_empty() {
-            return Err(to_status(&invalid("summary", "must not be empty")));
-        }
-        let id = HeadcountId(request.headcount_id.clone());
-        let payload = encode_closed(&id, &officer, request.summary.trim(), now());
-        self.publish(&id.0, &payload)
+        self.close(&officer, &request.headcount_id, &request.summary)
             .await
             .map(|()| Response::new(pb::CloseHeadcountResponse {}))
             .map_err(|error| to_status(&error))

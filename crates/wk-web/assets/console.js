@@ -329,7 +329,31 @@
     follow(root.dataset.events, root, { offices(change) { apply(change.html); } });
   }
 
+  // ---- a headcount's page ---------------------------------------------------------------
+  // While it is open, its counts and its people are fetched again every 10 seconds (answers
+  // come in over minutes, not milliseconds); the close form is left alone.
+  function headcountPage() {
+    const root = document.getElementById('headcount-page');
+    if (!root || root.dataset.live !== 'yes') return;
+    const refresh = async () => {
+      try {
+        const response = await fetch(window.location.href, { credentials: 'same-origin' });
+        if (!response.ok) return;
+        const fresh = new DOMParser().parseFromString(await response.text(), 'text/html');
+        for (const id of ['counts', 'people']) {
+          const now = fresh.getElementById(id);
+          const old = document.getElementById(id);
+          if (now && old) old.replaceWith(now);
+        }
+      } catch (error) {
+        // The next refresh tries again.
+      }
+    };
+    window.setInterval(refresh, 10000);
+  }
+
   if (page === 'board') boardPage();
+  if (page === 'headcounts') headcountPage();
   if (page === 'alert') alertPage();
   if (page === 'offices') officesPage();
 })();

@@ -11,6 +11,7 @@ pub mod board;
 pub mod format;
 mod guard;
 mod handlers;
+mod headcounts;
 mod live;
 mod offices;
 pub mod password;
@@ -60,6 +61,8 @@ pub struct WebState {
     pub offices: Option<Arc<wk_api::offices::OfficeService>>,
     /// Silences and maintenance windows, when the api serves them.
     pub silences: Option<Arc<wk_api::silences::SilenceService>>,
+    /// Staff headcounts, when a roster is configured.
+    pub headcounts: Option<Arc<wk_api::headcounts::HeadcountService>>,
 }
 
 impl WebState {
@@ -102,12 +105,22 @@ impl WebState {
                 .map(|links| links.base_url.origin().ascii_serialization()),
             offices: None,
             silences: None,
+            headcounts: None,
         }
     }
 
     /// Serves the silences page (and the board's reminders) from `silences`.
     pub fn with_silences(mut self, silences: Arc<wk_api::silences::SilenceService>) -> WebState {
         self.silences = Some(silences);
+        self
+    }
+
+    /// Serves the headcounts pages from `headcounts`.
+    pub fn with_headcounts(
+        mut self,
+        headcounts: Arc<wk_api::headcounts::HeadcountService>,
+    ) -> WebState {
+        self.headcounts = Some(headcounts);
         self
     }
 
@@ -131,6 +144,7 @@ pub fn router(state: Arc<WebState>) -> Router {
     handlers::routes()
         .merge(offices::routes())
         .merge(silences::routes())
+        .merge(headcounts::routes())
         .with_state(state)
 }
 
