@@ -474,3 +474,57 @@ async fn people_answer_in_chromium_and_the_officer_sees_the_counts() {
         assert!(!log.contains(private), "{private:?} in the log");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_headcount_too_large_for_one_record_is_refused_with_the_reason_and_a_smaller_one_starts()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.csv");
+    let mut text = String::from("id,name,office,country,zone,emails,warden,from,until\n");
+    for index in 0..7_000 {
+        let office = if index < 6_500 {
+            OFFICE
+        } else {
+            "so-mogadishu"
+        };
+        text.push_str(&format!(
+            "p-{index:05},Staff Member Number {index:05},{office},NG,zone-{},staff-{index:05}@staff.test,,,\n",
+            index % 40
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    let stack = Stack::with_policy(
+        1,
+        format!("\n[headcounts]\nroster = \"{}\"\n", path.display()),
+    )
+    .await;
+    let mut client = HeadcountsClient::new(wk_e2e::channel(&stack.app.endpoint()).await);
+    let refused = client
+        .start_headcount(authorized(
+            pb::StartHeadcountRequest {
+                country: "NG".into(),
+                ..Default::default()
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+    assert!(
+        refused.message().contains("per office or zone"),
+        "{refused:?}"
+    );
+    let started = client
+        .start_headcount(authorized(
+            pb::StartHeadcountRequest {
+                zones: vec!["zone-7".into()],
+                drill: true,
+                ..Default::default()
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(started.people, 175);
+}

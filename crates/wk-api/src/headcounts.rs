@@ -26,6 +26,10 @@ use crate::auth::{Authenticator, Caller};
 use crate::error::{ApiError, to_status};
 use crate::ingest::now;
 
+/// The largest start record (the frozen roster) a headcount may have: Kafka's records are
+/// 1 MB by default, and its state record must also hold every answer to come.
+pub const MAX_START_BYTES: usize = 600_000;
+
 /// The roster as last read, and when its file was last changed.
 struct Loaded {
     roster: Roster,
@@ -214,7 +218,20 @@ impl HeadcountService {
             cycles,
             members,
         };
-        self.publish(&id.0, &encode_started(&start, at)).await?;
+        let payload = encode_started(&start, at);
+        if payload.len() > MAX_START_BYTES {
+            return Err(invalid(
+                "scope",
+                &format!(
+                    "{people} people make a {} KB headcount record, over the {} KB a headcount \
+                     may start with (Kafka's records are 1 MB at most, and its answers must fit \
+                     too): start one headcount per office or zone",
+                    payload.len() / 1000,
+                    MAX_START_BYTES / 1000
+                ),
+            ));
+        }
+        self.publish(&id.0, &payload).await?;
         info!(headcount = %id, people, drill = request.drill, "headcount started");
         Ok(pb::StartHeadcountResponse {
             headcount_id: id.0,
