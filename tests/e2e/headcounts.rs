@@ -36,6 +36,29 @@ fn roster(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// A stack whose `[headcounts]` roster is `roster(dir)`, and a Headcounts client.
+async fn headcount_stack(
+    dir: &std::path::Path,
+) -> (Stack, HeadcountsClient<tonic::transport::Channel>) {
+    let section = format!("\n[headcounts]\nroster = \"{}\"\n", roster(dir).display());
+    let stack = Stack::with_policy(1, section).await;
+    let client = HeadcountsClient::new(wk_e2e::channel(&stack.app.endpoint()).await);
+    (stack, client)
+}
+
+/// Starts a headcount of `request` through `client`; its id.
+async fn start(
+    client: &mut HeadcountsClient<tonic::transport::Channel>,
+    request: pb::StartHeadcountRequest,
+) -> String {
+    client
+        .start_headcount(authorized(request, OFFICER_TOKEN))
+        .await
+        .unwrap()
+        .into_inner()
+        .headcount_id
+}
+
 /// The link of `label` in the last question mailed to `address`.
 fn link(stack: &Stack, address: &str, label: &str) -> String {
     let mails = stack.smtp.emails_to(address);
@@ -51,15 +74,7 @@ fn link(stack: &Stack, address: &str, label: &str) -> String {
         .to_owned()
 }
 
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page
-        .find(&marker)
-        .map(|at| at + marker.len())
-        .unwrap_or_else(|| panic!("no {name} in {page}"));
-    let end = page[start..].find('"').unwrap() + start;
-    page[start..end].replace("&amp;", "&")
-}
+use wk_e2e::hidden_field as hidden;
 
 /// Opens `url`, checks the confirmation page, and presses its button with `extra` fields.
 async fn answer(url: &str, extra: &[(&str, &str)]) -> String {
@@ -109,12 +124,7 @@ async fn view(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_headcount_asks_everyone_takes_their_answers_and_raises_a_call_for_help() {
     let dir = tempfile::tempdir().unwrap();
-    let section = format!(
-        "\n[headcounts]\nroster = \"{}\"\n",
-        roster(dir.path()).display()
-    );
-    let mut stack = Stack::with_policy(1, section).await;
-    let mut client = HeadcountsClient::new(wk_e2e::channel(&stack.app.endpoint()).await);
+    let (mut stack, mut client) = headcount_stack(dir.path()).await;
     let started = client
         .start_headcount(authorized(
             pb::StartHeadcountRequest {
@@ -288,26 +298,17 @@ async fn a_headcount_asks_everyone_takes_their_answers_and_raises_a_call_for_hel
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_responders_are_reminded_and_after_two_cycles_their_warden_answers_for_them() {
     let dir = tempfile::tempdir().unwrap();
-    let section = format!(
-        "\n[headcounts]\nroster = \"{}\"\n",
-        roster(dir.path()).display()
-    );
-    let stack = Stack::with_policy(1, section).await;
-    let mut client = HeadcountsClient::new(wk_e2e::channel(&stack.app.endpoint()).await);
-    let id = client
-        .start_headcount(authorized(
-            pb::StartHeadcountRequest {
-                zones: vec!["south".into()],
-                cycle_minutes: 1,
-                cycles: 3,
-                ..Default::default()
-            },
-            OFFICER_TOKEN,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .headcount_id;
+    let (stack, mut client) = headcount_stack(dir.path()).await;
+    let id = start(
+        &mut client,
+        pb::StartHeadcountRequest {
+            zones: vec!["south".into()],
+            cycle_minutes: 1,
+            cycles: 3,
+            ..Default::default()
+        },
+    )
+    .await;
     let south = [
         "grace@staff.test",
         "chinedu@staff.test",
@@ -398,24 +399,15 @@ async fn people_answer_in_chromium_and_the_officer_sees_the_counts() {
         "playwright-core is not installed: run `./dev setup` (npm ci in tests/browser)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let section = format!(
-        "\n[headcounts]\nroster = \"{}\"\n",
-        roster(dir.path()).display()
-    );
-    let stack = Stack::with_policy(1, section).await;
-    let mut client = HeadcountsClient::new(wk_e2e::channel(&stack.app.endpoint()).await);
-    let id = client
-        .start_headcount(authorized(
-            pb::StartHeadcountRequest {
-                zones: vec!["north".into()],
-                ..Default::default()
-            },
-            OFFICER_TOKEN,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .headcount_id;
+    let (stack, mut client) = headcount_stack(dir.path()).await;
+    let id = start(
+        &mut client,
+        pb::StartHeadcountRequest {
+            zones: vec!["north".into()],
+            ..Default::default()
+        },
+    )
+    .await;
     let count = |address: &str| stack.smtp.emails_to(address).len();
     assert!(
         wait_until(DEADLINE, || count("amina@staff.test") == 1

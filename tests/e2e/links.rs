@@ -50,18 +50,7 @@ async fn submit_and_take_the_link(stack: &Stack, title: &str, key: &str) -> (Str
     (alert_id, link)
 }
 
-/// The value of the hidden input `name` in a confirmation page.
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page
-        .find(&marker)
-        .map(|at| at + marker.len())
-        .unwrap_or_else(|| panic!("no {name} in {page}"));
-    let end = page[start..].find('"').unwrap() + start;
-    page[start..end]
-        .replace("&amp;", "&")
-        .replace("&quot;", "\"")
-}
+use wk_e2e::hidden_field as hidden;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_nothing() {

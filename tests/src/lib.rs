@@ -106,6 +106,22 @@ where
     }
 }
 
+/// The value of the hidden input `name` in a confirmation page (as an email link's page
+/// writes it), unescaped.
+pub fn hidden_field(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .map(|at| at + marker.len())
+        .unwrap_or_else(|| panic!("no {name} in {page}"));
+    let end = page[start..]
+        .find('"')
+        .map_or(page.len(), |end| end + start);
+    page[start..end]
+        .replace("&amp;", "&")
+        .replace("&quot;", "\"")
+}
+
 /// The Python interpreter with the test requirements (`aiosmtpd`, `grpcio-tools`), installed by
 /// `./dev setup` into `.venv`, or `WATCHKEEPER_PYTHON`.
 pub fn python() -> PathBuf {

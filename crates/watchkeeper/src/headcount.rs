@@ -153,6 +153,15 @@ fn csv(field: &str) -> String {
     }
 }
 
+async fn fetch(
+    client: &mut HeadcountsClient<tonic::transport::Channel>,
+    token: &str,
+    id: String,
+) -> Result<pb::HeadcountView, tonic::Status> {
+    let request = request(pb::GetHeadcountRequest { headcount_id: id }, token)?;
+    Ok(client.get_headcount(request).await?.into_inner())
+}
+
 async fn execute(connection: &Connection, command: HeadcountCommand) -> Result<(), tonic::Status> {
     let token = connection.token.clone().unwrap_or_default();
     let mut client = HeadcountsClient::connect(connection.server.clone())
@@ -224,13 +233,7 @@ async fn execute(connection: &Connection, command: HeadcountCommand) -> Result<(
             }
         }
         HeadcountCommand::Show { id } => {
-            let view = client
-                .get_headcount(request(
-                    pb::GetHeadcountRequest { headcount_id: id },
-                    &token,
-                )?)
-                .await?
-                .into_inner();
+            let view = fetch(&mut client, &token, id).await?;
             let state = view.state.clone().unwrap_or_default();
             if connection.json {
                 say(&json!({
@@ -302,13 +305,7 @@ async fn execute(connection: &Connection, command: HeadcountCommand) -> Result<(
             say(&format!("headcount {id} closed"));
         }
         HeadcountCommand::Export { id } => {
-            let view = client
-                .get_headcount(request(
-                    pb::GetHeadcountRequest { headcount_id: id },
-                    &token,
-                )?)
-                .await?
-                .into_inner();
+            let view = fetch(&mut client, &token, id).await?;
             say("person,name,office,zone,standing,answered_at,via,by,method,late,text,place");
             for person in view.state.unwrap_or_default().people {
                 let member = person.member.clone().unwrap_or_default();

@@ -55,29 +55,57 @@ pub struct Link<'a> {
     pub expires: i64,
 }
 
+fn mac(secret: &[u8], text: &str) -> Hmac<Sha256> {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC accepts keys of any length"),
+    };
+    mac.update(text.as_bytes());
+    mac
+}
+
+/// `text`'s signature with `secret`, as hex.
+pub(crate) fn sign(secret: &[u8], text: &str) -> String {
+    hex::encode(mac(secret, text).finalize().into_bytes())
+}
+
+/// Checks `signature_hex` of `text` against every secret (more than one during a rotation),
+/// then `expires` (unix seconds) against `now`.
+pub(crate) fn verify<S: AsRef<[u8]>>(
+    secrets: &[S],
+    text: &str,
+    signature_hex: &str,
+    expires: i64,
+    now: Timestamp,
+) -> Result<(), LinkError> {
+    let signature = hex::decode(signature_hex).map_err(|_| LinkError::Forged)?;
+    let genuine = secrets
+        .iter()
+        .any(|secret| mac(secret.as_ref(), text).verify_slice(&signature).is_ok());
+    if !genuine {
+        return Err(LinkError::Forged);
+    }
+    if now.as_unix_seconds() > expires {
+        return Err(LinkError::Expired);
+    }
+    Ok(())
+}
+
 impl Link<'_> {
-    fn mac(&self, secret: &[u8]) -> Hmac<Sha256> {
-        let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC accepts keys of any length"),
-        };
-        mac.update(
-            format!(
-                "{}\ni{}\n{}\n{}\n{}",
-                self.alert,
-                self.incident,
-                self.action.as_str(),
-                self.recipient,
-                self.expires
-            )
-            .as_bytes(),
-        );
-        mac
+    fn text(&self) -> String {
+        format!(
+            "{}\ni{}\n{}\n{}\n{}",
+            self.alert,
+            self.incident,
+            self.action.as_str(),
+            self.recipient,
+            self.expires
+        )
     }
 
     /// The link's signature, as hex.
     pub fn sign(&self, secret: &[u8]) -> String {
-        hex::encode(self.mac(secret).finalize().into_bytes())
+        sign(secret, &self.text())
     }
 
     /// Checks the signature against every secret (more than one during a rotation), then the
@@ -88,17 +116,7 @@ impl Link<'_> {
         signature_hex: &str,
         now: Timestamp,
     ) -> Result<(), LinkError> {
-        let signature = hex::decode(signature_hex).map_err(|_| LinkError::Forged)?;
-        let genuine = secrets
-            .iter()
-            .any(|secret| self.mac(secret.as_ref()).verify_slice(&signature).is_ok());
-        if !genuine {
-            return Err(LinkError::Forged);
-        }
-        if now.as_unix_seconds() > self.expires {
-            return Err(LinkError::Expired);
-        }
-        Ok(())
+        verify(secrets, &self.text(), signature_hex, self.expires, now)
     }
 }
 
