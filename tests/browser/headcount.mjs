@@ -53,6 +53,20 @@ try {
   await axeCheck(board, 'headcount_page', figures);
   await board.screenshot({ path: join(SHOTS, 'headcount.png'), fullPage: true });
 
+  step("the call for help is an alert; from its page the officer starts a headcount for it");
+  const help = env('WK_HELP_ALERT');
+  let found = false;
+  for (let attempt = 0; attempt < 40 && !found; attempt += 1) {
+    const response = await board.goto(`${CONSOLE}alerts/${help}`);
+    found = response.status() === 200;
+    if (!found) await board.waitForTimeout(250);
+  }
+  check(found, `the call for help ${help} is not in the console`);
+  check((await board.title()).includes('Jean Dupont'), `alert page: ${await board.title()}`);
+  await Promise.all([board.waitForURL(/headcounts\?alert=/), board.click('#start-headcount-for-alert')]);
+  check(await board.inputValue('#alert_id') === help, 'the alert is prefilled');
+  check(await board.inputValue('#country') === 'NG', 'its country is prefilled');
+
   check(pageErrors.length === 0, `script errors or CSP violations: ${pageErrors.join('; ')}`);
   console.log(`FIGURES ${JSON.stringify(figures)}`);
 } finally {

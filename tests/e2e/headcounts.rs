@@ -425,6 +425,10 @@ async fn people_answer_in_chromium_and_the_officer_sees_the_counts() {
         .env("WK_OFFICER_PASSWORD", wk_e2e::app::OFFICER_PASSWORD)
         .env("WK_HEADCOUNT", &id)
         .env(
+            "WK_HELP_ALERT",
+            wk_core::AlertId::for_dedup_key(OFFICE, &format!("headcount/{id}/v1")).to_string(),
+        )
+        .env(
             "WK_LINK_SAFE",
             link(&stack, "amina@staff.test", "I am safe"),
         )

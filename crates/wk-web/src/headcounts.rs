@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -128,6 +128,18 @@ pub(crate) struct ListPage {
     pub(crate) chrome: Chrome,
     pub(crate) csrf: String,
     pub(crate) rows: Vec<HeadcountRow>,
+    /// Prefilled from an alert's page: the alert and its country.
+    pub(crate) alert_id: String,
+    pub(crate) country: String,
+}
+
+/// `?alert=…&country=…`, from an alert's "start a headcount" link.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct Prefill {
+    #[serde(default)]
+    alert: String,
+    #[serde(default)]
+    country: String,
 }
 
 #[derive(Template)]
@@ -147,7 +159,11 @@ fn now_ms() -> i64 {
     crate::handlers::now().as_unix_millis()
 }
 
-async fn list_page(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+async fn list_page(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    Query(prefill): Query<Prefill>,
+) -> Response {
     let Some(signed) = signed_in(&state, &headers) else {
         return see_other("sign-in");
     };
@@ -162,6 +178,8 @@ async fn list_page(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Re
             .map(|view| row(view, &principal.time_zone))
             .collect(),
         csrf: signed.session.csrf.clone(),
+        alert_id: prefill.alert,
+        country: prefill.country,
         chrome: chrome("", "headcounts", Some(&signed)),
     };
     render(StatusCode::OK, &page)
