@@ -81,15 +81,6 @@ fn reply(text: &str) -> Result<pb::HeadcountReply, tonic::Status> {
     }
 }
 
-fn reply_name(reply: i32) -> &'static str {
-    match pb::HeadcountReply::try_from(reply) {
-        Ok(pb::HeadcountReply::Safe) => "safe",
-        Ok(pb::HeadcountReply::NeedHelp) => "need help",
-        Ok(pb::HeadcountReply::NotInArea) => "not in area",
-        _ => "?",
-    }
-}
-
 fn time(at: Option<&prost_types::Timestamp>) -> String {
     at.and_then(|at| wk_core::Timestamp::from_seconds_nanos(at.seconds, at.nanos))
         .map_or_else(|| "-".to_owned(), |at| at.to_string())
@@ -114,42 +105,23 @@ fn counts_json(counts: &pb::HeadcountCounts) -> serde_json::Value {
 }
 
 /// A person's latest answer, as `(standing, at, via, by, method)`.
-fn latest(person: &pb::HeadcountPerson) -> (String, String, String, String, String) {
+fn latest(person: &pb::HeadcountPerson) -> (&'static str, String, String, String, String) {
+    let standing = wk_api::headcounts::standing_name(person);
     match person.answers.last() {
         Some(answer) => (
-            reply_name(answer.reply).to_owned(),
+            standing,
             time(answer.at.as_ref()),
             answer.via.clone(),
             answer.by.clone(),
             answer.method.clone(),
         ),
-        None => {
-            let unreachable = person
-                .member
-                .as_ref()
-                .is_none_or(|member| member.emails.is_empty());
-            let standing = if unreachable {
-                "unreachable"
-            } else {
-                "unaccounted"
-            };
-            (
-                standing.to_owned(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            )
-        }
-    }
-}
-
-/// A CSV field, quoted when it needs to be.
-fn csv(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
+        None => (
+            standing,
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ),
     }
 }
 
@@ -306,31 +278,8 @@ async fn execute(connection: &Connection, command: HeadcountCommand) -> Result<(
         }
         HeadcountCommand::Export { id } => {
             let view = fetch(&mut client, &token, id).await?;
-            say("person,name,office,zone,standing,answered_at,via,by,method,late,text,place");
-            for person in view.state.unwrap_or_default().people {
-                let member = person.member.clone().unwrap_or_default();
-                let (standing, at, via, by, method) = latest(&person);
-                let answer = person.answers.last().cloned().unwrap_or_default();
-                let fields = [
-                    member.id,
-                    member.name,
-                    member.office,
-                    member.zone,
-                    standing,
-                    at,
-                    via,
-                    by,
-                    method,
-                    answer.late.to_string(),
-                    answer.text,
-                    answer.place,
-                ];
-                say(&fields
-                    .iter()
-                    .map(|field| csv(field))
-                    .collect::<Vec<_>>()
-                    .join(","));
-            }
+            let csv = wk_api::headcounts::export_csv(&view.state.unwrap_or_default());
+            say(csv.trim_end());
         }
     }
     Ok(())

@@ -140,10 +140,13 @@ async fn record(
         Ok(checked) => checked,
         Err(error) => return refused(error),
     };
-    let field = |name: &str| {
+    let form: std::collections::BTreeMap<String, String> =
         url::form_urlencoded::parse(encoded.as_bytes())
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.trim().to_owned())
+            .into_owned()
+            .collect();
+    let field = |name: &str| {
+        form.get(name)
+            .map(|value| value.trim().to_owned())
             .unwrap_or_default()
     };
     let via = if link.by.is_empty() {

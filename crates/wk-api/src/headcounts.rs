@@ -181,15 +181,7 @@ impl HeadcountService {
         if members.is_empty() {
             return Err(invalid("scope", "matches nobody on the roster"));
         }
-        let random = uuid::Uuid::new_v4();
-        let id = HeadcountId(
-            uuid::Builder::from_unix_timestamp_millis(
-                u64::try_from(at.as_unix_millis()).unwrap_or(0),
-                &random.as_bytes()[..10].try_into().unwrap_or([0; 10]),
-            )
-            .into_uuid()
-            .to_string(),
-        );
+        let id = HeadcountId(crate::ingest::fresh_id(at).to_string());
         let cycle_ms = match request.cycle_minutes {
             0 => i64::try_from(self.config.cycle.as_millis()).unwrap_or(i64::MAX),
             minutes @ 1..=1440 => i64::from(minutes) * 60_000,
@@ -367,6 +359,71 @@ fn view(state: pb::HeadcountState) -> pb::HeadcountView {
         offices: offices.iter().map(|(name, c)| counts(name, c)).collect(),
         zones: zones.iter().map(|(name, c)| counts(name, c)).collect(),
     }
+}
+
+/// Where a person of a state record stands, in words: their latest answer, or unaccounted
+/// (or unreachable, without an address) when they have given none.
+pub fn standing_name(person: &pb::HeadcountPerson) -> &'static str {
+    match person
+        .answers
+        .last()
+        .map(|answer| pb::HeadcountReply::try_from(answer.reply))
+    {
+        Some(Ok(pb::HeadcountReply::Safe)) => "safe",
+        Some(Ok(pb::HeadcountReply::NeedHelp)) => "need help",
+        Some(Ok(pb::HeadcountReply::NotInArea)) => "not in area",
+        Some(_) => "?",
+        None if person.member.as_ref().is_none_or(|m| m.emails.is_empty()) => "unreachable",
+        None => "unaccounted",
+    }
+}
+
+/// Every person's latest answer, as CSV with its header line: what the console's export and
+/// `watchkeeper headcount export` give.
+pub fn export_csv(state: &pb::HeadcountState) -> String {
+    let quote = |field: &str| {
+        if field.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", field.replace('"', "\"\""))
+        } else {
+            field.to_owned()
+        }
+    };
+    let mut text = String::from(
+        "person,name,office,zone,standing,answered_at,via,by,method,late,text,place\n",
+    );
+    for person in &state.people {
+        let member = person.member.clone().unwrap_or_default();
+        let answer = person.answers.last().cloned().unwrap_or_default();
+        let at = answer
+            .at
+            .as_ref()
+            .and_then(wk_bus::codec::timestamp_from_pb)
+            .map(|at| at.to_string())
+            .unwrap_or_default();
+        let fields = [
+            member.id,
+            member.name,
+            member.office,
+            member.zone,
+            standing_name(person).to_owned(),
+            at,
+            answer.via,
+            answer.by,
+            answer.method,
+            answer.late.to_string(),
+            answer.text,
+            answer.place,
+        ];
+        text.push_str(
+            &fields
+                .iter()
+                .map(|field| quote(field))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        text.push('\n');
+    }
+    text
 }
 
 fn reply_from_pb(reply: i32) -> Result<Reply, ApiError> {

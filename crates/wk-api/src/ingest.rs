@@ -41,7 +41,8 @@ pub(crate) fn now() -> Timestamp {
     Timestamp::from_system_time(SystemTime::now())
 }
 
-fn fresh_id(now: Timestamp) -> AlertId {
+/// A time-ordered random id (UUIDv7) for `now`: an alert without a dedup key, a headcount.
+pub(crate) fn fresh_id(now: Timestamp) -> AlertId {
     let random = uuid::Uuid::new_v4().into_bytes();
     let mut bits = [0u8; 10];
     bits.copy_from_slice(&random[..10]);
@@ -126,23 +127,21 @@ impl IngestService {
         alert: Option<pb::Alert>,
     ) -> Result<pb::SubmitAlertResponse, ApiError> {
         let alert = alert.ok_or(ApiError::MissingAlert)?;
-        if alert.category == pb::Category::StaffHelp as i32 {
+        let reserved = match pb::Category::try_from(alert.category) {
+            Ok(pb::Category::OfficeSilent) => Some(
+                "office_silent is raised by Watchkeeper itself when an office misses a check-in",
+            ),
+            Ok(pb::Category::StaffHelp) => Some(
+                "staff_help is raised by Watchkeeper itself when a person answers \"I need help\" \
+                 in a headcount",
+            ),
+            _ => None,
+        };
+        if let Some(description) = reserved {
             return Err(ApiError::Invalid(wk_core::validate::Violations(vec![
                 wk_core::validate::FieldViolation {
                     field: "alert.category".into(),
-                    description: "staff_help is raised by Watchkeeper itself when a person \
-                                  answers \"I need help\" in a headcount"
-                        .into(),
-                },
-            ])));
-        }
-        if alert.category == pb::Category::OfficeSilent as i32 {
-            return Err(ApiError::Invalid(wk_core::validate::Violations(vec![
-                wk_core::validate::FieldViolation {
-                    field: "alert.category".into(),
-                    description: "office_silent is raised by Watchkeeper itself when an office \
-                                  misses a check-in"
-                        .into(),
+                    description: description.into(),
                 },
             ])));
         }

@@ -115,8 +115,11 @@ impl IntegrationService {
         for item in &decoded.items {
             let record = match item {
                 Item::Trigger(draft) => {
-                    let fresh = AlertId::fresh(now, rand_bits());
-                    match draft.as_ref().clone().validate(now, fresh) {
+                    match draft
+                        .as_ref()
+                        .clone()
+                        .validate(now, crate::ingest::fresh_id(now))
+                    {
                         Ok(alert) => (alert.id, encode_raised(&alert, now)),
                         // The decoder validated it already; never reached.
                         Err(_) => continue,
@@ -186,11 +189,4 @@ fn presented_key(headers: &HeaderMap) -> Option<String> {
 
 fn key_hash(key: &str) -> [u8; 32] {
     sha2::Sha256::digest(key.as_bytes()).into()
-}
-
-fn rand_bits() -> [u8; 10] {
-    let bytes = *uuid::Uuid::new_v4().as_bytes();
-    let mut bits = [0u8; 10];
-    bits.copy_from_slice(&bytes[..10]);
-    bits
 }

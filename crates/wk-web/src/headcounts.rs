@@ -84,23 +84,12 @@ pub(crate) struct PersonRow {
     pub(crate) late: bool,
 }
 
-fn standing_of(person: &pb::HeadcountPerson) -> &'static str {
-    match person.answers.last().map(|answer| answer.reply) {
-        Some(reply) if reply == pb::HeadcountReply::Safe as i32 => "safe",
-        Some(reply) if reply == pb::HeadcountReply::NeedHelp as i32 => "need help",
-        Some(reply) if reply == pb::HeadcountReply::NotInArea as i32 => "not in area",
-        Some(_) => "?",
-        None if person.member.as_ref().is_none_or(|m| m.emails.is_empty()) => "unreachable",
-        None => "unaccounted",
-    }
-}
-
 fn person_row(person: &pb::HeadcountPerson, zone: &jiff::tz::TimeZone, now_ms: i64) -> PersonRow {
     let member = person.member.clone().unwrap_or_default();
     let answer = person.answers.last();
     let at_ms = answer.and_then(|a| crate::format::millis(a.at.as_ref()));
     PersonRow {
-        standing: standing_of(person),
+        standing: wk_api::headcounts::standing_name(person),
         at: answer.and_then(|a| when_of(a.at.as_ref(), zone)),
         ago: at_ms.map_or_else(String::new, |at| crate::format::age(at, now_ms)),
         how: answer.map_or_else(String::new, |a| match a.via.as_str() {
@@ -300,14 +289,6 @@ async fn close(
     )
 }
 
-fn csv(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
-}
-
 async fn export(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
@@ -322,32 +303,7 @@ async fn export(
     let Some(view) = headcounts.view_of(&id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let mut text = String::from(
-        "person,name,office,zone,standing,answered_at,via,by,method,late,text,place\n",
-    );
-    for person in view.state.unwrap_or_default().people {
-        let member = person.member.clone().unwrap_or_default();
-        let answer = person.answers.last().cloned().unwrap_or_default();
-        let at = crate::format::millis(answer.at.as_ref())
-            .map(|ms| wk_core::Timestamp::from_unix_millis(ms).to_string())
-            .unwrap_or_default();
-        let fields = [
-            member.id,
-            member.name,
-            member.office,
-            member.zone,
-            standing_of(&person).to_owned(),
-            at,
-            answer.via,
-            answer.by,
-            answer.method,
-            answer.late.to_string(),
-            answer.text,
-            answer.place,
-        ];
-        text.push_str(&fields.iter().map(|f| csv(f)).collect::<Vec<_>>().join(","));
-        text.push('\n');
-    }
+    let text = wk_api::headcounts::export_csv(&view.state.unwrap_or_default());
     let mut response = (StatusCode::OK, text).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

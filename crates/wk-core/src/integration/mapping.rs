@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{Integration, Labels, OfficeSource};
-use crate::alert::{AlertId, Category, IntegrationKind, Origin, Severity};
+use crate::alert::{AlertId, Category, Origin, Severity};
 use crate::time::Timestamp;
 use crate::validate::{AlertDraft, FieldViolation, limits};
 
@@ -303,12 +303,4 @@ fn cut(text: &str, max: usize) -> String {
     let mut kept: String = text.chars().take(max.saturating_sub(1)).collect();
     kept.push('…');
     kept
-}
-
-/// Kind names for messages.
-impl IntegrationKind {
-    /// Whether this kind's alerts carry a deadline (`endsAt`) rather than explicit resolves.
-    pub fn expires(self) -> bool {
-        self == IntegrationKind::AlertmanagerApiV2
-    }
 }
