@@ -40,10 +40,11 @@ const STEP_TIMEOUT_S: u64 = 4;
 /// Panama must have a failed-over alert within this of the dispatcher first trying Manila for
 /// it (its step-1 time in the timeline): `webhook.attempts × webhook.timeout` in the test
 /// configuration (3 × 2 s), the backoff between attempts (at most 0.2 s + 0.4 s), plus a
-/// dispatcher restart and restore when a kill falls in between, with room for a loaded machine.
+/// dispatcher restart and restore when a kill falls in between, with room for a loaded machine
+/// (a fresh-clone CI run measured 20.2 s with a kill in between).
 /// It applies to failovers Panama could take at once; those parked while Panama refused wait
 /// for it, and are counted apart.
-const FAILOVER_WINDOW: Duration = Duration::from_secs(20);
+const FAILOVER_WINDOW: Duration = Duration::from_secs(30);
 /// How long a console's circuit stays open in this suite (`webhook.circuit_open`): Manila's,
 /// opened while it is down, closes again this long after it is back, so the later faults
 /// reach it (the default 30 s would fail everything over).
