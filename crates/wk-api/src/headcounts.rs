@@ -17,7 +17,8 @@ use wk_bus::headcount_codec::{
 use wk_bus::producer::Producer;
 use wk_core::config::HeadcountsConfig;
 use wk_core::headcount::{
-    Answer, Counts, Headcount, HeadcountId, Reply, Roster, Scope, Standing, Start, Via,
+    Answer, Counts, HeadcountId, Person, Reply, Roster, Scope, Standing, Start, Via, counts_of,
+    split,
 };
 use wk_core::validate::{FieldViolation, Violations};
 use wk_proto::v1 as pb;
@@ -26,9 +27,14 @@ use crate::auth::{Authenticator, Caller};
 use crate::error::{ApiError, to_status};
 use crate::ingest::now;
 
-/// The largest start record (the frozen roster) a headcount may have: Kafka's records are
-/// 1 MB by default, and its state record must also hold every answer to come.
-pub const MAX_START_BYTES: usize = 600_000;
+/// The largest start record (one part's frozen roster) a headcount may have: Kafka's records
+/// are 1 MB by default, and the part's state record must also hold its answers to come.
+/// `wk_core::headcount::split` keeps parts well under it; this is the check that it did.
+pub const MAX_START_BYTES: usize = 400_000;
+
+/// The most people one headcount may ask (the organisation has about 9,000 staff; a
+/// headcount's view must also fit one gRPC answer).
+pub const MAX_PEOPLE: usize = 20_000;
 
 /// The roster as last read, and when its file was last changed.
 struct Loaded {
@@ -44,7 +50,8 @@ pub struct HeadcountService {
     config: HeadcountsConfig,
     offices: BTreeSet<String>,
     roster: Mutex<Loaded>,
-    view: Mutex<BTreeMap<String, pb::HeadcountState>>,
+    /// Every headcount's parts, by id and part.
+    view: Mutex<BTreeMap<String, BTreeMap<u32, pb::HeadcountState>>>,
 }
 
 /// Reads and parses the roster file; the problems name lines and fields only.
@@ -129,7 +136,9 @@ impl HeadcountService {
     /// A headcount's state record, as the changelog follower sees it.
     pub fn observe(&self, state: pb::HeadcountState) {
         let mut view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
-        view.insert(state.id.clone(), state);
+        view.entry(state.id.clone())
+            .or_default()
+            .insert(state.part, state);
     }
 
     fn officer<T>(&self, request: &Request<T>) -> Result<String, ApiError> {
@@ -181,6 +190,15 @@ impl HeadcountService {
         if members.is_empty() {
             return Err(invalid("scope", "matches nobody on the roster"));
         }
+        if members.len() > MAX_PEOPLE {
+            return Err(invalid(
+                "scope",
+                &format!(
+                    "matches {} people, over the {MAX_PEOPLE} one headcount may ask",
+                    members.len()
+                ),
+            ));
+        }
         let id = HeadcountId(crate::ingest::fresh_id(at).to_string());
         let cycle_ms = match request.cycle_minutes {
             0 => i64::try_from(self.config.cycle.as_millis()).unwrap_or(i64::MAX),
@@ -209,22 +227,43 @@ impl HeadcountService {
             cycle_ms,
             cycles,
             members,
+            part: 0,
+            parts: 1,
+            contacts: Vec::new(),
         };
-        let payload = encode_started(&start, at);
-        if payload.len() > MAX_START_BYTES {
-            return Err(invalid(
-                "scope",
-                &format!(
-                    "{people} people make a {} KB headcount record, over the {} KB a headcount \
-                     may start with (Kafka's records are 1 MB at most, and its answers must fit \
-                     too): start one headcount per office or zone",
-                    payload.len() / 1000,
-                    MAX_START_BYTES / 1000
-                ),
-            ));
+        let parts = split(start);
+        let mut payloads = Vec::with_capacity(parts.len());
+        for part in &parts {
+            let payload = encode_started(part, at);
+            if payload.len() > MAX_START_BYTES {
+                return Err(invalid(
+                    "scope",
+                    &format!(
+                        "part {} of this headcount is a {} KB record, over the {} KB a part \
+                         may start with (Kafka's records are 1 MB at most)",
+                        part.part,
+                        payload.len() / 1000,
+                        MAX_START_BYTES / 1000
+                    ),
+                ));
+            }
+            payloads.push(payload);
         }
-        self.publish(&id.0, &payload).await?;
-        info!(headcount = %id, people, drill = request.drill, "headcount started");
+        // Every part is durable, or the headcount is closed again at once (best effort): a
+        // headcount that asks only some of its people must not stand as if it were whole.
+        let sent = futures_util::future::join_all(
+            payloads.iter().map(|payload| self.publish(&id.0, payload)),
+        )
+        .await;
+        if let Some(error) = sent.into_iter().find_map(Result::err) {
+            let reason = "not started: the broker did not take every part of it";
+            let closing = encode_closed(&id, by, reason, now());
+            if self.publish(&id.0, &closing).await.is_err() {
+                warn!(headcount = %id, "a headcount partly started could not be closed");
+            }
+            return Err(error);
+        }
+        info!(headcount = %id, people, parts = parts.len(), drill = request.drill, "headcount started");
         Ok(pb::StartHeadcountResponse {
             headcount_id: id.0,
             people,
@@ -253,37 +292,42 @@ impl HeadcountService {
         self.publish(id, &payload).await
     }
 
-    /// The headcount as the view has it, with its counts.
+    /// The headcount as the view has it (its parts merged), with its counts.
     pub fn view_of(&self, id: &str) -> Option<pb::HeadcountView> {
-        let state = self
+        let parts = self
             .view
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
             .cloned()?;
-        Some(view(state))
+        Some(view(parts))
     }
 
-    /// The name of `person` in headcount `id`, when the view has it.
+    /// The name of `person` in headcount `id` (a person or a warden of any part), when the
+    /// view has it.
     pub fn person_name(&self, id: &str, person: &str) -> Option<String> {
         let view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
         view.get(id)?
-            .people
-            .iter()
-            .filter_map(|entry| entry.member.as_ref())
+            .values()
+            .flat_map(|part| {
+                part.people
+                    .iter()
+                    .filter_map(|entry| entry.member.as_ref())
+                    .chain(&part.contacts)
+            })
             .find(|member| member.id == person)
             .map(|member| member.name.clone())
     }
 
     pub fn list(&self) -> Vec<pb::HeadcountView> {
-        let states: Vec<pb::HeadcountState> = self
+        let headcounts: Vec<BTreeMap<u32, pb::HeadcountState>> = self
             .view
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
             .cloned()
             .collect();
-        let mut views: Vec<pb::HeadcountView> = states.into_iter().map(view).collect();
+        let mut views: Vec<pb::HeadcountView> = headcounts.into_iter().map(view).collect();
         views.sort_by(|a, b| {
             let started = |v: &pb::HeadcountView| {
                 v.state
@@ -344,17 +388,36 @@ fn counts(name: &str, counts: &Counts) -> pb::HeadcountCounts {
     }
 }
 
-/// A state record with its counts (a record that no longer decodes is shown without them).
-fn view(state: pb::HeadcountState) -> pb::HeadcountView {
-    let Ok((snapshot, _)) = decode_headcount(state.clone()) else {
+/// A headcount's parts as one state (the first part's header, every part's people and
+/// unaccounted at closing), with the counts over all of them (a part that no longer decodes
+/// is shown without counts).
+fn view(parts: BTreeMap<u32, pb::HeadcountState>) -> pb::HeadcountView {
+    let mut people: Vec<Person> = Vec::new();
+    let mut decoded = true;
+    for state in parts.values() {
+        match decode_headcount(state.clone()) {
+            Ok((snapshot, _)) => people.extend(snapshot.people),
+            Err(_) => decoded = false,
+        }
+    }
+    let mut parts = parts.into_values();
+    let mut merged = parts.next().unwrap_or_default();
+    for part in parts {
+        merged.people.extend(part.people);
+        merged.unaccounted_at_close.extend(part.unaccounted_at_close);
+        merged.owed.extend(part.owed);
+    }
+    merged.part = 0;
+    merged.contacts.clear();
+    if !decoded {
         return pb::HeadcountView {
-            state: Some(state),
+            state: Some(merged),
             ..Default::default()
         };
-    };
-    let (all, offices, zones) = Headcount::restore(snapshot).counts();
+    }
+    let (all, offices, zones) = counts_of(&people);
     pb::HeadcountView {
-        state: Some(state),
+        state: Some(merged),
         all: Some(counts("", &all)),
         offices: offices.iter().map(|(name, c)| counts(name, c)).collect(),
         zones: zones.iter().map(|(name, c)| counts(name, c)).collect(),

@@ -5,7 +5,8 @@
 use prost::Message;
 use wk_core::alert::AlertId;
 use wk_core::headcount::{
-    Answer, Closed, HeadcountId, Mail, Member, Owed, Person, Reply, Snapshot, Start, Via,
+    Answer, Closed, HeadcountId, Mail, Member, Owed, PartKey, Person, Reply, Snapshot, Start,
+    Via,
 };
 use wk_core::time::Timestamp;
 use wk_proto::v1 as pb;
@@ -14,9 +15,14 @@ use crate::codec::{
     DecodeError, alert_from_pb, alert_to_pb, required_time, timestamp_from_pb, timestamp_to_pb,
 };
 
-/// The alerts-topic (and changelog) key of a headcount's facts and state.
+/// The alerts-topic key of a headcount's facts (every part's: one partition).
 pub fn headcount_record_key(id: &str) -> String {
     format!("headcount:{id}")
+}
+
+/// The changelog key of one part's state: `headcount:<id>`, `headcount:<id>/<part>`.
+pub fn headcount_part_key(key: &PartKey) -> String {
+    format!("headcount:{key}")
 }
 
 /// What a headcount fact says, decoded by [`crate::codec::decode_event`].
@@ -36,6 +42,9 @@ pub fn encode_started(start: &Start, at: Timestamp) -> Vec<u8> {
         cycle_ms: start.cycle_ms,
         cycles: start.cycles,
         members: start.members.iter().map(member_to_pb).collect(),
+        part: start.part,
+        parts: start.parts,
+        contacts: start.contacts.iter().map(member_to_pb).collect(),
     };
     encode_fact(&start.id, at, pb::headcount_fact::Fact::Started(started))
 }
@@ -84,11 +93,10 @@ pub(crate) fn decode_headcount_fact(
             scope: started.scope,
             cycle_ms: started.cycle_ms,
             cycles: started.cycles,
-            members: started
-                .members
-                .into_iter()
-                .map(member_from_pb)
-                .collect::<Result<_, _>>()?,
+            members: members_from_pb(started.members)?,
+            part: started.part,
+            parts: started.parts.max(1),
+            contacts: members_from_pb(started.contacts)?,
         })),
         pb::headcount_fact::Fact::Answered(answered) => HeadcountFact::Answered {
             person: answered.person,
@@ -114,6 +122,10 @@ fn optional_alert_id(text: &str) -> Result<Option<AlertId>, DecodeError> {
         return Ok(None);
     }
     Ok(Some(text.parse()?))
+}
+
+fn members_from_pb(members: Vec<pb::HeadcountMember>) -> Result<Vec<Member>, DecodeError> {
+    members.into_iter().map(member_from_pb).collect()
 }
 
 fn member_to_pb(member: &Member) -> pb::HeadcountMember {
@@ -236,6 +248,7 @@ pub fn encode_headcount(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
             .map(|person| pb::HeadcountPerson {
                 member: Some(member_to_pb(&person.member)),
                 answers: person.answers.iter().map(answer_to_pb).collect(),
+                earlier: person.earlier,
             })
             .collect(),
         closed: closed.map(|closed| pb::HeadcountClosed {
@@ -248,6 +261,9 @@ pub fn encode_headcount(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
             .unwrap_or_default(),
         owed: snapshot.owed.iter().map(owed_to_pb).collect(),
         input_offset,
+        part: snapshot.part,
+        parts: snapshot.parts,
+        contacts: snapshot.contacts.iter().map(member_to_pb).collect(),
     };
     pb::StateRecord {
         machine: Some(pb::state_record::Machine::Headcount(state)),
@@ -336,6 +352,7 @@ pub fn decode_headcount(state: pb::HeadcountState) -> Result<(Snapshot, i64), De
                     .into_iter()
                     .map(answer_from_pb)
                     .collect::<Result<_, DecodeError>>()?,
+                earlier: person.earlier,
             })
         })
         .collect::<Result<_, DecodeError>>()?;
@@ -360,6 +377,9 @@ pub fn decode_headcount(state: pb::HeadcountState) -> Result<(Snapshot, i64), De
             .into_iter()
             .map(owed_from_pb)
             .collect::<Result<_, _>>()?,
+        part: state.part,
+        parts: state.parts.max(1),
+        contacts: members_from_pb(state.contacts)?,
     };
     Ok((snapshot, state.input_offset))
 }

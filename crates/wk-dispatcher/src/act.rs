@@ -70,10 +70,10 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 }
             }
             Held::Headcount(headcount) => {
-                let Subject::Headcount(id) = &key.1 else {
+                let Subject::Headcount(part) = &key.1 else {
                     return;
                 };
-                let (mails, helps) = crate::headcounts::actions(key.0, id, headcount);
+                let (mails, helps) = crate::headcounts::actions(key.0, part, headcount);
                 for mail in mails {
                     self.notifier.spawn_mail(mail);
                 }

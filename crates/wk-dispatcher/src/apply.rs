@@ -19,22 +19,29 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     /// Applies one fact from the alerts topic to its machine and acts on a change; the change
     /// is written at the next flush and the record's offset stored after that.
     pub(crate) fn apply(&mut self, partition: i32, offset: i64, fact: Fact, trace: TraceHeaders) {
-        let changed = match fact {
-            Fact::Office { office, fact } => self.apply_office(partition, offset, office, fact),
+        let changed: Vec<Key> = match fact {
+            Fact::Office { office, fact } => self
+                .apply_office(partition, offset, office, fact)
+                .into_iter()
+                .collect(),
             Fact::Headcount { id, fact, at } => {
                 self.apply_headcount(partition, offset, id, fact, at)
             }
-            fact => self.apply_alert(partition, offset, fact, trace),
+            fact => self
+                .apply_alert(partition, offset, fact, trace)
+                .into_iter()
+                .collect(),
         };
-        match changed {
-            Some(key) => {
-                self.pipeline.changed(key.clone(), Some(offset));
-                self.act(key);
-            }
-            None => {
-                self.pipeline.unchanged(partition, offset);
-                self.release();
-            }
+        if changed.is_empty() {
+            self.pipeline.unchanged(partition, offset);
+            self.release();
+        }
+        // One fact may change several machines (a close, every part of a headcount): its
+        // offset waits for all of them, which are written at the same flush.
+        for (index, key) in changed.into_iter().enumerate() {
+            self.pipeline
+                .changed(key.clone(), (index == 0).then_some(offset));
+            self.act(key);
         }
     }
 

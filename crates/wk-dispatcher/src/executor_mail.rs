@@ -5,7 +5,7 @@
 
 use tracing::{Instrument as _, info, warn};
 use wk_core::headcount::links::AnswerLink as Link;
-use wk_core::headcount::{HeadcountId, Reply};
+use wk_core::headcount::{HeadcountId, PartKey, Reply};
 use wk_notify::SendError;
 use wk_notify::headcount::{AnswerLink, Ask, Unaccounted, WardenList};
 use wk_notify::retry::{Next, Plan};
@@ -34,7 +34,8 @@ pub enum MailSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct MailJob {
     pub partition: i32,
-    pub headcount: HeadcountId,
+    /// The part of the headcount that owes the mail.
+    pub headcount: PartKey,
     /// Deterministic: the Message-ID's local part.
     pub id: String,
     pub address: String,
@@ -92,7 +93,7 @@ impl Shared {
                 scope: &job.scope,
                 drill: job.drill,
                 cycle: *cycle,
-                links: self.answer_links(&job.headcount, person, ""),
+                links: self.answer_links(&job.headcount.id, person, ""),
             }
             .render(),
             MailSpec::Wardens {
@@ -111,7 +112,7 @@ impl Shared {
                     .map(|(id, name, office)| Unaccounted {
                         name: name.clone(),
                         office: office.clone(),
-                        links: self.answer_links(&job.headcount, id, warden),
+                        links: self.answer_links(&job.headcount.id, id, warden),
                     })
                     .collect(),
             }

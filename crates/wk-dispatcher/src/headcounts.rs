@@ -6,7 +6,7 @@ use tracing::{info, warn};
 use wk_bus::headcount_codec::HeadcountFact;
 use wk_bus::trace::TraceHeaders;
 use wk_core::Timestamp;
-use wk_core::headcount::{Action, Headcount, HeadcountId, Mail, Owed};
+use wk_core::headcount::{Action, Headcount, HeadcountId, Mail, Owed, PartKey};
 
 use crate::act::Publishing;
 use crate::dispatcher::Dispatcher;
@@ -19,7 +19,7 @@ use crate::store::Tracked;
 /// What `headcount` decided, as mail jobs and publications.
 pub(crate) fn actions(
     partition: i32,
-    id: &HeadcountId,
+    part: &PartKey,
     headcount: &mut Headcount,
 ) -> (Vec<MailJob>, Vec<Publishing>) {
     let mut mails = Vec::new();
@@ -33,13 +33,7 @@ pub(crate) fn actions(
                 mail,
             } => {
                 let state = headcount.state();
-                let member = |person: &str| {
-                    state
-                        .people
-                        .iter()
-                        .find(|candidate| candidate.member.id == person)
-                        .map(|person| &person.member)
-                };
+                let member = |person: &str| state.member(person);
                 let spec = match mail {
                     Mail::Ask { person, cycle } => MailSpec::Ask {
                         name: member(&person).map(|m| m.name.clone()).unwrap_or_default(),
@@ -63,7 +57,7 @@ pub(crate) fn actions(
                 };
                 mails.push(MailJob {
                     partition,
-                    headcount: id.clone(),
+                    headcount: part.clone(),
                     id: mail_id,
                     address,
                     scope: state.scope.clone(),
@@ -77,7 +71,8 @@ pub(crate) fn actions(
 }
 
 impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
-    /// A headcount fact, for its machine (made by its `Started`); the key if it changed.
+    /// A headcount fact, for the machines of its parts (each made by its `Started`): an
+    /// answer for the part holding the person, a close for every part. The keys that changed.
     pub(crate) fn apply_headcount(
         &mut self,
         partition: i32,
@@ -85,40 +80,65 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         id: HeadcountId,
         fact: HeadcountFact,
         at: Timestamp,
-    ) -> Option<Key> {
-        let key = (partition, Subject::Headcount(id.clone()));
-        match (self.store.get_mut(&key), fact) {
-            (Some(tracked), _) if offset <= tracked.input_offset => None,
-            (Some(tracked), fact) => {
-                let Held::Headcount(headcount) = &mut tracked.machine else {
-                    return None;
-                };
-                let changed = match fact {
-                    HeadcountFact::Started(_) => false,
-                    HeadcountFact::Answered { person, answer } => {
-                        headcount.handle_answer(&person, answer)
-                    }
-                    HeadcountFact::Closed { by, summary } => {
-                        info!(headcount = %id, "headcount closed");
-                        headcount.handle_close(by, summary, at)
-                    }
-                };
-                tracked.input_offset = offset;
-                changed.then_some(key)
+    ) -> Vec<Key> {
+        let key = |part: u32| {
+            (
+                partition,
+                Subject::Headcount(PartKey {
+                    id: id.clone(),
+                    part,
+                }),
+            )
+        };
+        if let HeadcountFact::Started(start) = fact {
+            let key = key(start.part);
+            if self.store.get_mut(&key).is_some() {
+                return Vec::new();
             }
-            (None, HeadcountFact::Started(start)) => {
-                info!(headcount = %id, people = start.members.len(), "headcount started");
-                let headcount = Held::Headcount(Box::new(Headcount::start(*start, at)));
-                self.store.insert(
-                    key.clone(),
-                    Tracked::new(headcount, offset, TraceHeaders::default()),
-                );
-                Some(key)
-            }
-            (None, _) => {
+            info!(headcount = %id, part = start.part, people = start.members.len(), "headcount started");
+            let headcount = Held::Headcount(Box::new(Headcount::start(*start, at)));
+            self.store.insert(
+                key.clone(),
+                Tracked::new(headcount, offset, TraceHeaders::default()),
+            );
+            return vec![key];
+        }
+        let parts = match self.store.get_mut(&key(0)).map(|tracked| &tracked.machine) {
+            Some(Held::Headcount(first)) => first.state().parts,
+            _ => {
                 warn!(headcount = %id, "fact about an unknown headcount ignored");
-                None
+                return Vec::new();
+            }
+        };
+        let mut changed = Vec::new();
+        for part in 0..parts {
+            let key = key(part);
+            let Some(tracked) = self.store.get_mut(&key) else {
+                continue;
+            };
+            let Held::Headcount(headcount) = &mut tracked.machine else {
+                continue;
+            };
+            if offset <= tracked.input_offset {
+                continue;
+            }
+            let moved = match &fact {
+                HeadcountFact::Started(_) => false,
+                HeadcountFact::Answered { person, answer } => {
+                    headcount.state().has(person) && headcount.handle_answer(person, answer.clone())
+                }
+                HeadcountFact::Closed { by, summary } => {
+                    headcount.handle_close(by.clone(), summary.clone(), at)
+                }
+            };
+            if moved {
+                tracked.input_offset = offset;
+                changed.push(key);
             }
         }
+        if matches!(fact, HeadcountFact::Closed { .. }) && !changed.is_empty() {
+            info!(headcount = %id, "headcount closed");
+        }
+        changed
     }
 }

@@ -8,13 +8,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use wk_bus::escalation_codec::encode_escalation;
-use wk_bus::headcount_codec::{encode_headcount, headcount_record_key};
+use wk_bus::headcount_codec::{encode_headcount, headcount_part_key};
 use wk_bus::state_codec::State;
 use wk_bus::watch_codec::{encode_watch, office_record_key};
 use wk_core::Timestamp;
 use wk_core::alert::AlertId;
 use wk_core::escalation::Escalation;
-use wk_core::headcount::{Headcount, HeadcountId};
+use wk_core::headcount::{Headcount, PartKey};
 use wk_core::machine::Machine;
 use wk_core::policy::Policy;
 use wk_core::silence::SilenceBook;
@@ -25,7 +25,8 @@ use wk_core::watch::{OfficeKey, OfficeWatch, WatchConfig};
 pub enum Subject {
     Alert(AlertId),
     Office(OfficeKey),
-    Headcount(HeadcountId),
+    /// One part of a headcount.
+    Headcount(PartKey),
 }
 
 impl fmt::Display for Subject {
@@ -34,7 +35,7 @@ impl fmt::Display for Subject {
         match self {
             Subject::Alert(id) => write!(f, "{id}"),
             Subject::Office(office) => f.write_str(&office_record_key(&office.0)),
-            Subject::Headcount(id) => f.write_str(&headcount_record_key(&id.0)),
+            Subject::Headcount(key) => f.write_str(&headcount_part_key(key)),
         }
     }
 }
@@ -117,7 +118,7 @@ impl Held {
                 Held::Watch(OfficeWatch::restore(snapshot)),
             )),
             State::Headcount(snapshot) => Some((
-                Subject::Headcount(snapshot.id.clone()),
+                Subject::Headcount(snapshot.key()),
                 Held::Headcount(Box::new(Headcount::restore(*snapshot))),
             )),
         }

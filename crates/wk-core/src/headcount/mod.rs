@@ -17,7 +17,11 @@
 //! not done, and under the same ids (the SMTP Message-ID, the alert id), so nobody is asked
 //! twice for one cycle.
 
+mod help;
 pub mod links;
+pub mod parts;
+#[cfg(test)]
+mod parts_tests;
 pub mod roster;
 #[cfg(test)]
 mod tests;
@@ -27,12 +31,12 @@ use std::fmt;
 
 use sha2::Digest as _;
 
+pub use self::help::help_alert;
+pub use self::parts::{PartKey, split};
 pub use self::roster::{Member, Roster, RosterError, Scope};
-use crate::alert::{Alert, AlertId, Category, Severity};
-use crate::integration::one_line;
+use crate::alert::{Alert, AlertId};
 use crate::machine::{Kind, Machine};
 use crate::time::Timestamp;
-use crate::validate::limits;
 
 /// The typed key of a headcount.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -75,11 +79,14 @@ pub struct Answer {
     pub late: bool,
 }
 
-/// One person of a headcount: the frozen roster line and every answer, oldest first.
+/// One person of a headcount: the frozen roster line and the answers kept (the latest
+/// [`parts::KEPT_ANSWERS`]), oldest first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Person {
     pub member: Member,
     pub answers: Vec<Answer>,
+    /// Answers given before those kept.
+    pub earlier: u32,
 }
 
 impl Person {
@@ -140,8 +147,13 @@ pub struct Start {
     pub cycle_ms: i64,
     /// How many times a non-responder is asked in all (the first time included).
     pub cycles: u32,
-    /// The roster, frozen for this headcount.
+    /// The roster, frozen for this headcount (this part's people).
     pub members: Vec<Member>,
+    /// This part, of how many ([`parts::split`]); 0 of 1 for a headcount in one part.
+    pub part: u32,
+    pub parts: u32,
+    /// Wardens of this part's zones who are people of another part.
+    pub contacts: Vec<Member>,
 }
 
 /// A closed headcount.
@@ -210,6 +222,33 @@ pub struct Snapshot {
     pub people: Vec<Person>,
     pub closed: Option<Closed>,
     pub owed: Vec<Owed>,
+    pub part: u32,
+    pub parts: u32,
+    pub contacts: Vec<Member>,
+}
+
+impl Snapshot {
+    /// This part's key.
+    pub fn key(&self) -> PartKey {
+        PartKey {
+            id: self.id.clone(),
+            part: self.part,
+        }
+    }
+
+    /// A person of this part, or a warden who is a contact of it.
+    pub fn member(&self, id: &str) -> Option<&Member> {
+        self.people
+            .iter()
+            .map(|person| &person.member)
+            .chain(&self.contacts)
+            .find(|member| member.id == id)
+    }
+
+    /// Whether `person` is one of this part's people.
+    pub fn has(&self, person: &str) -> bool {
+        self.people.iter().any(|entry| entry.member.id == person)
+    }
 }
 
 /// The cycle after which each zone's wardens get their list.
@@ -234,6 +273,7 @@ impl Headcount {
             .map(|member| Person {
                 member,
                 answers: Vec::new(),
+                earlier: 0,
             })
             .collect();
         let mut headcount = Headcount {
@@ -250,6 +290,9 @@ impl Headcount {
                 people,
                 closed: None,
                 owed: Vec::new(),
+                part: start.part,
+                parts: start.parts.max(1),
+                contacts: start.contacts,
             },
             pending: std::collections::VecDeque::new(),
         };
@@ -328,12 +371,33 @@ impl Headcount {
         let asks_them = |owed: &Owed| matches!(owed, Owed::Mail { mail: Mail::Ask { person: asked, .. }, .. } if asked == person);
         self.state.owed.retain(|owed| !asks_them(owed));
         self.pending.retain(|owed| !asks_them(owed));
+        // The alert carries the words in full; the state keeps them while its budget lasts.
+        let help = (answer.reply == Reply::NeedHelp)
+            .then(|| help_alert(&id, drill, &self.state.people[index].member, &answer));
+        let words: usize = self
+            .state
+            .people
+            .iter()
+            .flat_map(|person| &person.answers)
+            .map(parts::answer_words)
+            .sum();
+        if words + parts::answer_words(&answer) > parts::ANSWER_BUDGET {
+            answer.text = parts::NOT_KEPT.to_owned();
+            answer.place.clear();
+            if let Via::Warden { method, .. } | Via::Officer { method, .. } = &mut answer.via {
+                method.clear();
+            }
+        }
         let entry = &mut self.state.people[index];
-        entry.answers.push(answer.clone());
-        if answer.reply == Reply::NeedHelp {
-            let alert = help_alert(&id, drill, &entry.member, &answer);
+        entry.answers.push(answer);
+        if entry.answers.len() > parts::KEPT_ANSWERS {
+            entry.answers.remove(0);
+            entry.earlier += 1;
+        }
+        let given = entry.earlier as usize + entry.answers.len();
+        if let Some(alert) = help {
             let owed = Owed::Help {
-                id: format!("hc.{id}.{person}.help.{}", entry.answers.len()),
+                id: format!("hc.{id}.{person}.help.{given}"),
                 alert: Box::new(alert),
             };
             self.owe(owed);
@@ -374,23 +438,8 @@ impl Headcount {
     }
 
     /// The counts over everyone, and by office and by zone.
-    pub fn counts(&self) -> (Counts, BTreeMap<String, Counts>, BTreeMap<String, Counts>) {
-        let mut all = Counts::default();
-        let mut offices: BTreeMap<String, Counts> = BTreeMap::new();
-        let mut zones: BTreeMap<String, Counts> = BTreeMap::new();
-        for person in &self.state.people {
-            let standing = person.standing();
-            all.add(standing);
-            offices
-                .entry(person.member.office.clone())
-                .or_default()
-                .add(standing);
-            zones
-                .entry(person.member.zone.clone())
-                .or_default()
-                .add(standing);
-        }
-        (all, offices, zones)
+    pub fn counts(&self) -> AllCounts {
+        counts_of(&self.state.people)
     }
 
     fn owe(&mut self, owed: Owed) {
@@ -444,28 +493,35 @@ impl Headcount {
                     .push(person.member.id.clone());
             }
         }
+        // Part 0 keeps the ids a headcount in one part has always had.
+        let prefix = match self.state.part {
+            0 => format!("hc.{id}"),
+            part => format!("hc.{id}.p{part}"),
+        };
         let mut lists = Vec::new();
-        for warden in self
+        let wardens = self
             .state
             .people
             .iter()
-            .filter(|person| person.member.warden)
-        {
-            let Some(people) = missing.get(warden.member.zone.as_str()) else {
+            .map(|person| &person.member)
+            .chain(&self.state.contacts)
+            .filter(|member| member.warden);
+        for warden in wardens {
+            let Some(people) = missing.get(warden.zone.as_str()) else {
                 continue;
             };
-            for address in &warden.member.emails {
+            for address in &warden.emails {
                 lists.push(Owed::Mail {
                     id: format!(
-                        "hc.{id}.wardens.{}.{}.{}",
-                        warden.member.zone,
-                        warden.member.id,
+                        "{prefix}.wardens.{}.{}.{}",
+                        warden.zone,
+                        warden.id,
                         address_key(address)
                     ),
                     address: address.clone(),
                     mail: Mail::Wardens {
-                        zone: warden.member.zone.clone(),
-                        warden: warden.member.id.clone(),
+                        zone: warden.zone.clone(),
+                        warden: warden.id.clone(),
                         people: people.clone(),
                     },
                 });
@@ -477,71 +533,44 @@ impl Headcount {
     }
 }
 
+/// The counts over `people`, and by office and by zone (a headcount's parts are counted
+/// over all their people together).
+pub type AllCounts = (Counts, BTreeMap<String, Counts>, BTreeMap<String, Counts>);
+
+pub fn counts_of<'a>(people: impl IntoIterator<Item = &'a Person>) -> AllCounts {
+    let mut all = Counts::default();
+    let mut offices: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut zones: BTreeMap<String, Counts> = BTreeMap::new();
+    for person in people {
+        let standing = person.standing();
+        all.add(standing);
+        offices
+            .entry(person.member.office.clone())
+            .or_default()
+            .add(standing);
+        zones
+            .entry(person.member.zone.clone())
+            .or_default()
+            .add(standing);
+    }
+    (all, offices, zones)
+}
+
 /// An address in an id: a hash prefix, never the address itself.
 fn address_key(address: &str) -> String {
     let digest = sha2::Sha256::digest(address.to_ascii_lowercase().as_bytes());
     hex::encode(&digest[..6])
 }
 
-/// The critical alert of a person asking for help: one per person and headcount (a later
-/// call for help updates it), for the person's office, naming them and where they are.
-pub fn help_alert(id: &HeadcountId, drill: bool, member: &Member, answer: &Answer) -> Alert {
-    let prefix = if drill { "[DRILL] " } else { "" };
-    let place = if answer.place.trim().is_empty() {
-        member.zone.clone()
-    } else {
-        answer.place.trim().to_owned()
-    };
-    let mut description = format!(
-        "{} ({}, {} office, zone {}) answered \"I need help\" in headcount {id}.",
-        member.name, member.id, member.office, member.zone
-    );
-    if !answer.text.trim().is_empty() {
-        description.push_str("\n\nThey said: ");
-        description.push_str(answer.text.trim());
-    }
-    description.push_str("\nWhere: ");
-    description.push_str(&place);
-    let dedup_key = format!("headcount/{id}/{}", member.id);
-    Alert {
-        id: AlertId::for_dedup_key(&member.office, &dedup_key),
-        office_id: member.office.clone(),
-        severity: Severity::Critical,
-        category: Category::StaffHelp,
-        title: one_line(
-            &format!("{prefix}Staff member asking for help: {}", member.name),
-            limits::TITLE_CHARS,
-        ),
-        description,
-        country: member.country.clone(),
-        place: one_line(&place, limits::PLACE_CHARS),
-        coordinates: None,
-        occurred_at: answer.at,
-        staff_affected: 1,
-        dedup_key: Some(dedup_key),
-        labels: [
-            ("headcount".to_owned(), id.0.clone()),
-            ("person".to_owned(), member.id.clone()),
-            ("zone".to_owned(), member.zone.clone()),
-            (
-                "drill".to_owned(),
-                if drill { "yes" } else { "no" }.to_owned(),
-            ),
-        ]
-        .into(),
-        origin: None,
-    }
-}
-
 impl Machine for Headcount {
     const KIND: Kind = Kind::Headcount;
-    type Key = HeadcountId;
+    type Key = PartKey;
     type Snapshot = Snapshot;
     type Action = Action;
     type Context = ();
 
-    fn key(&self) -> HeadcountId {
-        self.state.id.clone()
+    fn key(&self) -> PartKey {
+        self.state.key()
     }
     fn poll_action(&mut self) -> Option<Action> {
         Headcount::poll_action(self)

@@ -203,8 +203,8 @@ fn member(
         problem("id", "must be 1..=64 characters without spaces".into());
     }
     let name = get("name");
-    if name.is_empty() || name.chars().any(char::is_control) {
-        problem("name", "must not be empty".into());
+    if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
+        problem("name", "must be 1..=128 characters".into());
     }
     let office = get("office");
     if !offices.contains(&office) {
@@ -223,8 +223,11 @@ fn member(
         );
     }
     let zone = get("zone");
-    if zone.is_empty() {
-        problem("zone", "must not be empty".into());
+    if zone.is_empty()
+        || zone.len() > 64
+        || zone.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        problem("zone", "must be 1..=64 characters without spaces".into());
     }
     let emails: Vec<String> = get("emails")
         .split(';')
@@ -232,6 +235,9 @@ fn member(
         .filter(|address| !address.is_empty())
         .map(str::to_owned)
         .collect();
+    if emails.len() > 4 {
+        problem("emails", "at most 4 addresses".into());
+    }
     for (index, address) in emails.iter().enumerate() {
         if let Err(message) = crate::config::check_email(address) {
             problem(&format!("emails[{index}]"), message);

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 
 use super::*;
+use crate::alert::{Category, Severity};
 
 const MINUTE: i64 = 60_000;
 
@@ -48,6 +49,9 @@ fn start(cycles: u32) -> Headcount {
             cycle_ms: 15 * MINUTE,
             cycles,
             members,
+            part: 0,
+            parts: 1,
+            contacts: Vec::new(),
         },
         at(0),
     )
@@ -337,6 +341,9 @@ fn start_args() -> Start {
         cycle_ms: 15 * MINUTE,
         cycles: 4,
         members: Vec::new(),
+        part: 0,
+        parts: 1,
+        contacts: Vec::new(),
     }
 }
 

@@ -9,7 +9,7 @@ use wk_bus::headcount_codec::{
     encode_answered, encode_headcount, encode_started, headcount_record_key,
 };
 use wk_bus::state_codec::{State, decode_state};
-use wk_core::headcount::{Answer, HeadcountId, Reply, Roster, Scope, Start, Via};
+use wk_core::headcount::{Answer, HeadcountId, PartKey, Reply, Roster, Scope, Start, Via};
 
 use super::*;
 
@@ -34,11 +34,11 @@ fn record(partition: i32, offset: i64, payload: Vec<u8>) -> Record {
     }
 }
 
-fn started(offset: i64) -> Record {
+fn whole() -> Start {
     let offices: BTreeSet<String> = ["ng-maiduguri".to_owned()].into();
     let roster = Roster::parse_csv(ROSTER, &offices).unwrap();
     let day: jiff::civil::Date = "2026-12-01".parse().unwrap();
-    let start = Start {
+    Start {
         id: id(),
         started_by: "maria.santos".into(),
         drill: false,
@@ -47,8 +47,14 @@ fn started(offset: i64) -> Record {
         cycle_ms: 15 * 60_000,
         cycles: 3,
         members: roster.select(&Scope::Country("NG".into()), day),
-    };
-    record(0, offset, encode_started(&start, START))
+        part: 0,
+        parts: 1,
+        contacts: Vec::new(),
+    }
+}
+
+fn started(offset: i64) -> Record {
+    record(0, offset, encode_started(&whole(), START))
 }
 
 fn answered(offset: i64, person: &str, reply: Reply, minutes: i64) -> Record {
@@ -68,7 +74,7 @@ fn delivered(harness: &Harness, mail: &str) {
         .reports
         .send(Report {
             partition: 0,
-            subject: crate::held::Subject::Headcount(id()),
+            subject: crate::held::Subject::Headcount(PartKey { id: id(), part: 0 }),
             notification_id: mail.to_owned(),
             outcome: Outcome::Delivered,
         })
@@ -76,10 +82,14 @@ fn delivered(harness: &Harness, mail: &str) {
 }
 
 fn last_state(changelog: &FakeChangelog) -> wk_core::headcount::Snapshot {
+    state_of(changelog, "headcount:hc-1").expect("written")
+}
+
+fn state_of(changelog: &FakeChangelog, key: &str) -> Option<wk_core::headcount::Snapshot> {
     let log = changelog.0.lock().unwrap();
-    let bytes = log.last.get("headcount:hc-1").expect("written");
+    let bytes = log.last.get(key)?;
     match decode_state(bytes).unwrap().0 {
-        State::Headcount(snapshot) => *snapshot,
+        State::Headcount(snapshot) => Some(*snapshot),
         other => panic!("{other:?}"),
     }
 }
@@ -152,4 +162,67 @@ async fn a_headcount_asks_reminds_raises_a_call_for_help_and_survives_a_restart(
     assert_eq!(resent, owed);
     assert!(!resent.contains(&asked[0]) && !resent.contains(&asked[1]));
     again.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_headcount_in_parts_routes_answers_to_the_part_holding_the_person_and_closes_every_part()
+{
+    let changelog = FakeChangelog::default();
+    let harness = Harness::start(changelog.clone());
+    harness.assign(&[0]);
+    let parts = wk_core::headcount::split(whole());
+    assert_eq!(parts.len(), 1, "three people fit one part");
+    // By hand, the zones as two parts: north (p1, p2) and south (p3).
+    let mut north = whole();
+    north.parts = 2;
+    let mut south = north.clone();
+    north.members.retain(|m| m.zone == "north");
+    south.members.retain(|m| m.zone == "south");
+    south.part = 1;
+    harness.send(record(0, 1, encode_started(&north, START)));
+    harness.send(record(0, 2, encode_started(&south, START)));
+    wait(Duration::from_millis(50)).await;
+    assert_eq!(harness.notifier.sent().len(), 3);
+    assert_eq!(
+        state_of(&changelog, "headcount:hc-1").unwrap().people.len(),
+        2
+    );
+    assert_eq!(
+        state_of(&changelog, "headcount:hc-1/1")
+            .unwrap()
+            .people
+            .len(),
+        1
+    );
+
+    harness.send(answered(3, "p3", Reply::Safe, 2));
+    wait(Duration::from_millis(50)).await;
+    assert_eq!(
+        state_of(&changelog, "headcount:hc-1/1").unwrap().people[0]
+            .answers
+            .len(),
+        1
+    );
+    assert!(
+        state_of(&changelog, "headcount:hc-1")
+            .unwrap()
+            .people
+            .iter()
+            .all(|p| p.answers.is_empty())
+    );
+    assert_eq!(harness.stored().last(), Some(&(0, 3)));
+
+    let close = wk_bus::headcount_codec::encode_closed(&id(), "maria.santos", "done", START);
+    harness.send(record(0, 4, close));
+    wait(Duration::from_millis(50)).await;
+    let north = state_of(&changelog, "headcount:hc-1").unwrap();
+    let south = state_of(&changelog, "headcount:hc-1/1").unwrap();
+    assert_eq!(north.closed.unwrap().unaccounted, ["p1", "p2"]);
+    assert!(south.closed.unwrap().unaccounted.is_empty());
+    assert_eq!(
+        harness.stored().last(),
+        Some(&(0, 4)),
+        "the close's offset after both writes"
+    );
+    harness.stop().await;
 }
