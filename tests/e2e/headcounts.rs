@@ -2,7 +2,8 @@
 //! Headcounts API, every question arrives by mail, people answer through the signed links
 //! (confirmation page, then the button), "I need help" raises the critical alert to Manila,
 //! the counts follow, and a dispatcher killed mid-headcount resumes without asking anyone
-//! twice.
+//! twice; an organisation-wide headcount starts in parts and counts as one, and SIGHUP reads
+//! the roster again.
 
 use std::time::Duration;
 
@@ -471,49 +472,41 @@ async fn people_answer_in_chromium_and_the_officer_sees_the_counts() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_headcount_too_large_for_one_record_is_refused_with_the_reason_and_a_smaller_one_starts()
-{
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("roster.csv");
+/// 7,000 people in 40 zones of 175, two of them with an address (p-00000, a warden of
+/// zone-0, and p-06999): a headcount too large for one record, started in parts.
+fn large_roster(extra: &str) -> String {
     let mut text = String::from("id,name,office,country,zone,emails,warden,from,until\n");
     for index in 0..7_000 {
-        let office = if index < 6_500 {
-            OFFICE
-        } else {
-            "so-mogadishu"
+        let (email, warden) = match index {
+            0 => ("staff-00000@staff.test", "yes"),
+            6_999 => ("staff-06999@staff.test", ""),
+            _ => ("", ""),
         };
         text.push_str(&format!(
-            "p-{index:05},Staff Member Number {index:05},{office},NG,zone-{},staff-{index:05}@staff.test,,,\n",
+            "p-{index:05},Staff Member Number {index:05},{OFFICE},NG,zone-{:02},{email},{warden},,\n",
             index % 40
         ));
     }
-    std::fs::write(&path, text).unwrap();
+    text.push_str(extra);
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organisation_wide_headcount_starts_in_parts_and_counts_as_one_and_sighup_rereads_the_roster()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.csv");
+    std::fs::write(&path, large_roster("")).unwrap();
     let stack = Stack::with_policy(
         1,
         format!("\n[headcounts]\nroster = \"{}\"\n", path.display()),
     )
     .await;
     let mut client = HeadcountsClient::new(wk_e2e::channel(&stack.app.endpoint()).await);
-    let refused = client
-        .start_headcount(authorized(
-            pb::StartHeadcountRequest {
-                country: "NG".into(),
-                ..Default::default()
-            },
-            OFFICER_TOKEN,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
-    assert!(
-        refused.message().contains("per office or zone"),
-        "{refused:?}"
-    );
     let started = client
         .start_headcount(authorized(
             pb::StartHeadcountRequest {
-                zones: vec!["zone-7".into()],
+                country: "NG".into(),
                 drill: true,
                 ..Default::default()
             },
@@ -522,5 +515,91 @@ async fn a_headcount_too_large_for_one_record_is_refused_with_the_reason_and_a_s
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(started.people, 175);
+    assert_eq!((started.people, started.unreachable), (7_000, 6_998));
+    let id = started.headcount_id;
+    // Every part's state reached the view: the counts cover all 7,000.
+    let whole = view(&stack, &id, |all| {
+        all.unaccounted + all.unreachable == 7_000
+    })
+    .await;
+    let state = whole.state.expect("state");
+    assert!(state.parts >= 14, "{} parts", state.parts);
+    assert_eq!(state.people.len(), 7_000);
+    // Both people with an address are asked, one in the first part, one in the last.
+    for address in ["staff-00000@staff.test", "staff-06999@staff.test"] {
+        assert!(
+            wait_until(DEADLINE, || !stack.smtp.emails_to(address).is_empty()).await,
+            "no question to {address}"
+        );
+    }
+    answer(&link(&stack, "staff-06999@staff.test", "I am safe"), &[]).await;
+    view(&stack, &id, |all| all.safe == 1 && all.unaccounted == 1).await;
+    client
+        .close_headcount(authorized(
+            pb::CloseHeadcountRequest {
+                headcount_id: id.clone(),
+                summary: "drill over".into(),
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let endpoint = stack.app.endpoint();
+    let closed = wait_for(DEADLINE, Duration::from_millis(200), || {
+        let endpoint = endpoint.clone();
+        let id = id.clone();
+        async move {
+            let mut client = HeadcountsClient::new(wk_e2e::try_channel(&endpoint).await.ok()?);
+            let request = authorized(pb::GetHeadcountRequest { headcount_id: id }, OFFICER_TOKEN);
+            let state = client
+                .get_headcount(request)
+                .await
+                .ok()?
+                .into_inner()
+                .state?;
+            (state.unaccounted_at_close.len() == 6_999).then_some(state)
+        }
+    })
+    .await;
+    assert!(closed.is_some(), "every part closed with its unaccounted");
+
+    // A visitor added to the roster, the file's time kept as it was: only SIGHUP reads it.
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::fs::write(
+        &path,
+        large_roster(&format!(
+            "v-0001,Jean Dupont,{OFFICE},NG,zone-00,jean@visitor.test,,2026-01-01,2099-12-31\n"
+        )),
+    )
+    .unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    let visitor = || pb::StartHeadcountRequest {
+        people: vec!["v-0001".into()],
+        ..Default::default()
+    };
+    let refused = client
+        .start_headcount(authorized(visitor(), OFFICER_TOKEN))
+        .await
+        .unwrap_err();
+    assert!(refused.message().contains("matches nobody"), "{refused:?}");
+    stack.app.hangup();
+    let channel = wk_e2e::channel(&stack.app.endpoint()).await;
+    let started = wait_for(DEADLINE, Duration::from_millis(100), || {
+        let mut client = HeadcountsClient::new(channel.clone());
+        async move {
+            client
+                .start_headcount(authorized(visitor(), OFFICER_TOKEN))
+                .await
+                .ok()
+        }
+    })
+    .await
+    .unwrap_or_else(|| panic!("the roster was not read again:\n{}", stack.app.log()));
+    assert_eq!(started.into_inner().people, 1);
+    assert!(stack.app.log().contains("SIGHUP"));
 }

@@ -345,6 +345,16 @@ impl Watchkeeper {
         AlertConsoleClient::new(crate::channel(&self.endpoint()).await)
     }
 
+    /// Sends SIGHUP (read the roster again).
+    pub fn hangup(&self) {
+        let pid = self.service.pid().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .expect("kill -HUP");
+        assert!(status.success());
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> Option<ExitStatus> {
         self.service.terminate()

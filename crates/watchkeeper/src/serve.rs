@@ -1,6 +1,7 @@
 //! `watchkeeper serve`: wires the components of the chosen role, then waits for a signal or a
 //! component failure, and drains within the configured grace period.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -28,6 +29,15 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
     let token = CancellationToken::new();
     shutdown::on_signal(token.clone()).context("installing signal handlers")?;
+    // SIGHUP reads the staff roster again (an api's); in any process it never ends it.
+    let roster_hook: Arc<OnceLock<Arc<wk_api::headcounts::HeadcountService>>> = Arc::default();
+    let hook = roster_hook.clone();
+    shutdown::on_hangup(token.clone(), move || {
+        if let Some(headcounts) = hook.get() {
+            headcounts.reread();
+        }
+    })
+    .context("installing signal handlers")?;
 
     // Everything derived from configuration is built before any port is bound.
     let producer = Producer::new(&config.kafka).context("kafka producer")?;
@@ -138,6 +148,9 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             )),
             None => None,
         };
+        if let Some(headcounts) = &headcounts {
+            let _ = roster_hook.set(headcounts.clone());
+        }
         tasks.spawn(follow_states(
             config.clone(),
             view.clone(),

@@ -118,9 +118,18 @@ impl HeadcountService {
 
     /// The roster, read again first if its file changed since.
     fn roster(&self) -> Roster {
+        self.refresh(false)
+    }
+
+    /// Reads the roster again now, changed or not (on SIGHUP).
+    pub fn reread(&self) {
+        self.refresh(true);
+    }
+
+    fn refresh(&self, always: bool) -> Roster {
         let mut loaded = self.roster.lock().unwrap_or_else(PoisonError::into_inner);
         let now = modified(&self.config);
-        if now != loaded.modified {
+        if always || now != loaded.modified {
             loaded.modified = now;
             match read_roster(&self.config, &self.offices) {
                 Ok(roster) => {
@@ -404,7 +413,9 @@ fn view(parts: BTreeMap<u32, pb::HeadcountState>) -> pb::HeadcountView {
     let mut merged = parts.next().unwrap_or_default();
     for part in parts {
         merged.people.extend(part.people);
-        merged.unaccounted_at_close.extend(part.unaccounted_at_close);
+        merged
+            .unaccounted_at_close
+            .extend(part.unaccounted_at_close);
         merged.owed.extend(part.owed);
     }
     merged.part = 0;

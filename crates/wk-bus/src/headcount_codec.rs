@@ -5,8 +5,7 @@
 use prost::Message;
 use wk_core::alert::AlertId;
 use wk_core::headcount::{
-    Answer, Closed, HeadcountId, Mail, Member, Owed, PartKey, Person, Reply, Snapshot, Start,
-    Via,
+    Answer, Closed, HeadcountId, Mail, Member, Owed, PartKey, Person, Reply, Snapshot, Start, Via,
 };
 use wk_core::time::Timestamp;
 use wk_proto::v1 as pb;

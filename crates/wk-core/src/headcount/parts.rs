@@ -73,8 +73,16 @@ pub fn answer_words(answer: &Answer) -> usize {
 }
 
 /// Splits a headcount's start (every member in `start.members`) into its parts, numbered
-/// from 0; one part when it fits. Members keep their roster order within a zone.
+/// from 0; one part, in the roster's order, when it fits. Otherwise members keep their
+/// roster order within a zone, and zones are in name order.
 pub fn split(mut start: Start) -> Vec<Start> {
+    start.part = 0;
+    start.parts = 1;
+    start.contacts = Vec::new();
+    // One part keeps the roster's order.
+    if start.members.len() <= PART_PEOPLE && total_bytes(&start.members) <= PART_MEMBER_BYTES {
+        return vec![start];
+    }
     let everyone = std::mem::take(&mut start.members);
     let wardens: Vec<Member> = everyone.iter().filter(|m| m.warden).cloned().collect();
     let mut zones: BTreeMap<String, Vec<Member>> = BTreeMap::new();
