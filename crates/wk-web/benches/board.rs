@@ -15,65 +15,6 @@ use tower::ServiceExt as _;
 
 const OPEN: u64 = 10_000;
 
-async fn sign_in(router: &axum::Router) -> String {
-    let form = router
-        .clone()
-        .oneshot(
-            Request::get("/console/sign-in")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let cookie = form.headers()[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let body = String::from_utf8(
-        form.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
-    let csrf = body
-        .split("name=\"csrf\" content=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    let form = format!(
-        "csrf={csrf}&user={}&password={}",
-        common::OFFICER,
-        common::PASSWORD.replace(' ', "+")
-    );
-    let reply = router
-        .clone()
-        .oneshot(
-            Request::post("/console/sign-in")
-                .header(header::COOKIE, cookie)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(form))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    reply
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .find(|c| c.starts_with("wk_session="))
-        .expect("signed in")
-}
-
 fn board(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let console = common::console();
@@ -82,7 +23,7 @@ fn board(c: &mut Criterion) {
         let (id, state) = common::state(n, now_s);
         console.view.observe(id, state);
     }
-    let cookie = runtime.block_on(sign_in(&console.router));
+    let cookie = runtime.block_on(common::sign_in(&console.router));
     let mut group = c.benchmark_group("console");
     group.sample_size(30);
     let request = |path: &str| {

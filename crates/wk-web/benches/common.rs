@@ -4,6 +4,11 @@
 
 use std::sync::Arc;
 
+use axum::body::Body;
+use axum::http::{Request, header};
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 use wk_api::auth::Authenticator;
@@ -20,10 +25,25 @@ pub const PASSWORD: &str = "bench officer passphrase";
 pub struct Console {
     pub router: axum::Router,
     pub view: StateView,
+    pub headcounts: Option<Arc<wk_api::headcounts::HeadcountService>>,
     pub cluster: MockCluster<'static, DefaultProducerContext>,
 }
 
 pub fn console() -> Console {
+    console_with(None)
+}
+
+/// A console whose `[headcounts]` roster is the file at `roster`, when given.
+pub fn console_with(roster: Option<&std::path::Path>) -> Console {
+    let headcounts = roster
+        .map(|path| {
+            format!(
+                "[headcounts]\nroster = \"{}\"\n[links]\nbase_url = \"http://127.0.0.1:9\"\n\
+                 secret = \"bench-links-secret-0123456789abcdef\"\n",
+                path.display()
+            )
+        })
+        .unwrap_or_default();
     let cluster = MockCluster::new(1).expect("mock cluster");
     let params = argon2::Params::new(1024, 1, 1, None).expect("params");
     let hash = wk_web::password::hash_with(PASSWORD, params).expect("hash");
@@ -54,6 +74,7 @@ security = "none"
 from = "Watchkeeper <alerts@example.org>"
 [dispatcher]
 console = "manila"
+{headcounts}
 "#,
         brokers = cluster.bootstrap_servers(),
         token = "1".repeat(64),
@@ -68,17 +89,31 @@ console = "manila"
         view.clone(),
         config.kafka.produce_timeout,
     ));
-    let web = Arc::new(wk_web::WebState::new(
-        &config,
-        console.clone(),
-        view.clone(),
-    ));
+    let mut web = wk_web::WebState::new(&config, console.clone(), view.clone());
+    if let Some(settings) = &config.headcounts {
+        let service = wk_api::headcounts::HeadcountService::new(
+            Authenticator::new(&config.offices, &config.duty_officers),
+            Producer::new(&config.kafka).expect("producer"),
+            config.kafka.alerts_topic.clone(),
+            config.kafka.produce_timeout,
+            settings.clone(),
+            config
+                .offices
+                .iter()
+                .map(|office| office.id.clone())
+                .collect(),
+        )
+        .expect("roster");
+        web = web.with_headcounts(Arc::new(service));
+    }
+    let web = Arc::new(web);
     let http = wk_api::http::HttpState {
         console,
         links: None,
         consoles: config.consoles.clone(),
     };
     Console {
+        headcounts: web.headcounts.clone(),
         router: wk_web::app(http, web),
         view,
         cluster,
@@ -153,4 +188,64 @@ pub fn state(n: u64, now_s: i64) -> (AlertId, pb::EscalationState) {
         ..Default::default()
     };
     (id, state)
+}
+
+/// Signs the bench officer in through the router; the session cookie.
+pub async fn sign_in(router: &axum::Router) -> String {
+    let form = router
+        .clone()
+        .oneshot(
+            Request::get("/console/sign-in")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let cookie = form.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body = String::from_utf8(
+        form.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    let csrf = body
+        .split("name=\"csrf\" content=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let form = format!(
+        "csrf={csrf}&user={}&password={}",
+        OFFICER,
+        PASSWORD.replace(' ', "+")
+    );
+    let reply = router
+        .clone()
+        .oneshot(
+            Request::post("/console/sign-in")
+                .header(header::COOKIE, cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    reply
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("wk_session="))
+        .expect("signed in")
 }
