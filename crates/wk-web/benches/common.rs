@@ -1,6 +1,6 @@
 //! What both console benchmarks build: a console on a view holding `open` alerts, with the
 //! actions' producer on librdkafka's in-memory mock cluster (nothing here is produced).
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
