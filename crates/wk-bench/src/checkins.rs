@@ -69,6 +69,7 @@ pub(crate) async fn run(
             fetch_wait_ms: cli.fetch_wait_ms,
             linger_ms: cli.linger_ms,
             extra_offices: offices_config(run),
+            smtp_port: 9,
         },
     )?;
     stack.dispatcher_ready(Duration::from_secs(120)).await?;

@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout)]
 
 mod checkins;
+mod headcount;
 mod load;
 mod receiver;
 mod stack;
@@ -125,6 +126,17 @@ enum Command {
         #[arg(long, default_value_t = 6)]
         partitions: u32,
     },
+    /// A staff headcount of many people: the time until every first question is handed to a
+    /// real SMTP server, the memory held per person, and GetHeadcount's time.
+    Headcount {
+        #[arg(long, default_value_t = 10_000)]
+        people: u32,
+        #[arg(long, default_value_t = 6)]
+        partitions: u32,
+        /// Seconds to wait for every first question at most.
+        #[arg(long, default_value_t = 900.0)]
+        within: f64,
+    },
     /// Dispatcher memory and restore time with many open escalations, and how late their
     /// next step fires.
     Scale {
@@ -195,6 +207,7 @@ async fn ingest(
                 fetch_wait_ms: cli.fetch_wait_ms,
                 linger_ms: cli.linger_ms,
                 extra_offices: String::new(),
+                smtp_port: 9,
             },
         )?),
     };
@@ -252,6 +265,7 @@ async fn e2e(
             fetch_wait_ms: cli.fetch_wait_ms,
             linger_ms: cli.linger_ms,
             extra_offices: String::new(),
+            smtp_port: 9,
         },
     )?;
     stack.dispatcher_ready(Duration::from_secs(60)).await?;
@@ -348,6 +362,7 @@ async fn scale(
             fetch_wait_ms: cli.fetch_wait_ms,
             linger_ms: cli.linger_ms,
             extra_offices: String::new(),
+            smtp_port: 9,
         },
     )?;
     stack.dispatcher_ready(Duration::from_secs(60)).await?;
@@ -496,6 +511,18 @@ fn main() -> std::process::ExitCode {
                     partitions: *partitions,
                 };
                 checkins::run(&binaries(&cli)?, &cli, &run).await?
+            }
+            Command::Headcount {
+                people,
+                partitions,
+                within,
+            } => {
+                let run = headcount::Run {
+                    people: *people,
+                    partitions: *partitions,
+                    within: Duration::from_secs_f64(*within),
+                };
+                headcount::run(&binaries(&cli)?, &cli, &run).await?
             }
         };
         if let Some(path) = &cli.json {

@@ -35,8 +35,11 @@ pub(crate) struct StackSpec {
     pub(crate) fetch_wait_ms: u32,
     /// Overrides both producers' `linger.ms` (api 1 ms, changelog 5 ms by default).
     pub(crate) linger_ms: Option<u32>,
-    /// More `[[offices]]` (the check-in benchmark's watched offices).
+    /// More `[[offices]]` (the check-in benchmark's watched offices), or other sections
+    /// (the headcount benchmark's roster, links and duty officer).
     pub(crate) extra_offices: String,
+    /// The SMTP server's port (9, discard, where no benchmark sends mail).
+    pub(crate) smtp_port: u16,
 }
 
 impl Drop for Stack {
@@ -123,7 +126,7 @@ signing_secret = "bench-panama-signing-secret"
 
 [smtp]
 host = "127.0.0.1"
-port = 9
+port = {smtp_port}
 security = "none"
 from = "Watchkeeper <bench@watchkeeper.test>"
 
@@ -145,6 +148,7 @@ default_chain = "two"
 "#,
         partitions = spec.partitions,
         extra_offices = spec.extra_offices,
+        smtp_port = spec.smtp_port,
         fetch_wait = spec.fetch_wait_ms,
         extra = std::env::var("WK_BENCH_KAFKA_PROPERTIES").unwrap_or_default(),
         linger = spec
