@@ -81,7 +81,12 @@ fn watchkeeper(binaries: &Binaries, dir: &Path, config: &Path, role: &str) -> Se
         )
 }
 
-fn config(spec: &StackSpec, brokers: &str, api_port: u16, telemetry: u16) -> String {
+fn config(
+    spec: &StackSpec,
+    brokers: &str,
+    (api_port, http_port): (u16, u16),
+    telemetry: u16,
+) -> String {
     let token_hash = hex::encode(sha2::Sha256::digest(TOKEN.as_bytes()));
     let receiver = spec.receiver;
     let timeout_ms = spec.step_timeout.as_millis();
@@ -100,6 +105,7 @@ produce_timeout = "10s"
 
 [api]
 listen = "127.0.0.1:{api_port}"
+http_listen = "127.0.0.1:{http_port}"
 max_in_flight = 65536
 max_batch = 1000
 
@@ -163,11 +169,14 @@ impl Stack {
         let broker = Broker::start_with(&binaries.tansu)?;
         let dir = tempfile::tempdir()?;
         let brokers = broker.address();
-        let (api_port, api_telemetry, dispatcher_telemetry) =
-            (free_port()?, free_port()?, free_port()?);
+        let (api_port, http_port, api_telemetry, dispatcher_telemetry) =
+            (free_port()?, free_port()?, free_port()?, free_port()?);
         let write = |name: &str, telemetry: u16| -> anyhow::Result<PathBuf> {
             let path = dir.path().join(name);
-            std::fs::write(&path, config(spec, &brokers, api_port, telemetry))?;
+            std::fs::write(
+                &path,
+                config(spec, &brokers, (api_port, http_port), telemetry),
+            )?;
             Ok(path)
         };
         let api_config = write("api.toml", api_telemetry)?;
