@@ -106,6 +106,15 @@ async fn view(
     id: &str,
     ready: impl Fn(&pb::HeadcountCounts) -> bool,
 ) -> pb::HeadcountView {
+    view_when(stack, id, |view| view.all.as_ref().is_some_and(&ready)).await
+}
+
+/// The headcount's view once `ready` holds of it.
+async fn view_when(
+    stack: &Stack,
+    id: &str,
+    ready: impl Fn(&pb::HeadcountView) -> bool,
+) -> pb::HeadcountView {
     let endpoint = stack.app.endpoint();
     wait_for(DEADLINE, Duration::from_millis(100), || {
         let endpoint = endpoint.clone();
@@ -115,7 +124,7 @@ async fn view(
             let mut client = HeadcountsClient::new(wk_e2e::try_channel(&endpoint).await.ok()?);
             let request = authorized(pb::GetHeadcountRequest { headcount_id: id }, OFFICER_TOKEN);
             let view = client.get_headcount(request).await.ok()?.into_inner();
-            view.all.as_ref().is_some_and(ready).then_some(view)
+            ready(&view).then_some(view)
         }
     })
     .await
@@ -275,23 +284,13 @@ async fn a_headcount_asks_everyone_takes_their_answers_and_raises_a_call_for_hel
         ))
         .await
         .unwrap();
-    let endpoint = stack.app.endpoint();
-    let closed = wait_for(DEADLINE, Duration::from_millis(100), || {
-        let endpoint = endpoint.clone();
-        let id = id.clone();
-        async move {
-            let mut client = HeadcountsClient::new(wk_e2e::try_channel(&endpoint).await.ok()?);
-            let request = authorized(pb::GetHeadcountRequest { headcount_id: id }, OFFICER_TOKEN);
-            let state = client
-                .get_headcount(request)
-                .await
-                .ok()?
-                .into_inner()
-                .state?;
-            state.closed.is_some().then_some(state)
-        }
+    let closed = view_when(&stack, &id, |view| {
+        view.state
+            .as_ref()
+            .is_some_and(|state| state.closed.is_some())
     })
     .await
+    .state
     .unwrap();
     assert_eq!(closed.unaccounted_at_close, ["p5", "v1"]);
 }
@@ -544,24 +543,13 @@ async fn an_organisation_wide_headcount_starts_in_parts_and_counts_as_one_and_si
         ))
         .await
         .unwrap();
-    let endpoint = stack.app.endpoint();
-    let closed = wait_for(DEADLINE, Duration::from_millis(200), || {
-        let endpoint = endpoint.clone();
-        let id = id.clone();
-        async move {
-            let mut client = HeadcountsClient::new(wk_e2e::try_channel(&endpoint).await.ok()?);
-            let request = authorized(pb::GetHeadcountRequest { headcount_id: id }, OFFICER_TOKEN);
-            let state = client
-                .get_headcount(request)
-                .await
-                .ok()?
-                .into_inner()
-                .state?;
-            (state.unaccounted_at_close.len() == 6_999).then_some(state)
-        }
+    // Every part closed, each with its unaccounted.
+    view_when(&stack, &id, |view| {
+        view.state
+            .as_ref()
+            .is_some_and(|state| state.unaccounted_at_close.len() == 6_999)
     })
     .await;
-    assert!(closed.is_some(), "every part closed with its unaccounted");
 
     // A visitor added to the roster, the file's time kept as it was: only SIGHUP reads it.
     let modified = std::fs::metadata(&path).unwrap().modified().unwrap();

@@ -130,14 +130,9 @@ pub(crate) async fn run(
     let stack = Stack::start(
         binaries,
         &StackSpec {
-            partitions: run.partitions,
-            step_timeout: Duration::from_secs(3600),
-            dispatcher: true,
-            receiver: receiver.address,
-            fetch_wait_ms: cli.fetch_wait_ms,
-            linger_ms: cli.linger_ms,
             extra_offices: extra,
             smtp_port,
+            ..StackSpec::new(cli, run.partitions, receiver.address)
         },
     )?;
     stack.dispatcher_ready(Duration::from_secs(120)).await?;

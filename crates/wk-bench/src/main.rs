@@ -200,14 +200,8 @@ async fn ingest(
         None => Some(Stack::start(
             &binaries(cli)?,
             &StackSpec {
-                partitions,
-                step_timeout: Duration::from_secs(3600),
                 dispatcher: with_dispatcher,
-                receiver: receiver.address,
-                fetch_wait_ms: cli.fetch_wait_ms,
-                linger_ms: cli.linger_ms,
-                extra_offices: String::new(),
-                smtp_port: 9,
+                ..StackSpec::new(cli, partitions, receiver.address)
             },
         )?),
     };
@@ -257,16 +251,7 @@ async fn e2e(
     let receiver = Receiver::start().await?;
     let stack = Stack::start(
         &binaries(cli)?,
-        &StackSpec {
-            partitions,
-            step_timeout: Duration::from_secs(3600),
-            dispatcher: true,
-            receiver: receiver.address,
-            fetch_wait_ms: cli.fetch_wait_ms,
-            linger_ms: cli.linger_ms,
-            extra_offices: String::new(),
-            smtp_port: 9,
-        },
+        &StackSpec::new(cli, partitions, receiver.address),
     )?;
     stack.dispatcher_ready(Duration::from_secs(60)).await?;
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
@@ -355,14 +340,8 @@ async fn scale(
     let mut stack = Stack::start(
         &binaries(cli)?,
         &StackSpec {
-            partitions,
             step_timeout: step,
-            dispatcher: true,
-            receiver: receiver.address,
-            fetch_wait_ms: cli.fetch_wait_ms,
-            linger_ms: cli.linger_ms,
-            extra_offices: String::new(),
-            smtp_port: 9,
+            ..StackSpec::new(cli, partitions, receiver.address)
         },
     )?;
     stack.dispatcher_ready(Duration::from_secs(60)).await?;

@@ -42,6 +42,23 @@ pub(crate) struct StackSpec {
     pub(crate) smtp_port: u16,
 }
 
+impl StackSpec {
+    /// A stack of `partitions` with a dispatcher, its consoles at `receiver`, step 2 an hour
+    /// away, no more offices and no mail; the broker settings as `cli` gives them.
+    pub(crate) fn new(cli: &crate::Cli, partitions: u32, receiver: SocketAddr) -> StackSpec {
+        StackSpec {
+            partitions,
+            step_timeout: Duration::from_secs(3600),
+            dispatcher: true,
+            receiver,
+            fetch_wait_ms: cli.fetch_wait_ms,
+            linger_ms: cli.linger_ms,
+            extra_offices: String::new(),
+            smtp_port: 9,
+        }
+    }
+}
+
 impl Drop for Stack {
     fn drop(&mut self) {
         // WK_BENCH_KEEP=1 keeps the logs and data for a look afterwards.
