@@ -21,5 +21,6 @@ mod officers;
 mod operations;
 mod python_client;
 mod silences;
+mod static_membership;
 mod tls;
 mod tracing;

@@ -115,7 +115,13 @@ impl GroupConsumer {
         kafka: &KafkaConfig,
     ) -> Result<(GroupConsumer, mpsc::UnboundedReceiver<Assignment>), BusError> {
         let (sender, events) = mpsc::unbounded_channel();
-        let inner: StreamConsumer<RebalanceContext> = client_config(kafka)
+        let mut config = client_config(kafka);
+        // Static membership: a dispatcher restarted under its id takes its partitions back at
+        // once (it does not leave the group when it stops, so a restart is not a rebalance).
+        if let Some(id) = &kafka.group_instance_id {
+            config.set("group.instance.id", id);
+        }
+        let inner: StreamConsumer<RebalanceContext> = config
             .set("group.id", &kafka.consumer_group)
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")

@@ -20,6 +20,10 @@ pub struct KafkaConfig {
     /// -1 lets the broker choose its default.
     pub replication_factor: i32,
     pub consumer_group: String,
+    /// This dispatcher's static membership of the group (`group.instance.id`): one restarted
+    /// under the same id gets its partitions back at once, without waiting out the session.
+    /// Each dispatcher needs its own (e.g. `WATCHKEEPER__KAFKA__GROUP_INSTANCE_ID=manila-1`).
+    pub group_instance_id: Option<String>,
     /// How long a produce may wait for the broker's acknowledgement before the alert is refused
     /// with UNAVAILABLE.
     pub produce_timeout: Duration,
@@ -45,6 +49,8 @@ pub(super) struct RawKafka {
     pub(super) replication_factor: i64,
     #[serde(default = "default_group")]
     pub(super) consumer_group: String,
+    #[serde(default)]
+    pub(super) group_instance_id: Option<String>,
     #[serde(default = "default_produce_timeout")]
     pub(super) produce_timeout: String,
     #[serde(default)]
@@ -110,6 +116,25 @@ impl RawKafka {
             );
         }
         errors.non_empty("kafka.consumer_group", &k.consumer_group);
+        if let Some(id) = &k.group_instance_id {
+            let valid = !id.is_empty()
+                && id.len() <= 249
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if !valid {
+                errors.push(
+                    "kafka.group_instance_id",
+                    format!("{id:?} must be 1..=249 letters, digits, '.', '_' or '-'"),
+                );
+            }
+        }
+        if k.properties.contains_key("group.instance.id") {
+            errors.push(
+                "kafka.properties",
+                "set group.instance.id as kafka.group_instance_id (it is the dispatcher's alone)",
+            );
+        }
         let replication_factor =
             errors.in_range("kafka.replication_factor", k.replication_factor, -1, 32);
         if replication_factor == 0 {
@@ -132,6 +157,7 @@ impl RawKafka {
             dead_letter_topic: k.dead_letter_topic,
             silences_topic: k.silences_topic,
             consumer_group: k.consumer_group,
+            group_instance_id: k.group_instance_id,
             properties: k.properties,
         }
     }

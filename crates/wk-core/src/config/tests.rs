@@ -249,3 +249,35 @@ fn silences_last_a_day_unless_configured_and_never_forever() {
     let config = Config::from_toml(&text, []).unwrap();
     assert_eq!(config.silences.max_duration, Duration::from_secs(8 * 3600));
 }
+
+#[test]
+fn a_dispatcher_s_static_membership_comes_from_its_own_environment_and_is_checked() {
+    assert_eq!(
+        Config::from_toml(EXAMPLE, [])
+            .unwrap()
+            .kafka
+            .group_instance_id,
+        None
+    );
+    let config = Config::from_toml(
+        EXAMPLE,
+        env(&[("WATCHKEEPER__KAFKA__GROUP_INSTANCE_ID", "manila-1")]),
+    )
+    .unwrap();
+    assert_eq!(config.kafka.group_instance_id.as_deref(), Some("manila-1"));
+    for (bad, field) in [
+        (
+            "group_instance_id = \"manila 1\"",
+            "kafka.group_instance_id",
+        ),
+        ("group_instance_id = \"\"", "kafka.group_instance_id"),
+        (
+            "[kafka.properties]\n\"group.instance.id\" = \"x\"",
+            "kafka.properties",
+        ),
+    ] {
+        let text = EXAMPLE.replace("partitions = 3", &format!("partitions = 3\n{bad}"));
+        let ConfigErrors(errors) = Config::from_toml(&text, []).unwrap_err();
+        assert_eq!(errors[0].field, field, "{errors:?}");
+    }
+}
