@@ -308,3 +308,57 @@ async fn watch_streams_the_raise_the_ack_and_the_resolution_in_order() {
         .collect();
     assert_eq!(kinds, ["acknowledged", "resolved"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolved_alert_the_read_view_let_go_of_is_still_found_by_id() {
+    // The view keeps one resolved alert in memory: resolving a second lets go of the first.
+    let env = vec![(
+        "WATCHKEEPER__API__VIEW_MAX_RESOLVED".to_owned(),
+        "1".to_owned(),
+    )];
+    let stack = Stack::with_env(1, two_step_chain(), env).await;
+    let mut console = stack.app.console().await;
+    let mut ids = Vec::new();
+    for key in ["river-1", "river-2"] {
+        let id = stack.submit("River rising at the bridge", key).await;
+        stack.state_when(&id, |_| true).await;
+        console
+            .resolve(authorized(
+                pb::AlertActionRequest {
+                    alert_id: id.clone(),
+                },
+                OFFICER_TOKEN,
+            ))
+            .await
+            .unwrap();
+        stack
+            .state_when(&id, |s| s.status == pb::AlertStatus::Resolved as i32)
+            .await;
+        ids.push(id);
+    }
+    // Listed: only what is in memory (the second); the first is read back from the topic.
+    let listed = console
+        .list_alerts(authorized(pb::ListAlertsRequest::default(), OFFICER_TOKEN))
+        .await
+        .unwrap()
+        .into_inner();
+    let listed: Vec<&str> = listed.alerts.iter().map(|a| a.alert_id.as_str()).collect();
+    assert_eq!(listed, [ids[1].as_str()]);
+    let first = stack
+        .state_when(&ids[0], |s| s.status == pb::AlertStatus::Resolved as i32)
+        .await;
+    assert_eq!(first.status_by.unwrap().actor, OFFICER);
+    let metrics = reqwest::get(format!(
+        "http://127.0.0.1:{}/metrics",
+        stack.settings.telemetry_port
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        metrics.contains("watchkeeper_view_alerts{held=\"state-topic\"} 1"),
+        "{metrics}"
+    );
+}

@@ -127,7 +127,10 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding the api to {}", config.api.listen))?;
         info!(address = %listener.local_addr()?, "ingest api listening");
-        let view = StateView::default();
+        let view = StateView::with_limits(wk_api::view::Limits {
+            retention: config.api.view_retention,
+            max_resolved: config.api.view_max_resolved,
+        });
         let offices_view = wk_api::offices::OfficesView::new(&config.offices);
         let authenticator = Authenticator::new(&config.offices, &config.duty_officers);
         let headcounts = match &config.headcounts {
@@ -158,13 +161,16 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             headcounts.clone(),
             token.clone(),
         ));
-        let console = std::sync::Arc::new(ConsoleService::new(
-            authenticator.clone(),
-            producer.clone(),
-            config.kafka.alerts_topic.clone(),
-            view.clone(),
-            config.kafka.produce_timeout,
-        ));
+        let console = std::sync::Arc::new(
+            ConsoleService::new(
+                authenticator.clone(),
+                producer.clone(),
+                config.kafka.alerts_topic.clone(),
+                view.clone(),
+                config.kafka.produce_timeout,
+            )
+            .with_archive(config.kafka.clone()),
+        );
         let check_ins = std::sync::Arc::new(wk_api::checkin::CheckIns::new(
             authenticator.clone(),
             producer.clone(),

@@ -31,7 +31,12 @@ pub struct ConsoleService {
     alerts_topic: String,
     view: StateView,
     produce_timeout: Duration,
+    /// Where the view's let-go alerts are read back from (the state topic).
+    archive: Option<wk_core::config::KafkaConfig>,
 }
+
+/// How long reading one let-go alert back from the state topic may take.
+const ARCHIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 type ChangeStream = Pin<Box<dyn Stream<Item = Result<pb::AlertChange, Status>> + Send>>;
 
@@ -69,6 +74,46 @@ impl ConsoleService {
             alerts_topic,
             view,
             produce_timeout,
+            archive: None,
+        }
+    }
+
+    /// Reads alerts the view let go of back from `kafka`'s state topic.
+    pub fn with_archive(mut self, kafka: wk_core::config::KafkaConfig) -> ConsoleService {
+        self.archive = Some(kafka);
+        self
+    }
+
+    /// The alert's current state: from the view, or, for one it let go of, from the state
+    /// topic (`None` when neither has it, or the broker does not answer).
+    pub async fn state_anywhere(&self, id: AlertId) -> Option<pb::EscalationState> {
+        if let Some(state) = self.view.get(id) {
+            return Some(state);
+        }
+        let (partition, offset) = self.view.locate(id)?;
+        let kafka = self.archive.as_ref()?;
+        let record = match wk_bus::restore::read_one(
+            kafka,
+            &kafka.state_topic,
+            partition,
+            offset,
+            ARCHIVE_TIMEOUT,
+        )
+        .await
+        {
+            Ok(record) => record?,
+            Err(error) => {
+                tracing::warn!(%error, alert_id = %id, "an archived alert could not be read back");
+                return None;
+            }
+        };
+        match wk_bus::state_codec::decode_state_record(record.payload.as_deref()?) {
+            Ok(pb::state_record::Machine::Escalation(state))
+                if state.alert_id == id.to_string() =>
+            {
+                Some(state)
+            }
+            _ => None,
         }
     }
 
@@ -176,12 +221,16 @@ impl ConsoleService {
             .await
     }
 
-    fn readable(&self, caller: &Caller, alert_id: &str) -> Result<pb::EscalationState, ApiError> {
+    async fn readable(
+        &self,
+        caller: &Caller,
+        alert_id: &str,
+    ) -> Result<pb::EscalationState, ApiError> {
         let id = self.known_alert(alert_id)?;
         // Known but not yet on the changelog: accepted a moment ago.
         let state = self
-            .view
-            .get(id)
+            .state_anywhere(id)
+            .await
             .ok_or_else(|| ApiError::NotFound(alert_id.to_owned()))?;
         // Another office's alert is answered exactly like an unknown one: ids derive from
         // (office, dedup key), so anything else would tell whether a guessed alert exists.
@@ -273,9 +322,10 @@ impl AlertConsole for ConsoleService {
         &self,
         request: Request<pb::GetAlertRequest>,
     ) -> Result<Response<pb::GetAlertResponse>, Status> {
-        let result = self
-            .caller(&request)
-            .and_then(|caller| self.readable(&caller, &request.get_ref().alert_id));
+        let result = match self.caller(&request) {
+            Ok(caller) => self.readable(&caller, &request.get_ref().alert_id).await,
+            Err(error) => Err(error),
+        };
         result
             .map(|state| Response::new(pb::GetAlertResponse { state: Some(state) }))
             .map_err(|error| to_status(&error))

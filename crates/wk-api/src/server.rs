@@ -157,7 +157,15 @@ pub async fn follow_states(
         match decoded {
             Some(Ok(pb::state_record::Machine::Escalation(state))) => {
                 match state.alert_id.parse::<AlertId>() {
-                    Ok(id) => view.observe(id, state),
+                    Ok(id) => {
+                        let now = crate::ingest::now().as_unix_millis();
+                        view.observe_at(id, state, Some((record.partition, record.offset)), now);
+                        let (held, let_go) = view.sizes();
+                        metrics::gauge!("watchkeeper_view_alerts", "held" => "memory")
+                            .set(held as f64);
+                        metrics::gauge!("watchkeeper_view_alerts", "held" => "state-topic")
+                            .set(let_go as f64);
+                    }
                     Err(_) => warn!(offset = record.offset, "state record with a bad alert id"),
                 }
             }

@@ -5,9 +5,18 @@
 //!
 //! Two submissions of one dedup key reaching different api processes within the dispatcher's
 //! latency may both say `duplicate: false`; the dispatcher still folds them into one alert.
+//!
+//! Bounded: open alerts stay in memory, resolved ones for `api.view_retention` (30 days) and
+//! at most `api.view_max_resolved` of them (the oldest resolved go first). Of an alert let go,
+//! the view keeps only where its latest state record is on the state topic (`locate`), so it
+//! is still found by id (read back from the topic), never silently missing; ListAlerts covers
+//! what is in memory. ListAlerts walks an index kept newest first, not a sort of everything.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::broadcast;
 use wk_core::alert::AlertId;
@@ -32,6 +41,29 @@ struct Known {
     /// The severity and a hash of (title, description) last seen, to tell an update from a
     /// plain retry without holding the text twice.
     version: Option<(i32, u64)>,
+    /// Where its latest state record is on the state topic (partition, offset).
+    location: Option<(i32, i64)>,
+    /// Its keys in the indexes: when first seen, and when resolved (ms).
+    listed: Option<i64>,
+    resolved_at: Option<i64>,
+}
+
+/// How much the view keeps in memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// A resolved alert stays this long after its resolution.
+    pub retention: Duration,
+    /// At most this many resolved alerts, whatever their age.
+    pub max_resolved: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            retention: Duration::from_secs(30 * 86_400),
+            max_resolved: 100_000,
+        }
+    }
 }
 
 /// What a submission was, as far as this view can tell (the dispatcher decides for good).
@@ -94,9 +126,51 @@ impl Filter {
 #[derive(Default)]
 struct Inner {
     alerts: HashMap<AlertId, Known>,
+    /// Every alert with a state, newest first (ListAlerts' order and cursor).
+    newest: BTreeSet<Reverse<(i64, AlertId)>>,
+    /// Resolved alerts in memory, oldest resolution first (the next to let go).
+    resolved: BTreeSet<(i64, AlertId)>,
+    /// Alerts let go: where their latest state record is.
+    evicted: HashMap<AlertId, (i32, i64)>,
+    limits: Limits,
     /// The number of the last change applied.
     seq: u64,
     journal: VecDeque<Change>,
+}
+
+impl Inner {
+    /// Lets go of the oldest resolved alerts while there are more than the limit allows or
+    /// they were resolved longer ago than the retention. An alert with no known place on the
+    /// state topic (none came from it) is kept.
+    fn evict(&mut self, now_ms: i64) {
+        let retention = i64::try_from(self.limits.retention.as_millis()).unwrap_or(i64::MAX);
+        while let Some(&(at, id)) = self.resolved.first() {
+            let over = self.resolved.len() > self.limits.max_resolved;
+            if !over && at >= now_ms.saturating_sub(retention) {
+                break;
+            }
+            self.resolved.pop_first();
+            let Some(known) = self.alerts.get_mut(&id) else {
+                continue;
+            };
+            known.resolved_at = None;
+            let Some(location) = known.location else {
+                continue;
+            };
+            if let Some(first) = known.listed {
+                self.newest.remove(&Reverse((first, id)));
+            }
+            self.alerts.remove(&id);
+            self.evicted.insert(id, location);
+        }
+    }
+}
+
+fn status_at_ms(state: &pb::EscalationState) -> Option<i64> {
+    state
+        .status_at
+        .as_ref()
+        .map(|t| t.seconds * 1000 + i64::from(t.nanos / 1_000_000))
 }
 
 #[derive(Clone)]
@@ -115,6 +189,13 @@ impl Default for StateView {
 }
 
 impl StateView {
+    /// A view that keeps what `limits` allow.
+    pub fn with_limits(limits: Limits) -> StateView {
+        let view = StateView::default();
+        view.lock().limits = limits;
+        view
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -145,11 +226,43 @@ impl StateView {
         })
     }
 
-    /// Applies a state read from the changelog, numbers the change and tells the watchers.
+    /// Applies a state (from nowhere in particular: never let go of).
     pub fn observe(&self, id: AlertId, state: pb::EscalationState) {
+        self.observe_at(id, state, None, 0);
+    }
+
+    /// Applies a state read from the changelog at `location` (partition, offset), numbers the
+    /// change and tells the watchers; then lets go of what the limits no longer allow at
+    /// `now_ms`.
+    pub fn observe_at(
+        &self,
+        id: AlertId,
+        state: pb::EscalationState,
+        location: Option<(i32, i64)>,
+        now_ms: i64,
+    ) {
         let open = state.status != pb::AlertStatus::Resolved as i32;
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        inner.evicted.remove(&id);
         let known = inner.alerts.entry(id).or_default();
+        if let Some(first) = known.listed.take() {
+            inner.newest.remove(&Reverse((first, id)));
+        }
+        if let Some(at) = known.resolved_at.take() {
+            inner.resolved.remove(&(at, id));
+        }
+        let first = first_seen_ms(&state);
+        inner.newest.insert(Reverse((first, id)));
+        known.listed = Some(first);
+        if !open {
+            let at = status_at_ms(&state).unwrap_or(first);
+            inner.resolved.insert((at, id));
+            known.resolved_at = Some(at);
+        }
+        if location.is_some() {
+            known.location = location;
+        }
         known.open = open;
         known.version = state
             .alert
@@ -168,6 +281,18 @@ impl StateView {
         // Sent under the lock, so watchers receive changes in `seq` order. No watcher is not
         // an error.
         let _ = self.changes.send(change);
+        inner.evict(now_ms);
+    }
+
+    /// Where the latest state of an alert let go of is on the state topic.
+    pub fn locate(&self, id: AlertId) -> Option<(i32, i64)> {
+        self.lock().evicted.get(&id).copied()
+    }
+
+    /// Alerts held in memory, and alerts let go of (found by id on the state topic).
+    pub fn sizes(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.alerts.len(), inner.evicted.len())
     }
 
     /// The number of the last change applied: a page rendered after reading it misses none
@@ -245,8 +370,10 @@ impl StateView {
         (page, total)
     }
 
+    /// Whether the alert is in memory or was let go of.
     pub fn is_known(&self, id: AlertId) -> bool {
-        self.with(|alerts| alerts.contains_key(&id))
+        let inner = self.lock();
+        inner.alerts.contains_key(&id) || inner.evicted.contains_key(&id)
     }
 
     pub fn get(&self, id: AlertId) -> Option<pb::EscalationState> {
@@ -262,23 +389,27 @@ impl StateView {
         cursor: Option<(i64, String)>,
         limit: usize,
     ) -> (Vec<pb::EscalationState>, Option<(i64, String)>) {
-        let mut matching: Vec<pb::EscalationState> = self.with(|alerts| {
-            alerts
-                .values()
-                .filter_map(|known| known.state.as_ref())
-                .filter(|state| filter.matches(state))
-                .cloned()
-                .collect()
-        });
-        let key = |state: &pb::EscalationState| (first_seen_ms(state), state.alert_id.clone());
-        matching.sort_by_key(|state| std::cmp::Reverse(key(state)));
-        let page: Vec<_> = matching
-            .into_iter()
-            .filter(|state| cursor.as_ref().is_none_or(|cursor| key(state) < *cursor))
+        let inner = self.lock();
+        // Strictly after the cursor in the newest-first order (an unparsable cursor id sorts
+        // as the smallest id of its time, as its text would).
+        let start = match &cursor {
+            Some((ms, id)) => {
+                let id: AlertId = id.parse().unwrap_or(AlertId::NIL);
+                Bound::Excluded(Reverse((*ms, id)))
+            }
+            None => Bound::Unbounded,
+        };
+        let mut page: Vec<pb::EscalationState> = inner
+            .newest
+            .range((start, Bound::Unbounded))
+            .filter_map(|Reverse((_, id))| inner.alerts.get(id)?.state.as_ref())
+            .filter(|state| filter.matches(state))
             .take(limit + 1)
+            .cloned()
             .collect();
         let more = page.len() > limit;
-        let page: Vec<_> = page.into_iter().take(limit).collect();
+        page.truncate(limit);
+        let key = |state: &pb::EscalationState| (first_seen_ms(state), state.alert_id.clone());
         let next = if more { page.last().map(key) } else { None };
         (page, next)
     }
@@ -287,3 +418,7 @@ impl StateView {
         self.changes.subscribe()
     }
 }
+
+#[cfg(test)]
+#[path = "view_tests.rs"]
+mod tests;

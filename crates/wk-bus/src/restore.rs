@@ -139,3 +139,74 @@ fn read_blocking<S>(
         }
     }
 }
+
+/// The record at `offset` of `topic`'s `partition` (what the api's read view keeps of an alert
+/// it let go of: where its latest state is), waiting at most `timeout`. `None` when the
+/// partition no longer holds that offset (a record compacted away has a later one).
+pub async fn read_one(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    timeout: Duration,
+) -> Result<Option<Record>, BusError> {
+    let config = client_config(kafka);
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        read_one_blocking(config, &topic, partition, offset, timeout)
+    })
+    .await
+    .unwrap_or_else(|join_error| {
+        Err(BusError::Topic {
+            topic: String::new(),
+            reason: format!("read task failed: {join_error}"),
+        })
+    })
+}
+
+fn read_one_blocking(
+    mut config: rdkafka::ClientConfig,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    timeout: Duration,
+) -> Result<Option<Record>, BusError> {
+    let started = Instant::now();
+    let consumer: BaseConsumer = config
+        .set("group.id", "watchkeeper-read")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("fetch.wait.max.ms", "10")
+        // Past the end or compacted away: say so rather than wait at the end.
+        .set("auto.offset.reset", "error")
+        .create()
+        .map_err(BusError::kafka("create read consumer"))?;
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, partition, Offset::Offset(offset))
+        .map_err(BusError::kafka("assign"))?;
+    consumer.assign(&list).map_err(BusError::kafka("assign"))?;
+    while started.elapsed() < timeout {
+        let Some(result) = consumer.poll(POLL) else {
+            continue;
+        };
+        let message = match result {
+            Ok(message) => message,
+            Err(rdkafka::error::KafkaError::MessageConsumption(
+                rdkafka::types::RDKafkaErrorCode::OffsetOutOfRange,
+            )) => return Ok(None),
+            Err(error) => {
+                return Err(BusError::Kafka {
+                    operation: "read one record",
+                    source: error,
+                });
+            }
+        };
+        // Compaction may have removed it; the next one is another key's.
+        return Ok((message.offset() == offset).then(|| Record::copy_of(&message)));
+    }
+    Err(BusError::RestoreTimeout {
+        topic: topic.to_owned(),
+        partition,
+        seconds: timeout.as_secs(),
+    })
+}

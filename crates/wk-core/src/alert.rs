@@ -16,6 +16,9 @@ const DEDUP_NAMESPACE: uuid::Uuid = uuid::uuid!("5b0f3c36-8d3e-4e43-9a77-6f1c1d2
 pub struct AlertId(uuid::Uuid);
 
 impl AlertId {
+    /// The smallest id (all zeros): a bound, never an alert's.
+    pub const NIL: AlertId = AlertId(uuid::Uuid::nil());
+
     /// The id for `dedup_key` within `office`: UUIDv5 over `office \0 dedup_key`.
     pub fn for_dedup_key(office: &str, dedup_key: &str) -> AlertId {
         let mut name = Vec::with_capacity(office.len() + 1 + dedup_key.len());

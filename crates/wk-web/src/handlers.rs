@@ -266,6 +266,17 @@ pub(crate) fn visible_alert(
     board::may_see(principal, &alert).then(|| for_principal(principal, &alert))
 }
 
+/// `visible_alert`, also for an alert the view let go of (read back from the state topic).
+async fn visible_alert_anywhere(
+    state: &WebState,
+    principal: &Principal,
+    id: &str,
+) -> Option<pb::EscalationState> {
+    let id: AlertId = id.parse().ok()?;
+    let alert = state.console.state_anywhere(id).await?;
+    board::may_see(principal, &alert).then(|| for_principal(principal, &alert))
+}
+
 async fn alert_page(
     State(state): State<Arc<WebState>>,
     Path(id): Path<String>,
@@ -275,7 +286,7 @@ async fn alert_page(
         return see_other("../sign-in");
     };
     let seq = state.view.seq();
-    let Some(alert) = visible_alert(&state, signed.principal(), &id) else {
+    let Some(alert) = visible_alert_anywhere(&state, signed.principal(), &id).await else {
         return message(
             StatusCode::NOT_FOUND,
             "../",

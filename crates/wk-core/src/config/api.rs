@@ -41,6 +41,11 @@ pub struct ApiConfig {
     /// Submissions waiting for the broker at once; more are refused with RESOURCE_EXHAUSTED.
     pub max_in_flight: usize,
     pub max_batch: usize,
+    /// How long a resolved alert stays in the read view's memory (open ones always do); older
+    /// ones are read from the state topic when asked for by id.
+    pub view_retention: Duration,
+    /// The most resolved alerts the read view keeps in memory, whatever their age.
+    pub view_max_resolved: usize,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +96,22 @@ pub(super) struct RawApi {
     pub(super) office_rate: i64,
     #[serde(default = "default_office_burst", deserialize_with = "lenient::whole")]
     pub(super) office_burst: i64,
+    #[serde(default = "default_view_retention")]
+    pub(super) view_retention: String,
+    #[serde(
+        default = "default_view_max_resolved",
+        deserialize_with = "lenient::whole"
+    )]
+    pub(super) view_max_resolved: i64,
+}
+
+pub(super) fn default_view_retention() -> String {
+    "30d".into()
+}
+
+/// About 300 MB of resolved alerts' states at their usual size.
+pub(super) fn default_view_max_resolved() -> i64 {
+    100_000
 }
 
 /// Far above what a field office sends in an incident, far below what a runaway script does.
@@ -113,6 +134,8 @@ impl Default for RawApi {
             office_rate: default_office_rate(),
             office_burst: default_office_burst(),
             max_batch: default_max_batch(),
+            view_retention: default_view_retention(),
+            view_max_resolved: default_view_max_resolved(),
         }
     }
 }
@@ -219,6 +242,17 @@ pub(super) fn check(
         max_in_flight: errors.in_range("api.max_in_flight", raw_api.max_in_flight, 1, 1 << 20)
             as usize,
         max_batch: errors.in_range("api.max_batch", raw_api.max_batch, 1, 10_000) as usize,
+        view_retention: errors.duration(
+            "api.view_retention",
+            &raw_api.view_retention,
+            Duration::from_secs(60),
+        ),
+        view_max_resolved: errors.in_range(
+            "api.view_max_resolved",
+            raw_api.view_max_resolved,
+            0,
+            100_000_000,
+        ) as usize,
     };
     errors.in_range("api.office_rate", raw_api.office_rate, 1, 1_000_000);
     errors.in_range("api.office_burst", raw_api.office_burst, 1, 1_000_000);

@@ -248,8 +248,13 @@ impl Errors {
 
 /// Parses a duration such as `5s`, `250ms` or `2m 30s`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    // Days are 24 hours here ("30d"); weeks, months and years are refused.
     let signed: jiff::SignedDuration = text
         .parse()
+        .or_else(|_| {
+            text.parse::<jiff::Span>()
+                .and_then(|span| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()))
+        })
         .map_err(|error| format!("{text:?} is not a duration such as \"5s\": {error}"))?;
     Duration::try_from(signed).map_err(|_| format!("{text:?} must not be negative"))
 }

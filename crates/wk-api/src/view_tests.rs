@@ -1,0 +1,141 @@
+//! The read view's index and bounds: ListAlerts newest first with its cursor, resolved alerts
+//! let go of past the ceiling or the retention (oldest resolution first) and still found by
+//! id, open alerts and alerts from nowhere never let go of, and memory flat over many alerts.
+
+use std::time::Duration;
+
+use wk_core::alert::AlertId;
+use wk_proto::v1 as pb;
+
+use super::{Filter, Limits, StateView};
+
+const DAY_MS: i64 = 86_400_000;
+
+fn state(
+    n: u64,
+    first_seen_ms: i64,
+    resolved_at_ms: Option<i64>,
+) -> (AlertId, pb::EscalationState) {
+    let id = AlertId::for_dedup_key("ng-maiduguri", &format!("k{n}"));
+    let at = |ms: i64| {
+        Some(prost_types::Timestamp {
+            seconds: ms.div_euclid(1000),
+            nanos: 0,
+        })
+    };
+    let state = pb::EscalationState {
+        alert_id: id.to_string(),
+        status: if resolved_at_ms.is_some() {
+            pb::AlertStatus::Resolved as i32
+        } else {
+            pb::AlertStatus::Open as i32
+        },
+        first_seen: at(first_seen_ms),
+        status_at: resolved_at_ms.and_then(at),
+        alert: Some(pb::Alert {
+            office_id: "ng-maiduguri".into(),
+            severity: 3,
+            title: format!("alert {n}"),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    (id, state)
+}
+
+fn ids(states: &[pb::EscalationState]) -> Vec<String> {
+    states.iter().map(|s| s.alert_id.clone()).collect()
+}
+
+#[test]
+fn list_walks_newest_first_and_pages_by_its_cursor() {
+    let view = StateView::default();
+    let mut expected = Vec::new();
+    for n in 0..7 {
+        let (id, state) = state(n, 1_000_000 + (n as i64 % 3) * 1000, None);
+        view.observe(id, state);
+        expected.push((1_000_000 + (n as i64 % 3) * 1000, id));
+    }
+    expected.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<String> = expected.iter().map(|(_, id)| id.to_string()).collect();
+    let (first, cursor) = view.list(&Filter::default(), None, 3);
+    let (second, cursor) = view.list(&Filter::default(), cursor, 3);
+    let (third, end) = view.list(&Filter::default(), cursor, 3);
+    assert_eq!([ids(&first), ids(&second), ids(&third)].concat(), expected);
+    assert!(end.is_none());
+    let filter = Filter {
+        statuses: vec![pb::AlertStatus::Resolved as i32],
+        ..Default::default()
+    };
+    assert!(view.list(&filter, None, 10).0.is_empty());
+}
+
+#[test]
+fn resolved_alerts_past_the_ceiling_are_let_go_oldest_first_and_still_located() {
+    let view = StateView::with_limits(Limits {
+        retention: Duration::from_secs(30 * 86_400),
+        max_resolved: 2,
+    });
+    let now = 100 * DAY_MS;
+    let (open, open_state) = state(0, now - 5 * DAY_MS, None);
+    view.observe_at(open, open_state, Some((0, 1)), now);
+    let mut resolved = Vec::new();
+    for n in 1..=3 {
+        let (id, s) = state(n, now - DAY_MS, Some(now - DAY_MS + n as i64 * 1000));
+        view.observe_at(id, s, Some((0, 10 + n as i64)), now);
+        resolved.push(id);
+    }
+    assert_eq!(
+        view.sizes(),
+        (3, 1),
+        "the open one and the two latest resolved"
+    );
+    assert!(view.get(resolved[0]).is_none());
+    assert_eq!(view.locate(resolved[0]), Some((0, 11)));
+    assert!(view.is_known(resolved[0]));
+    assert!(view.get(open).is_some() && view.locate(open).is_none());
+    let listed = ids(&view.list(&Filter::default(), None, 10).0);
+    assert!(!listed.contains(&resolved[0].to_string()));
+    assert_eq!(listed.len(), 3);
+    // Raised again: back in memory, as an open alert.
+    let (id, again) = state(1, now, None);
+    view.observe_at(id, again, Some((0, 20)), now);
+    assert!(view.get(resolved[0]).is_some() && view.locate(resolved[0]).is_none());
+}
+
+#[test]
+fn resolved_alerts_older_than_the_retention_are_let_go_and_alerts_from_nowhere_are_kept() {
+    let view = StateView::with_limits(Limits {
+        retention: Duration::from_secs(30 * 86_400),
+        max_resolved: 100,
+    });
+    let now = 100 * DAY_MS;
+    let (old, old_state) = state(1, now - 40 * DAY_MS, Some(now - 31 * DAY_MS));
+    view.observe_at(old, old_state, Some((1, 5)), now);
+    let (recent, recent_state) = state(2, now - 40 * DAY_MS, Some(now - 29 * DAY_MS));
+    view.observe_at(recent, recent_state, Some((1, 6)), now);
+    // Accepted here and observed without a place on the state topic: never let go of.
+    let (local, local_state) = state(3, now - 40 * DAY_MS, Some(now - 60 * DAY_MS));
+    view.observe(local, local_state);
+    let (trigger, trigger_state) = state(4, now, None);
+    view.observe_at(trigger, trigger_state, Some((1, 7)), now);
+    assert_eq!(view.locate(old), Some((1, 5)));
+    assert!(view.get(recent).is_some());
+    assert!(view.get(local).is_some());
+}
+
+#[test]
+fn memory_stays_flat_however_many_alerts_pass_through() {
+    let view = StateView::with_limits(Limits {
+        retention: Duration::from_secs(30 * 86_400),
+        max_resolved: 1_000,
+    });
+    let now = 100 * DAY_MS;
+    for n in 0..50_000u64 {
+        let (id, s) = state(n, now - DAY_MS, None);
+        view.observe_at(id, s, Some((0, 2 * n as i64)), now);
+        let (id, s) = state(n, now - DAY_MS, Some(now - DAY_MS + n as i64));
+        view.observe_at(id, s, Some((0, 2 * n as i64 + 1)), now);
+    }
+    assert_eq!(view.sizes(), (1_000, 49_000));
+}
