@@ -7,7 +7,7 @@
 //! latency may both say `duplicate: false`; the dispatcher still folds them into one alert.
 //!
 //! Bounded: open alerts stay in memory, resolved ones for `api.view_retention` (30 days) and
-//! at most `api.view_max_resolved` of them (the oldest resolved go first). Of an alert let go,
+//! at most `api.view_max_resolved` (50,000) of them (the oldest resolved go first). Of an alert let go,
 //! the view keeps only where its latest state record is on the state topic (`locate`), so it
 //! is still found by id (read back from the topic), never silently missing; ListAlerts covers
 //! what is in memory. ListAlerts walks an index kept newest first, not a sort of everything.
@@ -37,7 +37,9 @@ pub struct Change {
 #[derive(Default)]
 struct Known {
     open: bool,
-    state: Option<pb::EscalationState>,
+    /// Shared with the change sent to watchers (one copy), and boxed so that the map's empty
+    /// slots cost a pointer, not a whole state.
+    state: Option<Arc<pb::EscalationState>>,
     /// The severity and a hash of (title, description) last seen, to tell an update from a
     /// plain retry without holding the text twice.
     version: Option<(i32, u64)>,
@@ -61,7 +63,7 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             retention: Duration::from_secs(30 * 86_400),
-            max_resolved: 100_000,
+            max_resolved: 50_000,
         }
     }
 }
@@ -268,11 +270,12 @@ impl StateView {
             .alert
             .as_ref()
             .map(|alert| version(alert.severity, &alert.title, &alert.description));
+        let state = Arc::new(state);
         known.state = Some(state.clone());
         inner.seq += 1;
         let change = Change {
             seq: inner.seq,
-            state: Arc::new(state),
+            state,
         };
         if inner.journal.len() == JOURNAL {
             inner.journal.pop_front();
@@ -335,7 +338,7 @@ impl StateView {
         for state in inner
             .alerts
             .values()
-            .filter_map(|known| known.state.as_ref())
+            .filter_map(|known| known.state.as_deref())
         {
             f(state);
         }
@@ -353,7 +356,7 @@ impl StateView {
         let mut matching: Vec<(K, &pb::EscalationState)> = inner
             .alerts
             .values()
-            .filter_map(|known| known.state.as_ref())
+            .filter_map(|known| known.state.as_deref())
             .filter(|state| keep(state))
             .map(|state| (key(state), state))
             .collect();
@@ -377,7 +380,11 @@ impl StateView {
     }
 
     pub fn get(&self, id: AlertId) -> Option<pb::EscalationState> {
-        self.with(|alerts| alerts.get(&id).and_then(|known| known.state.clone()))
+        self.with(|alerts| {
+            alerts
+                .get(&id)
+                .and_then(|known| known.state.as_deref().cloned())
+        })
     }
 
     /// Up to `limit` alerts matching `filter`, newest first, strictly after `cursor` (the
@@ -402,7 +409,7 @@ impl StateView {
         let mut page: Vec<pb::EscalationState> = inner
             .newest
             .range((start, Bound::Unbounded))
-            .filter_map(|Reverse((_, id))| inner.alerts.get(id)?.state.as_ref())
+            .filter_map(|Reverse((_, id))| inner.alerts.get(id)?.state.as_deref())
             .filter(|state| filter.matches(state))
             .take(limit + 1)
             .cloned()

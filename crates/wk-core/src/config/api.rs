@@ -109,9 +109,9 @@ pub(super) fn default_view_retention() -> String {
     "30d".into()
 }
 
-/// About 300 MB of resolved alerts' states at their usual size.
+/// About 200 MB of resolved alerts' states at their usual size (4 KB each in memory).
 pub(super) fn default_view_max_resolved() -> i64 {
-    100_000
+    50_000
 }
 
 /// Far above what a field office sends in an incident, far below what a runaway script does.

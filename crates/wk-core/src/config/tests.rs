@@ -283,10 +283,10 @@ fn a_dispatcher_s_static_membership_comes_from_its_own_environment_and_is_checke
 }
 
 #[test]
-fn the_read_view_keeps_resolved_alerts_30_days_and_100_000_at_most_unless_configured() {
+fn the_read_view_keeps_resolved_alerts_30_days_and_50_000_at_most_unless_configured() {
     let config = Config::from_toml(EXAMPLE, []).unwrap();
     assert_eq!(config.api.view_retention, Duration::from_secs(30 * 86_400));
-    assert_eq!(config.api.view_max_resolved, 100_000);
+    assert_eq!(config.api.view_max_resolved, 50_000);
     let text = EXAMPLE.replace(
         "listen = \"127.0.0.1:50051\"",
         "listen = \"127.0.0.1:50051\"\nview_retention = \"7d\"\nview_max_resolved = 10",

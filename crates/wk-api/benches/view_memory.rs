@@ -1,0 +1,99 @@
+//! The api's read view fed 1,000,000 alerts, each raised and later resolved, 1,000 open at a
+//! time, with the default limits (resolved alerts kept 30 days, 50,000 at most): the heap
+//! it holds (dhat) every 100,000 alerts. Flat once the ceiling is reached, but for the few
+//! bytes a let-go alert costs (where its state record is, to read it back by id).
+//!
+//! `cargo bench -p wk-api --bench view_memory` (or `deploy/bench/run`).
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::cast_possible_wrap)]
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+use wk_api::view::{Limits, StateView};
+use wk_core::alert::AlertId;
+use wk_proto::v1 as pb;
+
+const ALERTS: u64 = 1_000_000;
+const OPEN: u64 = 1_000;
+const NOW_S: i64 = 1_790_000_000;
+
+/// A realistic alert's state: 6 timeline entries, 2 notifications, a label, a description.
+fn state(n: u64, resolved: bool) -> (AlertId, pb::EscalationState) {
+    let id = AlertId::for_dedup_key("ng-maiduguri", &format!("bench-{n}"));
+    let at = |s: i64| {
+        Some(prost_types::Timestamp {
+            seconds: s,
+            nanos: 0,
+        })
+    };
+    let first = NOW_S - 86_400 + (n as i64 % 86_400);
+    let state = pb::EscalationState {
+        alert_id: id.to_string(),
+        incident: 1,
+        status: if resolved { 3 } else { 1 },
+        first_seen: at(first),
+        last_seen: at(first),
+        status_at: at(first + 600),
+        route: "default".into(),
+        notifications: (0..2)
+            .map(|i| pb::Notification {
+                id: format!("{id}.i1.r0.s0.n{i}"),
+                recipient: Some(pb::notification::Recipient::WebhookConsole("manila".into())),
+                purpose: 1,
+                status: 2,
+                ..Default::default()
+            })
+            .collect(),
+        timeline: (0..6)
+            .map(|i| pb::TimelineEntry {
+                at: at(first + i),
+                event: Some(pb::timeline_entry::Event::Notified(format!(
+                    "{id}.i1.r0.s0.n0"
+                ))),
+            })
+            .collect(),
+        alert: Some(pb::Alert {
+            office_id: "ng-maiduguri".into(),
+            severity: 3,
+            category: 1,
+            title: format!("Checkpoint closed on the A3 near km {n}"),
+            description: "Two vehicles blocking the road; staff turned back. ".repeat(4),
+            country: "NG".into(),
+            place: "Maiduguri".into(),
+            labels: [("team".to_owned(), "wash".to_owned())].into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    (id, state)
+}
+
+fn main() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let view = StateView::with_limits(Limits::default());
+    let now_ms = NOW_S * 1000;
+    println!("| alerts through | in memory | let go | heap held | per alert in memory |");
+    println!("|---|---|---|---|---|");
+    let mut offset = 0;
+    for n in 0..ALERTS + OPEN {
+        if n < ALERTS {
+            let (id, raised) = state(n, false);
+            view.observe_at(id, raised, Some((0, offset)), now_ms);
+            offset += 1;
+        }
+        if n >= OPEN {
+            let (id, resolved) = state(n - OPEN, true);
+            view.observe_at(id, resolved, Some((0, offset)), now_ms);
+            offset += 1;
+        }
+        if n > 0 && n % 100_000 == 0 {
+            let heap = dhat::HeapStats::get().curr_bytes;
+            let (held, let_go) = view.sizes();
+            println!(
+                "| {n} | {held} | {let_go} | {:.1} MB | {} B |",
+                heap as f64 / 1e6,
+                heap / held.max(1)
+            );
+        }
+    }
+}
