@@ -89,6 +89,15 @@ async fn read<S: Send + 'static>(
     })
 }
 
+/// A consumer that reads assigned partitions and commits nothing.
+fn reader<'a>(config: &'a mut rdkafka::ClientConfig, group: &str) -> &'a mut rdkafka::ClientConfig {
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("fetch.wait.max.ms", "10")
+}
+
 fn read_blocking<S>(
     mut config: rdkafka::ClientConfig,
     topic: &str,
@@ -98,11 +107,7 @@ fn read_blocking<S>(
     mut on_record: impl FnMut(&mut S, Record),
 ) -> Result<(S, i64), BusError> {
     let started = Instant::now();
-    let consumer: BaseConsumer = config
-        .set("group.id", "watchkeeper-restore")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("fetch.wait.max.ms", "10")
+    let consumer: BaseConsumer = reader(&mut config, "watchkeeper-restore")
         // Few, large fetches: Tansu 0.6 costs a fetch in proportion to what lies after its
         // offset, so reading a partition in 1 MiB steps is quadratic.
         .set("max.partition.fetch.bytes", "16777216")
@@ -172,11 +177,7 @@ fn read_one_blocking(
     timeout: Duration,
 ) -> Result<Option<Record>, BusError> {
     let started = Instant::now();
-    let consumer: BaseConsumer = config
-        .set("group.id", "watchkeeper-read")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("fetch.wait.max.ms", "10")
+    let consumer: BaseConsumer = reader(&mut config, "watchkeeper-read")
         // Past the end or compacted away: say so rather than wait at the end.
         .set("auto.offset.reset", "error")
         .create()

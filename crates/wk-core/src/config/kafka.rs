@@ -82,13 +82,18 @@ pub(super) fn default_produce_timeout() -> String {
     "5s".into()
 }
 
-fn check_topic(errors: &mut Errors, field: &str, name: &str) {
-    let valid = !name.is_empty()
+/// 1..=249 letters, digits, '.', '_' or '-': what Kafka takes as a topic name (and what a
+/// group instance id is kept to here).
+fn kafka_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 249
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if !valid {
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn check_topic(errors: &mut Errors, field: &str, name: &str) {
+    if !kafka_name(name) {
         errors.push(field, format!("{name:?} is not a Kafka topic name"));
     }
 }
@@ -116,18 +121,13 @@ impl RawKafka {
             );
         }
         errors.non_empty("kafka.consumer_group", &k.consumer_group);
-        if let Some(id) = &k.group_instance_id {
-            let valid = !id.is_empty()
-                && id.len() <= 249
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-            if !valid {
-                errors.push(
-                    "kafka.group_instance_id",
-                    format!("{id:?} must be 1..=249 letters, digits, '.', '_' or '-'"),
-                );
-            }
+        if let Some(id) = &k.group_instance_id
+            && !kafka_name(id)
+        {
+            errors.push(
+                "kafka.group_instance_id",
+                format!("{id:?} must be 1..=249 letters, digits, '.', '_' or '-'"),
+            );
         }
         if k.properties.contains_key("group.instance.id") {
             errors.push(
