@@ -4,6 +4,10 @@
 
 use std::sync::Arc;
 
+use prost::Message as _;
+use wk_core::Timestamp;
+use wk_core::headcount::{Answer, Headcount, HeadcountId, Reply, Roster, Scope, Start, Via, split};
+
 use axum::body::Body;
 use axum::http::{Request, header};
 use http_body_util::BodyExt as _;
@@ -248,4 +252,71 @@ pub async fn sign_in(router: &axum::Router) -> String {
         .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
         .find(|c| c.starts_with("wk_session="))
         .expect("signed in")
+}
+
+/// `people` staff of ng-maiduguri in zones of 100, the first of each a warden.
+pub fn roster(people: usize) -> String {
+    let mut text = String::from("id,name,office,country,zone,emails,warden,from,until\n");
+    for n in 0..people {
+        let warden = if n % 100 == 0 { "yes" } else { "" };
+        text.push_str(&format!(
+            "p-{n:05},Staff Member {n:05},ng-maiduguri,NG,zone-{:03},staff-{n:05}@staff.test,{warden},,\n",
+            n / 100
+        ));
+    }
+    text
+}
+
+/// A headcount of everyone on `roster` in its parts, as the api's follower gets their state
+/// records (of every 30 people: 1 needs help, 2 are not in the area, 17 are safe, 10 have not
+/// answered); and the records' total bytes.
+pub fn headcount_parts(roster: &Roster) -> (Vec<pb::HeadcountState>, usize) {
+    let at = Timestamp::from_unix_millis(1_795_000_000_000);
+    let day: jiff::civil::Date = "2026-12-01".parse().unwrap();
+    let start = Start {
+        id: HeadcountId("019ad2c0-bench".into()),
+        started_by: OFFICER.into(),
+        drill: false,
+        alert: None,
+        scope: "country NG".into(),
+        cycle_ms: 15 * 60_000,
+        cycles: 4,
+        members: roster.select(&Scope::Country("NG".into()), day),
+        part: 0,
+        parts: 1,
+        contacts: Vec::new(),
+    };
+    let mut bytes = 0;
+    let states = split(start)
+        .into_iter()
+        .map(|part| {
+            let members: Vec<String> = part.members.iter().map(|m| m.id.clone()).collect();
+            let mut headcount = Headcount::start(part, at);
+            while headcount.poll_action().is_some() {}
+            for (n, person) in members.iter().enumerate() {
+                let reply = match n % 30 {
+                    0 => Reply::NeedHelp,
+                    1 | 2 => Reply::NotInArea,
+                    3..=19 => Reply::Safe,
+                    _ => continue,
+                };
+                let answer = Answer {
+                    reply,
+                    at: at.saturating_add_millis(60_000),
+                    via: Via::Link,
+                    text: String::new(),
+                    place: String::new(),
+                    late: false,
+                };
+                headcount.handle_answer(person, answer);
+            }
+            let record = wk_bus::headcount_codec::encode_headcount(&headcount.snapshot(), 1);
+            bytes += record.len();
+            match pb::StateRecord::decode(&record[..]).unwrap().machine {
+                Some(pb::state_record::Machine::Headcount(state)) => state,
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+    (states, bytes)
 }

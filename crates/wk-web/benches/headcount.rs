@@ -13,89 +13,22 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::BodyExt as _;
-use prost::Message as _;
 use tower::ServiceExt as _;
-use wk_core::Timestamp;
-use wk_core::headcount::{Answer, Headcount, HeadcountId, Reply, Roster, Scope, Start, Via, split};
-use wk_proto::v1 as pb;
+use wk_core::headcount::Roster;
 
 const PEOPLE: usize = 10_000;
-
-fn roster() -> String {
-    let mut text = String::from("id,name,office,country,zone,emails,warden,from,until\n");
-    for n in 0..PEOPLE {
-        let warden = if n % 100 == 0 { "yes" } else { "" };
-        text.push_str(&format!(
-            "p-{n:05},Staff Member {n:05},ng-maiduguri,NG,zone-{:03},staff-{n:05}@staff.test,{warden},,\n",
-            n / 100
-        ));
-    }
-    text
-}
-
-/// The parts' state records as the api's follower gets them; their total bytes.
-fn parts(roster: &Roster) -> (Vec<pb::HeadcountState>, usize) {
-    let at = Timestamp::from_unix_millis(1_795_000_000_000);
-    let day: jiff::civil::Date = "2026-12-01".parse().unwrap();
-    let start = Start {
-        id: HeadcountId("019ad2c0-bench".into()),
-        started_by: common::OFFICER.into(),
-        drill: false,
-        alert: None,
-        scope: "country NG".into(),
-        cycle_ms: 15 * 60_000,
-        cycles: 4,
-        members: roster.select(&Scope::Country("NG".into()), day),
-        part: 0,
-        parts: 1,
-        contacts: Vec::new(),
-    };
-    let mut bytes = 0;
-    let states = split(start)
-        .into_iter()
-        .map(|part| {
-            let members: Vec<String> = part.members.iter().map(|m| m.id.clone()).collect();
-            let mut headcount = Headcount::start(part, at);
-            while headcount.poll_action().is_some() {}
-            for (n, person) in members.iter().enumerate() {
-                let reply = match n % 30 {
-                    0 => Reply::NeedHelp,
-                    1 | 2 => Reply::NotInArea,
-                    3..=19 => Reply::Safe,
-                    _ => continue,
-                };
-                let answer = Answer {
-                    reply,
-                    at: at.saturating_add_millis(60_000),
-                    via: Via::Link,
-                    text: String::new(),
-                    place: String::new(),
-                    late: false,
-                };
-                headcount.handle_answer(person, answer);
-            }
-            let record = wk_bus::headcount_codec::encode_headcount(&headcount.snapshot(), 1);
-            bytes += record.len();
-            match pb::StateRecord::decode(&record[..]).unwrap().machine {
-                Some(pb::state_record::Machine::Headcount(state)) => state,
-                other => panic!("{other:?}"),
-            }
-        })
-        .collect();
-    (states, bytes)
-}
 
 fn headcount(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = std::env::temp_dir().join(format!("wk-bench-headcount-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("roster.csv");
-    std::fs::write(&path, roster()).unwrap();
+    std::fs::write(&path, common::roster(PEOPLE)).unwrap();
     let console = common::console_with(Some(&path));
     let service = console.headcounts.clone().expect("headcounts");
     let offices = ["ng-maiduguri".to_owned()].into();
     let roster = Roster::parse_csv(&std::fs::read_to_string(&path).unwrap(), &offices).unwrap();
-    let (states, bytes) = parts(&roster);
+    let (states, bytes) = common::headcount_parts(&roster);
     println!(
         "{PEOPLE} people in {} parts: {} state-record bytes per person",
         states.len(),

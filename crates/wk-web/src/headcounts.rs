@@ -59,15 +59,32 @@ pub(crate) struct HeadcountRow {
 }
 
 fn row(view: &pb::HeadcountView, zone: &jiff::tz::TimeZone) -> HeadcountRow {
-    let state = view.state.clone().unwrap_or_default();
+    // Only the header is copied, never the people (ten thousand of them, in a large one).
+    let header = pb::HeadcountState::default();
+    let state = view.state.as_ref().unwrap_or(&header);
     HeadcountRow {
-        id: state.id,
-        scope: state.scope,
+        id: state.id.clone(),
+        scope: state.scope.clone(),
         started: when_of(state.started_at.as_ref(), zone),
-        by: state.started_by,
+        by: state.started_by.clone(),
         drill: state.drill,
         closed: state.closed.is_some(),
         all: counts(&view.all.clone().unwrap_or_default()),
+    }
+}
+
+/// The most people a headcount's page lists: the most urgent first (need help, unaccounted,
+/// unreachable, not in the area, safe); the CSV export has everyone.
+pub(crate) const PEOPLE_SHOWN: usize = 500;
+
+fn urgency(standing: &str) -> u8 {
+    match standing {
+        "need help" => 0,
+        "unaccounted" => 1,
+        "unreachable" => 2,
+        "not in area" => 3,
+        "safe" => 4,
+        _ => 5,
     }
 }
 
@@ -140,8 +157,12 @@ pub(crate) struct DetailPage {
     pub(crate) offices: Vec<CountsRow>,
     pub(crate) zones: Vec<CountsRow>,
     pub(crate) people: Vec<PersonRow>,
+    /// Everyone in the headcount (`people` shows the most urgent `PEOPLE_SHOWN`).
+    pub(crate) total: usize,
     pub(crate) summary: String,
     pub(crate) unaccounted_at_close: Vec<String>,
+    /// Unaccounted at closing beyond those listed.
+    pub(crate) unaccounted_more: usize,
 }
 
 fn now_ms() -> i64 {
@@ -191,21 +212,31 @@ async fn detail_page(
     };
     let zone = &principal.time_zone;
     let now = now_ms();
-    let state_pb = view.state.clone().unwrap_or_default();
+    let header = pb::HeadcountState::default();
+    let state_pb = view.state.as_ref().unwrap_or(&header);
+    let mut people: Vec<&pb::HeadcountPerson> = state_pb.people.iter().collect();
+    // Stable: within a standing, the roster's order.
+    people.sort_by_key(|person| urgency(wk_api::headcounts::standing_name(person)));
+    let mut unaccounted_at_close = state_pb.unaccounted_at_close.clone();
+    let unaccounted_more = unaccounted_at_close.len().saturating_sub(PEOPLE_SHOWN);
+    unaccounted_at_close.truncate(PEOPLE_SHOWN);
     let page = DetailPage {
         headcount: row(&view, zone),
         offices: view.offices.iter().map(counts).collect(),
         zones: view.zones.iter().map(counts).collect(),
-        people: state_pb
-            .people
-            .iter()
+        total: people.len(),
+        people: people
+            .into_iter()
+            .take(PEOPLE_SHOWN)
             .map(|person| person_row(person, zone, now))
             .collect(),
         summary: state_pb
             .closed
-            .map(|closed| closed.summary)
+            .as_ref()
+            .map(|closed| closed.summary.clone())
             .unwrap_or_default(),
-        unaccounted_at_close: state_pb.unaccounted_at_close,
+        unaccounted_at_close,
+        unaccounted_more,
         csrf: signed.session.csrf.clone(),
         chrome: chrome("../", "headcounts", Some(&signed)),
     };
