@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use tonic::Code;
 use wk_e2e::app::{RSO, Stack, TOKEN, alert, authorized, chain_policy};
-use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,16 +21,9 @@ async fn broker_down_answers_unavailable_and_recovers() {
         .await
         .unwrap()
         .into_inner();
-    assert!(
-        wait_until(Duration::from_secs(45), || stack
-            .manila
-            .received_for(&before.alert_id)
-            .len()
-            == 1)
-        .await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .expect_webhooks(&stack.manila, &before.alert_id, 1, Duration::from_secs(45))
+        .await;
 
     stack.broker.kill();
     for attempt in 0..3 {
@@ -58,16 +50,14 @@ async fn broker_down_answers_unavailable_and_recovers() {
     let after = stack
         .submit_when_back("After", "after-1", Duration::from_secs(60))
         .await;
-    assert!(
-        wait_until(Duration::from_secs(60), || stack
-            .manila
-            .received_for(&after)
-            .len()
-            == 1)
-        .await,
-        "not delivered after the broker came back:\n{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(
+            Duration::from_secs(60),
+            "not delivered after the broker came back",
+            || stack.manila.received_for(&after).len() == 1,
+        )
+        .await;
 }
 
 /// A broker outage longer than the consumer session: the group takes the partitions away
@@ -80,26 +70,18 @@ async fn a_step_due_while_the_broker_is_away_still_goes_out() {
     let policy = chain_policy("outage", "10s", &["person:rso"], "1h");
     let mut stack = Stack::with_policy(1, policy).await;
     let alert_id = stack.submit("During an outage", "outage-1").await;
-    assert!(
-        wait_until(Duration::from_secs(45), || stack
-            .manila
-            .received_for(&alert_id)
-            .len()
-            == 1)
-        .await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .expect_webhooks(&stack.manila, &alert_id, 1, Duration::from_secs(45))
+        .await;
     stack.broker.kill();
-    assert!(
-        wait_until(Duration::from_secs(40), || !stack
-            .smtp
-            .emails_to(RSO)
-            .is_empty())
-        .await,
-        "step 2 did not go out while the broker was away:\n{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(
+            Duration::from_secs(40),
+            "step 2 did not go out while the broker was away",
+            || !stack.smtp.emails_to(RSO).is_empty(),
+        )
+        .await;
     assert!(
         stack.app.log().contains("assignment lost"),
         "the session did not expire, so this did not test a lost assignment:\n{}",
@@ -111,16 +93,9 @@ async fn a_step_due_while_the_broker_is_away_still_goes_out() {
     let after = stack
         .submit_when_back("After the outage", "outage-2", Duration::from_secs(60))
         .await;
-    assert!(
-        wait_until(Duration::from_secs(60), || stack
-            .manila
-            .received_for(&after)
-            .len()
-            == 1)
-        .await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .expect_webhooks(&stack.manila, &after, 1, Duration::from_secs(60))
+        .await;
     // Step 2 of the first alert may have been sent again after the restore: same id only.
     let ids: std::collections::HashSet<String> = stack
         .smtp

@@ -10,7 +10,6 @@ use wk_e2e::app::{
     MANILA_DUTY, OFFICER, OFFICER_TOKEN, OTHER_TOKEN, Stack, WATCHED_FOCAL, WATCHED_OFFICE,
     WATCHED_TOKEN, authorized,
 };
-use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 use wk_proto::v1::office_watches_client::OfficeWatchesClient;
 use wk_proto::v1::timeline_entry::Event;
@@ -96,22 +95,23 @@ async fn a_silent_office_is_alerted_through_the_chain_and_its_check_in_resolves_
         202
     );
     // Every 3 s with 2 s of grace: down about 5 s later, one alert through the chain.
-    assert!(
-        wait_until(DEADLINE, || silence_alerts(&stack).len() == 1).await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(DEADLINE, "no missed check-in alert", || {
+            silence_alerts(&stack).len() == 1
+        })
+        .await;
     let id = silence_alerts(&stack).into_iter().next().expect("one");
-    assert!(
-        wait_until(DEADLINE, || stack
-            .smtp
-            .emails_to(MANILA_DUTY)
-            .iter()
-            .any(|email| email.subject.contains("Office silent")))
-        .await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(DEADLINE, "duty officer not emailed", || {
+            stack
+                .smtp
+                .emails_to(MANILA_DUTY)
+                .iter()
+                .any(|email| email.subject.contains("Office silent"))
+        })
+        .await;
     let state = stack.state_when(&id, |_| true).await;
     let alert = state.alert.as_ref().expect("alert");
     assert_eq!(alert.country, "ML");
@@ -140,11 +140,10 @@ async fn a_silent_office_is_alerted_through_the_chain_and_its_check_in_resolves_
             .into_iter()
             .find(|email| email.subject.starts_with("Your alert was acknowledged"))
     };
-    assert!(
-        wait_until(DEADLINE, || told(&stack).is_some()).await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(DEADLINE, "office never told", || told(&stack).is_some())
+        .await;
     let email = told(&stack).expect("told");
     assert!(
         email
@@ -231,13 +230,12 @@ async fn a_dispatcher_killed_while_an_office_is_late_raises_exactly_one_alert() 
     // out, and the restart must not raise a second one either.
     assert!(silence_alerts(&stack).len() <= 1);
     stack.app.restart();
-    assert!(
-        wait_until(Duration::from_secs(90), || silence_alerts(&stack).len()
-            == 1)
-        .await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(Duration::from_secs(90), "", || {
+            silence_alerts(&stack).len() == 1
+        })
+        .await;
     // And no second one, however long the office stays silent.
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(silence_alerts(&stack).len(), 1, "{}", stack.app.log());
@@ -321,9 +319,10 @@ async fn a_paused_office_raises_nothing_until_it_is_resumed() {
         &["offices", "resume", WATCHED_OFFICE],
     )
     .await;
-    assert!(
-        wait_until(DEADLINE, || silence_alerts(&stack).len() == 1).await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(DEADLINE, "no missed check-in alert", || {
+            silence_alerts(&stack).len() == 1
+        })
+        .await;
 }

@@ -5,7 +5,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use wk_e2e::app::{OFFICE, Stack, TOKEN, binary};
-use wk_e2e::wait_until;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_submits_from_a_json_file_and_from_flags() {
@@ -56,16 +55,9 @@ async fn send_submits_from_a_json_file_and_from_flags() {
     );
     let accepted: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let alert_id = accepted["alert_id"].as_str().unwrap().to_owned();
-    assert!(
-        wait_until(Duration::from_secs(45), || stack
-            .manila
-            .received_for(&alert_id)
-            .len()
-            == 1)
-        .await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .expect_webhooks(&stack.manila, &alert_id, 1, Duration::from_secs(45))
+        .await;
     let body = stack.manila.received_for(&alert_id)[0].json();
     assert_eq!(body["alert"]["category"], "medical");
     assert_eq!(body["alert"]["labels"]["vehicle"], "LC-12");

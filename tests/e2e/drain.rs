@@ -40,13 +40,12 @@ async fn sigterm_under_load_loses_nothing_accepted() {
             }
         }));
     }
-    assert!(
-        wait_until(Duration::from_secs(60), || count.load(Ordering::Relaxed)
-            >= 100)
-        .await,
-        "load did not start:\n{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(Duration::from_secs(60), "load did not start", || {
+            count.load(Ordering::Relaxed) >= 100
+        })
+        .await;
     let started = Instant::now();
     let status = tokio::task::block_in_place(|| stack.app.terminate()).expect("running");
     let took = started.elapsed();

@@ -85,11 +85,9 @@ async fn without_ack_each_step_fires_in_order_at_its_time() {
 async fn an_ack_after_the_first_step_stops_the_chain() {
     let stack = Stack::with_policy(1, three_steps(["3s", "3s", "60s"])).await;
     let alert_id = stack.submit("Ack me", "ack-1").await;
-    assert!(
-        wait_until(DEADLINE, || stack.manila.received_for(&alert_id).len() == 1).await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .expect_webhooks(&stack.manila, &alert_id, 1, DEADLINE)
+        .await;
 
     let mut console = stack.app.console().await;
     console
@@ -105,11 +103,12 @@ async fn an_ack_after_the_first_step_stops_the_chain() {
     // A later alert on the same (single) partition and chain: once its second step has fired,
     // the first alert's second step would have fired too, had the ack not stopped it.
     let marker = stack.submit("Marker", "marker-1").await;
-    assert!(
-        wait_until(DEADLINE, || !stack.smtp.emails_to(RSO).is_empty()).await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(DEADLINE, "RSO never emailed", || {
+            !stack.smtp.emails_to(RSO).is_empty()
+        })
+        .await;
     let subjects: Vec<String> = stack
         .smtp
         .emails_to(RSO)
@@ -279,11 +278,10 @@ async fn follow_the_sun_reaches_the_manila_or_panama_officer_on_call() {
     ] {
         let stack = Stack::with_policy(1, follow_the_sun(manila_now)).await;
         let alert_id = stack.submit("Checkpoint incident", "sun-1").await;
-        assert!(
-            wait_until(DEADLINE, || stack.smtp.emails().len() == 1).await,
-            "{}",
-            stack.app.log()
-        );
+        stack
+            .app
+            .expect(DEADLINE, "no email", || stack.smtp.emails().len() == 1)
+            .await;
         let recipients: Vec<String> = stack
             .smtp
             .emails()
@@ -354,11 +352,9 @@ async fn timers_resume_after_a_clean_restart_with_nothing_left_to_consume() {
     // its escalations must come back from the changelog on assignment alone.
     let mut stack = Stack::with_policy(1, three_steps(["3s", "60s", "60s"])).await;
     let alert_id = stack.submit("Restart me", "restart-1").await;
-    assert!(
-        wait_until(DEADLINE, || stack.manila.received_for(&alert_id).len() == 1).await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .expect_webhooks(&stack.manila, &alert_id, 1, DEADLINE)
+        .await;
     let status = stack.app.terminate().expect("running");
     assert!(status.success(), "{}", stack.app.log());
     assert!(
@@ -368,11 +364,5 @@ async fn timers_resume_after_a_clean_restart_with_nothing_left_to_consume() {
             .contains("dispatcher stopped; offsets committed")
     );
     stack.app.restart();
-    assert!(
-        wait_until(Duration::from_secs(90), || stack.smtp.emails_to(RSO).len()
-            == 1)
-        .await,
-        "{}",
-        stack.app.log()
-    );
+    stack.expect_emails(RSO, 1, Duration::from_secs(90)).await;
 }

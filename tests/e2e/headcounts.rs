@@ -157,16 +157,14 @@ async fn a_headcount_asks_everyone_takes_their_answers_and_raises_a_call_for_hel
         "fatima@staff.test",
         "jean@visitor.test",
     ];
-    assert!(
-        wait_until(DEADLINE, || everyone.iter().all(|address| stack
-            .smtp
-            .emails_to(address)
-            .len()
-            == 1))
-        .await,
-        "not every question arrived:\n{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(DEADLINE, "not every question arrived", || {
+            everyone
+                .iter()
+                .all(|address| stack.smtp.emails_to(address).len() == 1)
+        })
+        .await;
     assert!(stack.smtp.emails_to("hodan@staff.test").is_empty());
     let question = &stack.smtp.emails_to("grace@staff.test")[0];
     assert_eq!(question.subject, "Staff headcount: are you safe?");
@@ -194,17 +192,17 @@ async fn a_headcount_asks_everyone_takes_their_answers_and_raises_a_call_for_hel
 
     // The call for help is a critical alert to Manila, never silenced.
     let help = |title: &str| title.contains("Staff member asking for help: Grace Okafor");
-    assert!(
-        wait_until(DEADLINE, || stack.manila.received().iter().any(|webhook| {
-            let body = webhook.json();
-            help(body["alert"]["title"].as_str().unwrap_or_default())
-                && body["alert"]["category"] == "staff_help"
-                && body["alert"]["place"] == "Compound B"
-        }))
-        .await,
-        "no call for help at Manila:\n{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(DEADLINE, "no call for help at Manila", || {
+            stack.manila.received().iter().any(|webhook| {
+                let body = webhook.json();
+                help(body["alert"]["title"].as_str().unwrap_or_default())
+                    && body["alert"]["category"] == "staff_help"
+                    && body["alert"]["place"] == "Compound B"
+            })
+        })
+        .await;
     assert!(
         wait_until(DEADLINE, || stack
             .smtp
@@ -318,13 +316,12 @@ async fn non_responders_are_reminded_and_after_two_cycles_their_warden_answers_f
     assert!(wait_until(DEADLINE, || south.iter().all(|address| count(address) == 1)).await);
     // Grace answers at once; the others are reminded when the minute is up.
     answer(&link(&stack, "grace@staff.test", "I am safe"), &[]).await;
-    assert!(
-        wait_until(Duration::from_secs(90), || count("chinedu@staff.test") == 2
-            && count("fatima@staff.test") == 2)
-        .await,
-        "no reminder:\n{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(Duration::from_secs(90), "no reminder", || {
+            count("chinedu@staff.test") == 2 && count("fatima@staff.test") == 2
+        })
+        .await;
     let reminder = stack.smtp.emails_to("chinedu@staff.test").pop().unwrap();
     assert!(
         reminder.subject.contains("reminder 1"),
@@ -339,16 +336,16 @@ async fn non_responders_are_reminded_and_after_two_cycles_their_warden_answers_f
 
     // After the second cycle Fatima, the zone's warden, gets the list: Chinedu and herself.
     let is_list = |email: &wk_e2e::smtp::Email| email.subject.contains("still unaccounted for");
-    assert!(
-        wait_until(Duration::from_secs(90), || stack
-            .smtp
-            .emails_to("fatima@staff.test")
-            .iter()
-            .any(is_list))
-        .await,
-        "no warden's list:\n{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(Duration::from_secs(90), "no warden's list", || {
+            stack
+                .smtp
+                .emails_to("fatima@staff.test")
+                .iter()
+                .any(is_list)
+        })
+        .await;
     let list = stack
         .smtp
         .emails_to("fatima@staff.test")

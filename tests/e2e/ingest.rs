@@ -331,10 +331,8 @@ async fn bad_input_bad_tokens_and_other_offices_are_refused() {
 
     // The accepted batch item is delivered; nothing refused ever is.
     let batch_id = AlertId::for_dedup_key(OFFICE, "batch-1").to_string();
-    assert!(
-        wait_until(DELIVERY, || stack.manila.received_for(&batch_id).len() == 1).await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .expect_webhooks(&stack.manila, &batch_id, 1, DELIVERY)
+        .await;
     assert_eq!(stack.manila.received().len(), 1);
 }

@@ -8,7 +8,6 @@ use wk_core::Timestamp;
 use wk_core::alert::AlertId;
 use wk_core::links::LinkAction;
 use wk_e2e::app::{LINKS_SECRET, MANILA_DUTY, MANILA_SECRET, RSO, Stack, two_step_chain};
-use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 use wk_proto::v1::timeline_entry::Event;
 
@@ -25,11 +24,7 @@ fn acknowledged_by(state: &pb::EscalationState) -> Option<pb::Responder> {
 /// email's acknowledge link.
 async fn submit_and_take_the_link(stack: &Stack, title: &str, key: &str) -> (String, String) {
     let alert_id = stack.submit(title, key).await;
-    assert!(
-        wait_until(DEADLINE, || stack.smtp.emails_to(MANILA_DUTY).len() == 1).await,
-        "{}",
-        stack.app.log()
-    );
+    stack.expect_emails(MANILA_DUTY, 1, DEADLINE).await;
     let email = &stack.smtp.emails_to(MANILA_DUTY)[0];
     // It leads with severity, title and place, gives times in Manila's zone as well as UTC,
     // and links to the alert in the console.
@@ -172,11 +167,7 @@ async fn the_email_link_acknowledges_after_confirmation_and_bad_links_change_not
 
     // And the escalation stopped: a later alert's second step comes, this one's does not.
     stack.submit("Marker", "link-marker").await;
-    assert!(
-        wait_until(DEADLINE, || stack.smtp.emails_to(RSO).len() == 1).await,
-        "{}",
-        stack.app.log()
-    );
+    stack.expect_emails(RSO, 1, DEADLINE).await;
     assert!(stack.smtp.emails_to(RSO)[0].subject.contains("Marker"));
 }
 
@@ -269,11 +260,7 @@ async fn a_signed_console_callback_acknowledges_and_bad_signatures_are_refused()
     assert_eq!(acks, 1, "{:?}", state.timeline);
 
     stack.submit("Marker", "callback-marker").await;
-    assert!(
-        wait_until(DEADLINE, || stack.smtp.emails_to(RSO).len() == 1).await,
-        "{}",
-        stack.app.log()
-    );
+    stack.expect_emails(RSO, 1, DEADLINE).await;
     assert!(stack.smtp.emails_to(RSO)[0].subject.contains("Marker"));
 }
 
@@ -338,16 +325,16 @@ async fn a_replayed_callback_or_an_old_link_cannot_acknowledge_a_later_incident(
     assert!(page.text().await.unwrap().contains("earlier incident"));
 
     // Nothing acknowledged incident 2: its second step still comes.
-    assert!(
-        wait_until(DEADLINE, || stack
-            .smtp
-            .emails_to(RSO)
-            .iter()
-            .any(|email| email.subject.contains("Incident two")))
-        .await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(DEADLINE, "RSO never emailed", || {
+            stack
+                .smtp
+                .emails_to(RSO)
+                .iter()
+                .any(|email| email.subject.contains("Incident two"))
+        })
+        .await;
     let state = stack.state_when(&alert_id, |_| true).await;
     assert_eq!(state.incident, 2);
     assert_eq!(state.status, pb::AlertStatus::Open as i32);

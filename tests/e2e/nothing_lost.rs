@@ -58,11 +58,7 @@ async fn a_worsening_repeat_updates_the_alert_and_reaches_the_console_as_an_emer
     let opened = submit(&stack, first.clone()).await;
     assert!(!opened.duplicate);
     let id = opened.alert_id;
-    assert!(
-        wait_until(DEADLINE, || stack.manila.received_for(&id).len() == 1).await,
-        "{}",
-        stack.app.log()
-    );
+    stack.expect_webhooks(&stack.manila, &id, 1, DEADLINE).await;
     stack.state_when(&id, |_| true).await;
 
     let mut worse = first.clone();
@@ -71,11 +67,7 @@ async fn a_worsening_repeat_updates_the_alert_and_reaches_the_console_as_an_emer
     let answer = submit(&stack, worse.clone()).await;
     assert_eq!(answer.alert_id, id);
     assert!(answer.duplicate && answer.updated, "{answer:?}");
-    assert!(
-        wait_until(DEADLINE, || stack.manila.received_for(&id).len() == 2).await,
-        "{}",
-        stack.app.log()
-    );
+    stack.expect_webhooks(&stack.manila, &id, 2, DEADLINE).await;
     let update = stack.manila.received_for(&id)[1].json();
     assert_eq!(update["type"], "alert.updated");
     assert_eq!(update["alert"]["severity"], "emergency");
@@ -192,11 +184,12 @@ async fn a_refusal_on_the_half_open_trial_closes_the_circuit_without_a_restart()
             events_for(state, ".s0.webhook-manila") == ["parked"]
         })
         .await;
-    assert!(
-        wait_until(DEADLINE, || !stack.panama.received_for(&first).is_empty()).await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(DEADLINE, "Panama never notified", || {
+            !stack.panama.received_for(&first).is_empty()
+        })
+        .await;
     // A secret rotation gone wrong: Manila answers 404. The half-open trial meets it; the
     // parked notification is given up (it failed over already) and the circuit closes.
     stack.manila.answer_with(404);

@@ -10,7 +10,6 @@ use wk_e2e::app::{
     OFFICE, OFFICER, OFFICER_TOKEN, OTHER_TOKEN, RSO, Stack, TOKEN, alert, authorized, binary,
     two_step_chain,
 };
-use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 use wk_proto::v1::timeline_entry::Event;
 
@@ -41,11 +40,9 @@ async fn cli(stack: &Stack, args: &[&str]) -> serde_json::Value {
 async fn the_cli_acknowledges_annotates_shows_and_lists() {
     let stack = Stack::with_policy(1, two_step_chain()).await;
     let alert_id = stack.submit("Ack from the CLI", "cli-ack-1").await;
-    assert!(
-        wait_until(DEADLINE, || stack.manila.received_for(&alert_id).len() == 1).await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .expect_webhooks(&stack.manila, &alert_id, 1, DEADLINE)
+        .await;
     stack.state_when(&alert_id, |_| true).await;
 
     let acked = cli(&stack, &["ack", &alert_id]).await;
@@ -59,11 +56,7 @@ async fn the_cli_acknowledges_annotates_shows_and_lists() {
 
     // Escalation stopped: a later alert's second step comes, this one's does not.
     let marker = stack.submit("Marker", "cli-marker-1").await;
-    assert!(
-        wait_until(DEADLINE, || stack.smtp.emails_to(RSO).len() == 1).await,
-        "{}",
-        stack.app.log()
-    );
+    stack.expect_emails(RSO, 1, DEADLINE).await;
     assert!(stack.smtp.emails_to(RSO)[0].subject.contains("Marker"));
 
     let again = cli(&stack, &["ack", &alert_id]).await;
@@ -132,18 +125,15 @@ async fn resolve_closes_and_a_new_trigger_opens_a_new_incident() {
     assert_eq!(again, alert_id);
     let reopened = stack.state_when(&alert_id, |s| s.incident == 2).await;
     assert_eq!(reopened.status, pb::AlertStatus::Open as i32);
-    assert!(
-        wait_until(DEADLINE, || stack
-            .manila
-            .received_for(&alert_id)
-            .iter()
-            .any(|w| w
-                .header("idempotency-key")
-                .starts_with(&format!("{alert_id}.i2.r0.s0."))))
-        .await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(DEADLINE, "incident 2 never notified", || {
+            stack.manila.received_for(&alert_id).iter().any(|w| {
+                w.header("idempotency-key")
+                    .starts_with(&format!("{alert_id}.i2.r0.s0."))
+            })
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

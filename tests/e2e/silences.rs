@@ -16,7 +16,7 @@ use wk_e2e::app::{
 use wk_e2e::broker::Broker;
 use wk_e2e::console::Console;
 use wk_e2e::smtp::SmtpSink;
-use wk_e2e::{wait_for, wait_until};
+use wk_e2e::wait_for;
 use wk_proto::v1 as pb;
 use wk_proto::v1::silences_client::SilencesClient;
 use wk_proto::v1::timeline_entry::Event;
@@ -143,15 +143,12 @@ async fn a_silence_holds_back_an_office_s_alerts_never_its_emergency_and_its_exp
         pb::Severity::Emergency,
     )
     .await;
-    assert!(
-        wait_until(DEADLINE, || !stack
-            .manila
-            .received_for(&emergency)
-            .is_empty())
-        .await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(DEADLINE, "emergency not notified", || {
+            !stack.manila.received_for(&emergency).is_empty()
+        })
+        .await;
     let state = stack
         .state_when(&emergency, |state| {
             state
@@ -197,15 +194,12 @@ async fn a_silence_holds_back_an_office_s_alerts_never_its_emergency_and_its_exp
     // Expired early: the held alert is paged at step one within seconds, saying why.
     let expired = json(&cli(&endpoint, &["expire", &silence_id]).await);
     assert_eq!(expired["state"], "expired", "{expired}");
-    assert!(
-        wait_until(Duration::from_secs(20), || !stack
-            .manila
-            .received_for(&held)
-            .is_empty())
-        .await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(Duration::from_secs(20), "", || {
+            !stack.manila.received_for(&held).is_empty()
+        })
+        .await;
     let webhook = stack.manila.received_for(&held)[0].json();
     assert_eq!(webhook["type"], "alert.unsilenced", "{webhook}");
     assert_eq!(webhook["step"], 0);
@@ -318,14 +312,11 @@ async fn a_silence_made_through_one_api_holds_in_another_dispatcher_and_survives
         ))
         .await
         .expect("expired");
-    assert!(
-        wait_until(Duration::from_secs(20), || {
+    dispatcher
+        .expect(Duration::from_secs(20), "", || {
             !manila.received_for(&first).is_empty() && !manila.received_for(&second).is_empty()
         })
-        .await,
-        "{}",
-        dispatcher.log()
-    );
+        .await;
     drop((api, smtp, panama, broker));
 }
 
@@ -424,9 +415,10 @@ async fn a_maintenance_window_pauses_the_office_watch_so_a_planned_outage_raises
     assert_eq!(state.status, pb::WatchStatus::Paused as i32);
     // The window is expired early: the watch resumes, and the silent office is alerted.
     json(&cli(&endpoint, &["expire", &id]).await);
-    assert!(
-        wait_until(DEADLINE, || silent(&stack).len() > before.len()).await,
-        "{}",
-        stack.app.log()
-    );
+    stack
+        .app
+        .expect(DEADLINE, "no further silenced alert", || {
+            silent(&stack).len() > before.len()
+        })
+        .await;
 }

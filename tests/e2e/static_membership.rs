@@ -93,14 +93,12 @@ async fn submit(api: &Watchkeeper, manila: &Console) -> (String, SystemTime) {
         .expect("accepted")
         .into_inner()
         .alert_id;
-    assert!(
-        wait_until(Duration::from_secs(30), || !manila
-            .received_for(&id)
-            .is_empty())
-        .await,
-        "step 1 never reached Manila:\n{}",
-        api.log()
-    );
+    api.expect(
+        Duration::from_secs(30),
+        "step 1 never reached Manila",
+        || !manila.received_for(&id).is_empty(),
+    )
+    .await;
     let mut console = api.console().await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -333,6 +333,16 @@ impl Watchkeeper {
         self.service.log()
     }
 
+    /// Waits up to `timeout` for `condition` (checked every 25 ms); panics naming `what`, with
+    /// this process's log, if it never held.
+    pub async fn expect(&self, timeout: Duration, what: &str, condition: impl FnMut() -> bool) {
+        assert!(
+            crate::wait_until(timeout, condition).await,
+            "not within {timeout:?}: {what}\n{}",
+            self.log()
+        );
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.api_port)
     }
@@ -511,6 +521,34 @@ impl Stack {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Waits up to `within` until `console` has received exactly `count` webhooks for
+    /// `alert_id`; panics with the process's log otherwise.
+    pub async fn expect_webhooks(
+        &self,
+        console: &Console,
+        alert_id: &str,
+        count: usize,
+        within: Duration,
+    ) {
+        let what = format!("{count} webhook(s) for {alert_id} at {}", console.url);
+        self.app
+            .expect(within, &what, || {
+                console.received_for(alert_id).len() == count
+            })
+            .await;
+    }
+
+    /// Waits up to `within` until exactly `count` emails went to `address`; panics with the
+    /// process's log otherwise.
+    pub async fn expect_emails(&self, address: &str, count: usize, within: Duration) {
+        let what = format!("{count} email(s) to {address}");
+        self.app
+            .expect(within, &what, || {
+                self.smtp.emails_to(address).len() == count
+            })
+            .await;
     }
 
     /// A stack with the single-console shorthand (every alert to Manila).
