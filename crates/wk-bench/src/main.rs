@@ -9,6 +9,7 @@
 mod checkins;
 mod headcount;
 mod load;
+mod maintenance;
 mod receiver;
 mod stack;
 
@@ -136,6 +137,34 @@ enum Command {
         /// Seconds to wait for every first question at most.
         #[arg(long, default_value_t = 900.0)]
         within: f64,
+    },
+    /// Whether the local broker stalls during its storage maintenance: produce latency while
+    /// Tansu compacts a changelog of many records (every `--interval` seconds).
+    Maintenance {
+        /// Records written to the state changelog before the maintenance is watched.
+        #[arg(long, default_value_t = 500_000)]
+        records: u64,
+        /// Distinct keys (alerts) among them; the rest are superseded versions to compact.
+        #[arg(long, default_value_t = 500_000)]
+        keys: u64,
+        /// Bytes per changelog record (a state record of an alert with a short timeline).
+        #[arg(long, default_value_t = 400)]
+        payload: usize,
+        #[arg(long, default_value_t = 6)]
+        partitions: i32,
+        /// Seconds between the broker's maintenance runs.
+        #[arg(long, default_value_t = 60)]
+        interval: u64,
+        /// Probe records produced per second, each awaited (acks=all), open loop.
+        #[arg(long, default_value_t = 50.0)]
+        rate: f64,
+        /// New versions of existing alerts' states written per second meanwhile (what each
+        /// maintenance run compacts).
+        #[arg(long, default_value_t = 100.0)]
+        updates: f64,
+        /// Maintenance runs to watch after the fill.
+        #[arg(long, default_value_t = 2)]
+        ticks: u32,
     },
     /// Dispatcher memory and restore time with many open escalations, and how late their
     /// next step fires.
@@ -490,6 +519,28 @@ fn main() -> std::process::ExitCode {
                     partitions: *partitions,
                 };
                 checkins::run(&binaries(&cli)?, &cli, &run).await?
+            }
+            Command::Maintenance {
+                records,
+                keys,
+                payload,
+                partitions,
+                interval,
+                rate,
+                updates,
+                ticks,
+            } => {
+                let run = maintenance::Run {
+                    records: *records,
+                    keys: *keys,
+                    payload: *payload,
+                    partitions: *partitions,
+                    interval: Duration::from_secs(*interval),
+                    rate: *rate,
+                    updates: *updates,
+                    ticks: *ticks,
+                };
+                maintenance::run(&binaries(&cli)?.tansu, &run).await?
             }
             Command::Headcount {
                 people,
