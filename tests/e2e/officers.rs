@@ -301,15 +301,15 @@ async fn watch_streams_the_raise_the_ack_and_the_resolution_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resolved_alert_the_read_view_let_go_of_is_still_found_by_id() {
-    // The view keeps one resolved alert in memory: resolving a second lets go of the first.
-    let env = vec![(
-        "WATCHKEEPER__API__VIEW_MAX_RESOLVED".to_owned(),
-        "1".to_owned(),
-    )];
-    let stack = Stack::with_env(1, two_step_chain(), env).await;
+    // The view keeps one resolved alert in memory and the place of one let go: resolving a
+    // second lets go of the first, a third drops the first's place.
+    let env = ["VIEW_MAX_RESOLVED", "VIEW_MAX_LOCATED"]
+        .map(|name| (format!("WATCHKEEPER__API__{name}"), "1".to_owned()))
+        .to_vec();
+    let stack = Stack::with_env(2, two_step_chain(), env).await;
     let mut console = stack.app.console().await;
     let mut ids = Vec::new();
-    for key in ["river-1", "river-2"] {
+    for key in ["river-1", "river-2", "river-3"] {
         let id = stack.submit("River rising at the bridge", key).await;
         stack.state_when(&id, |_| true).await;
         console
@@ -326,18 +326,21 @@ async fn a_resolved_alert_the_read_view_let_go_of_is_still_found_by_id() {
             .await;
         ids.push(id);
     }
-    // Listed: only what is in memory (the second); the first is read back from the topic.
+    // Listed: only what is in memory (the third); the second is read back from its place on
+    // the topic, the first found by a search of the topic's two partitions.
     let listed = console
         .list_alerts(authorized(pb::ListAlertsRequest::default(), OFFICER_TOKEN))
         .await
         .unwrap()
         .into_inner();
     let listed: Vec<&str> = listed.alerts.iter().map(|a| a.alert_id.as_str()).collect();
-    assert_eq!(listed, [ids[1].as_str()]);
-    let first = stack
-        .state_when(&ids[0], |s| s.status == pb::AlertStatus::Resolved as i32)
-        .await;
-    assert_eq!(first.status_by.unwrap().actor, OFFICER);
+    assert_eq!(listed, [ids[2].as_str()]);
+    for id in &ids[..2] {
+        let state = stack
+            .state_when(id, |s| s.status == pb::AlertStatus::Resolved as i32)
+            .await;
+        assert_eq!(state.status_by.unwrap().actor, OFFICER);
+    }
     let metrics = reqwest::get(format!(
         "http://127.0.0.1:{}/metrics",
         stack.settings.telemetry_port
@@ -348,7 +351,37 @@ async fn a_resolved_alert_the_read_view_let_go_of_is_still_found_by_id() {
     .await
     .unwrap();
     assert!(
-        metrics.contains("watchkeeper_view_alerts{held=\"state-topic\"} 1"),
+        metrics.contains("watchkeeper_view_alerts{held=\"state-topic\"} 1")
+            && metrics.contains("watchkeeper_view_alerts{held=\"state-topic-unlocated\"} 1"),
         "{metrics}"
     );
+    // An officer may still write on the first; an id never raised is not found.
+    console
+        .add_note(authorized(
+            pb::AddNoteRequest {
+                alert_id: ids[0].clone(),
+                text: "Bridge reopened; closing the file".into(),
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .expect("a note on an alert found by a search");
+    stack
+        .state_when(&ids[0], |s| {
+            s.timeline.iter().any(|entry| {
+                matches!(&entry.event, Some(pb::timeline_entry::Event::Note(note))
+                    if note.text.starts_with("Bridge reopened"))
+            })
+        })
+        .await;
+    let unknown = console
+        .get_alert(authorized(
+            pb::GetAlertRequest {
+                alert_id: "0196a9f2-0000-7000-8000-000000000000".into(),
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
 }

@@ -130,6 +130,7 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         let view = StateView::with_limits(wk_api::view::Limits {
             retention: config.api.view_retention,
             max_resolved: config.api.view_max_resolved,
+            max_located: config.api.view_max_located,
         });
         let offices_view = wk_api::offices::OfficesView::new(&config.offices);
         let authenticator = Authenticator::new(&config.offices, &config.duty_officers);

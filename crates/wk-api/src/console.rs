@@ -19,7 +19,7 @@ use wk_proto::v1::alert_console_server::AlertConsole;
 use crate::auth::{Authenticator, Caller};
 use crate::error::{ApiError, to_status};
 use crate::ingest::now;
-use crate::view::{Filter, StateView};
+use crate::view::{Filter, Place, StateView};
 
 const NOTE_CHARS: usize = 2_000;
 const DEFAULT_PAGE: usize = 50;
@@ -33,6 +33,8 @@ pub struct ConsoleService {
     produce_timeout: Duration,
     /// Where the view's let-go alerts are read back from (the state topic).
     archive: Option<wk_core::config::KafkaConfig>,
+    /// One search of the state topic at a time (each may read all of it).
+    search: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// How long reading one let-go alert back from the state topic may take.
@@ -75,6 +77,7 @@ impl ConsoleService {
             view,
             produce_timeout,
             archive: None,
+            search: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 
@@ -90,17 +93,22 @@ impl ConsoleService {
         if let Some(state) = self.view.get(id) {
             return Some(state);
         }
-        let (partition, offset) = self.view.locate(id)?;
         let kafka = self.archive.as_ref()?;
-        let record = match wk_bus::restore::read_one(
-            kafka,
-            &kafka.state_topic,
-            partition,
-            offset,
-            ARCHIVE_TIMEOUT,
-        )
-        .await
-        {
+        let read = match self.view.place(id) {
+            Place::At(partition, offset) => {
+                wk_bus::restore::read_one(
+                    kafka,
+                    &kafka.state_topic,
+                    partition,
+                    offset,
+                    ARCHIVE_TIMEOUT,
+                )
+                .await
+            }
+            Place::Unlocated => self.search(kafka, id).await,
+            Place::Unknown => return None,
+        };
+        let record = match read {
             Ok(record) => record?,
             Err(error) => {
                 tracing::warn!(%error, alert_id = %id, "an archived alert could not be read back");
@@ -115,6 +123,24 @@ impl ConsoleService {
             }
             _ => None,
         }
+    }
+
+    /// Searches the whole state topic for `id`, one search at a time.
+    async fn search(
+        &self,
+        kafka: &wk_core::config::KafkaConfig,
+        id: AlertId,
+    ) -> Result<Option<wk_bus::consumer::Record>, wk_bus::BusError> {
+        let _turn = self.search.acquire().await;
+        let partitions = wk_bus::admin::partition_count(kafka, &kafka.state_topic).await?;
+        wk_bus::restore::find_latest(
+            kafka,
+            &kafka.state_topic,
+            partitions,
+            id.to_string().as_bytes(),
+            ARCHIVE_TIMEOUT,
+        )
+        .await
     }
 
     /// The alert's current state, when the view has it.
@@ -136,11 +162,15 @@ impl ConsoleService {
         }
     }
 
-    fn known_alert(&self, text: &str) -> Result<AlertId, ApiError> {
+    /// The alert `text` names, when it exists (in the view, or on the state topic for one the
+    /// view let go of).
+    async fn known_alert(&self, text: &str) -> Result<AlertId, ApiError> {
         let id: AlertId = text
             .parse()
             .map_err(|_| ApiError::BadAlertId(text.to_owned()))?;
-        if self.view.is_known(id) {
+        if self.view.is_known(id)
+            || (self.view.place(id) == Place::Unlocated && self.state_anywhere(id).await.is_some())
+        {
             Ok(id)
         } else {
             Err(ApiError::NotFound(text.to_owned()))
@@ -159,7 +189,7 @@ impl ConsoleService {
         channel: &str,
         incident: Option<u32>,
     ) -> Result<pb::AlertActionResponse, ApiError> {
-        let id = self.known_alert(alert_id)?;
+        let id = self.known_alert(alert_id).await?;
         if let Some(issued_for) = incident
             && let Some(state) = self.view.get(id)
             && state.incident != issued_for
@@ -226,7 +256,7 @@ impl ConsoleService {
         caller: &Caller,
         alert_id: &str,
     ) -> Result<pb::EscalationState, ApiError> {
-        let id = self.known_alert(alert_id)?;
+        let id = self.known_alert(alert_id).await?;
         // Known but not yet on the changelog: accepted a moment ago.
         let state = self
             .state_anywhere(id)

@@ -160,11 +160,13 @@ pub async fn follow_states(
                     Ok(id) => {
                         let now = crate::ingest::now().as_unix_millis();
                         view.observe_at(id, state, Some((record.partition, record.offset)), now);
-                        let (held, let_go) = view.sizes();
+                        let (held, located, unlocated) = view.sizes();
                         metrics::gauge!("watchkeeper_view_alerts", "held" => "memory")
                             .set(held as f64);
                         metrics::gauge!("watchkeeper_view_alerts", "held" => "state-topic")
-                            .set(let_go as f64);
+                            .set(located as f64);
+                        metrics::gauge!("watchkeeper_view_alerts", "held" => "state-topic-unlocated")
+                            .set(unlocated as f64);
                     }
                     Err(_) => warn!(offset = record.offset, "state record with a bad alert id"),
                 }

@@ -7,10 +7,12 @@
 //! latency may both say `duplicate: false`; the dispatcher still folds them into one alert.
 //!
 //! Bounded: open alerts stay in memory, resolved ones for `api.view_retention` (30 days) and
-//! at most `api.view_max_resolved` (50,000) of them (the oldest resolved go first). Of an alert let go,
-//! the view keeps only where its latest state record is on the state topic (`locate`), so it
-//! is still found by id (read back from the topic), never silently missing; ListAlerts covers
-//! what is in memory. ListAlerts walks an index kept newest first, not a sort of everything.
+//! at most `api.view_max_resolved` (50,000) of them (the oldest resolved go first). Of an alert
+//! let go, the view keeps where its latest state record is on the state topic (`locate`), for
+//! the `api.view_max_located` (1,000,000) let go of last; older ones are searched for on the
+//! topic (`Place::Unlocated`). So an alert is always found by id, never silently missing;
+//! ListAlerts covers what is in memory, walking an index kept newest first, not a sort of
+//! everything.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -57,6 +59,8 @@ pub struct Limits {
     pub retention: Duration,
     /// At most this many resolved alerts, whatever their age.
     pub max_resolved: usize,
+    /// Of the alerts let go, where this many (the last let go) are on the state topic.
+    pub max_located: usize,
 }
 
 impl Default for Limits {
@@ -64,6 +68,7 @@ impl Default for Limits {
         Limits {
             retention: Duration::from_secs(30 * 86_400),
             max_resolved: 50_000,
+            max_located: 1_000_000,
         }
     }
 }
@@ -132,8 +137,15 @@ struct Inner {
     newest: BTreeSet<Reverse<(i64, AlertId)>>,
     /// Resolved alerts in memory, oldest resolution first (the next to let go).
     resolved: BTreeSet<(i64, AlertId)>,
-    /// Alerts let go: where their latest state record is.
-    evicted: HashMap<AlertId, (i32, i64)>,
+    /// Alerts let go: where their latest state record is, and when they were let go (the
+    /// number of lettings-go before).
+    evicted: HashMap<AlertId, ((i32, i64), u64)>,
+    /// The alerts let go, in that order (with that number: an alert raised again and let go
+    /// again is further back); the first go when there are more than `max_located`.
+    evicted_order: VecDeque<(AlertId, u64)>,
+    /// How many alerts were let go in all, and how many of them without their place kept.
+    let_go: u64,
+    unlocated: u64,
     limits: Limits,
     /// The number of the last change applied.
     seq: u64,
@@ -163,9 +175,40 @@ impl Inner {
                 self.newest.remove(&Reverse((first, id)));
             }
             self.alerts.remove(&id);
-            self.evicted.insert(id, location);
+            self.evicted.insert(id, (location, self.let_go));
+            self.evicted_order.push_back((id, self.let_go));
+            self.let_go += 1;
+        }
+        while self.evicted.len() > self.limits.max_located {
+            let Some((id, number)) = self.evicted_order.pop_front() else {
+                break;
+            };
+            if self.evicted.get(&id).is_some_and(|(_, at)| *at == number) {
+                self.evicted.remove(&id);
+                self.unlocated += 1;
+            }
+        }
+        // Entries of alerts raised again since: dropped once they lead the queue.
+        while self
+            .evicted_order
+            .front()
+            .is_some_and(|(id, number)| self.evicted.get(id).is_none_or(|(_, at)| at != number))
+        {
+            self.evicted_order.pop_front();
         }
     }
+}
+
+/// Where an alert the view does not hold in memory may be found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// Its latest state record is at (partition, offset) of the state topic.
+    At(i32, i64),
+    /// It may be one of the alerts let go of whose place is no longer kept: only a search of
+    /// the state topic can tell.
+    Unlocated,
+    /// Not an alert this view has seen.
+    Unknown,
 }
 
 fn status_at_ms(state: &pb::EscalationState) -> Option<i64> {
@@ -289,13 +332,24 @@ impl StateView {
 
     /// Where the latest state of an alert let go of is on the state topic.
     pub fn locate(&self, id: AlertId) -> Option<(i32, i64)> {
-        self.lock().evicted.get(&id).copied()
+        self.lock().evicted.get(&id).map(|(location, _)| *location)
     }
 
-    /// Alerts held in memory, and alerts let go of (found by id on the state topic).
-    pub fn sizes(&self) -> (usize, usize) {
+    /// Where to look for an alert that is not in memory.
+    pub fn place(&self, id: AlertId) -> Place {
         let inner = self.lock();
-        (inner.alerts.len(), inner.evicted.len())
+        match inner.evicted.get(&id) {
+            Some(((partition, offset), _)) => Place::At(*partition, *offset),
+            None if inner.alerts.contains_key(&id) || inner.unlocated == 0 => Place::Unknown,
+            None => Place::Unlocated,
+        }
+    }
+
+    /// Alerts held in memory, alerts let go of whose place is kept, and those whose place is
+    /// not (found by a search of the state topic).
+    pub fn sizes(&self) -> (usize, usize, u64) {
+        let inner = self.lock();
+        (inner.alerts.len(), inner.evicted.len(), inner.unlocated)
     }
 
     /// The number of the last change applied: a page rendered after reading it misses none

@@ -7,7 +7,7 @@ use std::time::Duration;
 use wk_core::alert::AlertId;
 use wk_proto::v1 as pb;
 
-use super::{Filter, Limits, StateView};
+use super::{Filter, Limits, Place, StateView};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -75,6 +75,7 @@ fn resolved_alerts_past_the_ceiling_are_let_go_oldest_first_and_still_located() 
     let view = StateView::with_limits(Limits {
         retention: Duration::from_secs(30 * 86_400),
         max_resolved: 2,
+        ..Limits::default()
     });
     let now = 100 * DAY_MS;
     let (open, open_state) = state(0, now - 5 * DAY_MS, None);
@@ -87,7 +88,7 @@ fn resolved_alerts_past_the_ceiling_are_let_go_oldest_first_and_still_located() 
     }
     assert_eq!(
         view.sizes(),
-        (3, 1),
+        (3, 1, 0),
         "the open one and the two latest resolved"
     );
     assert!(view.get(resolved[0]).is_none());
@@ -108,6 +109,7 @@ fn resolved_alerts_older_than_the_retention_are_let_go_and_alerts_from_nowhere_a
     let view = StateView::with_limits(Limits {
         retention: Duration::from_secs(30 * 86_400),
         max_resolved: 100,
+        ..Limits::default()
     });
     let now = 100 * DAY_MS;
     let (old, old_state) = state(1, now - 40 * DAY_MS, Some(now - 31 * DAY_MS));
@@ -129,6 +131,7 @@ fn memory_stays_flat_however_many_alerts_pass_through() {
     let view = StateView::with_limits(Limits {
         retention: Duration::from_secs(30 * 86_400),
         max_resolved: 1_000,
+        ..Limits::default()
     });
     let now = 100 * DAY_MS;
     for n in 0..50_000u64 {
@@ -137,5 +140,54 @@ fn memory_stays_flat_however_many_alerts_pass_through() {
         let (id, s) = state(n, now - DAY_MS, Some(now - DAY_MS + n as i64));
         view.observe_at(id, s, Some((0, 2 * n as i64 + 1)), now);
     }
-    assert_eq!(view.sizes(), (1_000, 49_000));
+    assert_eq!(view.sizes(), (1_000, 49_000, 0));
+}
+
+#[test]
+fn past_the_located_ceiling_the_first_let_go_are_searched_for_and_unknown_ids_are_not() {
+    let view = StateView::with_limits(Limits {
+        max_resolved: 1,
+        max_located: 2,
+        ..Limits::default()
+    });
+    let now = 100 * DAY_MS;
+    let mut resolved = Vec::new();
+    for n in 1..=4 {
+        let (id, s) = state(n, now - DAY_MS, Some(now - DAY_MS + n as i64 * 1000));
+        view.observe_at(id, s, Some((0, n as i64)), now);
+        resolved.push(id);
+    }
+    // In memory the last; the places of the two before it; the first only on the topic.
+    assert_eq!(view.sizes(), (1, 2, 1));
+    assert_eq!(view.place(resolved[0]), Place::Unlocated);
+    assert_eq!(view.place(resolved[1]), Place::At(0, 2));
+    assert_eq!(view.place(resolved[2]), Place::At(0, 3));
+    assert!(view.get(resolved[3]).is_some());
+    // An id never seen could be one whose place went: only the topic can say.
+    let (stranger, _) = state(99, now, None);
+    assert_eq!(view.place(stranger), Place::Unlocated);
+    // The second raised again and resolved again: its old place is stale, not a second entry
+    // that would push out another alert's place.
+    let (id, again) = state(2, now, None);
+    view.observe_at(id, again, Some((0, 10)), now);
+    let (id, resolved_again) = state(2, now, Some(now + 1000));
+    view.observe_at(id, resolved_again, Some((0, 11)), now + 1000);
+    assert!(view.get(resolved[1]).is_some());
+    assert_eq!(view.place(resolved[3]), Place::At(0, 4));
+    assert_eq!(view.place(resolved[2]), Place::At(0, 3));
+    assert_eq!(view.sizes(), (1, 2, 1));
+}
+
+#[test]
+fn before_any_place_is_dropped_an_unseen_id_is_unknown() {
+    let view = StateView::with_limits(Limits {
+        max_resolved: 0,
+        ..Limits::default()
+    });
+    let now = 100 * DAY_MS;
+    let (id, s) = state(1, now - DAY_MS, Some(now - DAY_MS));
+    view.observe_at(id, s, Some((0, 1)), now);
+    assert_eq!(view.place(id), Place::At(0, 1));
+    let (stranger, _) = state(2, now, None);
+    assert_eq!(view.place(stranger), Place::Unknown);
 }

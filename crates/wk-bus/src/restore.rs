@@ -63,6 +63,39 @@ pub async fn read_latest_by_key(
     })
 }
 
+/// The latest record of `key` on `topic`, searching partitions `0..partitions` each from its
+/// start to its current end: how the api finds an alert whose place its view no longer keeps.
+/// `None` when no partition holds it, or its latest record is a tombstone. Costly (it reads
+/// the whole topic in the worst case): callers search one at a time.
+pub async fn find_latest(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partitions: i32,
+    key: &[u8],
+    timeout: Duration,
+) -> Result<Option<Record>, BusError> {
+    for partition in 0..partitions {
+        let wanted = key.to_vec();
+        let (found, _) = read(
+            kafka,
+            topic,
+            partition,
+            timeout,
+            None,
+            move |found: &mut Option<Record>, record| {
+                if record.key.as_deref() == Some(wanted.as_slice()) {
+                    *found = record.payload.is_some().then_some(record);
+                }
+            },
+        )
+        .await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
 /// Reads `topic[partition]` from its start to the high watermark read at the start, on a
 /// blocking thread, feeding each record to `on_record` with `state`; returns the state and
 /// that high watermark.

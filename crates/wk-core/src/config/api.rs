@@ -46,6 +46,9 @@ pub struct ApiConfig {
     pub view_retention: Duration,
     /// The most resolved alerts the read view keeps in memory, whatever their age.
     pub view_max_resolved: usize,
+    /// Of the alerts the view let go of, how many it keeps the place of on the state topic
+    /// (32 bytes each); an older one is searched for on the whole topic when asked for.
+    pub view_max_located: usize,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +106,11 @@ pub(super) struct RawApi {
         deserialize_with = "lenient::whole"
     )]
     pub(super) view_max_resolved: i64,
+    #[serde(
+        default = "default_view_max_located",
+        deserialize_with = "lenient::whole"
+    )]
+    pub(super) view_max_located: i64,
 }
 
 pub(super) fn default_view_retention() -> String {
@@ -112,6 +120,11 @@ pub(super) fn default_view_retention() -> String {
 /// About 200 MB of resolved alerts' states at their usual size (4 KB each in memory).
 pub(super) fn default_view_max_resolved() -> i64 {
     50_000
+}
+
+/// About 32 MB of places on the state topic: years of alerts at an operations centre's rate.
+pub(super) fn default_view_max_located() -> i64 {
+    1_000_000
 }
 
 /// Far above what a field office sends in an incident, far below what a runaway script does.
@@ -136,6 +149,7 @@ impl Default for RawApi {
             max_batch: default_max_batch(),
             view_retention: default_view_retention(),
             view_max_resolved: default_view_max_resolved(),
+            view_max_located: default_view_max_located(),
         }
     }
 }
@@ -252,6 +266,12 @@ pub(super) fn check(
             raw_api.view_max_resolved,
             0,
             100_000_000,
+        ) as usize,
+        view_max_located: errors.in_range(
+            "api.view_max_located",
+            raw_api.view_max_located,
+            0,
+            1_000_000_000,
         ) as usize,
     };
     errors.in_range("api.office_rate", raw_api.office_rate, 1, 1_000_000);

@@ -287,13 +287,16 @@ fn the_read_view_keeps_resolved_alerts_30_days_and_50_000_at_most_unless_configu
     let config = Config::from_toml(EXAMPLE, []).unwrap();
     assert_eq!(config.api.view_retention, Duration::from_secs(30 * 86_400));
     assert_eq!(config.api.view_max_resolved, 50_000);
+    assert_eq!(config.api.view_max_located, 1_000_000);
     let text = EXAMPLE.replace(
         "listen = \"127.0.0.1:50051\"",
-        "listen = \"127.0.0.1:50051\"\nview_retention = \"7d\"\nview_max_resolved = 10",
+        "listen = \"127.0.0.1:50051\"\nview_retention = \"7d\"\nview_max_resolved = 10\n\
+         view_max_located = 20",
     );
     let config = Config::from_toml(&text, []).unwrap();
     assert_eq!(config.api.view_retention, Duration::from_secs(7 * 86_400));
     assert_eq!(config.api.view_max_resolved, 10);
+    assert_eq!(config.api.view_max_located, 20);
     let text = EXAMPLE.replace(
         "listen = \"127.0.0.1:50051\"",
         "listen = \"127.0.0.1:50051\"\nview_retention = \"forever\"",
