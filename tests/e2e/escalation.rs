@@ -7,42 +7,22 @@ use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use wk_core::alert::AlertId;
-use wk_e2e::app::{MANILA_DUTY, OFFICE, OFFICER, OFFICER_TOKEN, RSO, Stack, authorized};
+use wk_e2e::app::{HQ, MANILA_DUTY, OFFICE, OFFICER, OFFICER_TOKEN, RSO, Stack, authorized, chain};
 use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 
 const DEADLINE: Duration = Duration::from_secs(60);
-const HQ: &str = "hq@watchkeeper.test";
-
-/// People and a three-step chain: the Manila console, then the regional security officer,
-/// then headquarters, waiting `timeouts` between them.
+/// A three-step chain: the Manila console, then the regional security officer, then
+/// headquarters, waiting `timeouts` between them.
 fn three_steps(timeouts: [&str; 3]) -> String {
     let [first, second, third] = timeouts;
-    format!(
-        r#"
-[[people]]
-id = "rso"
-email = "{RSO}"
-
-[[people]]
-id = "hq"
-email = "{HQ}"
-
-[[chains]]
-id = "fast"
-[[chains.steps]]
-timeout = "{first}"
-targets = ["console:manila"]
-[[chains.steps]]
-timeout = "{second}"
-targets = ["person:rso"]
-[[chains.steps]]
-timeout = "{third}"
-targets = ["person:hq"]
-
-[routing]
-default_chain = "fast"
-"#
+    chain(
+        "fast",
+        &[
+            (first, &["console:manila"]),
+            (second, &["person:rso"]),
+            (third, &["person:hq"]),
+        ],
     )
 }
 

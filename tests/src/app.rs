@@ -412,34 +412,43 @@ pub fn two_step_chain() -> String {
     chain_policy("two", "3s", &["person:rso"], "60s")
 }
 
+/// Headquarters' address, `person:hq` in a chain.
+pub const HQ: &str = "hq@watchkeeper.test";
+
 /// Policy sections for chain `id`, the default route: the Manila console, then after `first`
 /// the `second` targets (who wait `second_timeout`); `person:rso` is the regional security
 /// officer, `RSO`.
 pub fn chain_policy(id: &str, first: &str, second: &[&str], second_timeout: &str) -> String {
-    let second = second
-        .iter()
-        .map(|target| format!("{target:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        r#"
-[[people]]
-id = "rso"
-email = "{RSO}"
-
-[[chains]]
-id = "{id}"
-[[chains.steps]]
-timeout = "{first}"
-targets = ["console:manila"]
-[[chains.steps]]
-timeout = "{second_timeout}"
-targets = [{second}]
-
-[routing]
-default_chain = "{id}"
-"#
+    chain(
+        id,
+        &[(first, &["console:manila"]), (second_timeout, second)],
     )
+}
+
+/// Policy sections for chain `id`, the default route, of `steps` (each its timeout and
+/// targets), with the people `person:rso` (`RSO`, always declared) and `person:hq` (`HQ`, when
+/// a step names it).
+pub fn chain(id: &str, steps: &[(&str, &[&str])]) -> String {
+    let mut text = format!("\n[[people]]\nid = \"rso\"\nemail = \"{RSO}\"\n");
+    if steps
+        .iter()
+        .any(|(_, targets)| targets.contains(&"person:hq"))
+    {
+        text.push_str(&format!("\n[[people]]\nid = \"hq\"\nemail = \"{HQ}\"\n"));
+    }
+    text.push_str(&format!("\n[[chains]]\nid = \"{id}\"\n"));
+    for (timeout, targets) in steps {
+        let targets = targets
+            .iter()
+            .map(|target| format!("{target:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        text.push_str(&format!(
+            "[[chains.steps]]\ntimeout = \"{timeout}\"\ntargets = [{targets}]\n"
+        ));
+    }
+    text.push_str(&format!("\n[routing]\ndefault_chain = \"{id}\"\n"));
+    text
 }
 
 /// Every real component one test needs, each on its own free ports and directories.

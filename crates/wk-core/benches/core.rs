@@ -9,31 +9,15 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use wk_core::alert::{Alert, AlertId, Category, Severity};
-use wk_core::config::Config;
 use wk_core::escalation::{Escalation, Outcome, Responder, TimerQueue};
 use wk_core::policy::{Matcher, Policy, Route};
 use wk_core::time::Timestamp;
 
-const NOW: i64 = 1_790_000_000_000;
+mod support;
 
-fn example_policy() -> Policy {
-    let text = include_str!("../../../deploy/watchkeeper.example.toml");
-    let env = [
-        (
-            "WATCHKEEPER__CONSOLES__MANILA__SIGNING_SECRET",
-            "a-long-enough-secret-0001",
-        ),
-        (
-            "WATCHKEEPER__CONSOLES__PANAMA__SIGNING_SECRET",
-            "a-long-enough-secret-0002",
-        ),
-        ("WATCHKEEPER__SMTP__PASSWORD", "smtp-password"),
-    ]
-    .map(|(key, value)| (key.to_owned(), value.to_owned()));
-    Config::from_toml(text, env)
-        .expect("the shipped example parses")
-        .policy
-}
+use support::example_policy;
+
+const NOW: i64 = 1_790_000_000_000;
 
 /// The example policy with `count` routes in front of its own, each for another office, so an
 /// alert from `ng-maiduguri` is checked against every one of them.

@@ -6,9 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use wk_core::alert::{Alert, AlertId, Category, Severity};
-use wk_core::config::Config;
 use wk_core::escalation::{Action, Escalation, Outcome};
 use wk_core::time::Timestamp;
+
+#[path = "../benches/support/mod.rs"]
+mod support;
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -18,20 +20,7 @@ fn main() {
         .nth(1)
         .and_then(|arg| arg.parse().ok())
         .unwrap_or(10_000);
-    let text = include_str!("../../../deploy/watchkeeper.example.toml");
-    let env = [
-        (
-            "WATCHKEEPER__CONSOLES__MANILA__SIGNING_SECRET",
-            "a-long-enough-secret-0001",
-        ),
-        (
-            "WATCHKEEPER__CONSOLES__PANAMA__SIGNING_SECRET",
-            "a-long-enough-secret-0002",
-        ),
-        ("WATCHKEEPER__SMTP__PASSWORD", "smtp-password"),
-    ]
-    .map(|(key, value)| (key.to_owned(), value.to_owned()));
-    let policy = Config::from_toml(text, env).unwrap().policy;
+    let policy = support::example_policy();
     let now = Timestamp::from_unix_millis(1_790_000_000_000);
     let _profiler = dhat::Profiler::builder().testing().build();
     let before = dhat::HeapStats::get().curr_bytes;

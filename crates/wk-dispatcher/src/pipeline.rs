@@ -238,14 +238,21 @@ mod tests {
         assert_eq!(releases(&mut pipeline), [store(2), store(3), store(4)]);
     }
 
-    #[test]
-    fn acknowledgements_out_of_order_release_offsets_in_order() {
+    /// Two writes (offsets 1 and 2) in two flushes, the second acknowledged; the first's
+    /// tickets.
+    fn two_writes_the_second_acknowledged() -> (WriteBehind, Vec<Ticket>) {
         let mut pipeline = WriteBehind::default();
         pipeline.changed(key(1), Some(1));
         let first = flush(&mut pipeline);
         pipeline.changed(key(2), Some(2));
         let second = flush(&mut pipeline);
         pipeline.settled(second[0], true);
+        (pipeline, first)
+    }
+
+    #[test]
+    fn acknowledgements_out_of_order_release_offsets_in_order() {
+        let (mut pipeline, first) = two_writes_the_second_acknowledged();
         assert_eq!(
             releases(&mut pipeline),
             [],
@@ -272,12 +279,7 @@ mod tests {
 
     #[test]
     fn a_refused_write_is_written_again_before_anything_after_it_is_released() {
-        let mut pipeline = WriteBehind::default();
-        pipeline.changed(key(1), Some(1));
-        let first = flush(&mut pipeline);
-        pipeline.changed(key(2), Some(2));
-        let second = flush(&mut pipeline);
-        pipeline.settled(second[0], true);
+        let (mut pipeline, first) = two_writes_the_second_acknowledged();
         pipeline.settled(first[0], false);
         assert_eq!(
             releases(&mut pipeline),

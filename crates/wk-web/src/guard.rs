@@ -1,6 +1,9 @@
 //! What every console request is checked against: the session cookie, the CSRF token and a
 //! same-origin `Origin`; and the refusals, as a page or, for the script, as JSON.
 
+use std::sync::Arc;
+
+use axum::extract::{Form, FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tracing::warn;
@@ -180,5 +183,37 @@ pub(crate) fn check_officer_post(
             "Not allowed",
             "Only duty officers acknowledge, resolve or annotate alerts.",
         )))
+    }
+}
+
+/// A console POST that passed the checks, as a handler's last argument: its session, headers
+/// and form fields. Checked by [`check_officer_post`] (a duty officer's or an admin's action),
+/// or with `OFFICER = false` by [`check_post`] (anyone signed in). `DEPTH` is how many `../`
+/// lead from the posting page's URL back to the console's root, where a refusal page links. A
+/// refused request never reaches the handler.
+pub(crate) struct Post<const DEPTH: usize, const OFFICER: bool = true>(
+    pub(crate) Signed,
+    pub(crate) HeaderMap,
+    pub(crate) Fields,
+);
+
+const ROOTS: [&str; 3] = ["", "../", "../../"];
+
+impl<const DEPTH: usize, const OFFICER: bool> FromRequest<Arc<WebState>> for Post<DEPTH, OFFICER> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &Arc<WebState>) -> Result<Self, Response> {
+        let headers = request.headers().clone();
+        let Form(fields) = Form::<Fields>::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let root = ROOTS[DEPTH];
+        let signed = if OFFICER {
+            check_officer_post(state, &headers, &fields, root)
+        } else {
+            check_post(state, &headers, &fields, root)
+        }
+        .map_err(|refusal| *refusal)?;
+        Ok(Post(signed, headers, fields))
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,7 @@ use wk_proto::v1 as pb;
 
 use crate::WebState;
 use crate::board::{self, Filter, Tiles};
-use crate::guard::{Fields, Signed, check_officer_post, field, refuse, signed_in, wants_json};
+use crate::guard::{Post, Signed, field, refuse, signed_in, wants_json};
 use crate::session::Principal;
 use crate::views::{
     AlertPage, BoardPage, Chrome, Detail, MessagePage, Row, RowFragment, SEVERITIES, STATUSES,
@@ -364,13 +364,8 @@ pub(crate) fn action_error(error: &ApiError) -> (StatusCode, String) {
 async fn act(
     State(state): State<Arc<WebState>>,
     Path((id, action)): Path<(String, String)>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    Post(signed, headers, fields): Post<2>,
 ) -> Response {
-    let signed = match check_officer_post(&state, &headers, &fields, "../../") {
-        Ok(signed) => signed,
-        Err(response) => return *response,
-    };
     let principal = signed.principal();
     if visible_alert(&state, principal, &id).is_none() {
         return refuse(
@@ -420,13 +415,8 @@ async fn act(
 
 async fn bulk_acknowledge(
     State(state): State<Arc<WebState>>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    Post(signed, headers, fields): Post<0>,
 ) -> Response {
-    let signed = match check_officer_post(&state, &headers, &fields, "") {
-        Ok(signed) => signed,
-        Err(response) => return *response,
-    };
     let principal = signed.principal();
     let picked: Vec<(&str, Option<u32>)> = fields
         .iter()

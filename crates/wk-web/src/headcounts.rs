@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,7 +16,7 @@ use wk_proto::v1 as pb;
 
 use crate::WebState;
 use crate::format::{When, when_of};
-use crate::guard::{Fields, check_officer_post, field, refuse, signed_in};
+use crate::guard::{Fields, Post, field, refuse, signed_in};
 use crate::handlers::{chrome, done_or_refused, render, see_other};
 use crate::views::Chrome;
 
@@ -266,13 +266,8 @@ fn scope_request(fields: &Fields) -> pb::StartHeadcountRequest {
 
 async fn start(
     State(state): State<Arc<WebState>>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    Post(signed, headers, fields): Post<0>,
 ) -> Response {
-    let signed = match check_officer_post(&state, &headers, &fields, "") {
-        Ok(signed) => signed,
-        Err(response) => return *response,
-    };
     let Some(headcounts) = &state.headcounts else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -287,14 +282,9 @@ async fn start(
 
 async fn close(
     State(state): State<Arc<WebState>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(fields): Form<Fields>,
+    Post(signed, headers, fields): Post<2>,
 ) -> Response {
-    let signed = match check_officer_post(&state, &headers, &fields, "../../") {
-        Ok(signed) => signed,
-        Err(response) => return *response,
-    };
     let Some(headcounts) = &state.headcounts else {
         return StatusCode::NOT_FOUND.into_response();
     };

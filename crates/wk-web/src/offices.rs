@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +22,7 @@ use wk_proto::v1 as pb;
 
 use crate::WebState;
 use crate::format::{When, when_of};
-use crate::guard::{Fields, check_officer_post, field, refuse, session_live, signed_in};
+use crate::guard::{Post, field, refuse, session_live, signed_in};
 use crate::handlers::{chrome, done_or_refused, render, see_other};
 use crate::session::Principal;
 use crate::views::Chrome;
@@ -214,13 +214,8 @@ async fn events(
 async fn act(
     State(state): State<Arc<WebState>>,
     Path((id, action)): Path<(String, String)>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    Post(signed, headers, fields): Post<2>,
 ) -> Response {
-    let signed = match check_officer_post(&state, &headers, &fields, "../../") {
-        Ok(signed) => signed,
-        Err(response) => return *response,
-    };
     let Some(offices) = state.offices.as_ref() else {
         return StatusCode::NOT_FOUND.into_response();
     };

@@ -11,8 +11,8 @@ use axum::response::Response;
 use tracing::{info, warn};
 
 use crate::guard::{
-    Fields, check_post, cookie, equal, field, same_origin, session_cookie, set_cookie,
-    sign_in_cookie, signed_in,
+    Fields, Post, cookie, equal, field, same_origin, session_cookie, set_cookie, sign_in_cookie,
+    signed_in,
 };
 use crate::handlers::{now, render, see_other};
 use crate::views::{Chrome, SignInPage};
@@ -154,13 +154,8 @@ pub(crate) async fn sign_in(
 
 pub(crate) async fn sign_out(
     State(state): State<Arc<WebState>>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    Post(signed, ..): Post<0, false>,
 ) -> Response {
-    let signed = match check_post(&state, &headers, &fields, "") {
-        Ok(signed) => signed,
-        Err(response) => return *response,
-    };
     state.sessions().close(&signed.cookie);
     let mut response = see_other("sign-in");
     response.headers_mut().append(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +18,7 @@ use wk_proto::v1 as pb;
 
 use crate::WebState;
 use crate::format::{When, short_id, when_of};
-use crate::guard::{Fields, check_officer_post, field, refuse, signed_in};
+use crate::guard::{Fields, Post, field, refuse, signed_in};
 use crate::handlers::{action_error, chrome, done_or_refused, render, see_other};
 use crate::views::Chrome;
 
@@ -143,28 +143,6 @@ fn draft(fields: &Fields) -> Result<Draft, String> {
     })
 }
 
-/// A duty officer's POST with its CSRF token and origin checked, and the silences service;
-/// or the answer refusing it.
-fn officer_post<'a>(
-    state: &'a WebState,
-    headers: &HeaderMap,
-    fields: &Fields,
-    root: &'static str,
-) -> Result<
-    (
-        crate::guard::Signed,
-        &'a Arc<wk_api::silences::SilenceService>,
-    ),
-    Box<Response>,
-> {
-    let signed = check_officer_post(state, headers, fields, root)?;
-    let silences = state
-        .silences
-        .as_ref()
-        .ok_or_else(|| Box::new(StatusCode::NOT_FOUND.into_response()))?;
-    Ok((signed, silences))
-}
-
 fn listing(state: &WebState, zone: &TimeZone) -> Vec<SilenceRow> {
     state.silences.as_ref().map_or_else(Vec::new, |silences| {
         silences
@@ -196,12 +174,10 @@ async fn page(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Respons
 
 async fn preview(
     State(state): State<Arc<WebState>>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    Post(signed, headers, fields): Post<1>,
 ) -> Response {
-    let (signed, silences) = match officer_post(&state, &headers, &fields, "../") {
-        Ok(allowed) => allowed,
-        Err(response) => return *response,
+    let Some(silences) = &state.silences else {
+        return StatusCode::NOT_FOUND.into_response();
     };
     let by = signed.principal().id.clone();
     let matches = draft(&fields)
@@ -241,12 +217,10 @@ async fn preview(
 
 async fn create(
     State(state): State<Arc<WebState>>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    Post(signed, headers, fields): Post<0>,
 ) -> Response {
-    let (signed, silences) = match officer_post(&state, &headers, &fields, "") {
-        Ok(allowed) => allowed,
-        Err(response) => return *response,
+    let Some(silences) = &state.silences else {
+        return StatusCode::NOT_FOUND.into_response();
     };
     let draft = match draft(&fields) {
         Ok(draft) => draft,
@@ -259,12 +233,10 @@ async fn create(
 async fn expire(
     State(state): State<Arc<WebState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    Post(signed, headers, _): Post<2>,
 ) -> Response {
-    let (signed, silences) = match officer_post(&state, &headers, &fields, "../../") {
-        Ok(allowed) => allowed,
-        Err(response) => return *response,
+    let Some(silences) = &state.silences else {
+        return StatusCode::NOT_FOUND.into_response();
     };
     let expired = silences.expire(&id, &signed.principal().id).await;
     done_or_refused(expired, &headers, "../../", "../../silences", "Not expired")
