@@ -246,23 +246,12 @@ async fn cli(stack: &Stack, token: &str, args: &[&str]) -> serde_json::Value {
     let endpoint = stack.app.endpoint();
     let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
     let token = token.to_owned();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(wk_e2e::app::binary())
-            .args(["--server", &endpoint, "--json"])
-            .args(args)
-            .env("WATCHKEEPER_TOKEN", token)
-            .output()
-            .expect("the CLI runs")
-    })
-    .await
-    .expect("joined");
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON")
+    let mut command = std::process::Command::new(wk_e2e::app::binary());
+    command
+        .args(["--server", &endpoint, "--json"])
+        .args(args)
+        .env("WATCHKEEPER_TOKEN", token);
+    serde_json::from_slice(&wk_e2e::run_ok_async(command).await).expect("JSON")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

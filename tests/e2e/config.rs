@@ -9,24 +9,11 @@ use wk_e2e::{free_port, workspace_root};
 #[test]
 fn the_deploy_example_passes_check_config() {
     let example = workspace_root().join("deploy/watchkeeper.example.toml");
-    let output = Command::new(binary())
-        .arg("check-config")
-        .arg(&example)
-        .env(
-            "WATCHKEEPER__CONSOLES__MANILA__SIGNING_SECRET",
-            "a-long-enough-secret-0001",
-        )
-        .env(
-            "WATCHKEEPER__CONSOLES__PANAMA__SIGNING_SECRET",
-            "a-long-enough-secret-0002",
-        )
-        .env("WATCHKEEPER__SMTP__PASSWORD", "smtp-password")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    wk_e2e::run_ok(
+        Command::new(binary())
+            .arg("check-config")
+            .arg(&example)
+            .envs(wk_e2e::EXAMPLE_SECRETS),
     );
 }
 

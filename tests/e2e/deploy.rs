@@ -43,18 +43,13 @@ fn check_config(path: &std::path::Path) {
 #[test]
 fn manifests_parse_and_shipped_configurations_pass_check_config() {
     let out = tempfile::tempdir().unwrap();
-    let output = Command::new(python())
-        .arg(workspace_root().join("tests/support/check_deploy.py"))
-        .arg(workspace_root().join("deploy"))
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = wk_e2e::run_ok(
+        Command::new(python())
+            .arg(workspace_root().join("tests/support/check_deploy.py"))
+            .arg(workspace_root().join("deploy"))
+            .arg(out.path()),
     );
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     let documents = summary["documents"].as_array().unwrap();
     let kinds: Vec<&str> = documents
         .iter()

@@ -239,19 +239,14 @@ async fn a_headcount_asks_everyone_takes_their_answers_and_raises_a_call_for_hel
 
     // An officer answers for Chinedu from the CLI; the export says who and how.
     let cli = |args: &[&str]| {
-        let output = std::process::Command::new(wk_e2e::app::binary())
-            .arg("headcount")
-            .args(args)
-            .args(["--server", &stack.app.endpoint()])
-            .env("WATCHKEEPER_TOKEN", OFFICER_TOKEN)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        let stdout = wk_e2e::run_ok(
+            std::process::Command::new(wk_e2e::app::binary())
+                .arg("headcount")
+                .args(args)
+                .args(["--server", &stack.app.endpoint()])
+                .env("WATCHKEEPER_TOKEN", OFFICER_TOKEN),
         );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        String::from_utf8_lossy(&stdout).into_owned()
     };
     cli(&["answer", &id, "p4", "safe", "--method", "reached by phone"]);
     view(&stack, &id, |all| all.safe == 2).await;

@@ -18,22 +18,12 @@ const DEADLINE: Duration = Duration::from_secs(60);
 async fn cli(stack: &Stack, args: &[&str]) -> serde_json::Value {
     let endpoint = stack.app.endpoint();
     let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(binary())
-            .args(["--server", &endpoint, "--json"])
-            .args(&args)
-            .env("WATCHKEEPER_TOKEN", OFFICER_TOKEN)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    let mut command = Command::new(binary());
+    command
+        .args(["--server", &endpoint, "--json"])
+        .args(&args)
+        .env("WATCHKEEPER_TOKEN", OFFICER_TOKEN);
+    serde_json::from_slice(&wk_e2e::run_ok_async(command).await).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,28 +178,19 @@ async fn roles_limit_who_may_act_and_read() {
         .alerts;
     assert!(listed.is_empty(), "another office listed our alert");
 
-    let unknown = pb::AlertActionRequest {
-        alert_id: "0196a9f2-0000-7000-8000-000000000000".into(),
-    };
-    assert_eq!(
-        console
-            .acknowledge(authorized(unknown, OFFICER_TOKEN))
+    for (alert_id, code) in [
+        ("0196a9f2-0000-7000-8000-000000000000", Code::NotFound),
+        ("not-an-id", Code::InvalidArgument),
+    ] {
+        let request = pb::AlertActionRequest {
+            alert_id: alert_id.into(),
+        };
+        let status = console
+            .acknowledge(authorized(request, OFFICER_TOKEN))
             .await
-            .unwrap_err()
-            .code(),
-        Code::NotFound
-    );
-    let malformed = pb::AlertActionRequest {
-        alert_id: "not-an-id".into(),
-    };
-    assert_eq!(
-        console
-            .acknowledge(authorized(malformed, OFFICER_TOKEN))
-            .await
-            .unwrap_err()
-            .code(),
-        Code::InvalidArgument
-    );
+            .unwrap_err();
+        assert_eq!(status.code(), code, "{alert_id}: {status:?}");
+    }
 
     let mut ingest = stack.app.client().await;
     let status = ingest

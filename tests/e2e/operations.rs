@@ -159,21 +159,12 @@ async fn health_follows_the_broker_and_reflection_lists_the_services() {
     assert_eq!(reqwest::get(&readyz).await.unwrap().status(), 200);
 
     let endpoint = format!("127.0.0.1:{}", stack.app.api_port);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python())
-            .arg(workspace_root().join("tests/support/reflection_client.py"))
-            .arg(endpoint)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let services: Vec<String> = serde_json::from_slice(&output.stdout).unwrap();
+    let mut command = Command::new(python());
+    command
+        .arg(workspace_root().join("tests/support/reflection_client.py"))
+        .arg(endpoint);
+    let services: Vec<String> =
+        serde_json::from_slice(&wk_e2e::run_ok_async(command).await).unwrap();
     for service in [
         "grpc.health.v1.Health",
         "watchkeeper.v1.AlertConsole",

@@ -10,25 +10,13 @@ use wk_e2e::{python, wait_until, workspace_root};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_grpcio_client_submits_and_reads_field_violations() {
     let stack = Stack::start(2).await;
-    let output = tokio::task::spawn_blocking({
-        let endpoint = format!("127.0.0.1:{}", stack.app.api_port);
-        move || {
-            Command::new(python())
-                .arg(workspace_root().join("tests/support/grpc_client.py"))
-                .args([endpoint.as_str(), TOKEN, OFFICE])
-                .arg(workspace_root().join("proto"))
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "python client failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut command = Command::new(python());
+    command
+        .arg(workspace_root().join("tests/support/grpc_client.py"))
+        .args([&format!("127.0.0.1:{}", stack.app.api_port), TOKEN, OFFICE])
+        .arg(workspace_root().join("proto"));
+    let report: serde_json::Value =
+        serde_json::from_slice(&wk_e2e::run_ok_async(command).await).unwrap();
     let alert_id = report["accepted"]["alert_id"].as_str().unwrap().to_owned();
     assert_eq!(
         alert_id,

@@ -345,26 +345,12 @@ async fn a_maintenance_window_pauses_the_office_watch_so_a_planned_outage_raises
     let check_in = || {
         let endpoint = endpoint.clone();
         async move {
-            let output = tokio::task::spawn_blocking(move || {
-                Command::new(binary())
-                    .args([
-                        "check-in",
-                        "--server",
-                        &endpoint,
-                        "--office",
-                        WATCHED_OFFICE,
-                    ])
-                    .env("WATCHKEEPER_TOKEN", WATCHED_TOKEN)
-                    .output()
-                    .expect("the cli runs")
-            })
-            .await
-            .expect("joined");
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            let mut command = Command::new(binary());
+            command
+                .args(["check-in", "--server", &endpoint])
+                .args(["--office", WATCHED_OFFICE])
+                .env("WATCHKEEPER_TOKEN", WATCHED_TOKEN);
+            wk_e2e::run_ok_async(command).await;
         }
     };
     check_in().await;

@@ -136,3 +136,41 @@ pub fn python() -> PathBuf {
     );
     venv
 }
+
+/// Runs `command` to completion; returns its standard output, or panics with both outputs if
+/// it failed.
+pub fn run_ok(command: &mut std::process::Command) -> Vec<u8> {
+    let output = command
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("{command:?} did not run: {error}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// [`run_ok`] on a blocking thread, for async tests.
+pub async fn run_ok_async(mut command: std::process::Command) -> Vec<u8> {
+    tokio::task::spawn_blocking(move || run_ok(&mut command))
+        .await
+        .expect("the command's thread")
+}
+
+/// The secrets `deploy/watchkeeper.example.toml` leaves to the environment, as a deployment
+/// would give them.
+pub const EXAMPLE_SECRETS: [(&str, &str); 3] = [
+    (
+        "WATCHKEEPER__CONSOLES__MANILA__SIGNING_SECRET",
+        "a-long-enough-secret-0001",
+    ),
+    (
+        "WATCHKEEPER__CONSOLES__PANAMA__SIGNING_SECRET",
+        "a-long-enough-secret-0002",
+    ),
+    ("WATCHKEEPER__SMTP__PASSWORD", "smtp-password"),
+];

@@ -194,6 +194,15 @@ pub fn state(n: u64, now_s: i64) -> (AlertId, pb::EscalationState) {
     (id, state)
 }
 
+/// The CSRF token a console page carries in its `<meta name="csrf">`.
+pub fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a console page carries its CSRF token")
+        .to_owned()
+}
+
 /// Signs the bench officer in through the router; the session cookie.
 pub async fn sign_in(router: &axum::Router) -> String {
     let form = router
@@ -221,14 +230,7 @@ pub async fn sign_in(router: &axum::Router) -> String {
             .to_vec(),
     )
     .unwrap();
-    let csrf = body
-        .split("name=\"csrf\" content=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_of(&body);
     let form = format!(
         "csrf={csrf}&user={}&password={}",
         OFFICER,

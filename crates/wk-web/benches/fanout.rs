@@ -60,14 +60,7 @@ async fn sign_in(http: &reqwest::Client, base: &str) -> String {
         .unwrap()
         .to_owned();
     let body = form.text().await.unwrap();
-    let csrf = body
-        .split("name=\"csrf\" content=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = common::csrf_of(&body);
     let reply = http
         .post(format!("{base}sign-in"))
         .header("cookie", pre)
