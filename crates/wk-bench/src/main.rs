@@ -6,6 +6,7 @@
 // The results are this tool's output.
 #![allow(clippy::print_stdout)]
 
+mod broker_share;
 mod checkins;
 mod headcount;
 mod load;
@@ -137,6 +138,19 @@ enum Command {
         /// Seconds to wait for every first question at most.
         #[arg(long, default_value_t = 900.0)]
         within: f64,
+    },
+    /// The broker's own share of `e2e`'s latency: Watchkeeper's producer to its group
+    /// consumer on the same kind of broker, at a given rate, with nothing in between.
+    Broker {
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 3_000)]
+        count: u64,
+        #[arg(long, default_value_t = 6)]
+        partitions: i32,
+        /// Seconds to wait after the last send for the last records.
+        #[arg(long, default_value_t = 30.0)]
+        grace: f64,
     },
     /// Whether the local broker stalls during its storage maintenance: produce latency while
     /// Tansu compacts a changelog of many records (every `--interval` seconds).
@@ -519,6 +533,20 @@ fn main() -> std::process::ExitCode {
                     partitions: *partitions,
                 };
                 checkins::run(&binaries(&cli)?, &cli, &run).await?
+            }
+            Command::Broker {
+                rate,
+                count,
+                partitions,
+                grace,
+            } => {
+                let run = broker_share::Run {
+                    rate: *rate,
+                    count: *count,
+                    partitions: *partitions,
+                    grace: Duration::from_secs_f64(*grace),
+                };
+                broker_share::run(&binaries(&cli)?.tansu, &run).await?
             }
             Command::Maintenance {
                 records,

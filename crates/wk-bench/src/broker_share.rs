@@ -1,0 +1,174 @@
+//! `wk-bench broker`: the broker's own share of the end-to-end latency. A broker started as
+//! `e2e`'s stack starts it (Tansu with the same indexes), Watchkeeper's own api producer
+//! (acks=all, idempotent, 1 ms linger) sending open loop at `rate`, and the dispatcher's own
+//! group consumer (`fetch.wait.max.ms` 10) receiving: produce → consume latency per record,
+//! with nothing of Watchkeeper's in between. What `e2e` measures at the same rate, less this,
+//! is what Watchkeeper adds.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use hdrhistogram::Histogram;
+use serde_json::json;
+use wk_bus::consumer::{Assignment, GroupConsumer};
+use wk_bus::producer::Producer;
+use wk_core::config::KafkaConfig;
+use wk_harness::Broker;
+
+use crate::load::Percentiles;
+
+pub(crate) struct Run {
+    pub(crate) rate: f64,
+    pub(crate) count: u64,
+    pub(crate) partitions: i32,
+    /// How long to wait for the last records after the last send.
+    pub(crate) grace: Duration,
+}
+
+fn kafka(brokers: String, partitions: i32) -> KafkaConfig {
+    KafkaConfig {
+        brokers,
+        alerts_topic: "bench-alerts".into(),
+        state_topic: "bench-state".into(),
+        dead_letter_topic: "bench-dead-letter".into(),
+        silences_topic: "bench-silences".into(),
+        partitions,
+        replication_factor: -1,
+        consumer_group: "bench-broker-share".into(),
+        group_instance_id: None,
+        produce_timeout: Duration::from_secs(30),
+        properties: BTreeMap::new(),
+    }
+}
+
+type Times = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// Records sent and received before the measured ones.
+const WARM_UP: usize = 60;
+
+pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::Value> {
+    if run.rate <= 0.0 || run.count == 0 {
+        bail!("--rate must be positive and --count at least 1");
+    }
+    let broker = Broker::start_with(tansu)?;
+    let kafka = kafka(broker.address(), run.partitions);
+    wk_bus::admin::ensure_topics(&kafka).await?;
+    let (consumer, mut assignments) = GroupConsumer::subscribe(&kafka)?;
+    let received: Times = Arc::default();
+    let receiving = {
+        let received = Arc::clone(&received);
+        tokio::spawn(async move {
+            loop {
+                let record = match consumer.recv().await {
+                    Ok(record) => record,
+                    Err(error) => return Err::<(), _>(error),
+                };
+                let at = Instant::now();
+                if let Some(key) = record.key {
+                    received
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(String::from_utf8_lossy(&key).into_owned(), at);
+                }
+            }
+        })
+    };
+    // Every partition assigned before the first send, as a dispatcher is before it is ready.
+    let mut assigned = 0;
+    let waited = tokio::time::timeout(Duration::from_secs(60), async {
+        while assigned < run.partitions {
+            match assignments.recv().await {
+                Some(Assignment::Assigned(partitions)) => {
+                    assigned += i32::try_from(partitions.len()).unwrap_or(i32::MAX);
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+    })
+    .await;
+    if waited.is_err() || assigned < run.partitions {
+        bail!("the consumer was assigned {assigned} of {} partitions", run.partitions);
+    }
+
+    let producer = Producer::new(&kafka)?;
+    let payload = vec![b'a'; 600];
+    // Warm up: the first fetches of every partition answered before anything is measured
+    // (as a dispatcher that has been consuming is).
+    for index in 0..WARM_UP {
+        let key = format!("warm-{index}");
+        producer
+            .send(&kafka.alerts_topic, &key, &payload, None, false)
+            .await?;
+    }
+    let warm = Instant::now() + Duration::from_secs(30);
+    while received.lock().unwrap_or_else(PoisonError::into_inner).len() < WARM_UP
+        && Instant::now() < warm
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    received
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+    let sent: Times = Arc::default();
+    let period = Duration::from_secs_f64(1.0 / run.rate);
+    let started = Instant::now();
+    let mut acknowledgements = tokio::task::JoinSet::new();
+    for index in 0..run.count {
+        tokio::time::sleep_until((started + period.mul_f64(index as f64)).into()).await;
+        let key = format!("share-{index}");
+        sent.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone(), Instant::now());
+        let queued = producer.enqueue(&kafka.alerts_topic, &key, &payload, None, false)?;
+        acknowledgements.spawn(queued.acknowledged());
+    }
+    while let Some(acknowledged) = acknowledgements.join_next().await {
+        acknowledged?.context("a record was not acknowledged")?;
+    }
+    let deadline = Instant::now() + run.grace;
+    while received.lock().unwrap_or_else(PoisonError::into_inner).len() < run.count as usize
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    receiving.abort();
+    report(run, &sent, &received)
+}
+
+fn report(run: &Run, sent: &Times, received: &Times) -> anyhow::Result<serde_json::Value> {
+    let sent = sent.lock().unwrap_or_else(PoisonError::into_inner);
+    let received = received.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    let mut missing = 0u64;
+    for (key, at) in sent.iter() {
+        match received.get(key) {
+            Some(got) => latency.saturating_record(
+                u64::try_from(got.saturating_duration_since(*at).as_micros())
+                    .unwrap_or(u64::MAX)
+                    .max(1),
+            ),
+            None => missing += 1,
+        }
+    }
+    let share = Percentiles::of(&latency);
+    println!(
+        "| broker alone {:.0}/s p={} | {} | {} | {missing} |",
+        run.rate,
+        run.partitions,
+        run.count,
+        share.cells()
+    );
+    Ok(json!({
+        "benchmark": "broker",
+        "rate": run.rate,
+        "count": run.count,
+        "partitions": run.partitions,
+        "produce_to_consume": share,
+        "never_received": missing,
+    }))
+}
