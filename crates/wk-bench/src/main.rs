@@ -308,6 +308,7 @@ async fn e2e(
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id, Instant::now());
     });
+    let cpu_before = stack.cpu_seconds()?;
     let outcome = load::run(&stack.endpoint(), &spec, &prefix, on_send).await?;
     // Wait, bounded, for every sent alert to reach Manila.
     let expected = outcome.sent as usize;
@@ -315,6 +316,18 @@ async fn e2e(
     while receiver.manila(|manila| manila.first.len()) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // CPU per accepted alert in each process (the wait above adds idle time, not CPU).
+    let cpu_after = stack.cpu_seconds()?;
+    let per_alert = |before: f64, after: f64| {
+        let ms = (after - before) * 1000.0 / (outcome.accepted.max(1) as f64);
+        (ms * 100.0).round() / 100.0
+    };
+    let cpu_ms = json!({
+        "api": per_alert(cpu_before[0], cpu_after[0]),
+        "dispatcher": per_alert(cpu_before[1], cpu_after[1]),
+        "broker": per_alert(cpu_before[2], cpu_after[2]),
+    });
+    eprintln!("CPU ms per accepted alert: {cpu_ms}");
     let sent_at = sent_at.lock().unwrap_or_else(PoisonError::into_inner);
     let mut latency = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
     let (arrived, repeats) = receiver.manila(|manila| {
@@ -342,6 +355,7 @@ async fn e2e(
     );
     Ok(json!({
         "benchmark": "e2e",
+        "cpu_ms_per_alert": cpu_ms,
         "spec": spec,
         "partitions": partitions,
         "sent": outcome.sent,

@@ -75,7 +75,7 @@ pub(crate) struct Stack {
     pub(crate) api_port: u16,
     pub(crate) dispatcher_telemetry: u16,
     // Held so the broker lives as long as the stack; dropped after the watchkeeper processes.
-    _broker: Broker,
+    pub(crate) broker: Broker,
     pub(crate) dir: TempDir,
 }
 
@@ -182,6 +182,19 @@ default_chain = "two"
 }
 
 impl Stack {
+    /// CPU seconds used so far by the api, the dispatcher (0 without one) and the broker.
+    pub(crate) fn cpu_seconds(&self) -> anyhow::Result<[f64; 3]> {
+        let dispatcher = match &self.dispatcher {
+            Some(dispatcher) => dispatcher.cpu_seconds()?,
+            None => 0.0,
+        };
+        Ok([
+            self.api.cpu_seconds()?,
+            dispatcher,
+            self.broker.cpu_seconds()?,
+        ])
+    }
+
     pub(crate) fn start(binaries: &Binaries, spec: &StackSpec) -> anyhow::Result<Stack> {
         let broker = Broker::start_with(&binaries.tansu)?;
         let dir = tempfile::tempdir()?;
@@ -213,7 +226,7 @@ impl Stack {
             dispatcher,
             api_port,
             dispatcher_telemetry,
-            _broker: broker,
+            broker,
             dir,
         })
     }

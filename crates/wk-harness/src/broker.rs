@@ -115,6 +115,11 @@ impl Broker {
         self.service.log_path().to_path_buf()
     }
 
+    /// CPU seconds the broker process has used so far.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        self.service.cpu_seconds()
+    }
+
     /// Kills the broker (SIGKILL) and waits until it is gone.
     pub fn kill(&mut self) {
         self.service.kill();
