@@ -91,7 +91,10 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
     })
     .await;
     if waited.is_err() || assigned < run.partitions {
-        bail!("the consumer was assigned {assigned} of {} partitions", run.partitions);
+        bail!(
+            "the consumer was assigned {assigned} of {} partitions",
+            run.partitions
+        );
     }
 
     let producer = Producer::new(&kafka)?;
@@ -105,7 +108,11 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
             .await?;
     }
     let warm = Instant::now() + Duration::from_secs(30);
-    while received.lock().unwrap_or_else(PoisonError::into_inner).len() < WARM_UP
+    while received
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .len()
+        < WARM_UP
         && Instant::now() < warm
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -131,7 +138,11 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
         acknowledged?.context("a record was not acknowledged")?;
     }
     let deadline = Instant::now() + run.grace;
-    while received.lock().unwrap_or_else(PoisonError::into_inner).len() < run.count as usize
+    while received
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .len()
+        < run.count as usize
         && Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
