@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use wk_e2e::app::{
     MANILA_DUTY, OFFICER, OFFICER_TOKEN, OTHER_TOKEN, Stack, WATCHED_FOCAL, WATCHED_OFFICE,
-    WATCHED_TOKEN, authorized,
+    WATCHED_TOKEN, authorized, officer_action,
 };
 use wk_proto::v1 as pb;
 use wk_proto::v1::office_watches_client::OfficeWatchesClient;
@@ -125,12 +125,7 @@ async fn a_silent_office_is_alerted_through_the_chain_and_its_check_in_resolves_
     // nothing of the alert beyond its title.
     let mut console = stack.app.console().await;
     console
-        .acknowledge(authorized(
-            pb::AlertActionRequest {
-                alert_id: id.clone(),
-            },
-            OFFICER_TOKEN,
-        ))
+        .acknowledge(officer_action(&id))
         .await
         .expect("acknowledged");
     let told = |stack: &Stack| {

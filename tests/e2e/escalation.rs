@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use wk_core::alert::AlertId;
-use wk_e2e::app::{HQ, MANILA_DUTY, OFFICE, OFFICER, OFFICER_TOKEN, RSO, Stack, authorized, chain};
+use wk_e2e::app::{HQ, MANILA_DUTY, OFFICE, OFFICER, RSO, Stack, chain, officer_action};
 use wk_e2e::wait_until;
 use wk_proto::v1 as pb;
 
@@ -71,12 +71,7 @@ async fn an_ack_after_the_first_step_stops_the_chain() {
 
     let mut console = stack.app.console().await;
     console
-        .acknowledge(authorized(
-            pb::AlertActionRequest {
-                alert_id: alert_id.clone(),
-            },
-            OFFICER_TOKEN,
-        ))
+        .acknowledge(officer_action(&alert_id))
         .await
         .unwrap();
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tonic::Code;
 use wk_e2e::app::{
     OFFICE, OFFICER, OFFICER_TOKEN, OTHER_TOKEN, RSO, Stack, TOKEN, alert, authorized, binary,
-    two_step_chain,
+    officer_action, two_step_chain,
 };
 use wk_proto::v1 as pb;
 use wk_proto::v1::timeline_entry::Event;
@@ -97,15 +97,7 @@ async fn resolve_closes_and_a_new_trigger_opens_a_new_incident() {
     let alert_id = stack.submit("Flooded road", "flood-1").await;
     stack.state_when(&alert_id, |_| true).await;
     let mut console = stack.app.console().await;
-    console
-        .resolve(authorized(
-            pb::AlertActionRequest {
-                alert_id: alert_id.clone(),
-            },
-            OFFICER_TOKEN,
-        ))
-        .await
-        .unwrap();
+    console.resolve(officer_action(&alert_id)).await.unwrap();
     let resolved = stack
         .state_when(&alert_id, |s| s.status == pb::AlertStatus::Resolved as i32)
         .await;
@@ -217,12 +209,7 @@ async fn watch_streams_the_raise_the_ack_and_the_resolution_in_order() {
     let alert_id = stack.submit("Watch me", "watch-1").await;
     stack.state_when(&alert_id, |_| true).await;
     console
-        .acknowledge(authorized(
-            pb::AlertActionRequest {
-                alert_id: alert_id.clone(),
-            },
-            OFFICER_TOKEN,
-        ))
+        .acknowledge(officer_action(&alert_id))
         .await
         .unwrap();
     stack
@@ -230,15 +217,7 @@ async fn watch_streams_the_raise_the_ack_and_the_resolution_in_order() {
             s.status == pb::AlertStatus::Acknowledged as i32
         })
         .await;
-    console
-        .resolve(authorized(
-            pb::AlertActionRequest {
-                alert_id: alert_id.clone(),
-            },
-            OFFICER_TOKEN,
-        ))
-        .await
-        .unwrap();
+    console.resolve(officer_action(&alert_id)).await.unwrap();
 
     let mut statuses: Vec<i32> = Vec::new();
     let collected = tokio::time::timeout(DEADLINE, async {
@@ -293,15 +272,7 @@ async fn a_resolved_alert_the_read_view_let_go_of_is_still_found_by_id() {
     for key in ["river-1", "river-2", "river-3"] {
         let id = stack.submit("River rising at the bridge", key).await;
         stack.state_when(&id, |_| true).await;
-        console
-            .resolve(authorized(
-                pb::AlertActionRequest {
-                    alert_id: id.clone(),
-                },
-                OFFICER_TOKEN,
-            ))
-            .await
-            .unwrap();
+        console.resolve(officer_action(&id)).await.unwrap();
         stack
             .state_when(&id, |s| s.status == pb::AlertStatus::Resolved as i32)
             .await;

@@ -371,6 +371,16 @@ impl Watchkeeper {
     }
 }
 
+/// The duty officer's (`OFFICER_TOKEN`) acknowledge or resolve request for `alert_id`.
+pub fn officer_action(alert_id: &str) -> tonic::Request<pb::AlertActionRequest> {
+    authorized(
+        pb::AlertActionRequest {
+            alert_id: alert_id.to_owned(),
+        },
+        OFFICER_TOKEN,
+    )
+}
+
 /// A request carrying `token` as its bearer token.
 pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
@@ -558,6 +568,19 @@ impl Stack {
                 self.smtp.emails_to(address).len() == count
             })
             .await;
+    }
+
+    /// `two_step_chain`'s barrier: submits a later alert (`dedup_key`) and waits for its
+    /// second step at the RSO, then checks the RSO got nothing else, so an earlier alert
+    /// whose escalation was stopped did not escalate.
+    pub async fn expect_only_a_later_alert_escalates(&self, dedup_key: &str, within: Duration) {
+        self.submit("Marker", dedup_key).await;
+        self.expect_emails(RSO, 1, within).await;
+        let subject = &self.smtp.emails_to(RSO)[0].subject;
+        assert!(
+            subject.contains("Marker"),
+            "an earlier alert escalated: {subject}"
+        );
     }
 
     /// A stack with the single-console shorthand (every alert to Manila).

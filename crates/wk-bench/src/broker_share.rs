@@ -5,7 +5,7 @@
 //! with nothing of Watchkeeper's in between. What `e2e` measures at the same rate, less this,
 //! is what Watchkeeper adds.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -15,7 +15,6 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 use wk_bus::consumer::{Assignment, GroupConsumer};
 use wk_bus::producer::Producer;
-use wk_core::config::KafkaConfig;
 use wk_harness::Broker;
 
 use crate::load::Percentiles;
@@ -28,22 +27,6 @@ pub(crate) struct Run {
     pub(crate) grace: Duration,
 }
 
-fn kafka(brokers: String, partitions: i32) -> KafkaConfig {
-    KafkaConfig {
-        brokers,
-        alerts_topic: "bench-alerts".into(),
-        state_topic: "bench-state".into(),
-        dead_letter_topic: "bench-dead-letter".into(),
-        silences_topic: "bench-silences".into(),
-        partitions,
-        replication_factor: -1,
-        consumer_group: "bench-broker-share".into(),
-        group_instance_id: None,
-        produce_timeout: Duration::from_secs(30),
-        properties: BTreeMap::new(),
-    }
-}
-
 type Times = Arc<Mutex<HashMap<String, Instant>>>;
 
 /// Records sent and received before the measured ones.
@@ -54,7 +37,8 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
         bail!("--rate must be positive and --count at least 1");
     }
     let broker = Broker::start_with(tansu)?;
-    let kafka = kafka(broker.address(), run.partitions);
+    let mut kafka = crate::maintenance::kafka(broker.address(), run.partitions);
+    kafka.consumer_group = "bench-broker-share".into();
     wk_bus::admin::ensure_topics(&kafka).await?;
     let (consumer, mut assignments) = GroupConsumer::subscribe(&kafka)?;
     let received: Times = Arc::default();

@@ -43,7 +43,8 @@ const WINDOW_AFTER: Duration = Duration::from_secs(10);
 /// A probe slower than this is listed with when it was sent.
 const SLOW: Duration = Duration::from_millis(250);
 
-fn kafka(brokers: String, partitions: i32) -> KafkaConfig {
+/// Watchkeeper's topics on `brokers`, under names of the benchmarks' own.
+pub(crate) fn kafka(brokers: String, partitions: i32) -> KafkaConfig {
     KafkaConfig {
         brokers,
         alerts_topic: "bench-alerts".into(),

@@ -194,6 +194,16 @@ pub fn state(n: u64, now_s: i64) -> (AlertId, pb::EscalationState) {
     (id, state)
 }
 
+/// The `name=value` of a `Set-Cookie` header.
+pub fn cookie_of(set_cookie: &axum::http::HeaderValue) -> String {
+    set_cookie
+        .to_str()
+        .ok()
+        .and_then(|text| text.split(';').next())
+        .expect("a cookie")
+        .to_owned()
+}
+
 /// The CSRF token a console page carries in its `<meta name="csrf">`.
 pub fn csrf_of(page: &str) -> String {
     page.split("name=\"csrf\" content=\"")
@@ -214,13 +224,7 @@ pub async fn sign_in(router: &axum::Router) -> String {
         )
         .await
         .unwrap();
-    let cookie = form.headers()[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = cookie_of(&form.headers()[header::SET_COOKIE]);
     let body = String::from_utf8(
         form.into_body()
             .collect()

@@ -52,13 +52,7 @@ fn main() {
 
 async fn sign_in(http: &reqwest::Client, base: &str) -> String {
     let form = http.get(format!("{base}sign-in")).send().await.unwrap();
-    let pre = form.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let pre = common::cookie_of(&form.headers()["set-cookie"]);
     let body = form.text().await.unwrap();
     let csrf = common::csrf_of(&body);
     let reply = http
