@@ -19,12 +19,17 @@ use wk_harness::Broker;
 
 use crate::load::Percentiles;
 
+#[derive(clap::Args)]
 pub(crate) struct Run {
+    #[arg(long, default_value_t = 100.0)]
     pub(crate) rate: f64,
+    #[arg(long, default_value_t = 3_000)]
     pub(crate) count: u64,
+    #[arg(long, default_value_t = 6)]
     pub(crate) partitions: i32,
-    /// How long to wait for the last records after the last send.
-    pub(crate) grace: Duration,
+    /// Seconds to wait after the last send for the last records.
+    #[arg(long = "grace", default_value_t = 30.0)]
+    pub(crate) grace_s: f64,
 }
 
 type Times = Arc<Mutex<HashMap<String, Instant>>>;
@@ -121,7 +126,7 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
     while let Some(acknowledged) = acknowledgements.join_next().await {
         acknowledged?.context("a record was not acknowledged")?;
     }
-    let deadline = Instant::now() + run.grace;
+    let deadline = Instant::now() + Duration::from_secs_f64(run.grace_s.max(0.0));
     while received
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

@@ -141,45 +141,10 @@ enum Command {
     },
     /// The broker's own share of `e2e`'s latency: Watchkeeper's producer to its group
     /// consumer on the same kind of broker, at a given rate, with nothing in between.
-    Broker {
-        #[arg(long, default_value_t = 100.0)]
-        rate: f64,
-        #[arg(long, default_value_t = 3_000)]
-        count: u64,
-        #[arg(long, default_value_t = 6)]
-        partitions: i32,
-        /// Seconds to wait after the last send for the last records.
-        #[arg(long, default_value_t = 30.0)]
-        grace: f64,
-    },
+    Broker(broker_share::Run),
     /// Whether the local broker stalls during its storage maintenance: produce latency while
     /// Tansu compacts a changelog of many records (every `--interval` seconds).
-    Maintenance {
-        /// Records written to the state changelog before the maintenance is watched.
-        #[arg(long, default_value_t = 500_000)]
-        records: u64,
-        /// Distinct keys (alerts) among them; the rest are superseded versions to compact.
-        #[arg(long, default_value_t = 500_000)]
-        keys: u64,
-        /// Bytes per changelog record (a state record of an alert with a short timeline).
-        #[arg(long, default_value_t = 400)]
-        payload: usize,
-        #[arg(long, default_value_t = 6)]
-        partitions: i32,
-        /// Seconds between the broker's maintenance runs.
-        #[arg(long, default_value_t = 60)]
-        interval: u64,
-        /// Probe records produced per second, each awaited (acks=all), open loop.
-        #[arg(long, default_value_t = 50.0)]
-        rate: f64,
-        /// New versions of existing alerts' states written per second meanwhile (what each
-        /// maintenance run compacts).
-        #[arg(long, default_value_t = 100.0)]
-        updates: f64,
-        /// Maintenance runs to watch after the fill.
-        #[arg(long, default_value_t = 2)]
-        ticks: u32,
-    },
+    Maintenance(maintenance::Run),
     /// Dispatcher memory and restore time with many open escalations, and how late their
     /// next step fires.
     Scale {
@@ -548,42 +513,8 @@ fn main() -> std::process::ExitCode {
                 };
                 checkins::run(&binaries(&cli)?, &cli, &run).await?
             }
-            Command::Broker {
-                rate,
-                count,
-                partitions,
-                grace,
-            } => {
-                let run = broker_share::Run {
-                    rate: *rate,
-                    count: *count,
-                    partitions: *partitions,
-                    grace: Duration::from_secs_f64(*grace),
-                };
-                broker_share::run(&binaries(&cli)?.tansu, &run).await?
-            }
-            Command::Maintenance {
-                records,
-                keys,
-                payload,
-                partitions,
-                interval,
-                rate,
-                updates,
-                ticks,
-            } => {
-                let run = maintenance::Run {
-                    records: *records,
-                    keys: *keys,
-                    payload: *payload,
-                    partitions: *partitions,
-                    interval: Duration::from_secs(*interval),
-                    rate: *rate,
-                    updates: *updates,
-                    ticks: *ticks,
-                };
-                maintenance::run(&binaries(&cli)?.tansu, &run).await?
-            }
+            Command::Broker(run) => broker_share::run(&binaries(&cli)?.tansu, run).await?,
+            Command::Maintenance(run) => maintenance::run(&binaries(&cli)?.tansu, run).await?,
             Command::Headcount {
                 people,
                 partitions,

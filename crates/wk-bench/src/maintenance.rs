@@ -23,15 +23,38 @@ use wk_harness::Broker;
 
 use crate::load::Percentiles;
 
+#[derive(clap::Args)]
 pub(crate) struct Run {
+    /// Records written to the state changelog before the maintenance is watched.
+    #[arg(long, default_value_t = 500_000)]
     pub(crate) records: u64,
+    /// Distinct keys (alerts) among them; the rest are superseded versions to compact.
+    #[arg(long, default_value_t = 500_000)]
     pub(crate) keys: u64,
+    /// Bytes per changelog record (a state record of an alert with a short timeline).
+    #[arg(long, default_value_t = 400)]
     pub(crate) payload: usize,
+    #[arg(long, default_value_t = 6)]
     pub(crate) partitions: i32,
-    pub(crate) interval: Duration,
+    /// Seconds between the broker's maintenance runs.
+    #[arg(long = "interval", default_value_t = 60)]
+    pub(crate) interval_s: u64,
+    /// Probe records produced per second, each awaited (acks=all), open loop.
+    #[arg(long, default_value_t = 50.0)]
     pub(crate) rate: f64,
+    /// New versions of existing alerts' states written per second meanwhile (what each
+    /// maintenance run compacts).
+    #[arg(long, default_value_t = 100.0)]
     pub(crate) updates: f64,
+    /// Maintenance runs to watch after the fill.
+    #[arg(long, default_value_t = 2)]
     pub(crate) ticks: u32,
+}
+
+impl Run {
+    fn interval(&self) -> Duration {
+        Duration::from_secs(self.interval_s.max(1))
+    }
 }
 
 /// Records the fill keeps queued before it waits for the oldest acknowledgement.
@@ -125,7 +148,7 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
     if run.rate <= 0.0 || run.ticks == 0 {
         bail!("--rate must be positive and --ticks at least 1");
     }
-    let interval = humantime_secs(run.interval);
+    let interval = format!("{}s", run.interval().as_secs());
     let broker = Broker::start_maintaining(tansu, &interval)?;
     // Its first maintenance ran as it started listening; the next come every interval.
     let started = Instant::now();
@@ -138,9 +161,9 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
     let stored_after_fill = stored_records(&db)?;
 
     // The maintenance runs that fall due after the fill, and a little past the last one.
-    let first = (filled_at.as_secs_f64() / run.interval.as_secs_f64()).floor() as u32 + 1;
+    let first = (filled_at.as_secs_f64() / run.interval().as_secs_f64()).floor() as u32 + 1;
     let due: Vec<Duration> = (first..first + run.ticks)
-        .map(|tick| run.interval * tick)
+        .map(|tick| run.interval() * tick)
         .collect();
     let until = due.last().copied().unwrap_or_default() + WINDOW_AFTER + Duration::from_secs(2);
 
@@ -242,10 +265,6 @@ struct Fill {
     superseded: u64,
 }
 
-fn humantime_secs(interval: Duration) -> String {
-    format!("{}s", interval.as_secs().max(1))
-}
-
 /// The broker's record count at each of `instants` (since `started`), off the async threads:
 /// a count reads the whole record table, so it is taken only just before each maintenance run
 /// is due and once the run's window has passed, not while the probe measures.
@@ -299,7 +318,7 @@ fn report(
         fill.superseded,
         run.updates,
         run.rate,
-        run.interval.as_secs()
+        run.interval().as_secs()
     );
     println!(
         "| maintenance due at | rows before → after | produce p50 | p90 | p99 | p99.9 | max (ms) |"
@@ -362,7 +381,7 @@ fn report(
         "keys": run.keys,
         "payload_bytes": run.payload,
         "partitions": run.partitions,
-        "interval_s": run.interval.as_secs_f64(),
+        "interval_s": run.interval().as_secs_f64(),
         "probe_rate": run.rate,
         "updates_per_s": run.updates,
         "fill_seconds": fill.seconds,
