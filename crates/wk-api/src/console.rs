@@ -39,6 +39,8 @@ pub struct ConsoleService {
 
 /// How long reading one let-go alert back from the state topic may take.
 const ARCHIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a search of the whole state topic for an unlocated alert may take.
+const SEARCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 type ChangeStream = Pin<Box<dyn Stream<Item = Result<pb::AlertChange, Status>> + Send>>;
 
@@ -138,7 +140,7 @@ impl ConsoleService {
             &kafka.state_topic,
             partitions,
             id.to_string().as_bytes(),
-            ARCHIVE_TIMEOUT,
+            SEARCH_TIMEOUT,
         )
         .await
     }

@@ -47,6 +47,8 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
     wk_bus::admin::ensure_topics(&kafka).await?;
     let (consumer, mut assignments) = GroupConsumer::subscribe(&kafka)?;
     let received: Times = Arc::default();
+    // How many records arrived in all, warm-up included: what the waits below wait on.
+    let (arrived, mut arrivals) = tokio::sync::watch::channel(0usize);
     let receiving = {
         let received = Arc::clone(&received);
         tokio::spawn(async move {
@@ -61,6 +63,7 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .insert(String::from_utf8_lossy(&key).into_owned(), at);
+                    arrived.send_modify(|count| *count += 1);
                 }
             }
         })
@@ -96,20 +99,14 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
             .send(&kafka.alerts_topic, &key, &payload, None, false)
             .await?;
     }
-    let warm = Instant::now() + Duration::from_secs(30);
-    while received
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .len()
-        < WARM_UP
-        && Instant::now() < warm
+    // The warm-up's keys stay in `received`; the report looks up only the measured ones.
+    let warm = arrivals.wait_for(|count| *count >= WARM_UP);
+    if tokio::time::timeout(Duration::from_secs(30), warm)
+        .await
+        .is_err()
     {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        bail!("the warm-up records did not all arrive within 30 s");
     }
-    received
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clear();
     let sent: Times = Arc::default();
     let period = Duration::from_secs_f64(1.0 / run.rate);
     let started = Instant::now();
@@ -126,16 +123,13 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
     while let Some(acknowledged) = acknowledgements.join_next().await {
         acknowledged?.context("a record was not acknowledged")?;
     }
-    let deadline = Instant::now() + Duration::from_secs_f64(run.grace_s.max(0.0));
-    while received
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .len()
-        < run.count as usize
-        && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // Those that never arrive within the grace are reported as such.
+    let all = WARM_UP + usize::try_from(run.count).unwrap_or(usize::MAX);
+    let _ = tokio::time::timeout(
+        Duration::from_secs_f64(run.grace_s.max(0.0)),
+        arrivals.wait_for(|count| *count >= all),
+    )
+    .await;
     receiving.abort();
     report(run, &sent, &received)
 }

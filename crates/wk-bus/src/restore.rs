@@ -66,7 +66,8 @@ pub async fn read_latest_by_key(
 /// The latest record of `key` on `topic`, searching partitions `0..partitions` each from its
 /// start to its current end: how the api finds an alert whose place its view no longer keeps.
 /// `None` when no partition holds it, or its latest record is a tombstone. Costly (it reads
-/// the whole topic in the worst case): callers search one at a time.
+/// the whole topic in the worst case): callers search one at a time. `timeout` bounds the
+/// whole search, not each partition.
 pub async fn find_latest(
     kafka: &KafkaConfig,
     topic: &str,
@@ -74,13 +75,14 @@ pub async fn find_latest(
     key: &[u8],
     timeout: Duration,
 ) -> Result<Option<Record>, BusError> {
+    let deadline = Instant::now() + timeout;
     for partition in 0..partitions {
         let wanted = key.to_vec();
         let (found, _) = read(
             kafka,
             topic,
             partition,
-            timeout,
+            deadline.saturating_duration_since(Instant::now()),
             None,
             move |found: &mut Option<Record>, record| {
                 if record.key.as_deref() == Some(wanted.as_slice()) {
