@@ -407,7 +407,9 @@ pub fn alert(title: &str, dedup_key: &str) -> pb::Alert {
         occurred_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
         staff_affected: 12,
         dedup_key: dedup_key.into(),
-        labels: [("team".to_owned(), "wash".to_owned())].into(),
+        labels: [("team".to_owned(), "wash".to_owned())]
+            .into_iter()
+            .collect(),
         origin: None,
     }
 }

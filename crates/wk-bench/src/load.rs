@@ -82,7 +82,9 @@ pub(crate) fn alert(key: String) -> pb::Alert {
         occurred_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
         staff_affected: 12,
         dedup_key: key,
-        labels: [("team".to_owned(), "security".to_owned())].into(),
+        labels: [("team".to_owned(), "security".to_owned())]
+            .into_iter()
+            .collect(),
         origin: None,
     }
 }

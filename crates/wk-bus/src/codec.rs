@@ -238,7 +238,9 @@ mod tests {
             occurred_at: Some(now),
             staff_affected: 1,
             dedup_key: "driver-7".into(),
-            labels: [("vehicle".to_owned(), "LC-12".to_owned())].into(),
+            labels: [("vehicle".to_owned(), "LC-12".to_owned())]
+                .into_iter()
+                .collect(),
             occurred_at_out_of_range: false,
             origin: None,
         }

@@ -53,7 +53,9 @@ fn alert(key: &str) -> Alert {
         occurred_at: Timestamp::from_unix_millis(NOW - 60_000),
         staff_affected: 12,
         dedup_key: Some(key.into()),
-        labels: [("team".to_owned(), "security".to_owned())].into(),
+        labels: [("team".to_owned(), "security".to_owned())]
+            .into_iter()
+            .collect(),
         origin: None,
     }
 }

@@ -43,7 +43,9 @@ fn main() {
             occurred_at: now,
             staff_affected: 12,
             dedup_key: Some(key),
-            labels: [("team".to_owned(), "security".to_owned())].into(),
+            labels: [("team".to_owned(), "security".to_owned())]
+                .into_iter()
+                .collect(),
             origin: None,
         };
         let mut escalation = Escalation::route(alert, &policy, now);
@@ -68,6 +70,10 @@ fn main() {
     };
     let parts = [
         ("alert", heap_of(&|| Box::new(sample.alert.clone()))),
+        (
+            "alert.labels",
+            heap_of(&|| Box::new(sample.alert.labels.clone())),
+        ),
         ("chain", heap_of(&|| Box::new(sample.chain.clone()))),
         ("timeline", heap_of(&|| Box::new(sample.timeline.clone()))),
         (
@@ -77,6 +83,17 @@ fn main() {
         ("route", heap_of(&|| Box::new(sample.route.clone()))),
     ];
     println!("heap bytes by part (each includes its Box): {parts:?}");
+    {
+        use std::mem::size_of;
+        use wk_core::escalation::{DeliveryRecord, Entry, Purpose};
+        println!(
+            "inline sizes: Alert {}, Entry {}, DeliveryRecord {}, Purpose {}",
+            size_of::<Alert>(),
+            size_of::<Entry>(),
+            size_of::<DeliveryRecord>(),
+            size_of::<Purpose>(),
+        );
+    }
     let inline = std::mem::size_of::<Escalation>();
     let per = held as f64 / count as f64;
     println!(

@@ -1,6 +1,5 @@
 //! The alert a field office raises, once validated, and its identity.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -157,6 +156,11 @@ pub struct Coordinates {
     pub longitude: f64,
 }
 
+/// An alert's labels, sorted by key. A sorted vector rather than a `BTreeMap`: a dispatcher
+/// and an api hold one per open alert, and a `BTreeMap` of one label allocates a whole node
+/// of eleven (580 bytes against 70).
+pub type Labels = litemap::LiteMap<String, String>;
+
 /// A validated alert, as accepted by ingest and carried on the alerts topic.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
@@ -173,7 +177,7 @@ pub struct Alert {
     pub occurred_at: Timestamp,
     pub staff_affected: u32,
     pub dedup_key: Option<String>,
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     /// The integration it came through, if any (boxed: most alerts have none).
     pub origin: Option<Box<Origin>>,
 }

@@ -207,7 +207,9 @@ pub(crate) mod tests {
             occurred_at: Timestamp::from_unix_millis(0),
             staff_affected: 0,
             dedup_key: Some("k".into()),
-            labels: [("team".to_owned(), "wash".to_owned())].into(),
+            labels: [("team".to_owned(), "wash".to_owned())]
+                .into_iter()
+                .collect(),
             origin: None,
         }
     }
@@ -253,7 +255,9 @@ pub(crate) mod tests {
                     matcher: Matcher {
                         min_severity: Some(Severity::Critical),
                         regions: vec!["west-central-africa".into()],
-                        labels: [("team".to_owned(), "wash".to_owned())].into(),
+                        labels: [("team".to_owned(), "wash".to_owned())]
+                            .into_iter()
+                            .collect(),
                         ..Matcher::default()
                     },
                     chain: Arc::new(chain("wca")),

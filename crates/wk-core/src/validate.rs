@@ -352,7 +352,7 @@ impl AlertDraft {
             occurred_at,
             staff_affected: self.staff_affected,
             dedup_key,
-            labels: self.labels,
+            labels: self.labels.into_iter().collect(),
             origin: self.origin.map(Box::new),
         })
     }

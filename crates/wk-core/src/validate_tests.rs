@@ -23,7 +23,9 @@ pub(crate) fn valid_draft() -> AlertDraft {
         occurred_at: Some(NOW.saturating_add_millis(-60_000)),
         staff_affected: 12,
         dedup_key: "gate-2026-11-24".into(),
-        labels: [("team".to_owned(), "wash".to_owned())].into(),
+        labels: [("team".to_owned(), "wash".to_owned())]
+            .into_iter()
+            .collect(),
         occurred_at_out_of_range: false,
         origin: None,
     }
@@ -82,7 +84,9 @@ fn reports_every_violation_at_once() {
         }),
         occurred_at: Some(NOW.saturating_add_millis(5 * 60 * 1000 + 1)),
         staff_affected: 100_001,
-        labels: [("bad key".to_owned(), "v\u{7}".to_owned())].into(),
+        labels: [("bad key".to_owned(), "v\u{7}".to_owned())]
+            .into_iter()
+            .collect(),
         ..valid_draft()
     };
     let found: Vec<String> = fields(draft)

@@ -49,7 +49,7 @@ fn base() -> pb::Alert {
         }),
         staff_affected: 12,
         dedup_key: "gate-1".into(),
-        labels: [("team".to_owned(), "wash".to_owned())].into(),
+        labels: [("team".to_owned(), "wash".to_owned())].into_iter().collect(),
         origin: None,
     }
 }

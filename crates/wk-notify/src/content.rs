@@ -174,7 +174,8 @@ pub fn webhook_body(context: &Context<'_>) -> Vec<u8> {
             "occurred_at": alert.occurred_at.to_string(),
             "staff_affected": alert.staff_affected,
             "dedup_key": alert.dedup_key,
-            "labels": alert.labels,
+            // A JSON object even when empty (LiteMap's serde writes an empty map as `[]`).
+            "labels": alert.labels.iter().collect::<std::collections::BTreeMap<_, _>>(),
             "origin": alert.origin.as_deref().map(|origin| json!({
                 "integration": origin.integration,
                 "kind": origin.kind.as_str(),
@@ -397,7 +398,9 @@ mod tests {
             occurred_at: Timestamp::from_unix_millis(1_795_000_000_000),
             staff_affected: 12,
             dedup_key: Some("gate".into()),
-            labels: [("team".to_owned(), "wash".to_owned())].into(),
+            labels: [("team".to_owned(), "wash".to_owned())]
+                .into_iter()
+                .collect(),
             origin: None,
         }
     }

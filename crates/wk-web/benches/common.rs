@@ -186,7 +186,9 @@ pub fn state(n: u64, now_s: i64) -> (AlertId, pb::EscalationState) {
             description: "Two vehicles blocking the road; staff turned back. ".repeat(4),
             country: "NG".into(),
             place: "Maiduguri".into(),
-            labels: [("team".to_owned(), "wash".to_owned())].into(),
+            labels: [("team".to_owned(), "wash".to_owned())]
+                .into_iter()
+                .collect(),
             ..Default::default()
         }),
         ..Default::default()

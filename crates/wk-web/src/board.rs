@@ -221,7 +221,7 @@ mod tests {
                 title: format!("Checkpoint closed {id}"),
                 country: "NG".into(),
                 place: "Maiduguri".into(),
-                labels: [("road".to_owned(), "A3".to_owned())].into(),
+                labels: [("road".to_owned(), "A3".to_owned())].into_iter().collect(),
                 ..Default::default()
             }),
             ..Default::default()

@@ -188,7 +188,9 @@ fn observe(
             description: format!("{HOSTILE_TITLE} in the description"),
             country: "NG".into(),
             place: "Maiduguri".into(),
-            labels: [("source".to_owned(), HOSTILE_LABEL.to_owned())].into(),
+            labels: [("source".to_owned(), HOSTILE_LABEL.to_owned())]
+                .into_iter()
+                .collect(),
             ..Default::default()
         }),
         ..Default::default()

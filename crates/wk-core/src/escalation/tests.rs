@@ -29,7 +29,7 @@ fn alert() -> Alert {
         occurred_at: Timestamp::from_unix_millis(0),
         staff_affected: 0,
         dedup_key: Some("gate".into()),
-        labels: BTreeMap::new(),
+        labels: Default::default(),
         origin: None,
     }
 }

@@ -50,7 +50,8 @@ pub fn help_alert(id: &HeadcountId, drill: bool, member: &Member, answer: &Answe
                 if drill { "yes" } else { "no" }.to_owned(),
             ),
         ]
-        .into(),
+        .into_iter()
+        .collect(),
         origin: None,
     }
 }

@@ -24,7 +24,9 @@ fn alert(severity: Severity, category: Category) -> Alert {
         occurred_at: Timestamp::from_unix_millis(0),
         staff_affected: 0,
         dedup_key: None,
-        labels: [("site".to_owned(), "compound-2".to_owned())].into(),
+        labels: [("site".to_owned(), "compound-2".to_owned())]
+            .into_iter()
+            .collect(),
         origin: None,
     }
 }

@@ -370,7 +370,7 @@ impl OfficeWatch {
             occurred_at: down_at,
             staff_affected: 0,
             dedup_key: Some(dedup_key),
-            labels: [("due".to_owned(), due.to_string())].into(),
+            labels: [("due".to_owned(), due.to_string())].into_iter().collect(),
             origin: None,
         }
     }

@@ -181,7 +181,7 @@ fn the_silence_alert_is_a_valid_alert() {
         occurred_at: Some(alert.occurred_at),
         staff_affected: alert.staff_affected,
         dedup_key: alert.dedup_key.clone().unwrap_or_default(),
-        labels: alert.labels.clone(),
+        labels: alert.labels.clone().into_iter().collect(),
         occurred_at_out_of_range: false,
         origin: None,
     };
