@@ -2,10 +2,12 @@
 //! `EscalationState` record of the state changelog, and back. Decoding re-validates the alert
 //! and refuses unknown enum values rather than guessing.
 
+use std::collections::HashMap;
+
 use prost::Message;
 use wk_core::escalation::{
-    DeliveryRecord, DeliveryState, Entry, Event, Notification, Purpose, Recipient, Snapshot,
-    Status, Timer, TimerTable, Version,
+    DeliveryRecord, DeliveryState, Entry, Event, Notification, NotificationId, Purpose, Recipient,
+    Snapshot, Status, Timer, TimerTable, Version,
 };
 use wk_core::policy::{Chain, Step, TargetRef};
 use wk_proto::v1 as pb;
@@ -59,20 +61,20 @@ fn event_to_pb(event: &Event) -> tl::Event {
             step: *step as u32,
             round: *round,
         }),
-        Event::Notified { id } => tl::Event::Notified(id.clone()),
+        Event::Notified { id } => tl::Event::Notified(id.to_string()),
         Event::NobodyToNotify { target } => tl::Event::NobodyToNotify(target.clone()),
-        Event::Delivered { id } => tl::Event::Delivered(id.clone()),
+        Event::Delivered { id } => tl::Event::Delivered(id.to_string()),
         Event::AttemptFailed {
             id,
             attempt,
             reason,
         } => tl::Event::AttemptFailed(tl::AttemptFailed {
-            id: id.clone(),
+            id: id.to_string(),
             attempt: *attempt,
             reason: reason.clone(),
         }),
         Event::GivenUp { id, reason } => tl::Event::GivenUp(tl::GivenUp {
-            id: id.clone(),
+            id: id.to_string(),
             reason: reason.clone(),
         }),
         Event::FailedOver { from, to, reason } => tl::Event::FailedOver(tl::FailedOver {
@@ -90,7 +92,7 @@ fn event_to_pb(event: &Event) -> tl::Event {
         Event::Repeated { occurrences } => tl::Event::Repeated(*occurrences),
         Event::Exhausted { rounds } => tl::Event::Exhausted(*rounds),
         Event::Parked { id, reason } => tl::Event::Parked(tl::GivenUp {
-            id: id.clone(),
+            id: id.to_string(),
             reason: reason.clone(),
         }),
         Event::Updated {
@@ -139,7 +141,17 @@ fn event_to_pb(event: &Event) -> tl::Event {
     }
 }
 
-fn event_from_pb(event: tl::Event) -> Result<Event, DecodeError> {
+/// The id of a notification the timeline names, shared with its delivery record when the
+/// escalation has one (as the live machine shares it), so a restored escalation holds each id
+/// once.
+fn shared_id(ids: &HashMap<&str, NotificationId>, id: String) -> NotificationId {
+    ids.get(id.as_str()).cloned().unwrap_or_else(|| id.into())
+}
+
+fn event_from_pb(
+    event: tl::Event,
+    ids: &HashMap<&str, NotificationId>,
+) -> Result<Event, DecodeError> {
     Ok(match event {
         tl::Event::Raised(raised) => Event::Raised {
             route: raised.route,
@@ -149,16 +161,20 @@ fn event_from_pb(event: tl::Event) -> Result<Event, DecodeError> {
             step: fired.step as usize,
             round: fired.round,
         },
-        tl::Event::Notified(id) => Event::Notified { id },
+        tl::Event::Notified(id) => Event::Notified {
+            id: shared_id(ids, id),
+        },
         tl::Event::NobodyToNotify(target) => Event::NobodyToNotify { target },
-        tl::Event::Delivered(id) => Event::Delivered { id },
+        tl::Event::Delivered(id) => Event::Delivered {
+            id: shared_id(ids, id),
+        },
         tl::Event::AttemptFailed(failed) => Event::AttemptFailed {
-            id: failed.id,
+            id: shared_id(ids, failed.id),
             attempt: failed.attempt,
             reason: failed.reason,
         },
         tl::Event::GivenUp(given_up) => Event::GivenUp {
-            id: given_up.id,
+            id: shared_id(ids, given_up.id),
             reason: given_up.reason,
         },
         tl::Event::FailedOver(failed_over) => Event::FailedOver {
@@ -180,7 +196,7 @@ fn event_from_pb(event: tl::Event) -> Result<Event, DecodeError> {
         tl::Event::Repeated(occurrences) => Event::Repeated { occurrences },
         tl::Event::Exhausted(rounds) => Event::Exhausted { rounds },
         tl::Event::Parked(parked) => Event::Parked {
-            id: parked.id,
+            id: shared_id(ids, parked.id),
             reason: parked.reason,
         },
         tl::Event::Updated(updated) => Event::Updated {
@@ -218,7 +234,7 @@ fn event_from_pb(event: tl::Event) -> Result<Event, DecodeError> {
 fn notification_to_pb(record: &DeliveryRecord) -> pb::Notification {
     let notification = &record.notification;
     let mut encoded = pb::Notification {
-        id: notification.id.clone(),
+        id: notification.id.to_string(),
         recipient: Some(recipient_to_pb(&notification.recipient)),
         ..pb::Notification::default()
     };
@@ -385,7 +401,7 @@ fn notification_from_pb(notification: pb::Notification) -> Result<DeliveryRecord
     };
     Ok(DeliveryRecord {
         notification: Notification {
-            id: notification.id,
+            id: notification.id.into(),
             recipient,
             purpose,
         },
@@ -516,13 +532,21 @@ pub fn decode_escalation(state: pb::EscalationState) -> Result<(Snapshot, i64), 
         .into_iter()
         .map(notification_from_pb)
         .collect::<Result<Vec<_>, _>>()?;
+    let ids: HashMap<&str, NotificationId> = deliveries
+        .iter()
+        .map(|record| (&*record.notification.id, record.notification.id.clone()))
+        .collect();
     let mut timeline = Vec::with_capacity(state.timeline.len());
     for entry in state.timeline {
         timeline.push(Entry {
             at: required_time(entry.at.as_ref(), "timeline.at")?,
-            event: event_from_pb(entry.event.ok_or(DecodeError::Missing("timeline.event"))?)?,
+            event: event_from_pb(
+                entry.event.ok_or(DecodeError::Missing("timeline.event"))?,
+                &ids,
+            )?,
         });
     }
+    drop(ids);
     let snapshot = Snapshot {
         alert,
         incident: state.incident,

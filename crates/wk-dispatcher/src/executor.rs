@@ -183,7 +183,7 @@ impl Shared {
         let _ = self.reports.send(Report {
             partition: job.partition,
             subject: crate::held::Subject::Alert(job.alert.id),
-            notification_id: job.notification.id.clone(),
+            notification_id: job.notification.id.to_string(),
             outcome,
         });
     }
@@ -357,7 +357,7 @@ impl Shared {
     async fn dead_letter(&self, job: &Job, reason: &str) {
         let kind = channel_of(&job.notification);
         let payload = serde_json::json!({
-            "notification_id": job.notification.id,
+            "notification_id": &*job.notification.id,
             "alert_id": job.alert.id.to_string(),
             "channel": kind,
             "reason": reason,

@@ -152,7 +152,7 @@ impl FakeNotifier {
 
 impl Notifier for FakeNotifier {
     fn spawn(&self, job: Job) {
-        self.0.lock().unwrap().push(job.notification.id);
+        self.0.lock().unwrap().push(job.notification.id.to_string());
     }
     fn spawn_mail(&self, job: crate::executor::MailJob) {
         self.0.lock().unwrap().push(job.id);
@@ -364,7 +364,7 @@ async fn a_restored_escalation_resends_what_is_pending_and_its_timer_fires() {
     // The changelog holds an escalation opened at START whose step 1 was sent but not
     // reported: restored, it is sent again under the same id; at 5 minutes step 2 fires.
     let opened = Escalation::route(alert("a"), &policy(), START);
-    let first_id = opened.deliveries()[0].notification.id.clone();
+    let first_id = opened.deliveries()[0].notification.id.to_string();
     changelog.0.lock().unwrap().restores.insert(
         3,
         vec![Record {

@@ -228,3 +228,27 @@ fn check(escalation: &Escalation, offset: i64) {
     assert_eq!(decoded, snapshot);
     assert_eq!(decoded_offset, offset);
 }
+
+#[test]
+fn a_decoded_escalation_holds_each_notification_id_once() {
+    use wk_core::escalation::Event;
+    let now = Timestamp::from_unix_millis(1_795_000_000_000);
+    let policy = policy();
+    let mut escalation = Escalation::route(alert(now), &policy, now);
+    let webhook = escalation.deliveries()[0].notification.id.clone();
+    escalation.handle_delivery(&webhook, Outcome::Delivered, &policy.directory, now);
+    let (decoded, _) = decode(&encode_escalation(&escalation.snapshot(), 3)).unwrap();
+    let record = &decoded.deliveries[0].notification.id;
+    let named: Vec<_> = decoded
+        .timeline
+        .iter()
+        .filter_map(|entry| match &entry.event {
+            Event::Notified { id } | Event::Delivered { id } if id == record => Some(id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(named.len(), 2, "notified and delivered");
+    for id in named {
+        assert!(std::sync::Arc::ptr_eq(id, record), "shared, not copied");
+    }
+}

@@ -25,7 +25,7 @@ impl Escalation {
             .state
             .deliveries
             .iter_mut()
-            .find(|record| record.notification.id == id && record.state.is_open())
+            .find(|record| &*record.notification.id == id && record.state.is_open())
         else {
             return;
         };
@@ -34,13 +34,18 @@ impl Escalation {
         match outcome {
             Outcome::Delivered => {
                 record.state = DeliveryState::Delivered;
-                self.log(now, Event::Delivered { id: id.to_owned() });
+                self.log(
+                    now,
+                    Event::Delivered {
+                        id: notification.id,
+                    },
+                );
             }
             Outcome::AttemptFailed { attempt, reason } => {
                 self.log(
                     now,
                     Event::AttemptFailed {
-                        id: id.to_owned(),
+                        id: notification.id,
                         attempt,
                         reason,
                     },
@@ -54,7 +59,7 @@ impl Escalation {
                 self.log(
                     now,
                     Event::Parked {
-                        id: id.to_owned(),
+                        id: notification.id.clone(),
                         reason: reason.clone(),
                     },
                 );
@@ -71,7 +76,7 @@ impl Escalation {
                 self.log(
                     now,
                     Event::GivenUp {
-                        id: id.to_owned(),
+                        id: notification.id.clone(),
                         reason: reason.clone(),
                     },
                 );
@@ -201,7 +206,7 @@ impl Escalation {
         }
         let prefix = ids::undeliverable(&failed.id);
         let purpose = Purpose::Undeliverable {
-            failed_id: failed.id.clone(),
+            failed_id: failed.id.to_string(),
             failed: failed.recipient.clone(),
             reason,
         };

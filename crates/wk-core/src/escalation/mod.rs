@@ -26,8 +26,8 @@ pub use self::queue::TimerQueue;
 pub use self::silence::SilenceEffect;
 pub use self::timer::{Timer, TimerTable};
 pub use self::types::{
-    AckEffect, Action, DeliveryRecord, DeliveryState, Entry, Event, Notification, Outcome, Purpose,
-    Recipient, Responder, Status, Version,
+    AckEffect, Action, DeliveryRecord, DeliveryState, Entry, Event, Notification, NotificationId,
+    Outcome, Purpose, Recipient, Responder, Status, Version,
 };
 use crate::alert::Alert;
 use crate::policy::{Chain, Directory, Policy, TargetRef};
@@ -212,7 +212,7 @@ impl Escalation {
         self.state
             .deliveries
             .iter()
-            .find(|record| record.notification.id == id)
+            .find(|record| &*record.notification.id == id)
             .and_then(|record| match record.state {
                 DeliveryState::Parked { since } => Some(since),
                 _ => None,
@@ -476,7 +476,7 @@ impl Escalation {
     }
 
     fn issue(&mut self, prefix: &str, recipient: Recipient, purpose: Purpose, now: Timestamp) {
-        let id = ids::id(prefix, &recipient);
+        let id: NotificationId = ids::id(prefix, &recipient).into();
         if self
             .state
             .deliveries

@@ -588,13 +588,13 @@ fn a_parked_notification_survives_a_restore_and_is_sent_again() {
     escalation.handle_delivery(&manila, parked, &policy.directory, minutes("1m"));
     let mut restored = Escalation::restore(escalation.snapshot());
     let resent: Vec<String> = std::iter::from_fn(|| restored.poll_action())
-        .map(|Action::Deliver(notification)| notification.id)
+        .map(|Action::Deliver(notification)| notification.id.to_string())
         .collect();
     assert!(resent.contains(&manila), "{resent:?}");
     let record = restored
         .deliveries()
         .iter()
-        .find(|record| record.notification.id == manila)
+        .find(|record| *record.notification.id == *manila)
         .unwrap();
     assert_eq!(
         record.state,
@@ -824,7 +824,7 @@ fn restore_reissues_only_pending_notifications_under_the_same_ids() {
     let policy = policy(0, None);
     let mut escalation = Escalation::route(alert(), &policy, minutes("0m"));
     let sent: Vec<String> = std::iter::from_fn(|| escalation.poll_action())
-        .map(|Action::Deliver(n)| n.id)
+        .map(|Action::Deliver(n)| n.id.to_string())
         .collect();
     escalation.handle_delivery(
         &sent[0],
@@ -835,7 +835,7 @@ fn restore_reissues_only_pending_notifications_under_the_same_ids() {
     let mut restored = Escalation::restore(escalation.snapshot());
     assert_eq!(restored.snapshot(), escalation.snapshot());
     let again: Vec<String> = std::iter::from_fn(|| restored.poll_action())
-        .map(|Action::Deliver(n)| n.id)
+        .map(|Action::Deliver(n)| n.id.to_string())
         .collect();
     assert_eq!(again, sent[1..]);
     assert_eq!(restored.poll_timeout(), Some(minutes("5m")));
@@ -937,7 +937,7 @@ proptest! {
             let was_acknowledged = matches!(escalation.status(), Status::Acknowledged { .. });
             let timers_before = escalation.state.timers.clone();
             let is_timeout = matches!(input, Input::Timeout);
-            let ids: Vec<String> = escalation.deliveries().iter().map(|r| r.notification.id.clone()).collect();
+            let ids: Vec<String> = escalation.deliveries().iter().map(|r| r.notification.id.to_string()).collect();
             match input {
                 Input::Timeout => escalation.handle_timeout(&policy.directory, now),
                 Input::Ack => { escalation.handle_ack(by.clone(), None, &policy.directory, now); }

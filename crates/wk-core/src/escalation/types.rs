@@ -1,6 +1,8 @@
 //! The escalation's vocabulary: who acted, where a notification goes and why, its delivery
 //! state, and the timeline's events.
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 
 use crate::alert::Severity;
@@ -94,11 +96,15 @@ pub enum Purpose {
     },
 }
 
+/// A notification's id, shared (not copied) by its delivery record and the timeline's events
+/// about it: an open escalation holds each id once, however many events name it.
+pub type NotificationId = Arc<str>;
+
 /// One notification to one recipient. `id` is deterministic (alert, incident, round, step,
 /// recipient) and is the webhook `Idempotency-Key` and the email `Message-ID`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notification {
-    pub id: String,
+    pub id: NotificationId,
     pub recipient: Recipient,
     pub purpose: Purpose,
 }
@@ -175,25 +181,25 @@ pub enum Event {
         round: u32,
     },
     Notified {
-        id: String,
+        id: NotificationId,
     },
     NobodyToNotify {
         target: String,
     },
     Delivered {
-        id: String,
+        id: NotificationId,
     },
     AttemptFailed {
-        id: String,
+        id: NotificationId,
         attempt: u32,
         reason: String,
     },
     Parked {
-        id: String,
+        id: NotificationId,
         reason: String,
     },
     GivenUp {
-        id: String,
+        id: NotificationId,
         reason: String,
     },
     FailedOver {
