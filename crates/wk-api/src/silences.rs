@@ -242,17 +242,13 @@ impl SilenceService {
                 // It matches an open alert now: not a forgotten silence.
                 entry.last_matched = Some(at);
             }
-            for entry in &state.timeline {
-                use pb::timeline_entry::Event;
-                let id = match &entry.event {
-                    Some(Event::Silenced(s)) | Some(Event::NotSilenced(s)) => &s.silence,
-                    _ => continue,
-                };
-                let at = entry.at.as_ref().and_then(timestamp_from_pb);
-                let known = stats.entry(id.clone()).or_default();
-                known.last_matched = known.last_matched.max(at);
-            }
         });
+        for (id, at) in self.alerts.silences_seen() {
+            let known = stats.entry(id).or_default();
+            known.last_matched = known
+                .last_matched
+                .max(Some(wk_core::time::Timestamp::from_unix_millis(at)));
+        }
         stats
     }
 

@@ -103,3 +103,41 @@ async fn the_board_is_reminded_of_silences_ending_soon_and_of_forgotten_ones() {
         .unwrap();
     assert_eq!(later.state, "pending");
 }
+
+#[tokio::test]
+async fn a_silence_that_held_an_alert_since_let_go_is_not_taken_for_forgotten() {
+    let mut book = SilenceBook::default();
+    book.insert(silence("recent", -30, 20));
+    book.insert(silence("forgotten", -30, 20));
+    // The view keeps no resolved alert: the one "recent" held is let go of at once.
+    let alerts = StateView::with_limits(crate::view::Limits {
+        max_resolved: 0,
+        ..Default::default()
+    });
+    let id = AlertId::for_dedup_key("ss-juba", "generator");
+    let held = timestamp_to_pb(now().saturating_add_millis(-2 * HOUR_MS));
+    let state = pb::EscalationState {
+        alert_id: id.to_string(),
+        status: pb::AlertStatus::Resolved as i32,
+        first_seen: Some(held),
+        status_at: Some(held),
+        timeline: vec![pb::TimelineEntry {
+            at: Some(held),
+            event: Some(pb::timeline_entry::Event::Silenced(pb::Silencing {
+                silence: "recent".into(),
+                ..Default::default()
+            })),
+        }],
+        ..Default::default()
+    };
+    alerts.observe_at(id, state, Some((0, 4)), now().as_unix_millis());
+    assert_eq!(alerts.sizes().0, 0, "let go of");
+    let service = service(book, alerts);
+    let idle: Vec<String> = service
+        .reminders()
+        .idle
+        .iter()
+        .map(|view| view.silence.as_ref().unwrap().id.clone())
+        .collect();
+    assert_eq!(idle, ["forgotten"]);
+}

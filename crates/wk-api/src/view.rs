@@ -20,6 +20,7 @@ use std::ops::Bound;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use prost::Message as _;
 use tokio::sync::broadcast;
 use wk_core::alert::AlertId;
 use wk_proto::v1 as pb;
@@ -39,9 +40,12 @@ pub struct Change {
 #[derive(Default)]
 struct Known {
     open: bool,
-    /// Shared with the change sent to watchers (one copy), and boxed so that the map's empty
-    /// slots cost a pointer, not a whole state.
-    state: Option<Arc<pb::EscalationState>>,
+    /// What lists, the board and the filters read: the state without its timeline and
+    /// notifications (boxed, so that the map's slots cost a pointer, not a whole state).
+    row: Option<Box<pb::EscalationState>>,
+    /// The whole state, protobuf-encoded (a third of its decoded size), decoded when asked
+    /// for by id or listed.
+    record: Option<Box<[u8]>>,
     /// The severity and a hash of (title, description) last seen, to tell an update from a
     /// plain retry without holding the text twice.
     version: Option<(i32, u64)>,
@@ -50,6 +54,50 @@ struct Known {
     /// Its keys in the indexes: when first seen, and when resolved (ms).
     listed: Option<i64>,
     resolved_at: Option<i64>,
+}
+
+impl Known {
+    /// The whole state, decoded from its record. The record is this view's own encoding of a
+    /// decoded state, so it decodes; were it ever not to, the row is all there is.
+    fn whole(&self) -> Option<pb::EscalationState> {
+        match self.record.as_deref().map(pb::EscalationState::decode) {
+            Some(Ok(state)) => Some(state),
+            Some(Err(error)) => {
+                tracing::error!(%error, "a state record of the read view does not decode");
+                self.row.as_deref().cloned()
+            }
+            None => self.row.as_deref().cloned(),
+        }
+    }
+}
+
+/// An alert's row (the state without its timeline and notifications) and its whole state,
+/// encoded; `state` is left whole.
+fn split(state: &mut pb::EscalationState) -> (Box<pb::EscalationState>, Box<[u8]>) {
+    let timeline = std::mem::take(&mut state.timeline);
+    let notifications = std::mem::take(&mut state.notifications);
+    let row = Box::new(state.clone());
+    state.timeline = timeline;
+    state.notifications = notifications;
+    (row, state.encode_to_vec().into_boxed_slice())
+}
+
+/// The silences the timeline names as holding or marking the alert, with when (ms).
+fn silences_named(state: &pb::EscalationState) -> impl Iterator<Item = (&str, i64)> {
+    use pb::timeline_entry::Event;
+    state
+        .timeline
+        .iter()
+        .filter_map(|entry| match &entry.event {
+            Some(Event::Silenced(s)) | Some(Event::NotSilenced(s)) => {
+                let at = entry.at.as_ref()?;
+                Some((
+                    s.silence.as_str(),
+                    at.seconds * 1000 + i64::from(at.nanos / 1_000_000),
+                ))
+            }
+            _ => None,
+        })
 }
 
 /// How much the view keeps in memory.
@@ -147,6 +195,8 @@ struct Inner {
     let_go: u64,
     unlocated: u64,
     limits: Limits,
+    /// When each silence last held or marked an alert (ms), from the timelines seen.
+    silences_seen: HashMap<String, i64>,
     /// The number of the last change applied.
     seq: u64,
     journal: VecDeque<Change>,
@@ -282,7 +332,7 @@ impl StateView {
     pub fn observe_at(
         &self,
         id: AlertId,
-        state: pb::EscalationState,
+        mut state: pb::EscalationState,
         location: Option<(i32, i64)>,
         now_ms: i64,
     ) {
@@ -313,8 +363,14 @@ impl StateView {
             .alert
             .as_ref()
             .map(|alert| version(alert.severity, &alert.title, &alert.description));
+        let (row, record) = split(&mut state);
+        known.row = Some(row);
+        known.record = Some(record);
+        for (silence, at) in silences_named(&state) {
+            let last = inner.silences_seen.entry(silence.to_owned()).or_insert(at);
+            *last = (*last).max(at);
+        }
         let state = Arc::new(state);
-        known.state = Some(state.clone());
         inner.seq += 1;
         let change = Change {
             seq: inner.seq,
@@ -386,20 +442,28 @@ impl StateView {
         (inner.seq, self.changes.subscribe())
     }
 
-    /// Calls `f` with every known alert's state (under the view's lock: keep `f` quick).
+    /// Calls `f` with every known alert's row: its state without the timeline and the
+    /// notifications (under the view's lock: keep `f` quick).
     pub fn for_each(&self, mut f: impl FnMut(&pb::EscalationState)) {
         let inner = self.lock();
         for state in inner
             .alerts
             .values()
-            .filter_map(|known| known.state.as_deref())
+            .filter_map(|known| known.row.as_deref())
         {
             f(state);
         }
     }
 
-    /// The first `limit` alerts satisfying `keep` in the order of `key` (smallest first), and
-    /// how many satisfy it. Only the returned alerts are copied and sorted.
+    /// When each silence last held or marked an alert, as the timelines the view has seen
+    /// say (also of alerts since let go).
+    pub fn silences_seen(&self) -> HashMap<String, i64> {
+        self.lock().silences_seen.clone()
+    }
+
+    /// The rows (as `for_each`) of the first `limit` alerts satisfying `keep` in the order of
+    /// `key` (smallest first), and how many satisfy it. Only the returned rows are copied and
+    /// sorted.
     pub fn select<K: Ord>(
         &self,
         keep: impl Fn(&pb::EscalationState) -> bool,
@@ -410,7 +474,7 @@ impl StateView {
         let mut matching: Vec<(K, &pb::EscalationState)> = inner
             .alerts
             .values()
-            .filter_map(|known| known.state.as_deref())
+            .filter_map(|known| known.row.as_deref())
             .filter(|state| keep(state))
             .map(|state| (key(state), state))
             .collect();
@@ -433,12 +497,9 @@ impl StateView {
         inner.alerts.contains_key(&id) || inner.evicted.contains_key(&id)
     }
 
+    /// The whole state of an alert in memory.
     pub fn get(&self, id: AlertId) -> Option<pb::EscalationState> {
-        self.with(|alerts| {
-            alerts
-                .get(&id)
-                .and_then(|known| known.state.as_deref().cloned())
-        })
+        self.with(|alerts| alerts.get(&id).and_then(Known::whole))
     }
 
     /// Up to `limit` alerts matching `filter`, newest first, strictly after `cursor` (the
@@ -463,10 +524,10 @@ impl StateView {
         let mut page: Vec<pb::EscalationState> = inner
             .newest
             .range((start, Bound::Unbounded))
-            .filter_map(|Reverse((_, id))| inner.alerts.get(id)?.state.as_deref())
-            .filter(|state| filter.matches(state))
+            .filter_map(|Reverse((_, id))| inner.alerts.get(id))
+            .filter(|known| known.row.as_deref().is_some_and(|row| filter.matches(row)))
             .take(limit + 1)
-            .cloned()
+            .filter_map(Known::whole)
             .collect();
         let more = page.len() > limit;
         page.truncate(limit);

@@ -191,3 +191,30 @@ fn before_any_place_is_dropped_an_unseen_id_is_unknown() {
     let (stranger, _) = state(2, now, None);
     assert_eq!(view.place(stranger), Place::Unknown);
 }
+
+#[test]
+fn rows_leave_out_the_timeline_and_notifications_that_get_and_list_return_whole() {
+    let view = StateView::default();
+    let (id, mut whole) = state(1, 1_000, None);
+    whole.timeline = vec![pb::TimelineEntry {
+        at: whole.first_seen,
+        event: Some(pb::timeline_entry::Event::Notified(format!(
+            "{id}.i1.r0.s0.webhook-manila"
+        ))),
+    }];
+    whole.notifications = vec![pb::Notification {
+        id: format!("{id}.i1.r0.s0.webhook-manila"),
+        ..Default::default()
+    }];
+    view.observe(id, whole.clone());
+    assert_eq!(view.get(id), Some(whole.clone()));
+    assert_eq!(view.list(&Filter::default(), None, 10).0, [whole.clone()]);
+    let mut rows = Vec::new();
+    view.for_each(|row| rows.push(row.clone()));
+    let (selected, total) = view.select(|_| true, |row| row.alert_id.clone(), 10);
+    assert_eq!((selected.clone(), total), (rows.clone(), 1));
+    let row = &rows[0];
+    assert!(row.timeline.is_empty() && row.notifications.is_empty());
+    assert_eq!(row.alert, whole.alert, "the rest is all there");
+    assert_eq!(row.first_seen, whole.first_seen);
+}

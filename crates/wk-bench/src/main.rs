@@ -369,6 +369,7 @@ async fn scale(
     stack.dispatcher_ready(Duration::from_secs(60)).await?;
     let dispatcher = stack.dispatcher.as_ref().context("no dispatcher")?;
     let baseline_kib = dispatcher.rss_kib()?;
+    let api_baseline_kib = stack.api.rss_kib()?;
     let started = Instant::now();
     let spec = Spec {
         mode: Mode::Batch,
@@ -403,6 +404,8 @@ async fn scale(
     let held = held_open(&stack, open).await?;
     let dispatcher = stack.dispatcher.as_ref().context("no dispatcher")?;
     let loaded_kib = dispatcher.rss_kib()?;
+    // The api's read view holds every open alert too: the service's cost is both.
+    let api_loaded_kib = stack.api.rss_kib()?;
     // Crash and restore.
     stack.restart_dispatcher()?;
     let restore = stack.dispatcher_ready(Duration::from_secs(120)).await?;
@@ -435,11 +438,14 @@ async fn scale(
     });
     let late = Percentiles::of(&lateness);
     let per_alert = |kib: u64| (kib.saturating_sub(baseline_kib)) as f64 * 1024.0 / open as f64;
+    let api_per_alert =
+        api_loaded_kib.saturating_sub(api_baseline_kib) as f64 * 1024.0 / open as f64;
     println!(
-        "| scale {open} open p={partitions} | {held} | {base:.1} | {loaded:.1} | {per:.0} | {restore:.2} | {restored_held} | {restored:.1} | {fired} | {p50:.0} | {p99:.0} | {max:.0} |",
+        "| scale {open} open p={partitions} | {held} | {base:.1} | {loaded:.1} | {per:.0} | {api_per_alert:.0} | {service:.0} | {restore:.2} | {restored_held} | {restored:.1} | {fired} | {p50:.0} | {p99:.0} | {max:.0} |",
         base = baseline_kib as f64 / 1024.0,
         loaded = loaded_kib as f64 / 1024.0,
         per = per_alert(loaded_kib),
+        service = per_alert(loaded_kib) + api_per_alert,
         restore = restore.as_secs_f64(),
         restored = restored_kib as f64 / 1024.0,
         p50 = late.p50_ms,
@@ -457,6 +463,11 @@ async fn scale(
         "rss_baseline_kib": baseline_kib,
         "rss_loaded_kib": loaded_kib,
         "bytes_per_open_alert": per_alert(loaded_kib),
+        "api_rss_baseline_kib": api_baseline_kib,
+        "api_rss_loaded_kib": api_loaded_kib,
+        "api_bytes_per_open_alert": api_per_alert,
+        "service_bytes_per_open_alert": per_alert(loaded_kib) + api_per_alert,
+        "service_bytes_per_open_alert_after_restore": per_alert(restored_kib) + api_per_alert,
         "restart_to_ready_s": restore.as_secs_f64(),
         "open_alerts_after_restore": restored_held,
         "rss_after_restore_kib": restored_kib,
