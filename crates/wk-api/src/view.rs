@@ -41,7 +41,7 @@ pub struct Change {
 struct Known {
     open: bool,
     /// What lists, the board and the filters read: the state without its timeline and
-    /// notifications (boxed, so that the map's slots cost a pointer, not a whole state).
+    /// notifications, its chain without targets (boxed, so that the map's slots cost a pointer, not a whole state).
     row: Option<Box<pb::EscalationState>>,
     /// The whole state, protobuf-encoded (a third of its decoded size), decoded when asked
     /// for by id or listed.
@@ -71,14 +71,23 @@ impl Known {
     }
 }
 
-/// An alert's row (the state without its timeline and notifications) and its whole state,
-/// encoded; `state` is left whole.
+/// An alert's row (the state without its timeline and notifications, and of its chain only
+/// the shape: how many steps and rounds) and its whole state, encoded; `state` is left whole.
 fn split(state: &mut pb::EscalationState) -> (Box<pb::EscalationState>, Box<[u8]>) {
     let timeline = std::mem::take(&mut state.timeline);
     let notifications = std::mem::take(&mut state.notifications);
-    let row = Box::new(state.clone());
+    let chain = state.chain.take();
+    let mut row = Box::new(state.clone());
+    row.chain = chain.as_ref().map(|chain| pb::Chain {
+        id: chain.id.clone(),
+        steps: vec![pb::ChainStep::default(); chain.steps.len()],
+        repeat: chain.repeat,
+        ack_timeout_ms: chain.ack_timeout_ms,
+        on_exhausted: Vec::new(),
+    });
     state.timeline = timeline;
     state.notifications = notifications;
+    state.chain = chain;
     (row, state.encode_to_vec().into_boxed_slice())
 }
 
@@ -443,7 +452,7 @@ impl StateView {
     }
 
     /// Calls `f` with every known alert's row: its state without the timeline and the
-    /// notifications (under the view's lock: keep `f` quick).
+    /// notifications, and its chain's steps without their targets (under the view's lock: keep `f` quick).
     pub fn for_each(&self, mut f: impl FnMut(&pb::EscalationState)) {
         let inner = self.lock();
         for state in inner

@@ -206,6 +206,15 @@ fn rows_leave_out_the_timeline_and_notifications_that_get_and_list_return_whole(
         id: format!("{id}.i1.r0.s0.webhook-manila"),
         ..Default::default()
     }];
+    whole.chain = Some(pb::Chain {
+        id: "security".into(),
+        steps: vec![pb::ChainStep {
+            timeout_ms: 600_000,
+            targets: vec!["console:manila".into()],
+        }],
+        repeat: 1,
+        ..Default::default()
+    });
     view.observe(id, whole.clone());
     assert_eq!(view.get(id), Some(whole.clone()));
     assert_eq!(view.list(&Filter::default(), None, 10).0, [whole.clone()]);
@@ -215,6 +224,13 @@ fn rows_leave_out_the_timeline_and_notifications_that_get_and_list_return_whole(
     assert_eq!((selected.clone(), total), (rows.clone(), 1));
     let row = &rows[0];
     assert!(row.timeline.is_empty() && row.notifications.is_empty());
+    let chain = row.chain.as_ref().unwrap();
+    assert_eq!(
+        (chain.steps.len(), chain.repeat),
+        (1, 1),
+        "the chain's shape"
+    );
+    assert!(chain.steps[0].targets.is_empty());
     assert_eq!(row.alert, whole.alert, "the rest is all there");
     assert_eq!(row.first_seen, whole.first_seen);
 }

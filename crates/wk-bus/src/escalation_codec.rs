@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use prost::Message;
 use wk_core::escalation::{
-    DeliveryRecord, DeliveryState, Entry, Event, Notification, NotificationId, Purpose, Recipient,
-    Snapshot, Status, Timer, TimerTable, Version,
+    DeliveryRecord, DeliveryState, Entry, Event, Held, Notification, NotificationId, Purpose,
+    Recipient, Snapshot, Status, Timer, TimerTable, Version,
 };
 use wk_core::policy::{Chain, Step, TargetRef};
 use wk_proto::v1 as pb;
@@ -78,9 +78,9 @@ fn event_to_pb(event: &Event) -> tl::Event {
             reason: reason.clone(),
         }),
         Event::FailedOver { from, to, reason } => tl::Event::FailedOver(tl::FailedOver {
-            from: from.clone(),
-            to: to.clone(),
-            reason: reason.clone(),
+            from: from.to_string(),
+            to: to.to_string(),
+            reason: reason.to_string(),
         }),
         Event::Acknowledged { by } => tl::Event::Acknowledged(responder_to_pb(by)),
         Event::Note { by, text } => tl::Event::Note(pb::Note {
@@ -112,16 +112,11 @@ fn event_to_pb(event: &Event) -> tl::Event {
             by: Some(responder_to_pb(by)),
             incident: *incident,
         }),
-        Event::Silenced {
-            silence,
-            by,
-            until,
-            comment,
-        } => tl::Event::Silenced(pb::Silencing {
-            silence: silence.clone(),
-            by: by.clone(),
-            until: Some(timestamp_to_pb(*until)),
-            comment: comment.clone(),
+        Event::Silenced(held) => tl::Event::Silenced(pb::Silencing {
+            silence: held.silence.clone(),
+            by: held.by.clone(),
+            until: Some(timestamp_to_pb(held.until)),
+            comment: held.comment.clone(),
             exempt: String::new(),
         }),
         Event::SilenceEnded {
@@ -130,7 +125,7 @@ fn event_to_pb(event: &Event) -> tl::Event {
             restarted,
         } => tl::Event::SilenceEnded(tl::SilenceEnded {
             silence: silence.clone(),
-            expired_by: expired_by.clone().unwrap_or_default(),
+            expired_by: expired_by.as_deref().unwrap_or_default().to_owned(),
             restarted: *restarted,
         }),
         Event::NotSilenced { silence, exemption } => tl::Event::NotSilenced(pb::Silencing {
@@ -178,15 +173,15 @@ fn event_from_pb(
             reason: given_up.reason,
         },
         tl::Event::FailedOver(failed_over) => Event::FailedOver {
-            from: failed_over.from,
-            to: failed_over.to,
-            reason: failed_over.reason,
+            from: failed_over.from.into(),
+            to: failed_over.to.into(),
+            reason: failed_over.reason.into(),
         },
         tl::Event::Acknowledged(by) => Event::Acknowledged {
             by: responder_from_pb(by),
         },
         tl::Event::Note(note) => Event::Note {
-            by: responder_from_pb(note.by.unwrap_or_default()),
+            by: Box::new(responder_from_pb(note.by.unwrap_or_default())),
             text: note.text,
         },
         tl::Event::AckTimedOut(_) => Event::AckTimedOut,
@@ -201,26 +196,28 @@ fn event_from_pb(
         },
         tl::Event::Updated(updated) => Event::Updated {
             revision: updated.revision,
-            previous: version_from_pb(updated.previous)?,
-            current: version_from_pb(updated.current)?,
+            previous: Box::new(version_from_pb(updated.previous)?),
+            current: Box::new(version_from_pb(updated.current)?),
         },
         tl::Event::Rerouted(rerouted) => Event::Rerouted {
             route: rerouted.route,
             chain: rerouted.chain,
         },
         tl::Event::ActionRefused(refused) => Event::ActionRefused {
-            by: responder_from_pb(refused.by.unwrap_or_default()),
+            by: Box::new(responder_from_pb(refused.by.unwrap_or_default())),
             incident: refused.incident,
         },
-        tl::Event::Silenced(silenced) => Event::Silenced {
+        tl::Event::Silenced(silenced) => Event::Silenced(Box::new(Held {
             until: required_time(silenced.until.as_ref(), "timeline.silenced.until")?,
             silence: silenced.silence,
             by: silenced.by,
             comment: silenced.comment,
-        },
+        })),
         tl::Event::SilenceEnded(ended) => Event::SilenceEnded {
             silence: ended.silence,
-            expired_by: Some(ended.expired_by).filter(|by| !by.is_empty()),
+            expired_by: Some(ended.expired_by)
+                .filter(|by| !by.is_empty())
+                .map(String::into_boxed_str),
             restarted: ended.restarted,
         },
         tl::Event::NotSilenced(matched) => Event::NotSilenced {

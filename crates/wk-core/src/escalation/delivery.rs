@@ -164,9 +164,9 @@ impl Escalation {
         self.log(
             now,
             Event::FailedOver {
-                from: from.clone(),
-                to: to.clone(),
-                reason,
+                from: from.as_str().into(),
+                to: to.as_str().into(),
+                reason: reason.into(),
             },
         );
         let recipients = self.reach(&[TargetRef::Console(to)], directory, now);

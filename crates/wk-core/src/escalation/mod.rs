@@ -26,8 +26,8 @@ pub use self::queue::TimerQueue;
 pub use self::silence::SilenceEffect;
 pub use self::timer::{Timer, TimerTable};
 pub use self::types::{
-    AckEffect, Action, DeliveryRecord, DeliveryState, Entry, Event, Notification, NotificationId,
-    Outcome, Purpose, Recipient, Responder, Status, Version,
+    AckEffect, Action, DeliveryRecord, DeliveryState, Entry, Event, Held, Notification,
+    NotificationId, Outcome, Purpose, Recipient, Responder, Status, Version,
 };
 use crate::alert::Alert;
 use crate::policy::{Chain, Directory, Policy, TargetRef};
@@ -281,7 +281,13 @@ impl Escalation {
     ) -> Option<Responder> {
         match issued_for {
             Some(incident) if incident != self.state.incident => {
-                self.log(now, Event::ActionRefused { by, incident });
+                self.log(
+                    now,
+                    Event::ActionRefused {
+                        by: Box::new(by),
+                        incident,
+                    },
+                );
                 None
             }
             _ => Some(by),
@@ -290,7 +296,13 @@ impl Escalation {
 
     /// Adds a duty officer's note to the timeline; it changes nothing else.
     pub fn handle_note(&mut self, by: Responder, text: String, now: Timestamp) {
-        self.log(now, Event::Note { by, text });
+        self.log(
+            now,
+            Event::Note {
+                by: Box::new(by),
+                text,
+            },
+        );
     }
 
     /// Resolves the incident; returns false if it already was, or if `issued_for` names

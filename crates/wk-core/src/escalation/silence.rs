@@ -68,12 +68,12 @@ impl Escalation {
                     None => {
                         self.log(
                             now,
-                            Event::Silenced {
+                            Event::Silenced(Box::new(super::Held {
                                 silence: verdict.silence.clone(),
                                 by: verdict.by.clone(),
                                 until: verdict.until,
                                 comment: verdict.comment.clone(),
-                            },
+                            })),
                         );
                         self.state.silence = Some(Box::new(verdict));
                         if was_held {
@@ -133,7 +133,7 @@ impl Escalation {
             now,
             Event::SilenceEnded {
                 silence: previous.silence.clone(),
-                expired_by,
+                expired_by: expired_by.map(String::into_boxed_str),
                 restarted,
             },
         );

@@ -203,15 +203,15 @@ pub enum Event {
         reason: String,
     },
     FailedOver {
-        from: String,
-        to: String,
-        reason: String,
+        from: Box<str>,
+        to: Box<str>,
+        reason: Box<str>,
     },
     Acknowledged {
         by: Responder,
     },
     Note {
-        by: Responder,
+        by: Box<Responder>,
         text: String,
     },
     AckTimedOut,
@@ -227,8 +227,8 @@ pub enum Event {
     /// The office re-sent the open alert with a change; both versions are kept.
     Updated {
         revision: u32,
-        previous: Version,
-        current: Version,
+        previous: Box<Version>,
+        current: Box<Version>,
     },
     /// The update routed the alert to another chain.
     Rerouted {
@@ -236,17 +236,12 @@ pub enum Event {
         chain: String,
     },
     /// A silence holds the escalation back (nothing is notified or escalated) until `until`.
-    Silenced {
-        silence: String,
-        by: String,
-        until: Timestamp,
-        comment: String,
-    },
+    Silenced(Box<Held>),
     /// The silence that held it ended (`expired_by`: expired early by them); `restarted`:
     /// still triggered and unacknowledged, so its escalation started from the first step.
     SilenceEnded {
         silence: String,
-        expired_by: Option<String>,
+        expired_by: Option<Box<str>>,
         restarted: bool,
     },
     /// A silence matched an alert of a class never silenced: notified all the same.
@@ -257,9 +252,20 @@ pub enum Event {
     /// An acknowledgement or resolution issued for another incident (an old link or a
     /// replayed callback) was refused.
     ActionRefused {
-        by: Responder,
+        by: Box<Responder>,
         incident: u32,
     },
+}
+
+/// Which silence holds an escalation back, whose it is, until when and why. Boxed in
+/// `Event::Silenced`, like every rare event's larger fields: an open escalation holds
+/// a dozen entries, and each takes the size of the largest event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    pub silence: String,
+    pub by: String,
+    pub until: Timestamp,
+    pub comment: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

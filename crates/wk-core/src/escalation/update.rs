@@ -102,8 +102,8 @@ impl Escalation {
             now,
             Event::Updated {
                 revision: self.state.revision,
-                previous,
-                current,
+                previous: Box::new(previous),
+                current: Box::new(current),
             },
         );
         self.reroute(policy, now);

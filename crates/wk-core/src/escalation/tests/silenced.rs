@@ -113,10 +113,11 @@ fn trace_with(alert: Alert, script: &str) -> Vec<String> {
         }
         for entry in &e.timeline()[seen..] {
             match &entry.event {
-                Event::Silenced { silence, until, .. } => {
+                Event::Silenced(held) => {
                     lines.push(format!(
-                        "  silenced by {silence} until {}",
-                        show_time(*until)
+                        "  silenced by {} until {}",
+                        held.silence,
+                        show_time(held.until)
                     ));
                 }
                 Event::SilenceEnded {
