@@ -417,10 +417,16 @@ impl AlertConsole for ConsoleService {
         let caller = self.caller(&request).map_err(|error| to_status(&error))?;
         let changes =
             BroadcastStream::new(self.view.subscribe()).filter_map(move |change| match change {
-                Ok(change) if may_read(&caller, &change.state) => Some(Ok(pb::AlertChange {
-                    state: Some(for_caller(&caller, (*change.state).clone())),
-                })),
-                Ok(_) => None,
+                Ok(change) => {
+                    change
+                        .state()
+                        .filter(|state| may_read(&caller, state))
+                        .map(|state| {
+                            Ok(pb::AlertChange {
+                                state: Some(for_caller(&caller, state)),
+                            })
+                        })
+                }
                 Err(lagged) => {
                     warn!(%lagged, "watcher too slow; changes skipped");
                     None

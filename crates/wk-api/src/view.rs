@@ -30,11 +30,29 @@ const WATCH_BUFFER: usize = 4096;
 /// Recent changes kept for a reconnecting watcher to replay (`Last-Event-ID`).
 const JOURNAL: usize = 4096;
 
-/// One observed change, numbered in the order this view applied it.
+/// One observed change, numbered in the order this view applied it. It carries the state
+/// encoded, shared with the view's copy: the replay journal and the watchers' buffer each
+/// keep thousands of changes, at a third of a decoded state's size.
 #[derive(Clone, Debug)]
 pub struct Change {
     pub seq: u64,
-    pub state: Arc<pb::EscalationState>,
+    record: Arc<[u8]>,
+}
+
+impl Change {
+    /// The alert's whole state after the change (`None`, logged, if its record did not
+    /// decode, which a record this view encoded itself always does).
+    pub fn state(&self) -> Option<pb::EscalationState> {
+        decode(&self.record)
+    }
+}
+
+fn decode(record: &[u8]) -> Option<pb::EscalationState> {
+    pb::EscalationState::decode(record)
+        .inspect_err(
+            |error| tracing::error!(%error, "a state record of the read view does not decode"),
+        )
+        .ok()
 }
 
 #[derive(Default)]
@@ -44,8 +62,8 @@ struct Known {
     /// notifications, its chain without targets (boxed, so that the map's slots cost a pointer, not a whole state).
     row: Option<Box<pb::EscalationState>>,
     /// The whole state, protobuf-encoded (a third of its decoded size), decoded when asked
-    /// for by id or listed.
-    record: Option<Box<[u8]>>,
+    /// for by id or listed; shared with the change that brought it.
+    record: Option<Arc<[u8]>>,
     /// The severity and a hash of (title, description) last seen, to tell an update from a
     /// plain retry without holding the text twice.
     version: Option<(i32, u64)>,
@@ -60,20 +78,16 @@ impl Known {
     /// The whole state, decoded from its record. The record is this view's own encoding of a
     /// decoded state, so it decodes; were it ever not to, the row is all there is.
     fn whole(&self) -> Option<pb::EscalationState> {
-        match self.record.as_deref().map(pb::EscalationState::decode) {
-            Some(Ok(state)) => Some(state),
-            Some(Err(error)) => {
-                tracing::error!(%error, "a state record of the read view does not decode");
-                self.row.as_deref().cloned()
-            }
-            None => self.row.as_deref().cloned(),
-        }
+        self.record
+            .as_deref()
+            .and_then(decode)
+            .or_else(|| self.row.as_deref().cloned())
     }
 }
 
 /// An alert's row (the state without its timeline and notifications, and of its chain only
 /// the shape: how many steps and rounds) and its whole state, encoded; `state` is left whole.
-fn split(state: &mut pb::EscalationState) -> (Box<pb::EscalationState>, Box<[u8]>) {
+fn split(state: &mut pb::EscalationState) -> (Box<pb::EscalationState>, Arc<[u8]>) {
     let timeline = std::mem::take(&mut state.timeline);
     let notifications = std::mem::take(&mut state.notifications);
     let chain = state.chain.take();
@@ -88,7 +102,7 @@ fn split(state: &mut pb::EscalationState) -> (Box<pb::EscalationState>, Box<[u8]
     state.timeline = timeline;
     state.notifications = notifications;
     state.chain = chain;
-    (row, state.encode_to_vec().into_boxed_slice())
+    (row, state.encode_to_vec().into())
 }
 
 /// The silences the timeline names as holding or marking the alert, with when (ms).
@@ -374,16 +388,15 @@ impl StateView {
             .map(|alert| version(alert.severity, &alert.title, &alert.description));
         let (row, record) = split(&mut state);
         known.row = Some(row);
-        known.record = Some(record);
+        known.record = Some(record.clone());
         for (silence, at) in silences_named(&state) {
             let last = inner.silences_seen.entry(silence.to_owned()).or_insert(at);
             *last = (*last).max(at);
         }
-        let state = Arc::new(state);
         inner.seq += 1;
         let change = Change {
             seq: inner.seq,
-            state,
+            record,
         };
         if inner.journal.len() == JOURNAL {
             inner.journal.pop_front();

@@ -184,10 +184,13 @@ impl Connection {
     /// Sends what `change` means to this connection, if anything.
     async fn send_change(&mut self, change: &Change) -> bool {
         let principal = self.signed.principal();
-        if !board::may_see(principal, &change.state) {
+        let Some(state) = change
+            .state()
+            .filter(|state| board::may_see(principal, state))
+        else {
             return true;
-        }
-        let alert = for_principal(principal, &change.state);
+        };
+        let alert = for_principal(principal, &state);
         let id = change.seq.to_string();
         let event = match &self.mode {
             Mode::Board(filter) => {
