@@ -19,7 +19,7 @@ use wk_proto::v1::alert_console_server::AlertConsole;
 use crate::auth::{Authenticator, Caller};
 use crate::error::{ApiError, to_status};
 use crate::ingest::now;
-use crate::view::{Filter, Place, StateView};
+use crate::view::{Filter, Place, StateView, millis};
 
 const NOTE_CHARS: usize = 2_000;
 const DEFAULT_PAGE: usize = 50;
@@ -297,10 +297,6 @@ fn parse_cursor(token: &str) -> Result<Option<(i64, String)>, ApiError> {
         .parse()
         .map_err(|_| ApiError::BadPageToken(token.to_owned()))?;
     Ok(Some((millis, id.to_owned())))
-}
-
-fn millis(at: Option<&prost_types::Timestamp>) -> Option<i64> {
-    at.map(|at| at.seconds * 1000 + i64::from(at.nanos / 1_000_000))
 }
 
 #[tonic::async_trait]

@@ -59,7 +59,8 @@ fn decode(record: &[u8]) -> Option<pb::EscalationState> {
 struct Known {
     open: bool,
     /// What lists, the board and the filters read: the state without its timeline and
-    /// notifications, its chain without targets (boxed, so that the map's slots cost a pointer, not a whole state).
+    /// notifications, its chain without targets (boxed, so that the map's slots cost a
+    /// pointer, not a whole state).
     row: Option<Box<pb::EscalationState>>,
     /// The whole state, protobuf-encoded (a third of its decoded size), decoded when asked
     /// for by id or listed; shared with the change that brought it.
@@ -113,11 +114,7 @@ fn silences_named(state: &pb::EscalationState) -> impl Iterator<Item = (&str, i6
         .iter()
         .filter_map(|entry| match &entry.event {
             Some(Event::Silenced(s)) | Some(Event::NotSilenced(s)) => {
-                let at = entry.at.as_ref()?;
-                Some((
-                    s.silence.as_str(),
-                    at.seconds * 1000 + i64::from(at.nanos / 1_000_000),
-                ))
+                Some((s.silence.as_str(), millis(entry.at.as_ref())?))
             }
             _ => None,
         })
@@ -173,11 +170,13 @@ pub struct Filter {
     pub until_ms: Option<i64>,
 }
 
+/// A protobuf timestamp in milliseconds since the epoch.
+pub(crate) fn millis(at: Option<&prost_types::Timestamp>) -> Option<i64> {
+    at.map(|at| at.seconds * 1000 + i64::from(at.nanos / 1_000_000))
+}
+
 fn first_seen_ms(state: &pb::EscalationState) -> i64 {
-    state
-        .first_seen
-        .as_ref()
-        .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos / 1_000_000))
+    millis(state.first_seen.as_ref()).unwrap_or(0)
 }
 
 impl Filter {
@@ -285,10 +284,7 @@ pub enum Place {
 }
 
 fn status_at_ms(state: &pb::EscalationState) -> Option<i64> {
-    state
-        .status_at
-        .as_ref()
-        .map(|t| t.seconds * 1000 + i64::from(t.nanos / 1_000_000))
+    millis(state.status_at.as_ref())
 }
 
 #[derive(Clone)]
@@ -465,7 +461,8 @@ impl StateView {
     }
 
     /// Calls `f` with every known alert's row: its state without the timeline and the
-    /// notifications, and its chain's steps without their targets (under the view's lock: keep `f` quick).
+    /// notifications, and its chain's steps without their targets (under the view's lock:
+    /// keep `f` quick).
     pub fn for_each(&self, mut f: impl FnMut(&pb::EscalationState)) {
         let inner = self.lock();
         for state in inner

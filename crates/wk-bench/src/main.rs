@@ -440,12 +440,12 @@ async fn scale(
     let per_alert = |kib: u64| (kib.saturating_sub(baseline_kib)) as f64 * 1024.0 / open as f64;
     let api_per_alert =
         api_loaded_kib.saturating_sub(api_baseline_kib) as f64 * 1024.0 / open as f64;
+    let service = per_alert(loaded_kib) + api_per_alert;
     println!(
         "| scale {open} open p={partitions} | {held} | {base:.1} | {loaded:.1} | {per:.0} | {api_per_alert:.0} | {service:.0} | {restore:.2} | {restored_held} | {restored:.1} | {fired} | {p50:.0} | {p99:.0} | {max:.0} |",
         base = baseline_kib as f64 / 1024.0,
         loaded = loaded_kib as f64 / 1024.0,
         per = per_alert(loaded_kib),
-        service = per_alert(loaded_kib) + api_per_alert,
         restore = restore.as_secs_f64(),
         restored = restored_kib as f64 / 1024.0,
         p50 = late.p50_ms,
@@ -466,7 +466,7 @@ async fn scale(
         "api_rss_baseline_kib": api_baseline_kib,
         "api_rss_loaded_kib": api_loaded_kib,
         "api_bytes_per_open_alert": api_per_alert,
-        "service_bytes_per_open_alert": per_alert(loaded_kib) + api_per_alert,
+        "service_bytes_per_open_alert": service,
         "service_bytes_per_open_alert_after_restore": per_alert(restored_kib) + api_per_alert,
         "restart_to_ready_s": restore.as_secs_f64(),
         "open_alerts_after_restore": restored_held,
