@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use prost::Message;
 use wk_core::escalation::{
-    DeliveryRecord, DeliveryState, Entry, Event, Held, Notification, NotificationId, Purpose,
-    Recipient, Snapshot, Status, Timer, TimerTable, Version,
+    DeliveryRecord, DeliveryState, EndedSilence, Entry, Event, Held, Notification, NotificationId,
+    Purpose, Recipient, Snapshot, Status, Timer, TimerTable, Undeliverable, Version,
 };
 use wk_core::policy::{Chain, Step, TargetRef};
 use wk_proto::v1 as pb;
@@ -264,11 +264,12 @@ fn notification_to_pb(record: &DeliveryRecord) -> pb::Notification {
             encoded.changes = changes.clone();
             pb::NotificationPurpose::Updated
         }
-        Purpose::Undeliverable {
-            failed_id,
-            failed,
-            reason,
-        } => {
+        Purpose::Undeliverable(undeliverable) => {
+            let Undeliverable {
+                failed_id,
+                failed,
+                reason,
+            } = &**undeliverable;
             encoded.failed_id = failed_id.clone();
             encoded.failed_recipient = Some(match failed {
                 Recipient::Webhook { console } => {
@@ -281,18 +282,12 @@ fn notification_to_pb(record: &DeliveryRecord) -> pb::Notification {
             encoded.reason = reason.clone();
             pb::NotificationPurpose::Undeliverable
         }
-        Purpose::AfterSilence {
-            step,
-            round,
-            silence,
-            by,
-            comment,
-        } => {
+        Purpose::AfterSilence { step, round, ended } => {
             encoded.step = *step as u32;
             encoded.round = *round;
-            encoded.silence_id = silence.clone();
-            encoded.silence_by = by.clone();
-            encoded.silence_comment = comment.clone();
+            encoded.silence_id = ended.silence.clone();
+            encoded.silence_by = ended.by.clone();
+            encoded.silence_comment = ended.comment.clone();
             pb::NotificationPurpose::AfterSilence
         }
         Purpose::Informed { resolved, by, at } => {
@@ -341,27 +336,31 @@ fn notification_from_pb(notification: pb::Notification) -> Result<DeliveryRecord
             round,
             changes: notification.changes,
         },
-        Ok(pb::NotificationPurpose::Undeliverable) => Purpose::Undeliverable {
-            failed_id: notification.failed_id,
-            failed: match notification
-                .failed_recipient
-                .ok_or(DecodeError::Missing("notification.failed_recipient"))?
-            {
-                pb::notification::FailedRecipient::FailedWebhookConsole(console) => {
-                    Recipient::Webhook { console }
-                }
-                pb::notification::FailedRecipient::FailedEmailAddress(address) => {
-                    Recipient::Email { address }
-                }
-            },
-            reason: notification.reason,
-        },
+        Ok(pb::NotificationPurpose::Undeliverable) => {
+            Purpose::Undeliverable(Box::new(Undeliverable {
+                failed_id: notification.failed_id,
+                failed: match notification
+                    .failed_recipient
+                    .ok_or(DecodeError::Missing("notification.failed_recipient"))?
+                {
+                    pb::notification::FailedRecipient::FailedWebhookConsole(console) => {
+                        Recipient::Webhook { console }
+                    }
+                    pb::notification::FailedRecipient::FailedEmailAddress(address) => {
+                        Recipient::Email { address }
+                    }
+                },
+                reason: notification.reason,
+            }))
+        }
         Ok(pb::NotificationPurpose::AfterSilence) => Purpose::AfterSilence {
             step,
             round,
-            silence: notification.silence_id,
-            by: notification.silence_by,
-            comment: notification.silence_comment,
+            ended: Box::new(EndedSilence {
+                silence: notification.silence_id,
+                by: notification.silence_by,
+                comment: notification.silence_comment,
+            }),
         },
         Ok(pb::NotificationPurpose::Informed) => Purpose::Informed {
             resolved: notification.informed_resolved,

@@ -42,7 +42,7 @@ impl Context<'_> {
             Purpose::Failover { .. } => "alert.failover",
             Purpose::Exhausted | Purpose::ExhaustedFailover { .. } => "alert.exhausted",
             Purpose::Updated { .. } => "alert.updated",
-            Purpose::Undeliverable { .. } => "alert.undeliverable",
+            Purpose::Undeliverable(_) => "alert.undeliverable",
             Purpose::Informed { .. } => "alert.informed",
             Purpose::AfterSilence { .. } => "alert.unsilenced",
         }
@@ -62,12 +62,15 @@ impl Context<'_> {
                 "NOT ACKNOWLEDGED: escalation chain exhausted (console {from} unreachable: failover)"
             )),
             Purpose::Updated { changes, .. } => Some(format!("UPDATED by the office: {changes}")),
-            Purpose::AfterSilence { by, comment, .. } => Some(format!(
-                "SILENCE ENDED, still not acknowledged (silenced by {by}: {comment})"
+            Purpose::AfterSilence { ended, .. } => Some(format!(
+                "SILENCE ENDED, still not acknowledged (silenced by {}: {})",
+                ended.by, ended.comment
             )),
-            Purpose::Undeliverable { failed, reason, .. } => {
-                Some(format!("COULD NOT REACH {}: {reason}", describe(failed)))
-            }
+            Purpose::Undeliverable(undeliverable) => Some(format!(
+                "COULD NOT REACH {}: {}",
+                describe(&undeliverable.failed),
+                undeliverable.reason
+            )),
             Purpose::Informed { resolved, by, .. } => Some(format!(
                 "{} by duty officer {by}",
                 if *resolved {
@@ -118,7 +121,7 @@ pub fn webhook_body(context: &Context<'_>) -> Vec<u8> {
         | Purpose::AfterSilence { step, round, .. } => (Some(*step), Some(*round), None),
         Purpose::Failover { from, step, round } => (Some(*step), Some(*round), Some(from.as_str())),
         Purpose::ExhaustedFailover { from } => (None, None, Some(from.as_str())),
-        Purpose::Exhausted | Purpose::Undeliverable { .. } | Purpose::Informed { .. } => {
+        Purpose::Exhausted | Purpose::Undeliverable(_) | Purpose::Informed { .. } => {
             (None, None, None)
         }
     };
@@ -127,23 +130,19 @@ pub fn webhook_body(context: &Context<'_>) -> Vec<u8> {
         _ => None,
     };
     let silence = match context.purpose {
-        Purpose::AfterSilence {
-            silence,
-            by,
-            comment,
-            ..
-        } => Some(json!({ "id": silence, "created_by": by, "comment": comment, "ended": true })),
+        Purpose::AfterSilence { ended, .. } => Some(json!({
+            "id": ended.silence,
+            "created_by": ended.by,
+            "comment": ended.comment,
+            "ended": true,
+        })),
         _ => None,
     };
     let undeliverable = match context.purpose {
-        Purpose::Undeliverable {
-            failed_id,
-            failed,
-            reason,
-        } => Some(json!({
-            "delivery_id": failed_id,
-            "recipient": describe(failed),
-            "reason": reason,
+        Purpose::Undeliverable(undeliverable) => Some(json!({
+            "delivery_id": undeliverable.failed_id,
+            "recipient": describe(&undeliverable.failed),
+            "reason": undeliverable.reason,
         })),
         _ => None,
     };
@@ -380,6 +379,7 @@ pub fn email_html(context: &Context<'_>) -> String {
 mod tests {
     use super::*;
     use wk_core::alert::{AlertId, Category, Coordinates, Severity};
+    use wk_core::escalation::EndedSilence;
 
     fn alert() -> Alert {
         Alert {
@@ -518,9 +518,11 @@ mod tests {
         let after = Purpose::AfterSilence {
             step: 0,
             round: 1,
-            silence: "019a-silence".into(),
-            by: "maria.santos".into(),
-            comment: "generator test".into(),
+            ended: Box::new(EndedSilence {
+                silence: "019a-silence".into(),
+                by: "maria.santos".into(),
+                comment: "generator test".into(),
+            }),
         };
         let subject = email_subject(&context(&alert, &after));
         assert!(

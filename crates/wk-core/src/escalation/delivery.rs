@@ -3,7 +3,8 @@
 //! that a human learns who could not be reached.
 
 use super::{
-    DeliveryState, Escalation, Event, Outcome, Purpose, Recipient, Status, TargetRef, ids,
+    DeliveryState, Escalation, Event, Outcome, Purpose, Recipient, Status, TargetRef,
+    Undeliverable, ids,
 };
 use crate::policy::Directory;
 use crate::time::Timestamp;
@@ -188,7 +189,7 @@ impl Escalation {
     ) {
         // Once acknowledged or resolved a human has the alert; notices are never noticed
         // again, so they cannot loop.
-        if matches!(failed.purpose, Purpose::Undeliverable { .. })
+        if matches!(failed.purpose, Purpose::Undeliverable(_))
             || self.state.status != Status::Triggered
         {
             return;
@@ -205,11 +206,11 @@ impl Escalation {
             return;
         }
         let prefix = ids::undeliverable(&failed.id);
-        let purpose = Purpose::Undeliverable {
+        let purpose = Purpose::Undeliverable(Box::new(Undeliverable {
             failed_id: failed.id.to_string(),
             failed: failed.recipient.clone(),
             reason,
-        };
+        }));
         for recipient in recipients {
             self.issue(&prefix, recipient, purpose.clone(), now);
         }

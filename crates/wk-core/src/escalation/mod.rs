@@ -26,8 +26,9 @@ pub use self::queue::TimerQueue;
 pub use self::silence::SilenceEffect;
 pub use self::timer::{Timer, TimerTable};
 pub use self::types::{
-    AckEffect, Action, DeliveryRecord, DeliveryState, Entry, Event, Held, Notification,
-    NotificationId, Outcome, Purpose, Recipient, Responder, Status, Version,
+    AckEffect, Action, DeliveryRecord, DeliveryState, EndedSilence, Entry, Event, Held,
+    Notification, NotificationId, Outcome, Purpose, Recipient, Responder, Status, Undeliverable,
+    Version,
 };
 use crate::alert::Alert;
 use crate::policy::{Chain, Directory, Policy, TargetRef};
@@ -473,9 +474,11 @@ impl Escalation {
             Some(silencing) => Purpose::AfterSilence {
                 step: self.state.step,
                 round: self.state.round,
-                silence: silencing.silence.clone(),
-                by: silencing.by.clone(),
-                comment: silencing.comment.clone(),
+                ended: Box::new(EndedSilence {
+                    silence: silencing.silence.clone(),
+                    by: silencing.by.clone(),
+                    comment: silencing.comment.clone(),
+                }),
             },
         };
         for recipient in self.reach(&step.targets, directory, now) {

@@ -43,7 +43,8 @@ impl Recipient {
     }
 }
 
-/// Why a notification is sent.
+/// Why a notification is sent. Every delivery record holds one, so the rare purposes' text is
+/// boxed (`Undeliverable`, `EndedSilence`): a purpose is the size of its largest variant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Purpose {
     Step {
@@ -70,22 +71,15 @@ pub enum Purpose {
         /// What changed, in words ("severity warning → emergency, title").
         changes: String,
     },
-    /// Another notification (`failed_id`, to `failed`) was finally given up: a human must
-    /// learn that this recipient could not be reached.
-    Undeliverable {
-        failed_id: String,
-        failed: Recipient,
-        reason: String,
-    },
+    /// Another notification was finally given up: a human must learn that this recipient
+    /// could not be reached.
+    Undeliverable(Box<Undeliverable>),
     /// The step's notification when a silence that held the alert back ended (or was
     /// expired early) while it was still triggered and unacknowledged.
     AfterSilence {
         step: usize,
         round: u32,
-        silence: String,
-        /// Who made the silence, and why.
-        by: String,
-        comment: String,
+        ended: Box<EndedSilence>,
     },
     /// The office's focal point is told that the operations centre acknowledged (or
     /// resolved) its alert, by whom and when; no alert text beyond the title.
@@ -102,6 +96,22 @@ pub type NotificationId = Arc<str>;
 
 /// One notification to one recipient. `id` is deterministic (alert, incident, round, step,
 /// recipient) and is the webhook `Idempotency-Key` and the email `Message-ID`.
+/// The notification (`failed_id`, to `failed`) that was given up, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Undeliverable {
+    pub failed_id: String,
+    pub failed: Recipient,
+    pub reason: String,
+}
+
+/// The silence that had held the alert back: its id, who made it, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndedSilence {
+    pub silence: String,
+    pub by: String,
+    pub comment: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notification {
     pub id: NotificationId,
