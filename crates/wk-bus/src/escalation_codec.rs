@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use prost::Message;
 use wk_core::escalation::{
-    DeliveryRecord, DeliveryState, EndedSilence, Entry, Event, Held, Notification, NotificationId,
-    Purpose, Recipient, Snapshot, Status, Timer, TimerTable, Undeliverable, Version,
+    DeliveryRecord, DeliveryState, EndedSilence, Entry, Event, Failover, Held, Notification,
+    NotificationId, Purpose, Recipient, Snapshot, Status, Timer, TimerTable, Undeliverable,
+    Version,
 };
 use wk_core::policy::{Chain, Step, TargetRef};
 use wk_proto::v1 as pb;
@@ -54,8 +55,8 @@ fn recipient_to_pb(recipient: &Recipient) -> pb::notification::Recipient {
 fn event_to_pb(event: &Event) -> tl::Event {
     match event {
         Event::Raised { route, chain } => tl::Event::Raised(tl::Raised {
-            route: route.clone(),
-            chain: chain.clone(),
+            route: route.to_string(),
+            chain: chain.to_string(),
         }),
         Event::StepFired { step, round } => tl::Event::StepFired(tl::StepFired {
             step: *step as u32,
@@ -71,16 +72,16 @@ fn event_to_pb(event: &Event) -> tl::Event {
         } => tl::Event::AttemptFailed(tl::AttemptFailed {
             id: id.to_string(),
             attempt: *attempt,
-            reason: reason.clone(),
+            reason: reason.to_string(),
         }),
         Event::GivenUp { id, reason } => tl::Event::GivenUp(tl::GivenUp {
             id: id.to_string(),
-            reason: reason.clone(),
-        }),
-        Event::FailedOver { from, to, reason } => tl::Event::FailedOver(tl::FailedOver {
-            from: from.to_string(),
-            to: to.to_string(),
             reason: reason.to_string(),
+        }),
+        Event::FailedOver(failover) => tl::Event::FailedOver(tl::FailedOver {
+            from: failover.from.to_string(),
+            to: failover.to.to_string(),
+            reason: failover.reason.to_string(),
         }),
         Event::Acknowledged { by } => tl::Event::Acknowledged(responder_to_pb(by)),
         Event::Note { by, text } => tl::Event::Note(pb::Note {
@@ -93,7 +94,7 @@ fn event_to_pb(event: &Event) -> tl::Event {
         Event::Exhausted { rounds } => tl::Event::Exhausted(*rounds),
         Event::Parked { id, reason } => tl::Event::Parked(tl::GivenUp {
             id: id.to_string(),
-            reason: reason.clone(),
+            reason: reason.to_string(),
         }),
         Event::Updated {
             revision,
@@ -105,8 +106,8 @@ fn event_to_pb(event: &Event) -> tl::Event {
             current: Some(version_to_pb(current)),
         }),
         Event::Rerouted { route, chain } => tl::Event::Rerouted(tl::Raised {
-            route: route.clone(),
-            chain: chain.clone(),
+            route: route.to_string(),
+            chain: chain.to_string(),
         }),
         Event::ActionRefused { by, incident } => tl::Event::ActionRefused(tl::ActionRefused {
             by: Some(responder_to_pb(by)),
@@ -124,7 +125,7 @@ fn event_to_pb(event: &Event) -> tl::Event {
             expired_by,
             restarted,
         } => tl::Event::SilenceEnded(tl::SilenceEnded {
-            silence: silence.clone(),
+            silence: silence.to_string(),
             expired_by: expired_by.as_deref().unwrap_or_default().to_owned(),
             restarted: *restarted,
         }),
@@ -149,8 +150,8 @@ fn event_from_pb(
 ) -> Result<Event, DecodeError> {
     Ok(match event {
         tl::Event::Raised(raised) => Event::Raised {
-            route: raised.route,
-            chain: raised.chain,
+            route: raised.route.into(),
+            chain: raised.chain.into(),
         },
         tl::Event::StepFired(fired) => Event::StepFired {
             step: fired.step as usize,
@@ -166,19 +167,19 @@ fn event_from_pb(
         tl::Event::AttemptFailed(failed) => Event::AttemptFailed {
             id: shared_id(ids, failed.id),
             attempt: failed.attempt,
-            reason: failed.reason,
+            reason: failed.reason.into(),
         },
         tl::Event::GivenUp(given_up) => Event::GivenUp {
             id: shared_id(ids, given_up.id),
-            reason: given_up.reason,
+            reason: given_up.reason.into(),
         },
-        tl::Event::FailedOver(failed_over) => Event::FailedOver {
+        tl::Event::FailedOver(failed_over) => Event::FailedOver(Box::new(Failover {
             from: failed_over.from.into(),
             to: failed_over.to.into(),
             reason: failed_over.reason.into(),
-        },
+        })),
         tl::Event::Acknowledged(by) => Event::Acknowledged {
-            by: responder_from_pb(by),
+            by: Box::new(responder_from_pb(by)),
         },
         tl::Event::Note(note) => Event::Note {
             by: Box::new(responder_from_pb(note.by.unwrap_or_default())),
@@ -186,13 +187,13 @@ fn event_from_pb(
         },
         tl::Event::AckTimedOut(_) => Event::AckTimedOut,
         tl::Event::Resolved(by) => Event::Resolved {
-            by: responder_from_pb(by),
+            by: Box::new(responder_from_pb(by)),
         },
         tl::Event::Repeated(occurrences) => Event::Repeated { occurrences },
         tl::Event::Exhausted(rounds) => Event::Exhausted { rounds },
         tl::Event::Parked(parked) => Event::Parked {
             id: shared_id(ids, parked.id),
-            reason: parked.reason,
+            reason: parked.reason.into(),
         },
         tl::Event::Updated(updated) => Event::Updated {
             revision: updated.revision,
@@ -200,8 +201,8 @@ fn event_from_pb(
             current: Box::new(version_from_pb(updated.current)?),
         },
         tl::Event::Rerouted(rerouted) => Event::Rerouted {
-            route: rerouted.route,
-            chain: rerouted.chain,
+            route: rerouted.route.into(),
+            chain: rerouted.chain.into(),
         },
         tl::Event::ActionRefused(refused) => Event::ActionRefused {
             by: Box::new(responder_from_pb(refused.by.unwrap_or_default())),
@@ -214,7 +215,7 @@ fn event_from_pb(
             comment: silenced.comment,
         })),
         tl::Event::SilenceEnded(ended) => Event::SilenceEnded {
-            silence: ended.silence,
+            silence: ended.silence.into(),
             expired_by: Some(ended.expired_by)
                 .filter(|by| !by.is_empty())
                 .map(String::into_boxed_str),

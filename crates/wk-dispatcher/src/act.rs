@@ -181,7 +181,7 @@ fn count_new_events(escalation: &Escalation, counted: &mut usize) {
     for entry in &timeline[*counted..] {
         match &entry.event {
             TimelineEvent::StepFired { .. } => metrics::step_fired(),
-            TimelineEvent::FailedOver { from, to, .. } => metrics::failover(from, to),
+            TimelineEvent::FailedOver(failover) => metrics::failover(&failover.from, &failover.to),
             TimelineEvent::Updated { .. } => metrics::updated(),
             TimelineEvent::ActionRefused { .. } => metrics::action_refused(),
             TimelineEvent::Acknowledged { .. } => {

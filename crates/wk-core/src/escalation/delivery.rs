@@ -3,7 +3,7 @@
 //! that a human learns who could not be reached.
 
 use super::{
-    DeliveryState, Escalation, Event, Outcome, Purpose, Recipient, Status, TargetRef,
+    DeliveryState, Escalation, Event, Failover, Outcome, Purpose, Recipient, Status, TargetRef,
     Undeliverable, ids,
 };
 use crate::policy::Directory;
@@ -48,7 +48,7 @@ impl Escalation {
                     Event::AttemptFailed {
                         id: notification.id,
                         attempt,
-                        reason,
+                        reason: reason.into(),
                     },
                 );
             }
@@ -61,7 +61,7 @@ impl Escalation {
                     now,
                     Event::Parked {
                         id: notification.id.clone(),
-                        reason: reason.clone(),
+                        reason: reason.as_str().into(),
                     },
                 );
                 self.fail_over(
@@ -78,7 +78,7 @@ impl Escalation {
                     now,
                     Event::GivenUp {
                         id: notification.id.clone(),
-                        reason: reason.clone(),
+                        reason: reason.as_str().into(),
                     },
                 );
                 // A parked one failed over when it was parked; a failover, when there is
@@ -164,11 +164,11 @@ impl Escalation {
         };
         self.log(
             now,
-            Event::FailedOver {
+            Event::FailedOver(Box::new(Failover {
                 from: from.as_str().into(),
                 to: to.as_str().into(),
                 reason: reason.into(),
-            },
+            })),
         );
         let recipients = self.reach(&[TargetRef::Console(to)], directory, now);
         for recipient in recipients {

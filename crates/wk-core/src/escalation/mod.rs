@@ -26,7 +26,7 @@ pub use self::queue::TimerQueue;
 pub use self::silence::SilenceEffect;
 pub use self::timer::{Timer, TimerTable};
 pub use self::types::{
-    AckEffect, Action, DeliveryRecord, DeliveryState, EndedSilence, Entry, Event, Held,
+    AckEffect, Action, DeliveryRecord, DeliveryState, EndedSilence, Entry, Event, Failover, Held,
     Notification, NotificationId, Outcome, Purpose, Recipient, Responder, Status, Undeliverable,
     Version,
 };
@@ -109,8 +109,8 @@ impl Escalation {
         escalation.log(
             now,
             Event::Raised {
-                route: route.to_owned(),
-                chain: escalation.state.chain.id.clone(),
+                route: route.into(),
+                chain: escalation.state.chain.id.as_str().into(),
             },
         );
         escalation.handle_silences(silences, directory, now);
@@ -266,7 +266,7 @@ impl Escalation {
                     at: now,
                 };
                 self.inform_office(false, &by, directory, now);
-                self.log(now, Event::Acknowledged { by });
+                self.log(now, Event::Acknowledged { by: Box::new(by) });
                 AckEffect::Acknowledged
             }
         }
@@ -339,7 +339,7 @@ impl Escalation {
         if by.channel != CHECK_IN_CHANNEL && !by_its_sender {
             self.inform_office(true, &by, directory, now);
         }
-        self.log(now, Event::Resolved { by });
+        self.log(now, Event::Resolved { by: Box::new(by) });
         true
     }
 

@@ -132,7 +132,7 @@ impl Escalation {
         self.log(
             now,
             Event::SilenceEnded {
-                silence: previous.silence.clone(),
+                silence: previous.silence.as_str().into(),
                 expired_by: expired_by.map(String::into_boxed_str),
                 restarted,
             },

@@ -479,11 +479,11 @@ fn a_console_given_up_fails_over_at_once_and_the_timeline_says_why() {
     );
     assert!(escalation.timeline().contains(&Entry {
         at: minutes("1m"),
-        event: Event::FailedOver {
+        event: Event::FailedOver(Box::new(Failover {
             from: "manila".into(),
             to: "panama".into(),
             reason: "HTTP 503".into()
-        },
+        })),
     }));
 }
 

@@ -179,12 +179,13 @@ pub struct Version {
     pub description: String,
 }
 
-/// A timeline event.
+/// A timeline event. An open escalation holds a dozen, each the size of the largest variant
+/// (40 bytes): larger or rarer payloads are boxed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     Raised {
-        route: String,
-        chain: String,
+        route: Box<str>,
+        chain: Box<str>,
     },
     StepFired {
         step: usize,
@@ -202,23 +203,19 @@ pub enum Event {
     AttemptFailed {
         id: NotificationId,
         attempt: u32,
-        reason: String,
+        reason: Box<str>,
     },
     Parked {
         id: NotificationId,
-        reason: String,
+        reason: Box<str>,
     },
     GivenUp {
         id: NotificationId,
-        reason: String,
-    },
-    FailedOver {
-        from: Box<str>,
-        to: Box<str>,
         reason: Box<str>,
     },
+    FailedOver(Box<Failover>),
     Acknowledged {
-        by: Responder,
+        by: Box<Responder>,
     },
     Note {
         by: Box<Responder>,
@@ -226,7 +223,7 @@ pub enum Event {
     },
     AckTimedOut,
     Resolved {
-        by: Responder,
+        by: Box<Responder>,
     },
     Repeated {
         occurrences: u32,
@@ -242,15 +239,15 @@ pub enum Event {
     },
     /// The update routed the alert to another chain.
     Rerouted {
-        route: String,
-        chain: String,
+        route: Box<str>,
+        chain: Box<str>,
     },
     /// A silence holds the escalation back (nothing is notified or escalated) until `until`.
     Silenced(Box<Held>),
     /// The silence that held it ended (`expired_by`: expired early by them); `restarted`:
     /// still triggered and unacknowledged, so its escalation started from the first step.
     SilenceEnded {
-        silence: String,
+        silence: Box<str>,
         expired_by: Option<Box<str>>,
         restarted: bool,
     },
@@ -265,6 +262,15 @@ pub enum Event {
         by: Box<Responder>,
         incident: u32,
     },
+}
+
+/// A notification failed over from one console to another, and why (boxed in
+/// `Event::FailedOver`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failover {
+    pub from: Box<str>,
+    pub to: Box<str>,
+    pub reason: Box<str>,
 }
 
 /// Which silence holds an escalation back, whose it is, until when and why. Boxed in

@@ -149,8 +149,8 @@ impl Escalation {
         self.log(
             now,
             Event::Rerouted {
-                route: self.state.route.clone(),
-                chain: self.state.chain.id.clone(),
+                route: self.state.route.as_str().into(),
+                chain: self.state.chain.id.as_str().into(),
             },
         );
         self.state.round += 1;
