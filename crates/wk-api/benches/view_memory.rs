@@ -9,7 +9,7 @@
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
-use wk_api::view::{Limits, StateView};
+use wk_api::view::{Limits, Row, StateView};
 use wk_core::alert::AlertId;
 use wk_proto::v1 as pb;
 
@@ -124,15 +124,12 @@ fn main() {
         let (_, packed) = heap_of(|| {
             lz4_flex::block::compress_prepend_size(&full.encode_to_vec()).into_boxed_slice()
         });
-        let mut row = full.clone();
-        row.timeline.clear();
-        row.notifications.clear();
-        let (_, row) = heap_of(|| Box::new(row.clone()));
+        let (_, row) = heap_of(|| Box::new(Row::of(&full)));
         let (_, alert) = heap_of(|| Box::new(full.alert.clone()));
         let (_, chain) = heap_of(|| Box::new(full.chain.clone()));
         println!(
             "one alert's state: decoded {decoded} B (of which alert {alert}, chain {chain}); \
-             its row (no timeline, no notifications) {row} B; encoded {encoded} B, \
+             its list row {row} B (its office and country shared in the view); encoded {encoded} B, \
              compressed as the view keeps it {packed} B"
         );
     }

@@ -17,6 +17,7 @@ mod metrics;
 pub mod offices;
 mod pages;
 pub mod redact;
+mod row;
 pub mod server;
 pub mod silences;
 pub mod view;

@@ -25,7 +25,7 @@ use wk_proto::v1::silences_server::Silences;
 use crate::auth::{Authenticator, Caller};
 use crate::error::{ApiError, to_status};
 use crate::ingest::now;
-use crate::view::StateView;
+use crate::view::{Row, StateView};
 
 /// How long a write waits to show in this process's own book before it is answered anyway.
 const VISIBLE_WITHIN: Duration = Duration::from_secs(5);
@@ -144,11 +144,8 @@ impl SilenceService {
         draft.created_by = by.to_owned();
         let silence = self.validate(draft, "preview".into(), now())?;
         let mut matches = Vec::new();
-        self.alerts.for_each(|state| {
-            if state.status == pb::AlertStatus::Resolved as i32 {
-                return;
-            }
-            let Some(alert) = matchable(state) else {
+        self.alerts.for_each_whole(Row::is_open, |state| {
+            let Some(alert) = matchable(&state) else {
                 return;
             };
             let region = self
@@ -234,10 +231,9 @@ impl SilenceService {
     fn stats(&self) -> BTreeMap<String, Stats> {
         let at = now();
         let mut stats: BTreeMap<String, Stats> = BTreeMap::new();
-        self.alerts.for_each(|state| {
-            let open = state.status != pb::AlertStatus::Resolved as i32;
-            if let Some(silencing) = state.silence.as_ref().filter(|_| open) {
-                let entry = stats.entry(silencing.silence.clone()).or_default();
+        self.alerts.for_each(|row| {
+            if let Some((silence, _)) = row.silence.as_ref().filter(|_| row.is_open()) {
+                let entry = stats.entry(silence.to_string()).or_default();
                 entry.matching_open += 1;
                 // It matches an open alert now: not a forgotten silence.
                 entry.last_matched = Some(at);

@@ -25,6 +25,9 @@ use tokio::sync::broadcast;
 use wk_core::alert::AlertId;
 use wk_proto::v1 as pb;
 
+use crate::row::Names;
+pub use crate::row::Row;
+
 /// Changes buffered per watcher before a slow watcher starts losing the oldest.
 const WATCH_BUFFER: usize = 4096;
 /// Recent changes kept for a reconnecting watcher to replay (`Last-Event-ID`).
@@ -68,10 +71,8 @@ fn decode(record: &[u8]) -> Option<pb::EscalationState> {
 #[derive(Default)]
 struct Known {
     open: bool,
-    /// What lists, the board and the filters read: the state without its timeline and
-    /// notifications, its chain without targets (boxed, so that the map's slots cost a
-    /// pointer, not a whole state).
-    row: Option<Box<pb::EscalationState>>,
+    /// What lists, the board and the filters read (`Row`).
+    row: Option<Row>,
     /// The whole state, encoded and compressed (`pack`: an eighth of its decoded size), decoded
     /// when asked for by id or listed; shared with the change that brought it.
     record: Option<Arc<[u8]>>,
@@ -86,34 +87,22 @@ struct Known {
 }
 
 impl Known {
-    /// The whole state, decoded from its record. The record is this view's own encoding of a
-    /// decoded state, so it decodes; were it ever not to, the row is all there is.
-    fn whole(&self) -> Option<pb::EscalationState> {
-        self.record
-            .as_deref()
-            .and_then(decode)
-            .or_else(|| self.row.as_deref().cloned())
+    /// What is needed to give its whole state outside the view's lock.
+    fn packed(&self) -> Packed {
+        (self.record.clone(), self.row.clone())
     }
 }
 
-/// An alert's row (the state without its timeline and notifications, and of its chain only
-/// the shape: how many steps and rounds) and its whole state, encoded; `state` is left whole.
-fn split(state: &mut pb::EscalationState) -> (Box<pb::EscalationState>, Arc<[u8]>) {
-    let timeline = std::mem::take(&mut state.timeline);
-    let notifications = std::mem::take(&mut state.notifications);
-    let chain = state.chain.take();
-    let mut row = Box::new(state.clone());
-    row.chain = chain.as_ref().map(|chain| pb::Chain {
-        id: chain.id.clone(),
-        steps: vec![pb::ChainStep::default(); chain.steps.len()],
-        repeat: chain.repeat,
-        ack_timeout_ms: chain.ack_timeout_ms,
-        on_exhausted: Vec::new(),
-    });
-    state.timeline = timeline;
-    state.notifications = notifications;
-    state.chain = chain;
-    (row, pack(state))
+/// An alert's record and row, taken under the lock to be decoded after it.
+type Packed = (Option<Arc<[u8]>>, Option<Row>);
+
+/// The whole state, decoded from its record. The record is this view's own encoding of a
+/// decoded state, so it decodes; were it ever not to, the row is all there is.
+fn whole((record, row): Packed) -> Option<pb::EscalationState> {
+    record
+        .as_deref()
+        .and_then(decode)
+        .or_else(|| row.as_ref().map(Row::to_state))
 }
 
 /// The silences the timeline names as holding or marking the alert, with when (ms).
@@ -190,21 +179,18 @@ fn first_seen_ms(state: &pb::EscalationState) -> i64 {
 }
 
 impl Filter {
-    pub fn matches(&self, state: &pb::EscalationState) -> bool {
-        let Some(alert) = &state.alert else {
-            return false;
-        };
-        let first_seen = first_seen_ms(state);
-        (self.statuses.is_empty() || self.statuses.contains(&state.status))
-            && self.min_severity.is_none_or(|min| alert.severity >= min)
+    pub fn matches(&self, row: &Row) -> bool {
+        let first_seen = row.first_seen_ms;
+        (self.statuses.is_empty() || self.statuses.contains(&row.status))
+            && self.min_severity.is_none_or(|min| row.severity >= min)
             && self
                 .office_id
                 .as_ref()
-                .is_none_or(|office| &alert.office_id == office)
+                .is_none_or(|office| *row.office == **office)
             && self
                 .country
                 .as_ref()
-                .is_none_or(|country| alert.country.eq_ignore_ascii_case(country))
+                .is_none_or(|country| row.country.eq_ignore_ascii_case(country))
             && self.since_ms.is_none_or(|since| first_seen >= since)
             && self.until_ms.is_none_or(|until| first_seen < until)
     }
@@ -229,6 +215,8 @@ struct Inner {
     limits: Limits,
     /// When each silence last held or marked an alert (ms), from the timelines seen.
     silences_seen: HashMap<String, i64>,
+    /// The office and country names the rows share.
+    names: Names,
     /// The number of the last change applied.
     seq: u64,
     journal: VecDeque<Change>,
@@ -361,7 +349,7 @@ impl StateView {
     pub fn observe_at(
         &self,
         id: AlertId,
-        mut state: pb::EscalationState,
+        state: pb::EscalationState,
         location: Option<(i32, i64)>,
         now_ms: i64,
     ) {
@@ -392,8 +380,8 @@ impl StateView {
             .alert
             .as_ref()
             .map(|alert| version(alert.severity, &alert.title, &alert.description));
-        let (row, record) = split(&mut state);
-        known.row = Some(row);
+        let record = pack(&state);
+        known.row = Some(Row::with_names(&state, &mut inner.names));
         known.record = Some(record.clone());
         for (silence, at) in silences_named(&state) {
             let last = inner.silences_seen.entry(silence.to_owned()).or_insert(at);
@@ -470,16 +458,31 @@ impl StateView {
         (inner.seq, self.changes.subscribe())
     }
 
-    /// Calls `f` with every known alert's row: its state without the timeline and the
-    /// notifications, and its chain's steps without their targets (under the view's lock:
-    /// keep `f` quick).
-    pub fn for_each(&self, mut f: impl FnMut(&pb::EscalationState)) {
+    /// Calls `f` with every known alert's row (under the view's lock: keep `f` quick).
+    pub fn for_each(&self, mut f: impl FnMut(&Row)) {
         let inner = self.lock();
-        for state in inner
-            .alerts
-            .values()
-            .filter_map(|known| known.row.as_deref())
-        {
+        for row in inner.alerts.values().filter_map(|known| known.row.as_ref()) {
+            f(row);
+        }
+    }
+
+    /// Calls `f` with the whole state of every alert whose row satisfies `keep`, decoded one
+    /// at a time after the view's lock is released.
+    pub fn for_each_whole(
+        &self,
+        keep: impl Fn(&Row) -> bool,
+        mut f: impl FnMut(pb::EscalationState),
+    ) {
+        let packed: Vec<Packed> = {
+            let inner = self.lock();
+            inner
+                .alerts
+                .values()
+                .filter(|known| known.row.as_ref().is_some_and(&keep))
+                .map(Known::packed)
+                .collect()
+        };
+        for state in packed.into_iter().filter_map(whole) {
             f(state);
         }
     }
@@ -490,34 +493,36 @@ impl StateView {
         self.lock().silences_seen.clone()
     }
 
-    /// The rows (as `for_each`) of the first `limit` alerts satisfying `keep` in the order of
-    /// `key` (smallest first), and how many satisfy it. Only the returned rows are copied and
-    /// sorted.
+    /// The whole states of the first `limit` alerts whose rows satisfy `keep`, in the order of
+    /// `key` (smallest first), and how many satisfy it. Only the returned alerts are sorted
+    /// and decoded (after the view's lock is released).
     pub fn select<K: Ord>(
         &self,
-        keep: impl Fn(&pb::EscalationState) -> bool,
-        key: impl Fn(&pb::EscalationState) -> K,
+        keep: impl Fn(&Row) -> bool,
+        key: impl Fn(&Row) -> K,
         limit: usize,
     ) -> (Vec<pb::EscalationState>, usize) {
-        let inner = self.lock();
-        let mut matching: Vec<(K, &pb::EscalationState)> = inner
-            .alerts
-            .values()
-            .filter_map(|known| known.row.as_deref())
-            .filter(|state| keep(state))
-            .map(|state| (key(state), state))
-            .collect();
-        let total = matching.len();
-        if limit < matching.len() {
-            matching.select_nth_unstable_by(limit, |a, b| a.0.cmp(&b.0));
-            matching.truncate(limit);
-        }
-        matching.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let page = matching
-            .into_iter()
-            .map(|(_, state)| state.clone())
-            .collect();
-        (page, total)
+        let (page, total): (Vec<Packed>, usize) = {
+            let inner = self.lock();
+            let mut matching: Vec<(K, &Known)> = inner
+                .alerts
+                .values()
+                .filter_map(|known| Some((known.row.as_ref().filter(|row| keep(row))?, known)))
+                .map(|(row, known)| (key(row), known))
+                .collect();
+            let total = matching.len();
+            if limit < matching.len() {
+                matching.select_nth_unstable_by(limit, |a, b| a.0.cmp(&b.0));
+                matching.truncate(limit);
+            }
+            matching.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let page = matching
+                .into_iter()
+                .map(|(_, known)| known.packed())
+                .collect();
+            (page, total)
+        };
+        (page.into_iter().filter_map(whole).collect(), total)
     }
 
     /// Whether the alert is in memory or was let go of.
@@ -528,7 +533,8 @@ impl StateView {
 
     /// The whole state of an alert in memory.
     pub fn get(&self, id: AlertId) -> Option<pb::EscalationState> {
-        self.with(|alerts| alerts.get(&id).and_then(Known::whole))
+        self.with(|alerts| alerts.get(&id).map(Known::packed))
+            .and_then(whole)
     }
 
     /// Up to `limit` alerts matching `filter`, newest first, strictly after `cursor` (the
@@ -540,7 +546,6 @@ impl StateView {
         cursor: Option<(i64, String)>,
         limit: usize,
     ) -> (Vec<pb::EscalationState>, Option<(i64, String)>) {
-        let inner = self.lock();
         // Strictly after the cursor in the newest-first order (an unparsable cursor id sorts
         // as the smallest id of its time, as its text would).
         let start = match &cursor {
@@ -550,14 +555,18 @@ impl StateView {
             }
             None => Bound::Unbounded,
         };
-        let mut page: Vec<pb::EscalationState> = inner
-            .newest
-            .range((start, Bound::Unbounded))
-            .filter_map(|Reverse((_, id))| inner.alerts.get(id))
-            .filter(|known| known.row.as_deref().is_some_and(|row| filter.matches(row)))
-            .take(limit + 1)
-            .filter_map(Known::whole)
-            .collect();
+        let packed: Vec<Packed> = {
+            let inner = self.lock();
+            inner
+                .newest
+                .range((start, Bound::Unbounded))
+                .filter_map(|Reverse((_, id))| inner.alerts.get(id))
+                .filter(|known| known.row.as_ref().is_some_and(|row| filter.matches(row)))
+                .take(limit + 1)
+                .map(Known::packed)
+                .collect()
+        };
+        let mut page: Vec<pb::EscalationState> = packed.into_iter().filter_map(whole).collect();
         let more = page.len() > limit;
         page.truncate(limit);
         let key = |state: &pb::EscalationState| (first_seen_ms(state), state.alert_id.clone());

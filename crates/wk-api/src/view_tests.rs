@@ -7,7 +7,7 @@ use std::time::Duration;
 use wk_core::alert::AlertId;
 use wk_proto::v1 as pb;
 
-use super::{Filter, Limits, Place, StateView};
+use super::{Filter, Limits, Place, Row, StateView};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -193,7 +193,7 @@ fn before_any_place_is_dropped_an_unseen_id_is_unknown() {
 }
 
 #[test]
-fn rows_leave_out_the_timeline_and_notifications_that_get_and_list_return_whole() {
+fn rows_hold_what_lists_filter_on_and_get_list_and_select_return_whole_states() {
     let view = StateView::default();
     let (id, mut whole) = state(1, 1_000, None);
     whole.timeline = vec![pb::TimelineEntry {
@@ -215,22 +215,67 @@ fn rows_leave_out_the_timeline_and_notifications_that_get_and_list_return_whole(
         repeat: 1,
         ..Default::default()
     });
+    if let Some(alert) = whole.alert.as_mut() {
+        alert.country = "NG".into();
+        alert.place = "Maiduguri".into();
+        alert.description = "Checkpoint closed on the A3".into();
+        alert.labels = [("road".to_owned(), "A3".to_owned())].into();
+    }
+    whole.silence = Some(pb::Silencing {
+        silence: "s-1".into(),
+        exempt: "abduction".into(),
+        ..Default::default()
+    });
     view.observe(id, whole.clone());
     assert_eq!(view.get(id), Some(whole.clone()));
     assert_eq!(view.list(&Filter::default(), None, 10).0, [whole.clone()]);
+    let (selected, total) = view.select(|_| true, |row| row.id, 10);
+    assert_eq!((selected, total), (vec![whole.clone()], 1));
     let mut rows = Vec::new();
     view.for_each(|row| rows.push(row.clone()));
-    let (selected, total) = view.select(|_| true, |row| row.alert_id.clone(), 10);
-    assert_eq!((selected.clone(), total), (rows.clone(), 1));
+    assert_eq!(rows, [Row::of(&whole)]);
     let row = &rows[0];
-    assert!(row.timeline.is_empty() && row.notifications.is_empty());
-    let chain = row.chain.as_ref().unwrap();
     assert_eq!(
-        (chain.steps.len(), chain.repeat),
-        (1, 1),
-        "the chain's shape"
+        (row.id, row.status, row.severity, row.first_seen_ms),
+        (id, pb::AlertStatus::Open as i32, 3, 1_000)
     );
-    assert!(chain.steps[0].targets.is_empty());
-    assert_eq!(row.alert, whole.alert, "the rest is all there");
-    assert_eq!(row.first_seen, whole.first_seen);
+    assert_eq!((&*row.office, &*row.country), ("ng-maiduguri", "NG"));
+    assert_eq!(
+        row.silence,
+        Some(("s-1".into(), false)),
+        "exempt: shown, not obeyed"
+    );
+    assert!(!row.is_silenced());
+    for words in [
+        &["a3"][..],
+        &["maiduguri", "closed"],
+        &["road"],
+        &["ng-maid"],
+    ] {
+        let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        assert!(row.has_words(&words), "{words:?}");
+    }
+    assert!(!row.has_words(&["juba".to_owned()]));
+    // What a row can give back if ever a record did not decode: every field it holds.
+    assert_eq!(Row::of(&row.to_state()), *row);
+    let mut whole_states = Vec::new();
+    view.for_each_whole(Row::is_open, |state| whole_states.push(state));
+    assert_eq!(whole_states, [whole]);
+}
+
+#[test]
+fn rows_share_their_office_and_country_names() {
+    let view = StateView::default();
+    for n in 0..3 {
+        let (id, state) = state(n, 1_000, None);
+        view.observe(id, state);
+    }
+    let mut offices = Vec::new();
+    view.for_each(|row| offices.push(row.office.clone()));
+    assert_eq!(offices.len(), 3);
+    assert!(
+        offices
+            .windows(2)
+            .all(|w| std::sync::Arc::ptr_eq(&w[0], &w[1]))
+    );
 }

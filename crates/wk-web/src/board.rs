@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use wk_api::view::Row;
+use wk_core::alert::AlertId;
 use wk_proto::v1 as pb;
 
 use crate::format;
@@ -90,78 +92,43 @@ impl Filter {
         }
     }
 
-    fn text_matches(&self, alert: &pb::Alert) -> bool {
-        self.words.iter().all(|word| {
-            let has = |text: &str| text.to_lowercase().contains(word.as_str());
-            has(&alert.title)
-                || has(&alert.description)
-                || has(&alert.place)
-                || has(&alert.office_id)
-                || has(&alert.country)
-                || alert.labels.iter().any(|(k, v)| has(k) || has(v))
-        })
-    }
-
-    /// Whether the board shows `state` to someone who may see it.
-    pub fn matches(&self, state: &pb::EscalationState) -> bool {
-        let Some(alert) = &state.alert else {
-            return false;
-        };
-        self.statuses.iter().any(|s| *s as i32 == state.status)
-            && alert.severity >= self.min_severity
-            && self.severity.is_none_or(|s| s == alert.severity)
-            && self.office.as_ref().is_none_or(|o| *o == alert.office_id)
+    /// Whether the board shows the alert of `row` to someone who may see it.
+    pub fn matches(&self, row: &Row) -> bool {
+        self.statuses.iter().any(|s| *s as i32 == row.status)
+            && row.severity >= self.min_severity
+            && self.severity.is_none_or(|s| s == row.severity)
+            && self.office.as_ref().is_none_or(|o| **o == *row.office)
             && self.countries.as_ref().is_none_or(|countries| {
                 countries
                     .iter()
-                    .any(|c| c.eq_ignore_ascii_case(&alert.country))
+                    .any(|c| c.eq_ignore_ascii_case(&row.country))
             })
             && self
                 .silenced
-                .is_none_or(|wanted| is_silenced(state) == wanted)
-            && self.text_matches(alert)
+                .is_none_or(|wanted| row.is_silenced() == wanted)
+            && row.has_words(&self.words)
     }
 }
 
-/// Whether a silence holds the alert back now.
-pub fn is_silenced(state: &pb::EscalationState) -> bool {
-    state.status != pb::AlertStatus::Resolved as i32
-        && state
-            .silence
-            .as_ref()
-            .is_some_and(|silence| silence.exempt.is_empty())
-}
-
-/// Whether `principal` may see `state` at all: an office only its own alerts.
-pub fn may_see(principal: &Principal, state: &pb::EscalationState) -> bool {
-    principal.office_scope().is_none_or(|office| {
-        state
-            .alert
-            .as_ref()
-            .is_some_and(|alert| alert.office_id == office)
-    })
+/// Whether `principal` may see the alert of `row` at all: an office only its own alerts.
+pub fn may_see(principal: &Principal, row: &Row) -> bool {
+    principal
+        .office_scope()
+        .is_none_or(|office| *row.office == *office)
 }
 
 /// The board's order: worst severity first, then newest first, then by id (stable).
-pub fn order(
-    state: &pb::EscalationState,
-) -> (std::cmp::Reverse<i32>, std::cmp::Reverse<i64>, String) {
-    let severity = state.alert.as_ref().map_or(0, |alert| alert.severity);
-    let first_seen = format::millis(state.first_seen.as_ref()).unwrap_or(0);
+pub fn order(row: &Row) -> (std::cmp::Reverse<i32>, std::cmp::Reverse<i64>, AlertId) {
     (
-        std::cmp::Reverse(severity),
-        std::cmp::Reverse(first_seen),
-        state.alert_id.clone(),
+        std::cmp::Reverse(row.severity),
+        std::cmp::Reverse(row.first_seen_ms),
+        row.id,
     )
 }
 
 /// Unacknowledged critical or emergency: the board sounds while one is in view.
-pub fn alarming(state: &pb::EscalationState) -> bool {
-    state.status == pb::AlertStatus::Open as i32
-        && state
-            .alert
-            .as_ref()
-            .is_some_and(|alert| alert.severity >= pb::Severity::Critical as i32)
+pub fn alarming(row: &Row) -> bool {
+    row.status == pb::AlertStatus::Open as i32 && row.severity >= pb::Severity::Critical as i32
 }
 
 /// The counts the tiles show, over every alert the person may see.
@@ -179,19 +146,19 @@ pub struct Tiles {
 }
 
 impl Tiles {
-    pub fn count(&mut self, state: &pb::EscalationState) {
-        let open = state.status == pb::AlertStatus::Open as i32;
-        let acknowledged = state.status == pb::AlertStatus::Acknowledged as i32;
+    pub fn count(&mut self, row: &Row) {
+        let open = row.status == pb::AlertStatus::Open as i32;
+        let acknowledged = row.status == pb::AlertStatus::Acknowledged as i32;
         if !(open || acknowledged) {
             return;
         }
         self.unacknowledged += usize::from(open);
         self.acknowledged += usize::from(acknowledged);
-        self.alarming += usize::from(alarming(state));
-        match state.alert.as_ref().map(|alert| alert.severity) {
-            Some(4) => self.emergency += 1,
-            Some(3) => self.critical += 1,
-            Some(2) => self.warning += 1,
+        self.alarming += usize::from(alarming(row));
+        match row.severity {
+            4 => self.emergency += 1,
+            3 => self.critical += 1,
+            2 => self.warning += 1,
             _ => self.info += 1,
         }
     }
@@ -202,12 +169,7 @@ mod tests {
     use super::*;
     use crate::session::Role;
 
-    pub(crate) fn state(
-        id: &str,
-        severity: i32,
-        status: pb::AlertStatus,
-        seen_s: i64,
-    ) -> pb::EscalationState {
+    fn state(id: &str, severity: i32, status: pb::AlertStatus, seen_s: i64) -> pb::EscalationState {
         pb::EscalationState {
             alert_id: id.into(),
             status: status as i32,
@@ -236,6 +198,10 @@ mod tests {
         .expect("query")
     }
 
+    fn row(id: &str, severity: i32, status: pb::AlertStatus, seen_s: i64) -> Row {
+        Row::of(&state(id, severity, status, seen_s))
+    }
+
     fn url_pairs(text: &str) -> Vec<(String, serde_json::Value)> {
         text.split('&')
             .filter_map(|pair| pair.split_once('='))
@@ -246,17 +212,24 @@ mod tests {
     #[test]
     fn open_alerts_by_default_worst_and_newest_first() {
         use pb::AlertStatus::{Acknowledged, Open, Resolved};
-        let states = [
-            state("a", 2, Open, 100),
-            state("b", 4, Acknowledged, 50),
-            state("c", 4, Open, 60),
-            state("d", 3, Resolved, 200),
+        let rows = [
+            row("a", 2, Open, 100),
+            row("b", 4, Acknowledged, 50),
+            row("c", 4, Open, 60),
+            row("d", 3, Resolved, 200),
         ];
         let filter = Filter::new(&Query::default(), &Regions::new());
-        let mut shown: Vec<_> = states.iter().filter(|s| filter.matches(s)).collect();
-        shown.sort_by_key(|s| order(s));
-        let ids: Vec<_> = shown.iter().map(|s| s.alert_id.as_str()).collect();
-        assert_eq!(ids, ["c", "b", "a"]);
+        let mut shown: Vec<_> = rows.iter().filter(|r| filter.matches(r)).collect();
+        shown.sort_by_key(|r| order(r));
+        let titles: Vec<_> = shown.iter().map(|r| r.title()).collect();
+        assert_eq!(
+            titles,
+            [
+                "Checkpoint closed c",
+                "Checkpoint closed b",
+                "Checkpoint closed a"
+            ]
+        );
     }
 
     #[test]
@@ -267,7 +240,7 @@ mod tests {
             vec!["NG".to_owned(), "ML".to_owned()],
         )]
         .into();
-        let critical = state("x", 3, Open, 0);
+        let critical = row("x", 3, Open, 0);
         let matches =
             |pairs: &[(&str, &str)]| Filter::new(&query(pairs), &regions).matches(&critical);
         assert!(matches(&[("min", "critical")]));
@@ -294,7 +267,7 @@ mod tests {
             role: Role::Office("ss-juba".into()),
             time_zone: jiff::tz::TimeZone::UTC,
         };
-        assert!(!may_see(&office, &state("x", 3, pb::AlertStatus::Open, 0)));
+        assert!(!may_see(&office, &row("x", 3, pb::AlertStatus::Open, 0)));
     }
 
     #[test]
@@ -302,10 +275,10 @@ mod tests {
         use pb::AlertStatus::{Acknowledged, Open, Resolved};
         let mut tiles = Tiles::default();
         for s in [
-            state("a", 4, Open, 0),
-            state("b", 3, Acknowledged, 0),
-            state("c", 2, Open, 0),
-            state("d", 3, Resolved, 0),
+            row("a", 4, Open, 0),
+            row("b", 3, Acknowledged, 0),
+            row("c", 2, Open, 0),
+            row("d", 3, Resolved, 0),
         ] {
             tiles.count(&s);
         }

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tracing::warn;
 use wk_api::error::ApiError;
+use wk_api::view::Row as ViewRow;
 use wk_bus::codec::OfficerAction;
 use wk_core::alert::AlertId;
 use wk_proto::v1 as pb;
@@ -263,7 +264,7 @@ pub(crate) fn visible_alert(
 ) -> Option<pb::EscalationState> {
     let id: AlertId = id.parse().ok()?;
     let alert = state.view.get(id)?;
-    board::may_see(principal, &alert).then(|| for_principal(principal, &alert))
+    board::may_see(principal, &ViewRow::of(&alert)).then(|| for_principal(principal, &alert))
 }
 
 /// `visible_alert`, also for an alert the view let go of (read back from the state topic).
@@ -274,7 +275,7 @@ async fn visible_alert_anywhere(
 ) -> Option<pb::EscalationState> {
     let id: AlertId = id.parse().ok()?;
     let alert = state.console.state_anywhere(id).await?;
-    board::may_see(principal, &alert).then(|| for_principal(principal, &alert))
+    board::may_see(principal, &ViewRow::of(&alert)).then(|| for_principal(principal, &alert))
 }
 
 async fn alert_page(

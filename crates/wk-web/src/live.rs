@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use wk_api::view::Change;
+use wk_api::view::{Change, Row as ViewRow};
 
 use crate::WebState;
 use crate::board::{self, Filter};
@@ -186,7 +186,7 @@ impl Connection {
         let principal = self.signed.principal();
         let Some(state) = change
             .state()
-            .filter(|state| board::may_see(principal, state))
+            .filter(|state| board::may_see(principal, &ViewRow::of(state)))
         else {
             return true;
         };
@@ -195,7 +195,7 @@ impl Connection {
         let event = match &self.mode {
             Mode::Board(filter) => {
                 self.tiles_due = true;
-                if filter.matches(&alert) {
+                if filter.matches(&ViewRow::of(&alert)) {
                     let now_ms = crate::handlers::now().as_unix_millis();
                     let row = Row::new(&alert, principal, &self.state.region_of, now_ms);
                     let html = RowFragment {

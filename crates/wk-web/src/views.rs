@@ -146,6 +146,7 @@ impl Row {
         now_ms: i64,
     ) -> Row {
         let alert = state.alert.clone().unwrap_or_default();
+        let row = wk_api::view::Row::of(state);
         let zone = &principal.time_zone;
         let first_seen_ms = format::millis(state.first_seen.as_ref()).unwrap_or(0);
         let (status, status_class) = format::status(state.status);
@@ -169,10 +170,10 @@ impl Row {
             position,
             next_step: next_step.filter(|_| state.status == pb::AlertStatus::Open as i32),
             by: by_line(state),
-            alarming: board::alarming(state),
+            alarming: board::alarming(&row),
             actions: principal.may_act(),
             silence: silence_line(state, zone),
-            silenced: board::is_silenced(state),
+            silenced: row.is_silenced(),
             source,
             link,
         }
