@@ -115,7 +115,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             return None;
         };
         let key = (partition, Subject::Office(office.clone()));
-        if self.store.get(&key).is_none() {
+        if !self.store.contains(&key) {
             let watch = Held::Watch(OfficeWatch::new(office.clone()));
             self.store.insert(
                 key.clone(),

@@ -28,7 +28,6 @@ use wk_bus::codec::{Fact, decode_event};
 use wk_bus::consumer::{Assignment, GroupConsumer, Record};
 use wk_bus::producer::{ProduceError, Producer};
 use wk_core::config::KafkaConfig;
-use wk_core::escalation::Status;
 use wk_core::policy::Policy;
 use wk_core::silence::SilenceBook;
 use wk_core::watch::WatchConfig;
@@ -38,11 +37,15 @@ use crate::held::{Held, Subject, World};
 use crate::io::{Changelog, Clock, Input, KafkaChangelog, Notifier, WallClock};
 use crate::metrics;
 use crate::pipeline::{Key, Release, Ticket, WriteBehind};
-use crate::store::Store;
+use crate::store::{Seen, Standing, Store};
 
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const IDLE: Duration = Duration::from_secs(3600);
 const GAUGES: Duration = Duration::from_secs(5);
+/// How often machines left alone are packed (`Store::sweep`), and at most how many at a time
+/// (about 10 µs each: a sweep holds the loop 20 ms at most).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+const PACK_PER_SWEEP: usize = 2_000;
 /// Changelog writes awaiting acknowledgement before the loop stops taking new input.
 const MAX_PENDING: usize = 20_000;
 /// Changes to one escalation within this window become one changelog write (an alert is
@@ -134,6 +137,7 @@ impl Dispatcher {
 
 impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     pub fn from_parts(parts: Parts<I, C, N, K>, policy: Policy) -> Dispatcher<I, C, N, K> {
+        let chains = policy.chains.clone();
         Dispatcher {
             input: parts.input,
             assignments: parts.assignments,
@@ -146,7 +150,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 watches: BTreeMap::new(),
                 silences: Arc::default(),
             },
-            store: Store::default(),
+            store: Store::new(chains),
             published: FuturesUnordered::new(),
             pipeline: WriteBehind::default(),
             in_flight: FuturesUnordered::new(),
@@ -172,6 +176,8 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), DispatchError> {
         info!(group = %self.group, "dispatcher started");
         let mut gauges = tokio::time::interval(GAUGES);
+        let mut sweeps = tokio::time::interval(SWEEP_EVERY);
+        sweeps.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut flushes = tokio::time::interval(FLUSH_EVERY);
         flushes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -202,6 +208,11 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 () = tokio::time::sleep(wait) => self.on_timers(),
                 _ = gauges.tick() => {
                     self.record_gauges();
+                    Flow::Continue
+                }
+                _ = sweeps.tick() => {
+                    let pipeline = &self.pipeline;
+                    self.store.sweep(PACK_PER_SWEEP, |key| pipeline.is_dirty(key));
                     Flow::Continue
                 }
                 record = self.input.recv(), if taking => match record {
@@ -270,22 +281,28 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         let (mut triggered, mut acknowledged, mut held) = (0, 0, 0);
         let mut offices = std::collections::HashMap::new();
         for machine in self.store.machines() {
-            match machine {
-                Held::Escalation(escalation) => match escalation.status() {
-                    Status::Triggered => {
-                        triggered += 1;
-                        held += usize::from(escalation.is_held());
-                    }
-                    Status::Acknowledged { .. } => acknowledged += 1,
-                    Status::Resolved { .. } => {}
-                },
-                Held::Watch(watch) => *offices.entry(watch.status()).or_insert(0) += 1,
-                Held::Headcount(_) => {}
+            let standing = match machine {
+                Seen::Live(Held::Escalation(escalation)) => Standing::of(escalation),
+                Seen::Packed(standing) => standing,
+                Seen::Live(Held::Watch(watch)) => {
+                    *offices.entry(watch.status()).or_insert(0) += 1;
+                    continue;
+                }
+                Seen::Live(Held::Headcount(_)) => continue,
+            };
+            match standing {
+                Standing::Triggered { held: is_held } => {
+                    triggered += 1;
+                    held += usize::from(is_held);
+                }
+                Standing::Acknowledged => acknowledged += 1,
+                Standing::Resolved => {}
             }
         }
         metrics::open_alerts(triggered, acknowledged);
         metrics::silences(self.world.silences.active(self.clock.now()), held);
         metrics::offices(&offices);
+        metrics::machines(self.store.census());
         metrics::backlog(
             self.store.armed_timers(),
             self.pipeline.queued() + self.pipeline.dirty(),
@@ -389,10 +406,8 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                     }
                 }
                 Release::Rewrite { ticket, key } => {
-                    let payload = match self.store.get(&key) {
-                        Some(tracked) if !self.store.is_orphaned(key.0) => {
-                            tracked.machine.encode(tracked.input_offset)
-                        }
+                    let payload = match self.store.encode(&key) {
+                        Some(payload) if !self.store.is_orphaned(key.0) => payload,
                         // Revoked or lost meanwhile: its owner has the last acknowledged state.
                         _ => {
                             self.pipeline.settled(ticket, true);
@@ -433,11 +448,10 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             // Another member may own it now; the next assignment restores from the changelog.
             return true;
         }
-        let Some(tracked) = self.store.get(&key) else {
+        let Some(payload) = self.store.encode(&key) else {
             // Revoked meanwhile: its next owner has the last acknowledged state.
             return true;
         };
-        let payload = tracked.machine.encode(tracked.input_offset);
         let name = key.1.to_string();
         loop {
             match self.changelog.write(key.0, &name, &payload) {

@@ -100,7 +100,9 @@ impl Held {
     /// Its state record, reflecting the input at `input_offset`.
     pub fn encode(&self, input_offset: i64) -> Vec<u8> {
         match self {
-            Held::Escalation(escalation) => encode_escalation(&escalation.snapshot(), input_offset),
+            Held::Escalation(escalation) => {
+                encode_escalation(escalation.as_snapshot(), input_offset)
+            }
             Held::Watch(watch) => encode_watch(&watch.snapshot(), input_offset),
             Held::Headcount(headcount) => encode_headcount(&headcount.snapshot(), input_offset),
         }

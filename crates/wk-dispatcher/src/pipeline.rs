@@ -102,6 +102,11 @@ impl<K: Partitioned> WriteBehind<K> {
         }
     }
 
+    /// Whether `key` changed since the last flush.
+    pub fn is_dirty(&self, key: &K) -> bool {
+        self.dirty_set.contains(key)
+    }
+
     pub fn dirty(&self) -> usize {
         self.dirty.len()
     }

@@ -96,26 +96,23 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         let count = latest.len();
         let mut machines = HashMap::with_capacity(count);
         for (subject, (machine, input_offset)) in latest {
-            machines.insert(
-                subject,
-                Tracked {
-                    machine,
-                    input_offset,
-                    armed: None,
-                    // Restored history was counted by whoever lived it.
-                    counted: usize::MAX,
-                    trace: TraceHeaders::default(),
-                },
-            );
+            let mut tracked = Tracked::new(machine, input_offset, TraceHeaders::default());
+            // Restored history was counted by whoever lived it.
+            tracked.counted = usize::MAX;
+            machines.insert(subject, tracked);
         }
         let subjects: Vec<_> = machines.keys().cloned().collect();
         self.store.install(partition, machines);
         // Pending notifications and publications go out again (same ids); timers re-armed;
         // then silences that began or ended while they were elsewhere are applied.
         let now = self.clock.now();
+        // Then each is packed unless it changed: a restored dispatcher holds no more than the
+        // one it replaced.
         for subject in subjects {
-            self.act((partition, subject.clone()));
-            self.judge((partition, subject), now);
+            let key = (partition, subject);
+            self.act(key.clone());
+            self.judge(key.clone(), now);
+            self.store.pack(&key, self.pipeline.is_dirty(&key));
         }
         info!(
             partition,

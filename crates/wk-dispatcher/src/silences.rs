@@ -50,16 +50,12 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
 
     /// Judges one machine under the book at `now`; acts and writes on a change.
     pub(crate) fn judge(&mut self, key: Key, now: Timestamp) {
-        let Some(tracked) = self.store.get_mut(&key) else {
-            return;
-        };
-        let changed = match &mut tracked.machine {
+        // A packed escalation is unpacked to be judged, and stays packed if nothing changed.
+        let world = &self.world;
+        let changed = self.store.judge(&key, |machine| match machine {
             Held::Escalation(escalation) => {
-                let effect = escalation.handle_silences(
-                    &self.world.silences,
-                    &self.world.policy.directory,
-                    now,
-                );
+                let effect =
+                    escalation.handle_silences(&world.silences, &world.policy.directory, now);
                 match effect {
                     SilenceEffect::Held => metrics::silenced_step(),
                     SilenceEffect::Released => metrics::silence_released(),
@@ -67,11 +63,11 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 }
                 effect != SilenceEffect::Unchanged
             }
-            Held::Watch(watch) => self.world.judge_watch(watch, now),
+            Held::Watch(watch) => world.judge_watch(watch, now),
             // Silences hold back alerts; they never stop a headcount.
             Held::Headcount(_) => false,
-        };
-        if changed {
+        });
+        if changed == Some(true) {
             self.pipeline.changed(key.clone(), None);
             self.act(key);
         }

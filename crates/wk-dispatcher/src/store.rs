@@ -1,13 +1,27 @@
 //! The machines this dispatcher holds, of every kind, by partition, with one timer queue over
 //! all of them; and which partitions were lost (going on from memory, writing nothing).
+//!
+//! An escalation left alone for a while (everything it decided carried out, no write of it
+//! waiting) is held packed: its state record, LZ4-compressed, a third of the live machine or
+//! less; it is unpacked when next touched (`get_mut`), exactly as it was (`Packed`). Most open
+//! alerts wait minutes for an acknowledgement or their next step, so most are packed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
+use tracing::error;
+use wk_bus::escalation_codec::encode_escalation;
+use wk_bus::state_codec::{State, decode_state};
 use wk_bus::trace::TraceHeaders;
 use wk_core::Timestamp;
-use wk_core::escalation::TimerQueue;
+use wk_core::escalation::{Escalation, Status, TimerQueue};
+use wk_core::policy::Chain;
 
 use crate::held::{Held, Subject};
+use crate::pipeline::Key;
+
+/// Sweeps (one a second) a machine stays untouched before it is packed.
+pub(crate) const IDLE_SWEEPS: u64 = 10;
 
 pub(crate) struct Tracked<M = Held> {
     pub(crate) machine: M,
@@ -20,6 +34,8 @@ pub(crate) struct Tracked<M = Held> {
     /// The trace context of the record that raised it (empty with OpenTelemetry off or after a
     /// restore): timer-driven steps join the alert's trace.
     pub(crate) trace: TraceHeaders,
+    /// The sweep during which it was last touched.
+    touched: u64,
 }
 
 impl Tracked {
@@ -31,6 +47,58 @@ impl Tracked {
             armed: None,
             counted: 0,
             trace,
+            touched: 0,
+        }
+    }
+}
+
+/// A settled escalation, packed: what `Tracked` holds, its machine as its state record.
+struct Packed {
+    /// `encode_escalation(snapshot, input_offset)`, LZ4-compressed.
+    record: Box<[u8]>,
+    input_offset: i64,
+    armed: Option<Timestamp>,
+    counted: usize,
+    trace: TraceHeaders,
+    status: Standing,
+}
+
+/// What the gauges count of a packed escalation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Standing {
+    Triggered { held: bool },
+    Acknowledged,
+    Resolved,
+}
+
+impl Standing {
+    pub(crate) fn of(escalation: &Escalation) -> Standing {
+        match escalation.status() {
+            Status::Triggered => Standing::Triggered {
+                held: escalation.is_held(),
+            },
+            Status::Acknowledged { .. } => Standing::Acknowledged,
+            Status::Resolved { .. } => Standing::Resolved,
+        }
+    }
+}
+
+/// A held machine as the gauges see it.
+pub(crate) enum Seen<'a> {
+    Live(&'a Held),
+    Packed(Standing),
+}
+
+enum Slot {
+    Live(Box<Tracked>),
+    Packed(Packed),
+}
+
+impl Slot {
+    fn armed_mut(&mut self) -> &mut Option<Timestamp> {
+        match self {
+            Slot::Live(tracked) => &mut tracked.armed,
+            Slot::Packed(packed) => &mut packed.armed,
         }
     }
 }
@@ -39,17 +107,32 @@ impl Tracked {
 #[derive(Default)]
 pub(crate) struct Store {
     /// Restored partitions and their machines.
-    partitions: HashMap<i32, HashMap<Subject, Tracked>>,
+    partitions: HashMap<i32, HashMap<Subject, Slot>>,
     /// Partitions whose assignment was lost (session expired, broker away): their escalations
     /// go on from memory (timers fire, notifications go out; neither needs the broker) but
     /// write nothing, since another member may own them now. The next assignment drops them
     /// and restores whatever it gives from the changelog.
     orphaned: HashSet<i32>,
     /// Every armed escalation timer, earliest first.
-    timers: TimerQueue<(i32, Subject)>,
+    timers: TimerQueue<Key>,
+    /// The policy's chains, shared again by unpacked escalations.
+    chains: BTreeMap<String, Arc<Chain>>,
+    /// The current sweep.
+    sweep: u64,
+    /// Live machines in the order they were last touched, with that sweep (an entry whose
+    /// machine was touched again since is stale and skipped).
+    touched: VecDeque<(u64, Key)>,
 }
 
 impl Store {
+    /// A store whose unpacked escalations share `chains` (the policy's).
+    pub(crate) fn new(chains: BTreeMap<String, Arc<Chain>>) -> Store {
+        Store {
+            chains,
+            ..Store::default()
+        }
+    }
+
     pub(crate) fn is_restored(&self, partition: i32) -> bool {
         self.partitions.contains_key(&partition)
     }
@@ -61,22 +144,145 @@ impl Store {
     /// Installs a restored partition (replacing anything held for it).
     pub(crate) fn install(&mut self, partition: i32, machines: HashMap<Subject, Tracked>) {
         self.drop_partition(partition);
-        self.partitions.insert(partition, machines);
+        let mut slots = HashMap::with_capacity(machines.len());
+        for (subject, mut tracked) in machines {
+            tracked.touched = self.sweep;
+            self.touched
+                .push_back((self.sweep, (partition, subject.clone())));
+            slots.insert(subject, Slot::Live(Box::new(tracked)));
+        }
+        self.partitions.insert(partition, slots);
     }
 
-    pub(crate) fn get(&self, (partition, id): &(i32, Subject)) -> Option<&Tracked> {
-        self.partitions.get(partition)?.get(id)
-    }
-
-    pub(crate) fn get_mut(&mut self, (partition, id): &(i32, Subject)) -> Option<&mut Tracked> {
-        self.partitions.get_mut(partition)?.get_mut(id)
-    }
-
-    pub(crate) fn insert(&mut self, (partition, id): (i32, Subject), tracked: Tracked) {
+    pub(crate) fn contains(&self, (partition, id): &Key) -> bool {
         self.partitions
-            .entry(partition)
+            .get(partition)
+            .is_some_and(|slots| slots.contains_key(id))
+    }
+
+    /// The machine of `key`, unpacked if it was packed.
+    pub(crate) fn get_mut(&mut self, key: &Key) -> Option<&mut Tracked> {
+        let slot = self.partitions.get_mut(&key.0)?.get_mut(&key.1)?;
+        if let Slot::Packed(packed) = slot {
+            *slot = Slot::Live(Box::new(unpack(packed, &self.chains)?));
+        }
+        let Slot::Live(tracked) = slot else {
+            return None;
+        };
+        if tracked.touched != self.sweep {
+            tracked.touched = self.sweep;
+            self.touched.push_back((self.sweep, key.clone()));
+        }
+        Some(tracked)
+    }
+
+    pub(crate) fn insert(&mut self, key: Key, mut tracked: Tracked) {
+        tracked.touched = self.sweep;
+        self.touched.push_back((self.sweep, key.clone()));
+        self.partitions
+            .entry(key.0)
             .or_default()
-            .insert(id, tracked);
+            .insert(key.1, Slot::Live(Box::new(tracked)));
+    }
+
+    /// The state record of `key` as the changelog takes it.
+    pub(crate) fn encode(&self, (partition, id): &Key) -> Option<Vec<u8>> {
+        match self.partitions.get(partition)?.get(id)? {
+            Slot::Live(tracked) => Some(tracked.machine.encode(tracked.input_offset)),
+            Slot::Packed(packed) => decompress(&packed.record),
+        }
+    }
+
+    /// Calls `judge` with the machine of `key`; a packed one is unpacked for it and kept
+    /// unpacked only if `judge` says it changed. `None` if `key` is not held.
+    pub(crate) fn judge(
+        &mut self,
+        key: &Key,
+        judge: impl FnOnce(&mut Held) -> bool,
+    ) -> Option<bool> {
+        let slot = self.partitions.get_mut(&key.0)?.get_mut(&key.1)?;
+        match slot {
+            Slot::Live(tracked) => Some(judge(&mut tracked.machine)),
+            Slot::Packed(packed) => {
+                let mut tracked = unpack(packed, &self.chains)?;
+                let changed = judge(&mut tracked.machine);
+                if changed {
+                    *slot = Slot::Live(Box::new(tracked));
+                    self.get_mut(key)?;
+                }
+                Some(changed)
+            }
+        }
+    }
+
+    /// Packs `key` if it is a settled escalation and `waiting` (a write of it is waiting) is
+    /// false; whether it is packed now.
+    pub(crate) fn pack(&mut self, key: &Key, waiting: bool) -> bool {
+        let Some(slot) = self
+            .partitions
+            .get_mut(&key.0)
+            .and_then(|slots| slots.get_mut(&key.1))
+        else {
+            return false;
+        };
+        let Slot::Live(tracked) = slot else {
+            return true;
+        };
+        let Held::Escalation(escalation) = &tracked.machine else {
+            return false;
+        };
+        if waiting || !escalation.is_settled() {
+            return false;
+        }
+        let record = encode_escalation(escalation.as_snapshot(), tracked.input_offset);
+        *slot = Slot::Packed(Packed {
+            record: lz4_flex::block::compress_prepend_size(&record).into_boxed_slice(),
+            input_offset: tracked.input_offset,
+            armed: tracked.armed,
+            counted: tracked.counted,
+            trace: std::mem::take(&mut tracked.trace),
+            status: Standing::of(escalation),
+        });
+        true
+    }
+
+    /// Starts the next sweep and packs, of the machines untouched for `IDLE_SWEEPS`, at most
+    /// `limit`; `waiting` says whether a write of a machine is waiting (then it is looked at
+    /// again later). How many it packed.
+    pub(crate) fn sweep(&mut self, limit: usize, waiting: impl Fn(&Key) -> bool) -> usize {
+        self.sweep += 1;
+        let mut packed = 0;
+        while packed < limit {
+            let Some((at, key)) = self
+                .touched
+                .front()
+                .filter(|(at, _)| at + IDLE_SWEEPS <= self.sweep)
+                .cloned()
+            else {
+                break;
+            };
+            self.touched.pop_front();
+            let current = match self.partitions.get(&key.0).and_then(|s| s.get(&key.1)) {
+                Some(Slot::Live(tracked)) => tracked.touched == at,
+                _ => false,
+            };
+            if !current {
+                continue;
+            }
+            if self.pack(&key, waiting(&key)) {
+                packed += 1;
+            } else if let Some(Slot::Live(tracked)) = self
+                .partitions
+                .get_mut(&key.0)
+                .and_then(|s| s.get_mut(&key.1))
+                .filter(|_| matches!(&key.1, Subject::Alert(_)))
+            {
+                // Not settled or not written yet: looked at again later.
+                tracked.touched = self.sweep;
+                self.touched.push_back((self.sweep, key));
+            }
+        }
+        packed
     }
 
     /// Forgets `partition` and its timers; true if it was held.
@@ -85,6 +291,7 @@ impl Store {
         if self.partitions.remove(&partition).is_some() {
             self.timers
                 .retain(|(timer_partition, _)| *timer_partition != partition);
+            self.touched.retain(|(_, (p, _))| *p != partition);
             true
         } else {
             false
@@ -112,13 +319,14 @@ impl Store {
     }
 
     /// Re-arms the timer of `key` at `due` (none: disarmed).
-    pub(crate) fn rearm(&mut self, key: &(i32, Subject), due: Option<Timestamp>) {
-        if let Some(tracked) = self
+    pub(crate) fn rearm(&mut self, key: &Key, due: Option<Timestamp>) {
+        if let Some(slot) = self
             .partitions
             .get_mut(&key.0)
             .and_then(|s| s.get_mut(&key.1))
         {
-            tracked.armed = self.timers.rearm(key.clone(), tracked.armed, due);
+            let armed = slot.armed_mut();
+            *armed = self.timers.rearm(key.clone(), *armed, due);
         }
     }
 
@@ -127,10 +335,14 @@ impl Store {
     }
 
     /// The next escalation whose timer is due at `now`, disarmed.
-    pub(crate) fn pop_due(&mut self, now: Timestamp) -> Option<(i32, Subject)> {
+    pub(crate) fn pop_due(&mut self, now: Timestamp) -> Option<Key> {
         let key = self.timers.pop_due(now)?;
-        if let Some(tracked) = self.get_mut(&key) {
-            tracked.armed = None;
+        if let Some(slot) = self
+            .partitions
+            .get_mut(&key.0)
+            .and_then(|s| s.get_mut(&key.1))
+        {
+            *slot.armed_mut() = None;
         }
         Some(key)
     }
@@ -140,17 +352,64 @@ impl Store {
     }
 
     /// Every held machine's key.
-    pub(crate) fn keys(&self) -> Vec<(i32, Subject)> {
+    pub(crate) fn keys(&self) -> Vec<Key> {
         self.partitions
             .iter()
             .flat_map(|(partition, held)| held.keys().map(|subject| (*partition, subject.clone())))
             .collect()
     }
 
-    pub(crate) fn machines(&self) -> impl Iterator<Item = &Held> {
+    /// Every held machine, as the gauges see it.
+    pub(crate) fn machines(&self) -> impl Iterator<Item = Seen<'_>> {
         self.partitions
             .values()
             .flat_map(HashMap::values)
-            .map(|tracked| &tracked.machine)
+            .map(|slot| match slot {
+                Slot::Live(tracked) => Seen::Live(&tracked.machine),
+                Slot::Packed(packed) => Seen::Packed(packed.status),
+            })
     }
+
+    /// Held machines: live, and packed.
+    pub(crate) fn census(&self) -> (usize, usize) {
+        self.partitions
+            .values()
+            .flat_map(HashMap::values)
+            .fold((0, 0), |(live, packed), slot| match slot {
+                Slot::Live(_) => (live + 1, packed),
+                Slot::Packed(_) => (live, packed + 1),
+            })
+    }
+}
+
+fn decompress(record: &[u8]) -> Option<Vec<u8>> {
+    lz4_flex::block::decompress_size_prepended(record)
+        .inspect_err(|error| error!(%error, "a packed escalation does not unpack"))
+        .ok()
+}
+
+/// The live machine of `packed`. Its record is this store's own encoding of a settled
+/// escalation, so it decodes; were it ever not to, it is logged and the machine is lost to
+/// this process (its last written state stays on the changelog for the next restore).
+fn unpack(packed: &Packed, chains: &BTreeMap<String, Arc<Chain>>) -> Option<Tracked> {
+    let record = decompress(&packed.record)?;
+    let snapshot = match decode_state(&record) {
+        Ok((State::Escalation(snapshot), _)) => snapshot,
+        Ok(_) => {
+            error!("a packed escalation holds another kind of machine");
+            return None;
+        }
+        Err(error) => {
+            error!(%error, "a packed escalation does not decode");
+            return None;
+        }
+    };
+    Some(Tracked {
+        machine: Held::Escalation(Escalation::resume_in(snapshot, chains)),
+        input_offset: packed.input_offset,
+        armed: packed.armed,
+        counted: packed.counted,
+        trace: packed.trace.clone(),
+        touched: 0,
+    })
 }

@@ -27,7 +27,9 @@ use crate::executor::{Job, Report};
 use crate::io::{Acknowledgement, Changelog, Input, Notifier, TokioClock};
 
 mod headcounts;
+mod packed;
 mod silenced;
+mod store;
 
 const START: Timestamp = Timestamp::from_unix_millis(1_795_000_000_000);
 

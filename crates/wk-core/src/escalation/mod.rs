@@ -19,7 +19,7 @@ mod timer;
 mod types;
 mod update;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 pub use self::queue::TimerQueue;
@@ -162,15 +162,41 @@ impl Escalation {
     /// Like `restore`, sharing the chain with `policy` when the policy still has it
     /// unchanged (a restored dispatcher then holds one copy per chain, not one per alert).
     pub fn restore_in(snapshot: Snapshot, policy: &Policy) -> Escalation {
-        let shared = policy
-            .chains
-            .get(&snapshot.chain.id)
-            .filter(|chain| **chain == snapshot.chain)
-            .cloned();
         let mut escalation = Escalation::restore(snapshot);
-        if let Some(chain) = shared {
-            escalation.state.chain = chain;
+        escalation.share_chain(&policy.chains);
+        escalation
+    }
+
+    /// Takes the chain of `chains` of its id when it is the same chain.
+    fn share_chain(&mut self, chains: &BTreeMap<String, Arc<Chain>>) {
+        if let Some(chain) = chains
+            .get(&self.state.chain.id)
+            .filter(|chain| **chain == self.state.chain)
+        {
+            self.state.chain = Arc::clone(chain);
         }
+    }
+
+    /// The persisted state, borrowed (to write it).
+    pub fn as_snapshot(&self) -> &Snapshot {
+        &self.state
+    }
+
+    /// Whether everything it decided has been taken (`poll_action`): it is then all its
+    /// snapshot, and `resume_in` gives it back exactly, so a driver may hold it encoded.
+    pub fn is_settled(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    /// An escalation that was settled when `snapshot` was taken, as it was: unlike `restore`,
+    /// nothing is queued again (its notifications in flight report back as usual). Shares
+    /// the chain with `chains` as `restore_in` does.
+    pub fn resume_in(snapshot: Snapshot, chains: &BTreeMap<String, Arc<Chain>>) -> Escalation {
+        let mut escalation = Escalation {
+            state: snapshot,
+            actions: VecDeque::new(),
+        };
+        escalation.share_chain(chains);
         escalation
     }
 

@@ -1,0 +1,101 @@
+//! The store's packing, alone: which machines it packs and when, and that a packed one comes
+//! back exactly as it was, its timer and its place in the changelog kept.
+
+use crate::held::{Held, Subject};
+use crate::pipeline::Key;
+use crate::store::{IDLE_SWEEPS, Store, Tracked};
+
+use super::*;
+
+fn store_with(key: &Key, escalation: Escalation) -> Store {
+    let mut store = Store::new(policy().chains.clone());
+    store.insert(
+        key.clone(),
+        Tracked::new(Held::Escalation(escalation), 7, Default::default()),
+    );
+    store
+}
+
+fn key(name: &str) -> Key {
+    (0, Subject::Alert(alert(name).id))
+}
+
+fn snapshot(store: &mut Store, key: &Key) -> wk_core::escalation::Snapshot {
+    match &store.get_mut(key).expect("held").machine {
+        Held::Escalation(escalation) => escalation.snapshot(),
+        _ => panic!("an escalation"),
+    }
+}
+
+#[test]
+fn a_settled_escalation_is_packed_after_it_is_left_alone_and_comes_back_as_it_was() {
+    let k = key("a");
+    let mut opened = Escalation::route(alert("a"), &policy(), START);
+    while opened.poll_action().is_some() {}
+    let expected = opened.snapshot();
+    let mut store = store_with(&k, opened);
+    let written = store.encode(&k).expect("held");
+    for _ in 1..IDLE_SWEEPS {
+        assert_eq!(
+            store.sweep(100, |_| false),
+            0,
+            "not yet left alone long enough"
+        );
+    }
+    assert_eq!(store.sweep(100, |_| false), 1);
+    assert_eq!(store.census(), (0, 1));
+    assert_eq!(
+        store.encode(&k),
+        Some(written),
+        "what the changelog takes, unchanged"
+    );
+    // Judged without a change: it stays packed.
+    assert_eq!(store.judge(&k, |_| false), Some(false));
+    assert_eq!(store.census(), (0, 1));
+    let tracked = store.get_mut(&k).expect("held");
+    assert_eq!(tracked.input_offset, 7);
+    assert_eq!(snapshot(&mut store, &k), expected);
+    assert_eq!(store.census(), (1, 0), "unpacked when touched");
+}
+
+#[test]
+fn an_escalation_with_actions_to_take_or_a_write_waiting_is_not_packed() {
+    let (a, b) = (key("a"), key("b"));
+    // Its first step's notifications not taken yet.
+    let mut store = store_with(&a, Escalation::route(alert("a"), &policy(), START));
+    let mut settled = Escalation::route(alert("b"), &policy(), START);
+    while settled.poll_action().is_some() {}
+    store.insert(
+        b.clone(),
+        Tracked::new(Held::Escalation(settled), 3, Default::default()),
+    );
+    for _ in 0..IDLE_SWEEPS * 3 {
+        store.sweep(100, |key| *key == b);
+    }
+    assert_eq!(store.census(), (2, 0));
+    assert!(!store.pack(&a, false), "actions to take");
+    assert!(!store.pack(&b, true), "a write waiting");
+    // Once written, the sweep packs it (it was looked at again, not forgotten).
+    for _ in 0..IDLE_SWEEPS {
+        store.sweep(100, |_| false);
+    }
+    assert_eq!(store.census(), (1, 1));
+}
+
+#[test]
+fn a_packed_escalation_keeps_its_timer() {
+    let k = key("a");
+    let mut opened = Escalation::route(alert("a"), &policy(), START);
+    while opened.poll_action().is_some() {}
+    let due = opened.poll_timeout().expect("step 2 armed");
+    let mut store = store_with(&k, opened);
+    store.rearm(&k, Some(due));
+    assert!(store.pack(&k, false));
+    assert_eq!(store.next_deadline(), Some(due));
+    assert_eq!(store.pop_due(due), Some(k.clone()));
+    // Disarmed by the pop: re-arming it later replaces nothing.
+    store.rearm(&k, Some(due));
+    assert_eq!(store.armed_timers(), 1);
+    assert!(store.drop_partition(0));
+    assert_eq!((store.armed_timers(), store.census()), (0, (0, 0)));
+}
