@@ -26,7 +26,7 @@ use wk_core::alert::AlertId;
 use wk_proto::v1 as pb;
 
 use crate::row::Names;
-pub use crate::row::Row;
+pub use crate::row::{Row, has_words};
 
 /// Changes buffered per watcher before a slow watcher starts losing the oldest.
 const WATCH_BUFFER: usize = 4096;
@@ -523,6 +523,43 @@ impl StateView {
             (page, total)
         };
         (page.into_iter().filter_map(whole).collect(), total)
+    }
+
+    /// `select`, of the alerts whose rows satisfy `keep` and whose whole states satisfy
+    /// `deep` (a free-text search: the text is not in the rows). The candidates' states are
+    /// decoded after the lock is released, one at a time, and the page's decoded again: a
+    /// search over every open alert costs a decode each, never their memory at once.
+    pub fn select_where<K: Ord>(
+        &self,
+        keep: impl Fn(&Row) -> bool,
+        deep: impl Fn(&pb::EscalationState) -> bool,
+        key: impl Fn(&Row) -> K,
+        limit: usize,
+    ) -> (Vec<pb::EscalationState>, usize) {
+        let candidates: Vec<(K, Packed)> = {
+            let inner = self.lock();
+            inner
+                .alerts
+                .values()
+                .filter_map(|known| Some((known.row.as_ref().filter(|row| keep(row))?, known)))
+                .map(|(row, known)| (key(row), known.packed()))
+                .collect()
+        };
+        let mut matching: Vec<(K, Packed)> = candidates
+            .into_iter()
+            .filter(|(_, packed)| whole(packed.clone()).is_some_and(|state| deep(&state)))
+            .collect();
+        let total = matching.len();
+        if limit < matching.len() {
+            matching.select_nth_unstable_by(limit, |a, b| a.0.cmp(&b.0));
+            matching.truncate(limit);
+        }
+        matching.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let page = matching
+            .into_iter()
+            .filter_map(|(_, packed)| whole(packed))
+            .collect();
+        (page, total)
     }
 
     /// Whether the alert is in memory or was let go of.

@@ -253,9 +253,21 @@ fn rows_hold_what_lists_filter_on_and_get_list_and_select_return_whole_states() 
         &["ng-maid"],
     ] {
         let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
-        assert!(row.has_words(&words), "{words:?}");
+        assert!(super::has_words(&whole, &words), "{words:?}");
     }
-    assert!(!row.has_words(&["juba".to_owned()]));
+    assert!(!super::has_words(&whole, &["juba".to_owned()]));
+    // A search reads whole states: the words are not in the rows.
+    let search = |words: &[&str]| {
+        let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        view.select_where(
+            |_| true,
+            |state| super::has_words(state, &words),
+            |row| row.id,
+            10,
+        )
+    };
+    assert_eq!(search(&["checkpoint"]), (vec![whole.clone()], 1));
+    assert_eq!(search(&["juba"]), (vec![], 0));
     // What a row can give back if ever a record did not decode: every field it holds.
     assert_eq!(Row::of(&row.to_state()), *row);
     let mut whole_states = Vec::new();

@@ -148,11 +148,15 @@ fn select(state: &WebState, principal: &Principal, query: &board::Query) -> Sele
     // Read first: a change applied after this number is replayed to the page.
     let seq = state.view.seq();
     let filter = Filter::new(query, &state.regions);
-    let (states, total) = state.view.select(
-        |alert| board::may_see(principal, alert) && filter.matches(alert),
-        board::order,
-        board::PAGE,
-    );
+    let keep = |alert: &ViewRow| board::may_see(principal, alert) && filter.matches(alert);
+    let (states, total) = if filter.searches_text() {
+        let deep = |alert: &pb::EscalationState| filter.text_matches(alert);
+        state
+            .view
+            .select_where(keep, deep, board::order, board::PAGE)
+    } else {
+        state.view.select(keep, board::order, board::PAGE)
+    };
     let now_ms = now().as_unix_millis();
     let rows = states
         .iter()

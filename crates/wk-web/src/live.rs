@@ -195,7 +195,7 @@ impl Connection {
         let event = match &self.mode {
             Mode::Board(filter) => {
                 self.tiles_due = true;
-                if filter.matches(&ViewRow::of(&alert)) {
+                if filter.matches_state(&alert) {
                     let now_ms = crate::handlers::now().as_unix_millis();
                     let row = Row::new(&alert, principal, &self.state.region_of, now_ms);
                     let html = RowFragment {

@@ -359,6 +359,37 @@ async fn a_duty_officer_signs_in_sees_the_board_and_signs_out() {
 }
 
 #[tokio::test]
+async fn the_boards_free_text_search_reads_the_whole_alert() {
+    let app = app();
+    app.observe(
+        "ng-maiduguri",
+        "k1",
+        "Checkpoint closed on the A3",
+        pb::Severity::Critical,
+    );
+    app.observe(
+        "ng-maiduguri",
+        "k2",
+        "Flooding near the warehouse",
+        pb::Severity::Warning,
+    );
+    let (cookie, _) = sign_in(&app, "maria.santos", OFFICER_PASSWORD).await;
+    let board = send(&app, get("/console/?q=checkpoint+A3", Some(&cookie))).await;
+    assert_eq!(board.status, StatusCode::OK);
+    assert!(
+        board.body.contains("Checkpoint closed on the A3"),
+        "{}",
+        board.body
+    );
+    assert!(!board.body.contains("Flooding near the warehouse"));
+    let board = send(&app, get("/console/?q=WAREHOUSE", Some(&cookie))).await;
+    assert!(board.body.contains("Flooding near the warehouse"));
+    assert!(!board.body.contains("Checkpoint closed on the A3"));
+    let board = send(&app, get("/console/?q=juba", Some(&cookie))).await;
+    assert!(!board.body.contains("Checkpoint closed") && !board.body.contains("Flooding"));
+}
+
+#[tokio::test]
 async fn wrong_passwords_are_refused_then_slowed_down() {
     let app = app_with(2);
     let form = send(&app, get("/console/sign-in", None)).await;
