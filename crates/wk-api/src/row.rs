@@ -122,3 +122,32 @@ pub fn has_words(state: &pb::EscalationState, words: &[String]) -> bool {
             || alert.labels.iter().any(|(k, v)| has(k) || has(v))
     })
 }
+
+/// What ListAlerts selects; `None`/empty means any.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub statuses: Vec<i32>,
+    pub min_severity: Option<i32>,
+    pub office_id: Option<String>,
+    pub country: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+impl Filter {
+    pub fn matches(&self, row: &Row) -> bool {
+        let first_seen = row.first_seen_ms;
+        (self.statuses.is_empty() || self.statuses.contains(&row.status))
+            && self.min_severity.is_none_or(|min| row.severity >= min)
+            && self
+                .office_id
+                .as_ref()
+                .is_none_or(|office| *row.office == **office)
+            && self
+                .country
+                .as_ref()
+                .is_none_or(|country| row.country.eq_ignore_ascii_case(country))
+            && self.since_ms.is_none_or(|since| first_seen >= since)
+            && self.until_ms.is_none_or(|until| first_seen < until)
+    }
+}

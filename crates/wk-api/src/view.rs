@@ -26,7 +26,7 @@ use wk_core::alert::AlertId;
 use wk_proto::v1 as pb;
 
 use crate::row::Names;
-pub use crate::row::{Row, has_words};
+pub use crate::row::{Filter, Row, has_words};
 
 /// Changes buffered per watcher before a slow watcher starts losing the oldest.
 const WATCH_BUFFER: usize = 4096;
@@ -158,17 +158,6 @@ pub fn version(severity: i32, title: &str, description: &str) -> (i32, u64) {
     (severity, hasher.finish())
 }
 
-/// What ListAlerts selects; `None`/empty means any.
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    pub statuses: Vec<i32>,
-    pub min_severity: Option<i32>,
-    pub office_id: Option<String>,
-    pub country: Option<String>,
-    pub since_ms: Option<i64>,
-    pub until_ms: Option<i64>,
-}
-
 /// A protobuf timestamp in milliseconds since the epoch.
 pub(crate) fn millis(at: Option<&prost_types::Timestamp>) -> Option<i64> {
     at.map(|at| at.seconds * 1000 + i64::from(at.nanos / 1_000_000))
@@ -176,24 +165,6 @@ pub(crate) fn millis(at: Option<&prost_types::Timestamp>) -> Option<i64> {
 
 fn first_seen_ms(state: &pb::EscalationState) -> i64 {
     millis(state.first_seen.as_ref()).unwrap_or(0)
-}
-
-impl Filter {
-    pub fn matches(&self, row: &Row) -> bool {
-        let first_seen = row.first_seen_ms;
-        (self.statuses.is_empty() || self.statuses.contains(&row.status))
-            && self.min_severity.is_none_or(|min| row.severity >= min)
-            && self
-                .office_id
-                .as_ref()
-                .is_none_or(|office| *row.office == **office)
-            && self
-                .country
-                .as_ref()
-                .is_none_or(|country| row.country.eq_ignore_ascii_case(country))
-            && self.since_ms.is_none_or(|since| first_seen >= since)
-            && self.until_ms.is_none_or(|until| first_seen < until)
-    }
 }
 
 #[derive(Default)]
