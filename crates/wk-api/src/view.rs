@@ -96,6 +96,17 @@ impl Known {
 /// An alert's record and row, taken under the lock to be decoded after it.
 type Packed = (Option<Arc<[u8]>>, Option<Row>);
 
+/// The values of the first `limit` of `keyed` in the order of their keys (smallest first);
+/// only those are sorted.
+fn first<K: Ord, T>(mut keyed: Vec<(K, T)>, limit: usize) -> Vec<T> {
+    if limit < keyed.len() {
+        keyed.select_nth_unstable_by(limit, |a, b| a.0.cmp(&b.0));
+        keyed.truncate(limit);
+    }
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    keyed.into_iter().map(|(_, value)| value).collect()
+}
+
 /// The whole state, decoded from its record. The record is this view's own encoding of a
 /// decoded state, so it decodes; were it ever not to, the row is all there is.
 fn whole((record, row): Packed) -> Option<pb::EscalationState> {
@@ -473,23 +484,18 @@ impl StateView {
         key: impl Fn(&Row) -> K,
         limit: usize,
     ) -> (Vec<pb::EscalationState>, usize) {
-        let (page, total): (Vec<Packed>, usize) = {
+        let (page, total) = {
             let inner = self.lock();
-            let mut matching: Vec<(K, &Known)> = inner
+            let matching: Vec<(K, &Known)> = inner
                 .alerts
                 .values()
                 .filter_map(|known| Some((known.row.as_ref().filter(|row| keep(row))?, known)))
                 .map(|(row, known)| (key(row), known))
                 .collect();
             let total = matching.len();
-            if limit < matching.len() {
-                matching.select_nth_unstable_by(limit, |a, b| a.0.cmp(&b.0));
-                matching.truncate(limit);
-            }
-            matching.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            let page = matching
+            let page: Vec<Packed> = first(matching, limit)
                 .into_iter()
-                .map(|(_, known)| known.packed())
+                .map(Known::packed)
                 .collect();
             (page, total)
         };
@@ -516,19 +522,14 @@ impl StateView {
                 .map(|(row, known)| (key(row), known.packed()))
                 .collect()
         };
-        let mut matching: Vec<(K, Packed)> = candidates
+        let matching: Vec<(K, Packed)> = candidates
             .into_iter()
             .filter(|(_, packed)| whole(packed.clone()).is_some_and(|state| deep(&state)))
             .collect();
         let total = matching.len();
-        if limit < matching.len() {
-            matching.select_nth_unstable_by(limit, |a, b| a.0.cmp(&b.0));
-            matching.truncate(limit);
-        }
-        matching.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let page = matching
+        let page = first(matching, limit)
             .into_iter()
-            .filter_map(|(_, packed)| whole(packed))
+            .filter_map(whole)
             .collect();
         (page, total)
     }
