@@ -46,14 +46,16 @@ impl Names {
 impl Row {
     /// The row of `state` (its names not shared with any other row).
     pub fn of(state: &pb::EscalationState) -> Row {
-        Row::with_names(state, &mut Names::default())
+        let id = state.alert_id.parse().unwrap_or(AlertId::NIL);
+        Row::with_names(id, state, &mut Names::default())
     }
 
-    pub(crate) fn with_names(state: &pb::EscalationState, names: &mut Names) -> Row {
+    /// The row of alert `id` (already parsed by the view), its names shared through `names`.
+    pub(crate) fn with_names(id: AlertId, state: &pb::EscalationState, names: &mut Names) -> Row {
         let alert = state.alert.as_ref();
         let field = |get: fn(&pb::Alert) -> &str| alert.map_or("", get);
         Row {
-            id: state.alert_id.parse().unwrap_or(AlertId::NIL),
+            id,
             status: state.status,
             severity: alert.map_or(0, |a| a.severity),
             first_seen_ms: crate::view::millis(state.first_seen.as_ref()).unwrap_or(0),

@@ -109,7 +109,7 @@ fn first<K: Ord, T>(mut keyed: Vec<(K, T)>, limit: usize) -> Vec<T> {
 
 /// The whole state, decoded from its record. The record is this view's own encoding of a
 /// decoded state, so it decodes; were it ever not to, the row is all there is.
-fn whole((record, row): Packed) -> Option<pb::EscalationState> {
+fn whole((record, row): &Packed) -> Option<pb::EscalationState> {
     record
         .as_deref()
         .and_then(decode)
@@ -363,7 +363,7 @@ impl StateView {
             .as_ref()
             .map(|alert| version(alert.severity, &alert.title, &alert.description));
         let record = pack(&state);
-        known.row = Some(Row::with_names(&state, &mut inner.names));
+        known.row = Some(Row::with_names(id, &state, &mut inner.names));
         known.record = Some(record.clone());
         for (silence, at) in silences_named(&state) {
             let last = inner.silences_seen.entry(silence.to_owned()).or_insert(at);
@@ -464,7 +464,7 @@ impl StateView {
                 .map(Known::packed)
                 .collect()
         };
-        for state in packed.into_iter().filter_map(whole) {
+        for state in packed.iter().filter_map(whole) {
             f(state);
         }
     }
@@ -499,7 +499,7 @@ impl StateView {
                 .collect();
             (page, total)
         };
-        (page.into_iter().filter_map(whole).collect(), total)
+        (page.iter().filter_map(whole).collect(), total)
     }
 
     /// `select`, of the alerts whose rows satisfy `keep` and whose whole states satisfy
@@ -524,13 +524,10 @@ impl StateView {
         };
         let matching: Vec<(K, Packed)> = candidates
             .into_iter()
-            .filter(|(_, packed)| whole(packed.clone()).is_some_and(|state| deep(&state)))
+            .filter(|(_, packed)| whole(packed).is_some_and(|state| deep(&state)))
             .collect();
         let total = matching.len();
-        let page = first(matching, limit)
-            .into_iter()
-            .filter_map(whole)
-            .collect();
+        let page = first(matching, limit).iter().filter_map(whole).collect();
         (page, total)
     }
 
@@ -543,6 +540,7 @@ impl StateView {
     /// The whole state of an alert in memory.
     pub fn get(&self, id: AlertId) -> Option<pb::EscalationState> {
         self.with(|alerts| alerts.get(&id).map(Known::packed))
+            .as_ref()
             .and_then(whole)
     }
 
@@ -575,7 +573,7 @@ impl StateView {
                 .map(Known::packed)
                 .collect()
         };
-        let mut page: Vec<pb::EscalationState> = packed.into_iter().filter_map(whole).collect();
+        let mut page: Vec<pb::EscalationState> = packed.iter().filter_map(whole).collect();
         let more = page.len() > limit;
         page.truncate(limit);
         let key = |state: &pb::EscalationState| (first_seen_ms(state), state.alert_id.clone());
