@@ -20,11 +20,50 @@ const POLL: Duration = Duration::from_millis(100);
 /// left out.
 #[derive(Debug, Default)]
 pub struct Latest {
-    pub records: Vec<Record>,
+    pub records: Vec<Kept>,
     /// Records read in all (each superseded version of a key included).
     pub read: usize,
     /// The high watermark read at the start: where following the partition goes on.
     pub end: i64,
+}
+
+impl Latest {
+    /// The latest records `records` (tombstones left out), `read` read in all, up to `end`.
+    pub fn of(records: impl IntoIterator<Item = Record>, read: usize, end: i64) -> Latest {
+        Latest {
+            records: records.into_iter().filter_map(Kept::of).collect(),
+            read,
+            end,
+        }
+    }
+}
+
+/// A record as a restore keeps it until it is applied: its offset and its payload,
+/// LZ4-compressed (a partition's state records held whole while the rest is read were a
+/// dispatcher's largest share of memory during a restore, and the allocator kept it after).
+#[derive(Debug, Clone)]
+pub struct Kept {
+    pub offset: i64,
+    payload: Box<[u8]>,
+}
+
+impl Kept {
+    /// `record` kept; `None` for a tombstone.
+    pub fn of(record: Record) -> Option<Kept> {
+        let payload = record.payload?;
+        Some(Kept {
+            offset: record.offset,
+            payload: lz4_flex::block::compress_prepend_size(&payload).into_boxed_slice(),
+        })
+    }
+
+    /// The payload as it was read (`None` only if this process's own compression does not
+    /// unpack, which it always does).
+    pub fn payload(&self) -> Option<Vec<u8>> {
+        lz4_flex::block::decompress_size_prepended(&self.payload)
+            .inspect_err(|error| tracing::error!(%error, offset = self.offset, "a kept record does not unpack"))
+            .ok()
+    }
 }
 
 /// Reads a compacted partition holding only the last record of each key so far, not the
@@ -41,20 +80,19 @@ pub async fn read_latest_by_key(
         topic,
         partition,
         timeout,
-        (HashMap::<Vec<u8>, Record>::new(), 0usize),
+        (HashMap::<Vec<u8>, Kept>::new(), 0usize),
         |(latest, read_count), record| {
             *read_count += 1;
             if let Some(key) = record.key.clone() {
-                if record.payload.is_some() {
-                    latest.insert(key, record);
-                } else {
-                    latest.remove(&key);
-                }
+                match Kept::of(record) {
+                    Some(kept) => latest.insert(key, kept),
+                    None => latest.remove(&key),
+                };
             }
         },
     )
     .await?;
-    let mut records: Vec<Record> = latest.into_values().collect();
+    let mut records: Vec<Kept> = latest.into_values().collect();
     records.sort_unstable_by_key(|record| record.offset);
     Ok(Latest {
         records,

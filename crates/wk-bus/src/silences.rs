@@ -29,7 +29,7 @@ impl SilenceFeed {
         let latest = read_latest_by_key(kafka, topic, 0, timeout).await?;
         let mut book = SilenceBook::default();
         for record in latest.records {
-            if let Some(silence) = decoded(record.payload.as_deref(), record.offset) {
+            if let Some(silence) = decoded(record.payload().as_deref(), record.offset) {
                 book.insert(silence);
             }
         }

@@ -3,8 +3,6 @@
 //! it still owes (an escalation its pending notifications, a watch its unacknowledged
 //! publications, under the same ids) and re-arms its timer.
 
-use std::collections::HashMap;
-
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use wk_bus::restore::Latest;
@@ -41,7 +39,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         };
         for (partition, result) in missing.into_iter().zip(results) {
             match result {
-                Ok(latest) => self.restore(partition, &latest),
+                Ok(latest) => self.restore(partition, latest),
                 Err(error) => warn!(partition, %error, "restore failed; retrying"),
             }
         }
@@ -61,7 +59,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     ) -> bool {
         while !self.store.is_restored(partition) {
             match self.changelog.restore(partition).await {
-                Ok(latest) => self.restore(partition, &latest),
+                Ok(latest) => self.restore(partition, latest),
                 Err(error) => {
                     warn!(partition, %error, "restore failed; retrying");
                     if pause(shutdown).await {
@@ -73,51 +71,53 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         true
     }
 
-    fn restore(&mut self, partition: i32, read: &Latest) {
-        let mut latest = HashMap::new();
-        for record in &read.records {
-            match record.payload.as_deref().map(decode_state) {
-                Some(Ok((state, input_offset))) => match Held::restore(state, &self.world) {
-                    Some((subject, held)) => {
-                        latest.insert(subject, (held, input_offset));
-                    }
-                    None => warn!(
-                        partition,
-                        offset = record.offset,
-                        "state of a kind not driven yet skipped"
-                    ),
-                },
-                Some(Err(error)) => {
+    /// Restores `partition` one machine at a time, each record let go once decoded and each
+    /// machine packed, unless it changed, before the next is decoded: at no time does the
+    /// dispatcher hold the whole partition both as records and as live machines (holding both
+    /// left it at twice its running size after a restore of 100,000).
+    fn restore(&mut self, partition: i32, read: Latest) {
+        let Latest { records, read, .. } = read;
+        self.store.install(partition);
+        // Pending notifications and publications go out again (same ids); timers re-armed;
+        // then silences that began or ended while they were elsewhere are applied; then it
+        // is packed unless it changed: a restored dispatcher holds no more than the one it
+        // replaced.
+        let now = self.clock.now();
+        let mut count = 0usize;
+        for record in records {
+            let Some(payload) = record.payload() else {
+                continue;
+            };
+            let (state, input_offset) = match decode_state(&payload) {
+                Ok(decoded) => decoded,
+                Err(error) => {
                     warn!(partition, offset = record.offset, %error, "undecodable state skipped");
+                    continue;
                 }
-                None => {}
-            }
-        }
-        let count = latest.len();
-        let mut machines = HashMap::with_capacity(count);
-        for (subject, (machine, input_offset)) in latest {
+            };
+            drop(payload);
+            let Some((subject, machine)) = Held::restore(state, &self.world) else {
+                warn!(
+                    partition,
+                    offset = record.offset,
+                    "state of a kind not driven yet skipped"
+                );
+                continue;
+            };
             let mut tracked = Tracked::new(machine, input_offset, TraceHeaders::default());
             // Restored history was counted by whoever lived it.
             tracked.counted = usize::MAX;
-            machines.insert(subject, tracked);
-        }
-        let subjects: Vec<_> = machines.keys().cloned().collect();
-        self.store.install(partition, machines);
-        // Pending notifications and publications go out again (same ids); timers re-armed;
-        // then silences that began or ended while they were elsewhere are applied.
-        let now = self.clock.now();
-        // Then each is packed unless it changed: a restored dispatcher holds no more than the
-        // one it replaced.
-        for subject in subjects {
             let key = (partition, subject);
+            self.store.insert(key.clone(), tracked);
             self.act(key.clone());
             self.judge(key.clone(), now);
             self.store.pack(&key, self.pipeline.is_dirty(&key));
+            count += 1;
         }
         info!(
             partition,
             machines = count,
-            records = read.read,
+            records = read,
             "partition restored"
         );
     }

@@ -141,17 +141,11 @@ impl Store {
         self.partitions.len()
     }
 
-    /// Installs a restored partition (replacing anything held for it).
-    pub(crate) fn install(&mut self, partition: i32, machines: HashMap<Subject, Tracked>) {
+    /// Starts a restored partition, empty (replacing anything held for it); its machines
+    /// come in one at a time with [`Store::insert`].
+    pub(crate) fn install(&mut self, partition: i32) {
         self.drop_partition(partition);
-        let mut slots = HashMap::with_capacity(machines.len());
-        for (subject, mut tracked) in machines {
-            tracked.touched = self.sweep;
-            self.touched
-                .push_back((self.sweep, (partition, subject.clone())));
-            slots.insert(subject, Slot::Live(Box::new(tracked)));
-        }
-        self.partitions.insert(partition, slots);
+        self.partitions.insert(partition, HashMap::new());
     }
 
     pub(crate) fn contains(&self, (partition, id): &Key) -> bool {

@@ -135,11 +135,8 @@ impl Changelog for FakeChangelog {
             .get(&partition)
             .cloned()
             .unwrap_or_default();
-        Ok(Latest {
-            read: records.len(),
-            end: records.last().map_or(0, |record| record.offset + 1),
-            records,
-        })
+        let end = records.last().map_or(0, |record| record.offset + 1);
+        Ok(Latest::of(records.clone(), records.len(), end))
     }
 }
 
