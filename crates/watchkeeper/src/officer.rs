@@ -111,6 +111,9 @@ pub(crate) fn describe(event: Option<&Event>) -> (&'static str, String) {
         Some(Event::Notified(id)) => ("notified", id.clone()),
         Some(Event::NobodyToNotify(target)) => ("nobody on call", target.clone()),
         Some(Event::Delivered(id)) => ("delivered", id.clone()),
+        // Only in a state record: the api gives its clients the ids.
+        Some(Event::NotifiedIndex(at)) => ("notified", format!("notification {}", at + 1)),
+        Some(Event::DeliveredIndex(at)) => ("delivered", format!("notification {}", at + 1)),
         Some(Event::AttemptFailed(failed)) => (
             "attempt failed",
             format!(

@@ -17,8 +17,10 @@ const ALERTS: u64 = 1_000_000;
 const OPEN: u64 = 1_000;
 const NOW_S: i64 = 1_790_000_000;
 
-/// A realistic alert's state: the example's three-step chain, 10 timeline entries (raised,
-/// step fired, 4 notified, 4 delivered), 4 notifications, a label, a description.
+/// A realistic alert's state as the dispatcher writes it (notification ids left out, the
+/// timeline naming notifications by place and its times after first seen): the example's
+/// three-step chain, 10 timeline entries (raised, step fired, 4 notified, 4 delivered), 4
+/// notifications, a label, a description.
 fn state(n: u64, resolved: bool) -> (AlertId, pb::EscalationState) {
     let id = AlertId::for_dedup_key("ng-maiduguri", &format!("bench-{n}"));
     let at = |s: i64| {
@@ -54,7 +56,6 @@ fn state(n: u64, resolved: bool) -> (AlertId, pb::EscalationState) {
         }),
         notifications: (0..4)
             .map(|i| pb::Notification {
-                id: format!("{id}.i1.r0.s0.email-{i:012}"),
                 recipient: Some(pb::notification::Recipient::EmailAddress(format!(
                     "duty.officer{i}@example.org"
                 ))),
@@ -65,21 +66,16 @@ fn state(n: u64, resolved: bool) -> (AlertId, pb::EscalationState) {
             .collect(),
         timeline: (0..10)
             .map(|i| pb::TimelineEntry {
-                at: at(first + i),
+                at: None,
+                since_first_seen_ms: Some(i * 1_000 + 37),
                 event: Some(match i {
                     0 => pb::timeline_entry::Event::Raised(pb::timeline_entry::Raised {
                         route: "default".into(),
                         chain: "security".into(),
                     }),
                     1 => pb::timeline_entry::Event::StepFired(Default::default()),
-                    2..=5 => pb::timeline_entry::Event::Notified(format!(
-                        "{id}.i1.r0.s0.email-{:012}",
-                        i - 2
-                    )),
-                    _ => pb::timeline_entry::Event::Delivered(format!(
-                        "{id}.i1.r0.s0.email-{:012}",
-                        i - 6
-                    )),
+                    2..=5 => pb::timeline_entry::Event::NotifiedIndex(i as u32 - 2),
+                    _ => pb::timeline_entry::Event::DeliveredIndex(i as u32 - 6),
                 }),
             })
             .collect(),

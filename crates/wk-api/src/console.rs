@@ -118,9 +118,15 @@ impl ConsoleService {
             }
         };
         match wk_bus::state_codec::decode_state_record(record.payload.as_deref()?) {
-            Ok(pb::state_record::Machine::Escalation(state))
+            Ok(pb::state_record::Machine::Escalation(mut state))
                 if state.alert_id == id.to_string() =>
             {
+                // The record leaves out the ids it can make again; clients get them filled in.
+                wk_bus::escalation_codec::expand(&mut state)
+                    .inspect_err(|error| {
+                        tracing::warn!(%error, alert_id = %id, "an archived alert does not expand");
+                    })
+                    .ok()?;
                 Some(state)
             }
             _ => None,

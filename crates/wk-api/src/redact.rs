@@ -77,6 +77,7 @@ mod tests {
             }],
             status_by: Some(by.clone()),
             timeline: vec![pb::TimelineEntry {
+                since_first_seen_ms: None,
                 at: None,
                 event: Some(Event::Acknowledged(by)),
             }],

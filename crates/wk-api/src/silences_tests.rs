@@ -122,6 +122,7 @@ async fn a_silence_that_held_an_alert_since_let_go_is_not_taken_for_forgotten() 
         first_seen: Some(held),
         status_at: Some(held),
         timeline: vec![pb::TimelineEntry {
+            since_first_seen_ms: None,
             at: Some(held),
             event: Some(pb::timeline_entry::Event::Silenced(pb::Silencing {
                 silence: "recent".into(),

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use prost::Message as _;
 use tokio::sync::broadcast;
+use wk_bus::codec;
 use wk_core::alert::AlertId;
 use wk_proto::v1 as pb;
 
@@ -50,9 +51,8 @@ impl Change {
     }
 }
 
-/// A whole state as the view keeps it: protobuf-encoded, then LZ4-compressed (a record
-/// repeats its alert id in every notification id and timeline entry; measured on the
-/// realistic state of the view_memory bench, 1,573 → 680 bytes).
+/// A whole state as the view keeps it: protobuf-encoded as the dispatcher wrote it (ids
+/// and times left out where they can be made again), then LZ4-compressed.
 fn pack(state: &pb::EscalationState) -> Arc<[u8]> {
     lz4_flex::block::compress_prepend_size(&state.encode_to_vec()).into()
 }
@@ -61,11 +61,18 @@ fn decode(record: &[u8]) -> Option<pb::EscalationState> {
     let encoded = lz4_flex::block::decompress_size_prepended(record)
         .inspect_err(|error| tracing::error!(%error, "a record of the read view does not unpack"))
         .ok()?;
-    pb::EscalationState::decode(encoded.as_slice())
+    let mut state = pb::EscalationState::decode(encoded.as_slice())
         .inspect_err(
             |error| tracing::error!(%error, "a state record of the read view does not decode"),
         )
-        .ok()
+        .ok()?;
+    // The record leaves out the ids it can make again; clients get them filled in.
+    wk_bus::escalation_codec::expand(&mut state)
+        .inspect_err(
+            |error| tracing::error!(%error, "a state record of the read view does not expand"),
+        )
+        .ok()?;
+    Some(state)
 }
 
 #[derive(Default)]
@@ -116,15 +123,18 @@ fn whole((record, row): &Packed) -> Option<pb::EscalationState> {
         .or_else(|| row.as_ref().map(Row::to_state))
 }
 
-/// The silences the timeline names as holding or marking the alert, with when (ms).
+/// The silences the timeline names as holding or marking the alert, with when (ms). A state
+/// record keeps each entry's time after its first seen.
 fn silences_named(state: &pb::EscalationState) -> impl Iterator<Item = (&str, i64)> {
     use pb::timeline_entry::Event;
+    let first_seen = state.first_seen.as_ref().and_then(codec::timestamp_from_pb);
     state
         .timeline
         .iter()
-        .filter_map(|entry| match &entry.event {
+        .filter_map(move |entry| match &entry.event {
             Some(Event::Silenced(s)) | Some(Event::NotSilenced(s)) => {
-                Some((s.silence.as_str(), millis(entry.at.as_ref())?))
+                let at = wk_bus::escalation_codec::entry_at(entry, first_seen?).ok()?;
+                Some((s.silence.as_str(), at.as_unix_millis()))
             }
             _ => None,
         })

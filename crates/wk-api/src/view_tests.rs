@@ -193,10 +193,65 @@ fn before_any_place_is_dropped_an_unseen_id_is_unknown() {
 }
 
 #[test]
+fn a_record_that_leaves_ids_and_times_out_is_given_to_clients_whole() {
+    use pb::timeline_entry::Event;
+    let view = StateView::default();
+    let (id, mut compact) = state(1, 1_000, None);
+    compact.incident = 1;
+    compact.notifications = vec![pb::Notification {
+        recipient: Some(pb::notification::Recipient::WebhookConsole("manila".into())),
+        purpose: pb::NotificationPurpose::Step as i32,
+        status: pb::DeliveryStatus::Delivered as i32,
+        ..Default::default()
+    }];
+    let held = pb::Silencing {
+        silence: "s-1".into(),
+        ..Default::default()
+    };
+    let events = |made: Option<&str>| {
+        [
+            made.map_or(Event::NotifiedIndex(0), |id| Event::Notified(id.into())),
+            made.map_or(Event::DeliveredIndex(0), |id| Event::Delivered(id.into())),
+            Event::Silenced(held.clone()),
+        ]
+    };
+    // As the dispatcher writes it: ids left out, times after first seen (1 s).
+    compact.timeline = events(None)
+        .into_iter()
+        .zip([20, 35, 5_000])
+        .map(|(event, since)| pb::TimelineEntry {
+            at: None,
+            since_first_seen_ms: Some(since),
+            event: Some(event),
+        })
+        .collect();
+    view.observe(id, compact.clone());
+    let made = format!("{id}.i1.r0.s0.webhook-manila");
+    let mut whole = compact.clone();
+    whole.notifications[0].id = made.clone();
+    whole.timeline = events(Some(&made))
+        .into_iter()
+        .zip([1_020, 1_035, 6_000])
+        .map(|(event, ms)| pb::TimelineEntry {
+            at: Some(prost_types::Timestamp {
+                seconds: ms / 1000,
+                nanos: (ms % 1000) as i32 * 1_000_000,
+            }),
+            since_first_seen_ms: None,
+            event: Some(event),
+        })
+        .collect();
+    assert_eq!(view.get(id), Some(whole.clone()));
+    assert_eq!(view.list(&Filter::default(), None, 10).0, [whole]);
+    assert_eq!(view.silences_seen().get("s-1"), Some(&6_000));
+}
+
+#[test]
 fn rows_hold_what_lists_filter_on_and_get_list_and_select_return_whole_states() {
     let view = StateView::default();
     let (id, mut whole) = state(1, 1_000, None);
     whole.timeline = vec![pb::TimelineEntry {
+        since_first_seen_ms: None,
         at: whole.first_seen,
         event: Some(pb::timeline_entry::Event::Notified(format!(
             "{id}.i1.r0.s0.webhook-manila"

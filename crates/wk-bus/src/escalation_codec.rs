@@ -6,9 +6,8 @@ use std::collections::HashMap;
 
 use prost::Message;
 use wk_core::escalation::{
-    DeliveryRecord, DeliveryState, EndedSilence, Entry, Event, Failover, Held, Notification,
-    NotificationId, Purpose, Recipient, Snapshot, Status, Timer, TimerTable, Undeliverable,
-    Version,
+    DeliveryRecord, Entry, Event, Failover, Held, NotificationId, Snapshot, Status, Timer,
+    TimerTable, Version,
 };
 use wk_core::policy::{Chain, Step, TargetRef};
 use wk_proto::v1 as pb;
@@ -43,16 +42,9 @@ fn version_from_pb(version: Option<tl::Version>) -> Result<Version, DecodeError>
     })
 }
 
-fn recipient_to_pb(recipient: &Recipient) -> pb::notification::Recipient {
-    match recipient {
-        Recipient::Webhook { console } => {
-            pb::notification::Recipient::WebhookConsole(console.clone())
-        }
-        Recipient::Email { address } => pb::notification::Recipient::EmailAddress(address.clone()),
-    }
-}
-
-fn event_to_pb(event: &Event) -> tl::Event {
+/// `event` as the record keeps it; `index` gives a notification's place in the record's
+/// `notifications` by its id.
+fn event_to_pb(event: &Event, index: &HashMap<&str, u32>) -> tl::Event {
     match event {
         Event::Raised { route, chain } => tl::Event::Raised(tl::Raised {
             route: route.to_string(),
@@ -62,9 +54,15 @@ fn event_to_pb(event: &Event) -> tl::Event {
             step: *step as u32,
             round: *round,
         }),
-        Event::Notified { id } => tl::Event::Notified(id.to_string()),
+        Event::Notified { id } => match index.get(&**id) {
+            Some(at) => tl::Event::NotifiedIndex(*at),
+            None => tl::Event::Notified(id.to_string()),
+        },
         Event::NobodyToNotify { target } => tl::Event::NobodyToNotify(target.clone()),
-        Event::Delivered { id } => tl::Event::Delivered(id.to_string()),
+        Event::Delivered { id } => match index.get(&**id) {
+            Some(at) => tl::Event::DeliveredIndex(*at),
+            None => tl::Event::Delivered(id.to_string()),
+        },
         Event::AttemptFailed {
             id,
             attempt,
@@ -147,7 +145,14 @@ fn shared_id(ids: &HashMap<&str, NotificationId>, id: String) -> NotificationId 
 fn event_from_pb(
     event: tl::Event,
     ids: &HashMap<&str, NotificationId>,
+    deliveries: &[DeliveryRecord],
 ) -> Result<Event, DecodeError> {
+    let at = |index: u32, field: &'static str| {
+        deliveries
+            .get(index as usize)
+            .map(|record| record.notification.id.clone())
+            .ok_or_else(|| DecodeError::Field(field, index.to_string()))
+    };
     Ok(match event {
         tl::Event::Raised(raised) => Event::Raised {
             route: raised.route.into(),
@@ -163,6 +168,12 @@ fn event_from_pb(
         tl::Event::NobodyToNotify(target) => Event::NobodyToNotify { target },
         tl::Event::Delivered(id) => Event::Delivered {
             id: shared_id(ids, id),
+        },
+        tl::Event::NotifiedIndex(index) => Event::Notified {
+            id: at(index, "timeline.notified_index")?,
+        },
+        tl::Event::DeliveredIndex(index) => Event::Delivered {
+            id: at(index, "timeline.delivered_index")?,
         },
         tl::Event::AttemptFailed(failed) => Event::AttemptFailed {
             id: shared_id(ids, failed.id),
@@ -229,183 +240,6 @@ fn event_from_pb(
     })
 }
 
-fn notification_to_pb(record: &DeliveryRecord) -> pb::Notification {
-    let notification = &record.notification;
-    let mut encoded = pb::Notification {
-        id: notification.id.to_string(),
-        recipient: Some(recipient_to_pb(&notification.recipient)),
-        ..pb::Notification::default()
-    };
-    let purpose = match &notification.purpose {
-        Purpose::Step { step, round } => {
-            encoded.step = *step as u32;
-            encoded.round = *round;
-            pb::NotificationPurpose::Step
-        }
-        Purpose::Failover { from, step, round } => {
-            encoded.step = *step as u32;
-            encoded.round = *round;
-            encoded.failover_from = from.clone();
-            pb::NotificationPurpose::Failover
-        }
-        Purpose::Exhausted => pb::NotificationPurpose::Exhausted,
-        Purpose::ExhaustedFailover { from } => {
-            encoded.failover_from = from.clone();
-            pb::NotificationPurpose::ExhaustedFailover
-        }
-        Purpose::Updated {
-            revision,
-            step,
-            round,
-            changes,
-        } => {
-            encoded.revision = *revision;
-            encoded.step = *step as u32;
-            encoded.round = *round;
-            encoded.changes = changes.clone();
-            pb::NotificationPurpose::Updated
-        }
-        Purpose::Undeliverable(undeliverable) => {
-            let Undeliverable {
-                failed_id,
-                failed,
-                reason,
-            } = &**undeliverable;
-            encoded.failed_id = failed_id.clone();
-            encoded.failed_recipient = Some(match failed {
-                Recipient::Webhook { console } => {
-                    pb::notification::FailedRecipient::FailedWebhookConsole(console.clone())
-                }
-                Recipient::Email { address } => {
-                    pb::notification::FailedRecipient::FailedEmailAddress(address.clone())
-                }
-            });
-            encoded.reason = reason.clone();
-            pb::NotificationPurpose::Undeliverable
-        }
-        Purpose::AfterSilence { step, round, ended } => {
-            encoded.step = *step as u32;
-            encoded.round = *round;
-            encoded.silence_id = ended.silence.clone();
-            encoded.silence_by = ended.by.clone();
-            encoded.silence_comment = ended.comment.clone();
-            pb::NotificationPurpose::AfterSilence
-        }
-        Purpose::Informed { resolved, by, at } => {
-            encoded.informed_resolved = *resolved;
-            encoded.informed_by = by.clone();
-            encoded.informed_at = Some(timestamp_to_pb(*at));
-            pb::NotificationPurpose::Informed
-        }
-    };
-    encoded.purpose = purpose as i32;
-    encoded.status = match record.state {
-        DeliveryState::Pending => pb::DeliveryStatus::Pending,
-        DeliveryState::Parked { since } => {
-            encoded.parked_since = Some(timestamp_to_pb(since));
-            pb::DeliveryStatus::Parked
-        }
-        DeliveryState::Delivered => pb::DeliveryStatus::Delivered,
-        DeliveryState::Failed => pb::DeliveryStatus::Failed,
-    } as i32;
-    encoded
-}
-
-fn notification_from_pb(notification: pb::Notification) -> Result<DeliveryRecord, DecodeError> {
-    let recipient = match notification
-        .recipient
-        .ok_or(DecodeError::Missing("notification.recipient"))?
-    {
-        pb::notification::Recipient::WebhookConsole(console) => Recipient::Webhook { console },
-        pb::notification::Recipient::EmailAddress(address) => Recipient::Email { address },
-    };
-    let (step, round) = (notification.step as usize, notification.round);
-    let purpose = match pb::NotificationPurpose::try_from(notification.purpose) {
-        Ok(pb::NotificationPurpose::Step) => Purpose::Step { step, round },
-        Ok(pb::NotificationPurpose::Failover) => Purpose::Failover {
-            from: notification.failover_from,
-            step,
-            round,
-        },
-        Ok(pb::NotificationPurpose::Exhausted) => Purpose::Exhausted,
-        Ok(pb::NotificationPurpose::ExhaustedFailover) => Purpose::ExhaustedFailover {
-            from: notification.failover_from,
-        },
-        Ok(pb::NotificationPurpose::Updated) => Purpose::Updated {
-            revision: notification.revision,
-            step,
-            round,
-            changes: notification.changes,
-        },
-        Ok(pb::NotificationPurpose::Undeliverable) => {
-            Purpose::Undeliverable(Box::new(Undeliverable {
-                failed_id: notification.failed_id,
-                failed: match notification
-                    .failed_recipient
-                    .ok_or(DecodeError::Missing("notification.failed_recipient"))?
-                {
-                    pb::notification::FailedRecipient::FailedWebhookConsole(console) => {
-                        Recipient::Webhook { console }
-                    }
-                    pb::notification::FailedRecipient::FailedEmailAddress(address) => {
-                        Recipient::Email { address }
-                    }
-                },
-                reason: notification.reason,
-            }))
-        }
-        Ok(pb::NotificationPurpose::AfterSilence) => Purpose::AfterSilence {
-            step,
-            round,
-            ended: Box::new(EndedSilence {
-                silence: notification.silence_id,
-                by: notification.silence_by,
-                comment: notification.silence_comment,
-            }),
-        },
-        Ok(pb::NotificationPurpose::Informed) => Purpose::Informed {
-            resolved: notification.informed_resolved,
-            by: notification.informed_by,
-            at: notification
-                .informed_at
-                .as_ref()
-                .and_then(timestamp_from_pb)
-                .ok_or(DecodeError::Missing("notification.informed_at"))?,
-        },
-        _ => {
-            return Err(DecodeError::UnknownEnum {
-                field: "notification.purpose",
-                value: notification.purpose,
-            });
-        }
-    };
-    let state = match pb::DeliveryStatus::try_from(notification.status) {
-        Ok(pb::DeliveryStatus::Pending) => DeliveryState::Pending,
-        Ok(pb::DeliveryStatus::Parked) => DeliveryState::Parked {
-            since: required_time(
-                notification.parked_since.as_ref(),
-                "notification.parked_since",
-            )?,
-        },
-        Ok(pb::DeliveryStatus::Delivered) => DeliveryState::Delivered,
-        Ok(pb::DeliveryStatus::Failed) => DeliveryState::Failed,
-        _ => {
-            return Err(DecodeError::UnknownEnum {
-                field: "notification.status",
-                value: notification.status,
-            });
-        }
-    };
-    Ok(DeliveryRecord {
-        notification: Notification {
-            id: notification.id.into(),
-            recipient,
-            purpose,
-        },
-        state,
-    })
-}
-
 fn targets_from_pb(targets: Vec<String>) -> Result<Vec<TargetRef>, DecodeError> {
     targets
         .iter()
@@ -421,6 +255,13 @@ pub fn encode_escalation(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
         Status::Resolved { by, at } => (pb::AlertStatus::Resolved, Some(by), Some(*at)),
     };
     let chain = &snapshot.chain;
+    let (alert, incident) = (snapshot.alert.id, snapshot.incident);
+    let index: HashMap<&str, u32> = snapshot
+        .deliveries
+        .iter()
+        .zip(0..)
+        .map(|(record, at)| (&*record.notification.id, at))
+        .collect();
     let state = pb::EscalationState {
         alert_id: snapshot.alert.id.to_string(),
         alert: Some(alert_to_pb(&snapshot.alert)),
@@ -450,13 +291,18 @@ pub fn encode_escalation(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
         step_timer: snapshot.timers.get(Timer::Step).map(timestamp_to_pb),
         ack_timer: snapshot.timers.get(Timer::AckTimeout).map(timestamp_to_pb),
         expiry_timer: snapshot.timers.get(Timer::Expiry).map(timestamp_to_pb),
-        notifications: snapshot.deliveries.iter().map(notification_to_pb).collect(),
+        notifications: snapshot
+            .deliveries
+            .iter()
+            .map(|record| notification_to_pb(record, alert, incident))
+            .collect(),
         timeline: snapshot
             .timeline
             .iter()
             .map(|entry| pb::TimelineEntry {
-                at: Some(timestamp_to_pb(entry.at)),
-                event: Some(event_to_pb(&entry.event)),
+                at: None,
+                since_first_seen_ms: Some(compact::since(snapshot.first_seen, entry.at)),
+                event: Some(event_to_pb(&entry.event, &index)),
             })
             .collect(),
         occurrences: snapshot.occurrences,
@@ -476,6 +322,7 @@ pub fn encode_escalation(snapshot: &Snapshot, input_offset: i64) -> Vec<u8> {
 pub fn decode_escalation(state: pb::EscalationState) -> Result<(Snapshot, i64), DecodeError> {
     let first_seen = required_time(state.first_seen.as_ref(), "first_seen")?;
     let alert = alert_from_pb(state.alert, state.alert_id.parse()?, first_seen)?;
+    let (alert_id, incident) = (alert.id, state.incident);
     let chain = state.chain.ok_or(DecodeError::Missing("chain"))?;
     let mut steps = Vec::with_capacity(chain.steps.len());
     for step in chain.steps {
@@ -527,7 +374,7 @@ pub fn decode_escalation(state: pb::EscalationState) -> Result<(Snapshot, i64), 
     let deliveries = state
         .notifications
         .into_iter()
-        .map(notification_from_pb)
+        .map(|notification| notification_from_pb(notification, alert_id, incident))
         .collect::<Result<Vec<_>, _>>()?;
     let ids: HashMap<&str, NotificationId> = deliveries
         .iter()
@@ -536,10 +383,11 @@ pub fn decode_escalation(state: pb::EscalationState) -> Result<(Snapshot, i64), 
     let mut timeline = Vec::with_capacity(state.timeline.len());
     for entry in state.timeline {
         timeline.push(Entry {
-            at: required_time(entry.at.as_ref(), "timeline.at")?,
+            at: compact::entry_at(&entry, first_seen)?,
             event: event_from_pb(
                 entry.event.ok_or(DecodeError::Missing("timeline.event"))?,
                 &ids,
+                &deliveries,
             )?,
         });
     }
@@ -569,6 +417,11 @@ pub fn decode_escalation(state: pb::EscalationState) -> Result<(Snapshot, i64), 
     };
     Ok((snapshot, state.input_offset))
 }
+
+mod compact;
+mod notification;
+pub use compact::{entry_at, expand};
+use notification::{notification_from_pb, notification_to_pb};
 
 #[cfg(test)]
 mod tests;

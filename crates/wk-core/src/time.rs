@@ -50,6 +50,14 @@ impl Timestamp {
         Timestamp(millis)
     }
 
+    /// `millis` later (earlier if negative); `None` outside the range `from_seconds_nanos`
+    /// accepts.
+    pub fn checked_add_millis(self, millis: i64) -> Option<Timestamp> {
+        let millis = self.0.checked_add(millis)?;
+        jiff::Timestamp::from_millisecond(millis).ok()?;
+        Some(Timestamp(millis))
+    }
+
     pub fn saturating_add_millis(self, millis: i64) -> Timestamp {
         Timestamp(self.0.saturating_add(millis))
     }

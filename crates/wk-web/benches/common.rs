@@ -172,6 +172,7 @@ pub fn state(n: u64, now_s: i64) -> (AlertId, pb::EscalationState) {
         ],
         timeline: (0..6)
             .map(|i| pb::TimelineEntry {
+                since_first_seen_ms: None,
                 at: at(now_s - 60 + i),
                 event: Some(pb::timeline_entry::Event::Notified(format!(
                     "{id}.i1.r0.s0.webhook-manila"

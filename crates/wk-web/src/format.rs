@@ -178,6 +178,13 @@ fn notification_named(state: &pb::EscalationState, id: &str) -> String {
         .map_or_else(|| id.to_owned(), recipient)
 }
 
+fn notification_at(state: &pb::EscalationState, at: u32) -> String {
+    state
+        .notifications
+        .get(at as usize)
+        .map_or_else(|| format!("notification {}", at + 1), recipient)
+}
+
 pub fn entry(state: &pb::EscalationState, entry: &pb::TimelineEntry, zone: &TimeZone) -> Entry {
     let at = when_of(entry.at.as_ref(), zone).unwrap_or_default();
     let plain = |what, detail: String| (what, detail, (String::new(), String::new()), "");
@@ -195,6 +202,9 @@ pub fn entry(state: &pb::EscalationState, entry: &pb::TimelineEntry, zone: &Time
             ("Nobody on call", target.clone(), Default::default(), "warn")
         }
         Some(Event::Delivered(id)) => plain("Delivered", notification_named(state, id)),
+        // Only in a state record; the api fills the ids in (`wk_bus::escalation_codec::expand`).
+        Some(Event::NotifiedIndex(at)) => plain("Notified", notification_at(state, *at)),
+        Some(Event::DeliveredIndex(at)) => plain("Delivered", notification_at(state, *at)),
         Some(Event::AttemptFailed(failed)) => plain(
             "Attempt failed",
             format!(

@@ -1,6 +1,7 @@
 //! The changelog codec round-trips an escalation in every state.
 use super::*;
 use wk_core::Timestamp;
+use wk_core::escalation::Purpose;
 use wk_core::escalation::{Escalation, Outcome, Responder};
 use wk_core::policy::{ConsoleContact, Directory, Matcher, Policy, Route};
 use wk_core::validate::AlertDraft;
@@ -73,12 +74,6 @@ fn an_escalation_survives_the_changelog_in_every_state() {
     let alert = alert(now);
     let policy = policy();
     let mut escalation = Escalation::route(alert, &policy, now);
-    let check = |escalation: &Escalation, offset: i64| {
-        let snapshot = escalation.snapshot();
-        let (decoded, decoded_offset) = decode(&encode_escalation(&snapshot, offset)).unwrap();
-        assert_eq!(decoded, snapshot);
-        assert_eq!(decoded_offset, offset);
-    };
     check(&escalation, 1);
     let webhook = escalation.deliveries()[0].notification.id.clone();
     let attempt = Outcome::AttemptFailed {
@@ -222,11 +217,109 @@ fn a_silenced_escalation_and_its_release_survive_the_changelog() {
     check(&escalation, 6);
 }
 
+/// The escalation survives its record, the record leaves out what it can make again, the
+/// api's expansion gives every id back, and the whole form (as records were before ids were
+/// left out) decodes to the same escalation.
 fn check(escalation: &Escalation, offset: i64) {
+    use prost::Message as _;
+    use wk_core::escalation::Event;
     let snapshot = escalation.snapshot();
-    let (decoded, decoded_offset) = decode(&encode_escalation(&snapshot, offset)).unwrap();
+    let bytes = encode_escalation(&snapshot, offset);
+    let (decoded, decoded_offset) = decode(&bytes).unwrap();
     assert_eq!(decoded, snapshot);
     assert_eq!(decoded_offset, offset);
+
+    let Some(pb::state_record::Machine::Escalation(mut state)) =
+        pb::StateRecord::decode(bytes.as_slice()).unwrap().machine
+    else {
+        panic!("an escalation record is tagged as one");
+    };
+    for (kept, record) in state.notifications.iter().zip(&snapshot.deliveries) {
+        let made_again = !matches!(
+            record.notification.purpose,
+            Purpose::Exhausted | Purpose::ExhaustedFailover { .. }
+        );
+        assert_eq!(kept.id.is_empty(), made_again, "{}", record.notification.id);
+    }
+    let by_id = |event: &Option<tl::Event>| {
+        matches!(
+            event,
+            Some(tl::Event::Notified(_) | tl::Event::Delivered(_))
+        )
+    };
+    assert!(!state.timeline.iter().any(|entry| by_id(&entry.event)));
+    assert!(
+        state
+            .timeline
+            .iter()
+            .all(|entry| entry.at.is_none() && entry.since_first_seen_ms.is_some())
+    );
+
+    expand(&mut state).unwrap();
+    let ids: Vec<&str> = state.notifications.iter().map(|n| n.id.as_str()).collect();
+    let expected: Vec<&str> = snapshot
+        .deliveries
+        .iter()
+        .map(|record| &*record.notification.id)
+        .collect();
+    assert_eq!(ids, expected);
+    assert_eq!(state.timeline.len(), snapshot.timeline.len());
+    for (entry, original) in state.timeline.iter().zip(&snapshot.timeline) {
+        assert_eq!(entry.at, Some(timestamp_to_pb(original.at)));
+        assert_eq!(entry.since_first_seen_ms, None);
+        match (&entry.event, &original.event) {
+            (Some(tl::Event::Notified(id)), Event::Notified { id: was })
+            | (Some(tl::Event::Delivered(id)), Event::Delivered { id: was }) => {
+                assert_eq!(id.as_str(), &**was);
+            }
+            (Some(tl::Event::NotifiedIndex(_) | tl::Event::DeliveredIndex(_)), _) => {
+                panic!("expanded by place")
+            }
+            _ => {}
+        }
+    }
+    let mut whole = state.clone();
+    expand(&mut whole).unwrap();
+    assert_eq!(whole, state, "expanding twice changes nothing");
+    let whole = pb::StateRecord {
+        machine: Some(pb::state_record::Machine::Escalation(whole)),
+    }
+    .encode_to_vec();
+    assert!(whole.len() > bytes.len() || snapshot.deliveries.is_empty());
+    assert_eq!(decode(&whole).unwrap(), (snapshot, offset));
+}
+
+#[test]
+fn a_record_that_names_a_missing_notification_is_refused() {
+    use prost::Message as _;
+    let now = Timestamp::from_unix_millis(1_795_000_000_000);
+    let snapshot = Escalation::route(alert(now), &policy(), now).snapshot();
+    let bytes = encode_escalation(&snapshot, 1);
+    let Some(pb::state_record::Machine::Escalation(state)) =
+        pb::StateRecord::decode(bytes.as_slice()).unwrap().machine
+    else {
+        panic!("an escalation record is tagged as one");
+    };
+    let mut beyond = state.clone();
+    beyond.timeline.push(pb::TimelineEntry {
+        since_first_seen_ms: None,
+        at: beyond.timeline[0].at,
+        event: Some(tl::Event::DeliveredIndex(99)),
+    });
+    let mut unmade = state.clone();
+    unmade.notifications[0].purpose = pb::NotificationPurpose::Exhausted as i32;
+    let mut timeless = state.clone();
+    timeless.timeline[0].since_first_seen_ms = None;
+    let mut out_of_range = state.clone();
+    out_of_range.timeline[0].since_first_seen_ms = Some(i64::MAX);
+    for bad in [beyond, unmade, timeless, out_of_range] {
+        let record = pb::StateRecord {
+            machine: Some(pb::state_record::Machine::Escalation(bad.clone())),
+        }
+        .encode_to_vec();
+        assert!(decode(&record).is_err());
+        assert!(expand(&mut bad.clone()).is_err());
+    }
 }
 
 #[test]

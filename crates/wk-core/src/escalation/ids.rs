@@ -68,6 +68,37 @@ pub(crate) fn id(prefix: &str, recipient: &Recipient) -> String {
     format!("{prefix}.{}", recipient.key())
 }
 
+/// The id a notification with `purpose` to `recipient` was given in incident `incident` of
+/// `alert`, where its purpose says enough to make it again: every purpose but the exhaustion
+/// notices, whose round it does not keep. What lets a state record leave an id out (the
+/// codec leaves it out only when this gives the id back exactly).
+pub fn derived(
+    alert: AlertId,
+    incident: u32,
+    purpose: &Purpose,
+    recipient: &Recipient,
+) -> Option<String> {
+    let prefix = match purpose {
+        Purpose::Step { step: at, round }
+        | Purpose::AfterSilence {
+            step: at, round, ..
+        } => step(alert, incident, *round, *at),
+        Purpose::Failover {
+            step: at, round, ..
+        } => format!("{}.failover", step(alert, incident, *round, *at)),
+        Purpose::Updated {
+            revision,
+            step: at,
+            round,
+            ..
+        } => update(alert, incident, *revision, *round, *at),
+        Purpose::Undeliverable(undeliverable) => self::undeliverable(&undeliverable.failed_id),
+        Purpose::Informed { resolved, .. } => informed(alert, incident, *resolved),
+        Purpose::Exhausted | Purpose::ExhaustedFailover { .. } => return None,
+    };
+    Some(id(&prefix, recipient))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@ mod update;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+pub use self::ids::derived as derived_notification_id;
 pub use self::queue::TimerQueue;
 pub use self::silence::SilenceEffect;
 pub use self::timer::{Timer, TimerTable};
