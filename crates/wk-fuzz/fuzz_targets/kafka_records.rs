@@ -17,14 +17,19 @@ use wk_bus::watch_codec::encode_watch;
 fuzz_target!(|data: &[u8]| {
     let _ = decode_event(data);
     if let Ok(silence) = decode_silence(data) {
-        let again = decode_silence(&encode_silence(&silence)).expect("a re-encoded silence decodes");
+        let again =
+            decode_silence(&encode_silence(&silence)).expect("a re-encoded silence decodes");
         assert_eq!(again, silence);
     }
     let decodes = decode_state(data).is_ok();
-    if let Ok(wk_proto::v1::state_record::Machine::Escalation(mut state)) = decode_state_record(data)
+    if let Ok(wk_proto::v1::state_record::Machine::Escalation(mut state)) =
+        decode_state_record(data)
     {
         let expanded = expand(&mut state);
-        assert!(!decodes || expanded.is_ok(), "a record that decodes expands");
+        assert!(
+            !decodes || expanded.is_ok(),
+            "a record that decodes expands"
+        );
     }
     if let Ok((state, offset)) = decode_state(data) {
         let encoded = match &state {
