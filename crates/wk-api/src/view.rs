@@ -20,11 +20,13 @@ use std::ops::Bound;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use prost::Message as _;
 use tokio::sync::broadcast;
 use wk_bus::codec;
 use wk_core::alert::AlertId;
 use wk_proto::v1 as pb;
+
+mod record;
+use record::{Packed, decode, pack, whole};
 
 use crate::row::Names;
 pub use crate::row::{Filter, Row, has_words};
@@ -49,30 +51,6 @@ impl Change {
     pub fn state(&self) -> Option<pb::EscalationState> {
         decode(&self.record)
     }
-}
-
-/// A whole state as the view keeps it: protobuf-encoded as the dispatcher wrote it (ids
-/// and times left out where they can be made again), then LZ4-compressed.
-fn pack(state: &pb::EscalationState) -> Arc<[u8]> {
-    lz4_flex::block::compress_prepend_size(&state.encode_to_vec()).into()
-}
-
-fn decode(record: &[u8]) -> Option<pb::EscalationState> {
-    let encoded = lz4_flex::block::decompress_size_prepended(record)
-        .inspect_err(|error| tracing::error!(%error, "a record of the read view does not unpack"))
-        .ok()?;
-    let mut state = pb::EscalationState::decode(encoded.as_slice())
-        .inspect_err(
-            |error| tracing::error!(%error, "a state record of the read view does not decode"),
-        )
-        .ok()?;
-    // The record leaves out the ids it can make again; clients get them filled in.
-    wk_bus::escalation_codec::expand(&mut state)
-        .inspect_err(
-            |error| tracing::error!(%error, "a state record of the read view does not expand"),
-        )
-        .ok()?;
-    Some(state)
 }
 
 #[derive(Default)]
@@ -100,9 +78,6 @@ impl Known {
     }
 }
 
-/// An alert's record and row, taken under the lock to be decoded after it.
-type Packed = (Option<Arc<[u8]>>, Option<Row>);
-
 /// The values of the first `limit` of `keyed` in the order of their keys (smallest first);
 /// only those are sorted.
 fn first<K: Ord, T>(mut keyed: Vec<(K, T)>, limit: usize) -> Vec<T> {
@@ -112,15 +87,6 @@ fn first<K: Ord, T>(mut keyed: Vec<(K, T)>, limit: usize) -> Vec<T> {
     }
     keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     keyed.into_iter().map(|(_, value)| value).collect()
-}
-
-/// The whole state, decoded from its record. The record is this view's own encoding of a
-/// decoded state, so it decodes; were it ever not to, the row is all there is.
-fn whole((record, row): &Packed) -> Option<pb::EscalationState> {
-    record
-        .as_deref()
-        .and_then(decode)
-        .or_else(|| row.as_ref().map(Row::to_state))
 }
 
 /// The silences the timeline names as holding or marking the alert, with when (ms). A state
