@@ -2,7 +2,10 @@
 //! record of each key: how the dispatcher restores a partition's alerts from the state
 //! changelog.
 
+pub mod newest;
+
 use std::collections::HashMap;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -12,6 +15,7 @@ use wk_core::config::KafkaConfig;
 
 use crate::consumer::Record;
 use crate::{BusError, client_config};
+use newest::{Chunk, Seen};
 
 const POLL: Duration = Duration::from_millis(100);
 
@@ -147,19 +151,73 @@ async fn read<S: Send + 'static>(
     state: S,
     on_record: impl FnMut(&mut S, Record) + Send + 'static,
 ) -> Result<(S, i64), BusError> {
-    let config = client_config(kafka);
-    let topic = topic.to_owned();
-    // librdkafka's BaseConsumer blocks in poll; keep it off the async threads.
-    tokio::task::spawn_blocking(move || {
-        read_blocking(config, &topic, partition, timeout, state, on_record)
+    blocking(kafka, topic, move |config, topic| {
+        read_blocking(config, topic, partition, None, timeout, state, on_record)
     })
     .await
-    .unwrap_or_else(|join_error| {
-        Err(BusError::Topic {
-            topic: String::new(),
-            reason: format!("restore task failed: {join_error}"),
-        })
+}
+
+/// The low and high watermarks of `topic[partition]`: where a restore newest first starts.
+pub async fn extent(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partition: i32,
+    timeout: Duration,
+) -> Result<(i64, i64), BusError> {
+    blocking(kafka, topic, move |mut config, topic| {
+        let consumer: BaseConsumer = reader(&mut config, "watchkeeper-restore")
+            .create()
+            .map_err(BusError::kafka("create restore consumer"))?;
+        consumer
+            .fetch_watermarks(topic, partition, timeout)
+            .map_err(BusError::kafka("fetch watermarks"))
     })
+    .await
+}
+
+/// Reads the offsets `range` of `topic[partition]` into a [`Chunk`]: for each key not in
+/// `seen`, its latest record there (`newest::NewestFirst` says which range comes next).
+pub async fn read_range(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partition: i32,
+    range: Range<i64>,
+    seen: Seen,
+    timeout: Duration,
+) -> Result<Chunk, BusError> {
+    blocking(kafka, topic, move |config, topic| {
+        let wanted = range.clone();
+        read_blocking(
+            config,
+            topic,
+            partition,
+            Some(range),
+            timeout,
+            Chunk::default(),
+            move |chunk, record| chunk.gather(&wanted, &seen, record),
+        )
+        .map(|(chunk, _)| chunk)
+    })
+    .await
+}
+
+/// Runs `work` with a client configuration for `kafka` on a blocking thread: librdkafka's
+/// BaseConsumer blocks in poll, which must stay off the async threads.
+async fn blocking<T: Send + 'static>(
+    kafka: &KafkaConfig,
+    topic: &str,
+    work: impl FnOnce(rdkafka::ClientConfig, &str) -> Result<T, BusError> + Send + 'static,
+) -> Result<T, BusError> {
+    let config = client_config(kafka);
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || work(config, &topic))
+        .await
+        .unwrap_or_else(|join_error| {
+            Err(BusError::Topic {
+                topic: String::new(),
+                reason: format!("restore task failed: {join_error}"),
+            })
+        })
 }
 
 /// A consumer that reads assigned partitions and commits nothing.
@@ -171,10 +229,15 @@ fn reader<'a>(config: &'a mut rdkafka::ClientConfig, group: &str) -> &'a mut rdk
         .set("fetch.wait.max.ms", "10")
 }
 
+/// Reads `topic[partition]`, the offsets `range` or (`None`) all of it up to the high
+/// watermark read at the start, feeding each record to `on_record`. A read of a range may
+/// feed records past its end (where its last offsets were compacted away) and stops at the
+/// partition's end.
 fn read_blocking<S>(
     mut config: rdkafka::ClientConfig,
     topic: &str,
     partition: i32,
+    range: Option<Range<i64>>,
     timeout: Duration,
     mut state: S,
     mut on_record: impl FnMut(&mut S, Record),
@@ -186,16 +249,25 @@ fn read_blocking<S>(
         .set("max.partition.fetch.bytes", "16777216")
         .set("fetch.max.bytes", "67108864")
         .set("receive.message.max.bytes", "67109376")
+        // A range's start compacted away, or below the log's start: from the next there is.
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "true")
         .create()
         .map_err(BusError::kafka("create restore consumer"))?;
-    let (low, high) = consumer
-        .fetch_watermarks(topic, partition, timeout)
-        .map_err(BusError::kafka("fetch watermarks"))?;
-    if high <= low {
-        return Ok((state, high));
-    }
+    let (start, high) = match range {
+        Some(range) => (Offset::Offset(range.start), range.end),
+        None => {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, partition, timeout)
+                .map_err(BusError::kafka("fetch watermarks"))?;
+            if high <= low {
+                return Ok((state, high));
+            }
+            (Offset::Beginning, high)
+        }
+    };
     let mut list = TopicPartitionList::new();
-    list.add_partition_offset(topic, partition, Offset::Beginning)
+    list.add_partition_offset(topic, partition, start)
         .map_err(BusError::kafka("assign"))?;
     consumer.assign(&list).map_err(BusError::kafka("assign"))?;
     loop {
@@ -209,7 +281,17 @@ fn read_blocking<S>(
         let Some(result) = consumer.poll(POLL) else {
             continue;
         };
-        let message = result.map_err(BusError::kafka("restore fetch"))?;
+        let message = match result {
+            Ok(message) => message,
+            // Read to the partition's end: nothing of the range lies further.
+            Err(rdkafka::error::KafkaError::PartitionEOF(_)) => return Ok((state, high)),
+            Err(error) => {
+                return Err(BusError::Kafka {
+                    operation: "restore fetch",
+                    source: error,
+                });
+            }
+        };
         let offset = message.offset();
         on_record(&mut state, Record::copy_of(&message));
         if offset >= high - 1 {

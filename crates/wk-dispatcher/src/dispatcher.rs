@@ -359,7 +359,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         Flow::Continue
     }
 
-    fn on_timers(&mut self) -> Flow {
+    pub(crate) fn on_timers(&mut self) -> Flow {
         let now = self.clock.now();
         if self.silence_wake.is_some_and(|wake| wake <= now) {
             self.judge_all();

@@ -4,13 +4,15 @@
 //! letters, restores) and the notifier (the executor).
 
 use std::future::Future;
+use std::ops::Range;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use wk_bus::BusError;
 use wk_bus::consumer::{GroupConsumer, Record};
 use wk_bus::producer::{ProduceError, Producer};
-use wk_bus::restore::{Latest, read_latest_by_key};
+use wk_bus::restore::newest::{Chunk, Seen};
+use wk_bus::restore::{extent, read_range};
 use wk_core::Timestamp;
 use wk_core::config::KafkaConfig;
 
@@ -100,8 +102,16 @@ pub trait Changelog: Send + Sync + 'static {
         key: &str,
         payload: &[u8],
     ) -> impl Future<Output = Result<(), ProduceError>> + Send;
-    /// Reads the latest state record of each key of `partition`.
-    fn restore(&self, partition: i32) -> impl Future<Output = Result<Latest, BusError>> + Send;
+    /// The low and high watermarks of the changelog's `partition`.
+    fn extent(&self, partition: i32) -> impl Future<Output = Result<(i64, i64), BusError>> + Send;
+    /// Reads the offsets `range` of the changelog's `partition`: the latest state record of
+    /// each key not in `seen` (restore reads newest first: `wk_bus::restore::newest`).
+    fn read_range(
+        &self,
+        partition: i32,
+        range: Range<i64>,
+        seen: Seen,
+    ) -> impl Future<Output = Result<Chunk, BusError>> + Send;
 }
 
 /// The changelog on Kafka.
@@ -149,11 +159,27 @@ impl Changelog for KafkaChangelog {
         async move { sent?.acknowledged().await.map(|_| ()) }
     }
 
-    fn restore(&self, partition: i32) -> impl Future<Output = Result<Latest, BusError>> + Send {
-        read_latest_by_key(
+    fn extent(&self, partition: i32) -> impl Future<Output = Result<(i64, i64), BusError>> + Send {
+        extent(
             &self.kafka,
             &self.kafka.state_topic,
             partition,
+            RESTORE_TIMEOUT,
+        )
+    }
+
+    fn read_range(
+        &self,
+        partition: i32,
+        range: Range<i64>,
+        seen: Seen,
+    ) -> impl Future<Output = Result<Chunk, BusError>> + Send {
+        read_range(
+            &self.kafka,
+            &self.kafka.state_topic,
+            partition,
+            range,
+            seen,
             RESTORE_TIMEOUT,
         )
     }

@@ -2,21 +2,38 @@
 //! changelog before any of its records is applied; each restored machine decides again what
 //! it still owes (an escalation its pending notifications, a watch its unacknowledged
 //! publications, under the same ids) and re-arms its timer.
+//!
+//! Newest first (`wk_bus::restore::newest`): each partition is read from its end back to
+//! its start in growing ranges, all partitions a range at a time together. A machine met in
+//! a range is final (its latest record), so it is back at once, and between ranges the timers
+//! due meanwhile fire: the alerts still escalating, whose records are the newest, resume
+//! before a long history of resolved ones is read. Input records wait until the whole
+//! partition is read (an older key may be the one they are about).
+
+use std::ops::Range;
 
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use wk_bus::restore::Latest;
+use wk_bus::restore::Kept;
+use wk_bus::restore::newest::NewestFirst;
 use wk_bus::state_codec::decode_state;
 use wk_bus::trace::TraceHeaders;
 
-use crate::dispatcher::{Dispatcher, pause};
+use crate::dispatcher::{Dispatcher, Flow, pause};
 use crate::held::Held;
 use crate::io::{Changelog, Clock, Input, Notifier};
 use crate::store::Tracked;
 
+/// One partition being restored.
+struct Restoring {
+    partition: i32,
+    plan: NewestFirst,
+    machines: usize,
+}
+
 impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
-    /// Restores every partition of `partitions` not held yet, reading their changelogs
-    /// concurrently and any that fails again, alone; false on shutdown.
+    /// Restores every partition of `partitions` not held yet, newest first, reading them
+    /// concurrently and a failed read again; false on shutdown.
     pub(crate) async fn restore_all(
         &mut self,
         partitions: &[i32],
@@ -27,63 +44,128 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             .copied()
             .filter(|partition| !self.store.is_restored(*partition))
             .collect();
-        let changelog = std::sync::Arc::clone(&self.changelog);
-        let reads = futures_util::future::join_all(
-            missing
-                .iter()
-                .map(|partition| changelog.restore(*partition)),
-        );
-        let results = tokio::select! {
-            () = shutdown.cancelled() => return false,
-            results = reads => results,
+        let Some(mut restoring) = self.extents(missing, shutdown).await else {
+            return false;
         };
-        for (partition, result) in missing.into_iter().zip(results) {
-            match result {
-                Ok(latest) => self.restore(partition, latest),
-                Err(error) => warn!(partition, %error, "restore failed; retrying"),
-            }
+        for partition in &restoring {
+            self.store.install(partition.partition);
         }
-        for partition in partitions {
-            if !self.ensure_restored(*partition, shutdown).await {
+        loop {
+            let ranges: Vec<(usize, Range<i64>)> = restoring
+                .iter()
+                .enumerate()
+                .filter_map(|(index, partition)| partition.plan.next().map(|range| (index, range)))
+                .collect();
+            if ranges.is_empty() {
+                break;
+            }
+            let changelog = std::sync::Arc::clone(&self.changelog);
+            let reads = futures_util::future::join_all(ranges.iter().map(|(index, range)| {
+                let partition = &restoring[*index];
+                changelog.read_range(partition.partition, range.clone(), partition.plan.seen())
+            }));
+            let results = tokio::select! {
+                () = shutdown.cancelled() => return false,
+                results = reads => results,
+            };
+            let mut failed = false;
+            for ((index, range), result) in ranges.into_iter().zip(results) {
+                let partition = &mut restoring[index];
+                match result {
+                    Ok(chunk) => {
+                        let kept = partition.plan.take(&range, chunk);
+                        partition.machines += kept.len();
+                        let number = partition.partition;
+                        self.restore(number, kept);
+                    }
+                    Err(error) => {
+                        warn!(partition = partition.partition, %error, "restore read failed; retrying");
+                        failed = true;
+                    }
+                }
+            }
+            // What is back escalates on while older history is read.
+            self.on_timers();
+            if self.pipeline.dirty() > 0 && matches!(self.flush(shutdown).await, Flow::Stop) {
                 return false;
             }
+            if failed && pause(shutdown).await {
+                return false;
+            }
+        }
+        for partition in restoring {
+            info!(
+                partition = partition.partition,
+                machines = partition.machines,
+                records = partition.plan.read(),
+                end = partition.plan.end(),
+                "partition restored"
+            );
         }
         true
     }
 
-    /// Restores `partition` from the changelog unless already restored; false on shutdown.
+    /// Restores `partition` unless already restored; false on shutdown.
     pub(crate) async fn ensure_restored(
         &mut self,
         partition: i32,
         shutdown: &CancellationToken,
     ) -> bool {
-        while !self.store.is_restored(partition) {
-            match self.changelog.restore(partition).await {
-                Ok(latest) => self.restore(partition, latest),
-                Err(error) => {
-                    warn!(partition, %error, "restore failed; retrying");
-                    if pause(shutdown).await {
-                        return false;
+        self.store.is_restored(partition) || self.restore_all(&[partition], shutdown).await
+    }
+
+    /// Where each of `partitions` starts and ends, asking again for any that fails; `None`
+    /// on shutdown.
+    async fn extents(
+        &mut self,
+        mut partitions: Vec<i32>,
+        shutdown: &CancellationToken,
+    ) -> Option<Vec<Restoring>> {
+        let mut restoring = Vec::with_capacity(partitions.len());
+        while !partitions.is_empty() {
+            let changelog = std::sync::Arc::clone(&self.changelog);
+            let asked = futures_util::future::join_all(
+                partitions
+                    .iter()
+                    .map(|partition| changelog.extent(*partition)),
+            );
+            let results = tokio::select! {
+                () = shutdown.cancelled() => return None,
+                results = asked => results,
+            };
+            let mut failed = Vec::new();
+            for (partition, result) in partitions.into_iter().zip(results) {
+                match result {
+                    Ok((low, high)) => restoring.push(Restoring {
+                        partition,
+                        plan: NewestFirst::new(low, high),
+                        machines: 0,
+                    }),
+                    Err(error) => {
+                        warn!(partition, %error, "changelog extent not read; retrying");
+                        failed.push(partition);
                     }
                 }
             }
+            partitions = failed;
+            if !partitions.is_empty() && pause(shutdown).await {
+                return None;
+            }
         }
-        true
+        Some(restoring)
     }
 
-    /// Restores `partition` one machine at a time, each record let go once decoded and each
-    /// machine packed, unless it changed, before the next is decoded: at no time does the
-    /// dispatcher hold the whole partition both as records and as live machines (holding both
-    /// left it at twice its running size after a restore of 100,000).
-    fn restore(&mut self, partition: i32, read: Latest) {
-        let Latest { records, read, .. } = read;
-        self.store.install(partition);
+    /// Restores the machines of `records` (each its key's latest record) into `partition`,
+    /// one at a time, each record let go once decoded and each machine packed, unless it
+    /// changed, before the next is decoded: at no time does the dispatcher hold the partition
+    /// both as records and as live machines (holding both left it at twice its running size
+    /// after a restore of 100,000).
+    fn restore(&mut self, partition: i32, records: Vec<Kept>) {
         // Pending notifications and publications go out again (same ids); timers re-armed;
         // then silences that began or ended while they were elsewhere are applied; then it
         // is packed unless it changed: a restored dispatcher holds no more than the one it
         // replaced.
         let now = self.clock.now();
-        let mut count = 0usize;
         for record in records {
             let Some(payload) = record.payload() else {
                 continue;
@@ -112,13 +194,6 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             self.act(key.clone());
             self.judge(key.clone(), now);
             self.store.pack(&key, self.pipeline.is_dirty(&key));
-            count += 1;
         }
-        info!(
-            partition,
-            machines = count,
-            records = read,
-            "partition restored"
-        );
     }
 }

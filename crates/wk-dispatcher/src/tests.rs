@@ -13,7 +13,7 @@ use wk_bus::codec::{Fact, decode_event, encode_raised};
 use wk_bus::consumer::{Assignment, Record};
 use wk_bus::escalation_codec::encode_escalation;
 use wk_bus::producer::ProduceError;
-use wk_bus::restore::Latest;
+use wk_bus::restore::newest::{Chunk, Seen};
 use wk_bus::watch_codec::{encode_check_in, encode_watch};
 use wk_core::Timestamp;
 use wk_core::alert::{Alert, AlertId, Category, Severity};
@@ -27,6 +27,7 @@ use crate::executor::{Job, Report};
 use crate::io::{Acknowledgement, Changelog, Input, Notifier, TokioClock};
 
 mod headcounts;
+mod newest_first;
 mod packed;
 mod silenced;
 mod store;
@@ -69,6 +70,10 @@ struct Log {
     held: Vec<oneshot::Sender<Result<(), ProduceError>>>,
     hold: bool,
     restores: HashMap<i32, Vec<Record>>,
+    /// How long each read of a restore's range takes.
+    read_delay: Duration,
+    /// The ranges restores read, in order.
+    ranges: Vec<(i32, std::ops::Range<i64>)>,
 }
 
 #[derive(Clone, Default)]
@@ -126,17 +131,32 @@ impl Changelog for FakeChangelog {
         Ok(())
     }
 
-    async fn restore(&self, partition: i32) -> Result<Latest, BusError> {
-        let records = self
-            .0
-            .lock()
-            .unwrap()
-            .restores
-            .get(&partition)
-            .cloned()
-            .unwrap_or_default();
-        let end = records.last().map_or(0, |record| record.offset + 1);
-        Ok(Latest::of(records.clone(), records.len(), end))
+    async fn extent(&self, partition: i32) -> Result<(i64, i64), BusError> {
+        let log = self.0.lock().unwrap();
+        let records = log.restores.get(&partition);
+        let low = records
+            .and_then(|records| records.first())
+            .map_or(0, |record| record.offset);
+        let high = records
+            .and_then(|records| records.last())
+            .map_or(0, |record| record.offset + 1);
+        Ok((low, high))
+    }
+
+    async fn read_range(
+        &self,
+        partition: i32,
+        range: std::ops::Range<i64>,
+        seen: Seen,
+    ) -> Result<Chunk, BusError> {
+        let (records, delay) = {
+            let mut log = self.0.lock().unwrap();
+            log.ranges.push((partition, range.clone()));
+            let records = log.restores.get(&partition).cloned().unwrap_or_default();
+            (records, log.read_delay)
+        };
+        tokio::time::sleep(delay).await;
+        Ok(Chunk::of(records, &range, &seen))
     }
 }
 
@@ -231,6 +251,8 @@ struct Harness {
     reports: mpsc::UnboundedSender<Report>,
     stored: Arc<Mutex<Vec<(i32, i64)>>>,
     notifier: FakeNotifier,
+    /// The dispatcher's readiness: its partitions assigned and restored.
+    ready: tokio::sync::watch::Receiver<bool>,
     shutdown: CancellationToken,
     running: tokio::task::JoinHandle<()>,
 }
@@ -268,6 +290,7 @@ impl Harness {
             Some(book) => dispatcher.with_silences(book),
             None => dispatcher,
         };
+        let ready = dispatcher.readiness();
         let shutdown = CancellationToken::new();
         let stopping = shutdown.clone();
         let running = tokio::spawn(async move {
@@ -279,6 +302,7 @@ impl Harness {
             reports,
             stored,
             notifier,
+            ready,
             shutdown,
             running,
         }
