@@ -8,7 +8,9 @@
 
 mod broker_share;
 mod checkins;
+mod filler;
 mod headcount;
+mod history;
 mod load;
 mod maintenance;
 mod receiver;
@@ -145,6 +147,9 @@ enum Command {
     /// Whether the local broker stalls during its storage maintenance: produce latency while
     /// Tansu compacts a changelog of many records (every `--interval` seconds).
     Maintenance(maintenance::Run),
+    /// How soon a restarted dispatcher resumes its open alerts' timers when the changelog
+    /// also holds a long history of resolved alerts.
+    Restore(history::Run),
     /// Dispatcher memory and restore time with many open escalations, and how late their
     /// next step fires.
     Scale {
@@ -526,6 +531,7 @@ fn main() -> std::process::ExitCode {
             }
             Command::Broker(run) => broker_share::run(&binaries(&cli)?.tansu, run).await?,
             Command::Maintenance(run) => maintenance::run(&binaries(&cli)?.tansu, run).await?,
+            Command::Restore(run) => history::run(&cli, run).await?,
             Command::Headcount {
                 people,
                 partitions,

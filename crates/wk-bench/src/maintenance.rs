@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use hdrhistogram::Histogram;
 use serde_json::json;
-use wk_bus::producer::{Pending, ProduceError, Producer};
+use wk_bus::producer::Producer;
 use wk_core::config::KafkaConfig;
 use wk_harness::Broker;
 
+use crate::filler::Filler;
 use crate::load::Percentiles;
 
 #[derive(clap::Args)]
@@ -110,33 +111,12 @@ fn stored_records(db: &Path) -> anyhow::Result<u64> {
 async fn fill(producer: &Producer, topic: &str, run: &Run) -> anyhow::Result<f64> {
     let started = Instant::now();
     let payload = vec![b'x'; run.payload];
-    let mut pending: VecDeque<Pending> = VecDeque::with_capacity(FILL_IN_FLIGHT);
+    let mut filler = Filler::new(producer, FILL_IN_FLIGHT);
     for index in 0..run.records {
         let key = format!("alert-{:08}", index % run.keys.max(1));
-        loop {
-            if pending.len() >= FILL_IN_FLIGHT
-                && let Some(oldest) = pending.pop_front()
-            {
-                oldest.acknowledged().await?;
-            }
-            match producer.enqueue(topic, &key, &payload, None, false) {
-                Ok(queued) => {
-                    pending.push_back(queued);
-                    break;
-                }
-                Err(ProduceError::QueueFull) => match pending.pop_front() {
-                    Some(oldest) => {
-                        oldest.acknowledged().await?;
-                    }
-                    None => tokio::time::sleep(Duration::from_millis(5)).await,
-                },
-                Err(error) => return Err(error.into()),
-            }
-        }
+        filler.send(topic, &key, &payload, None).await?;
     }
-    for queued in pending {
-        queued.acknowledged().await?;
-    }
+    filler.finish().await?;
     Ok(started.elapsed().as_secs_f64())
 }
 

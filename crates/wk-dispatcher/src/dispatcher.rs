@@ -181,16 +181,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         let mut flushes = tokio::time::interval(FLUSH_EVERY);
         flushes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let now = self.clock.now();
-            let next = [self.store.next_deadline(), self.silence_wake()]
-                .into_iter()
-                .flatten()
-                .min();
-            let wait = next.map_or(IDLE, |at| {
-                Duration::from_millis(
-                    u64::try_from(at.as_unix_millis() - now.as_unix_millis()).unwrap_or(0),
-                )
-            });
+            let wait = self.until_timers();
             let taking = self.pipeline.queued() < MAX_PENDING;
             let flow = tokio::select! {
                 biased;
@@ -236,6 +227,20 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         self.input.close(CLOSE_TIMEOUT).await?;
         info!("dispatcher stopped; offsets committed");
         Ok(())
+    }
+
+    /// How long until the earliest timer or silence boundary falls due.
+    pub(crate) fn until_timers(&self) -> Duration {
+        let now = self.clock.now();
+        let next = [self.store.next_deadline(), self.silence_wake()]
+            .into_iter()
+            .flatten()
+            .min();
+        next.map_or(IDLE, |at| {
+            Duration::from_millis(
+                u64::try_from(at.as_unix_millis() - now.as_unix_millis()).unwrap_or(0),
+            )
+        })
     }
 
     async fn on_assignment(

@@ -13,7 +13,7 @@
 use std::ops::Range;
 
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use wk_bus::restore::Kept;
 use wk_bus::restore::newest::NewestFirst;
 use wk_bus::state_codec::decode_state;
@@ -64,9 +64,18 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 let partition = &restoring[*index];
                 changelog.read_range(partition.partition, range.clone(), partition.plan.seen())
             }));
-            let results = tokio::select! {
-                () = shutdown.cancelled() => return false,
-                results = reads => results,
+            let mut reads = std::pin::pin!(reads);
+            // What is back escalates on while the next ranges are read: its timers fire as
+            // they fall due (a range of an old partition can take seconds to read).
+            let results = loop {
+                let wait = self.until_timers();
+                tokio::select! {
+                    () = shutdown.cancelled() => return false,
+                    results = &mut reads => break results,
+                    () = tokio::time::sleep(wait) => {
+                        self.on_timers();
+                    }
+                }
             };
             let mut failed = false;
             for ((index, range), result) in ranges.into_iter().zip(results) {
@@ -74,6 +83,13 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 match result {
                     Ok(chunk) => {
                         let kept = partition.plan.take(&range, chunk);
+                        debug!(
+                            partition = partition.partition,
+                            from = range.start,
+                            to = range.end,
+                            machines = kept.len(),
+                            "changelog range restored"
+                        );
                         partition.machines += kept.len();
                         let number = partition.partition;
                         self.restore(number, kept);
@@ -84,7 +100,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                     }
                 }
             }
-            // What is back escalates on while older history is read.
+            // Due while this range was taken in.
             self.on_timers();
             if self.pipeline.dirty() > 0 && matches!(self.flush(shutdown).await, Flow::Stop) {
                 return false;

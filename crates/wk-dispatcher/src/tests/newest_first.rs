@@ -21,9 +21,10 @@ fn state(offset: i64, escalation: &Escalation, input_offset: i64) -> Record {
 #[tokio::test(start_paused = true)]
 async fn the_newest_escalations_resume_before_the_history_is_read() {
     let policy = policy();
-    // "a", written last, opened 4m50s ago: step 2 is due 10 s after the restart. An older
-    // version of it lies deep in the history; so does "b", open, opened a minute ago.
-    let a = Escalation::route(alert("a"), &policy, at(-290));
+    // "a", written last, opened 4m35s ago: step 2 is due 25 s after the restart, while the
+    // second range is read. An older version of it lies deep in the history; so does "b",
+    // open, opened a minute ago.
+    let a = Escalation::route(alert("a"), &policy, at(-275));
     let a_before = Escalation::route(alert("a"), &policy, at(-3_600));
     let b = Escalation::route(alert("b"), &policy, at(-60));
     let changelog = FakeChangelog::default();
@@ -49,7 +50,7 @@ async fn the_newest_escalations_resume_before_the_history_is_read() {
     assert_eq!(sent[0], a_step_1, "a's pending step 1, sent again");
     assert!(
         sent[1].contains("webhook-panama"),
-        "a's step 2, due at 10 s: {sent:?}"
+        "a's step 2, due at 25 s, fired during the second range's read: {sent:?}"
     );
     assert!(!*harness.ready.borrow(), "the history is still being read");
 
