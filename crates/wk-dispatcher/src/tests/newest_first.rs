@@ -18,6 +18,17 @@ fn state(offset: i64, escalation: &Escalation, input_offset: i64) -> Record {
     }
 }
 
+/// A changelog whose partition 0 holds `records`, each range of it read in `read_delay`.
+fn partition_0(records: Vec<Record>, read_delay: Duration) -> FakeChangelog {
+    let changelog = FakeChangelog::default();
+    {
+        let mut log = changelog.0.lock().unwrap();
+        log.restores.insert(0, records);
+        log.read_delay = read_delay;
+    }
+    changelog
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_newest_escalations_resume_before_the_history_is_read() {
     let policy = policy();
@@ -27,20 +38,15 @@ async fn the_newest_escalations_resume_before_the_history_is_read() {
     let a = Escalation::route(alert("a"), &policy, at(-275));
     let a_before = Escalation::route(alert("a"), &policy, at(-3_600));
     let b = Escalation::route(alert("b"), &policy, at(-60));
-    let changelog = FakeChangelog::default();
-    {
-        let mut log = changelog.0.lock().unwrap();
-        log.restores.insert(
-            0,
-            vec![
-                state(0, &b, 1),
-                state(5, &a_before, 2),
-                state(50_000, &a, 3),
-            ],
-        );
-        // Each range takes 20 s to read: the whole partition, four ranges, 80 s.
-        log.read_delay = Duration::from_secs(20);
-    }
+    // Each range takes 20 s to read: the whole partition, four ranges, 80 s.
+    let changelog = partition_0(
+        vec![
+            state(0, &b, 1),
+            state(5, &a_before, 2),
+            state(50_000, &a, 3),
+        ],
+        Duration::from_secs(20),
+    );
     let harness = Harness::start(changelog.clone());
     harness.assign(&[0]);
     wait(Duration::from_secs(30)).await;
@@ -90,18 +96,11 @@ async fn a_record_that_arrives_during_a_restore_waits_for_the_whole_partition() 
     let policy = policy();
     // "a" is open deep in the history; its repeat arrives while the newest range is read.
     let a = Escalation::route(alert("a"), &policy, at(-60));
-    let changelog = FakeChangelog::default();
-    {
-        let mut log = changelog.0.lock().unwrap();
-        log.restores.insert(
-            0,
-            vec![
-                state(0, &a, 4),
-                state(9_000, &Escalation::route(alert("z"), &policy, at(-30)), 5),
-            ],
-        );
-        log.read_delay = Duration::from_secs(5);
-    }
+    let z = Escalation::route(alert("z"), &policy, at(-30));
+    let changelog = partition_0(
+        vec![state(0, &a, 4), state(9_000, &z, 5)],
+        Duration::from_secs(5),
+    );
     let harness = Harness::start(changelog.clone());
     harness.send(raised(0, 4, &alert("a")));
     harness.assign(&[0]);
