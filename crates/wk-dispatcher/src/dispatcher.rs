@@ -229,6 +229,35 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         Ok(())
     }
 
+    /// Waits for `work` (a restore's reads) while what is already back escalates on: its
+    /// timers fire as they fall due, its delivery reports are taken (a console that cannot be
+    /// reached fails over at once) and the broker's acknowledgements are settled. `None` on
+    /// shutdown.
+    pub(crate) async fn escalating_until<T>(
+        &mut self,
+        work: impl Future<Output = T>,
+        shutdown: &CancellationToken,
+    ) -> Option<T> {
+        let mut work = std::pin::pin!(work);
+        loop {
+            let wait = self.until_timers();
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return None,
+                done = &mut work => return Some(done),
+                Some((ticket, acknowledged)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    self.settled(ticket, acknowledged);
+                }
+                Some(report) = self.reports.recv() => {
+                    self.on_report(report);
+                }
+                () = tokio::time::sleep(wait) => {
+                    self.on_timers();
+                }
+            }
+        }
+    }
+
     /// How long until the earliest timer or silence boundary falls due.
     pub(crate) fn until_timers(&self) -> Duration {
         let now = self.clock.now();

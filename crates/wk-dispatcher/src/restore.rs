@@ -64,18 +64,10 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 let partition = &restoring[*index];
                 changelog.read_range(partition.partition, range.clone(), partition.plan.seen())
             }));
-            let mut reads = std::pin::pin!(reads);
-            // What is back escalates on while the next ranges are read: its timers fire as
-            // they fall due (a range of an old partition can take seconds to read).
-            let results = loop {
-                let wait = self.until_timers();
-                tokio::select! {
-                    () = shutdown.cancelled() => return false,
-                    results = &mut reads => break results,
-                    () = tokio::time::sleep(wait) => {
-                        self.on_timers();
-                    }
-                }
+            // What is back escalates on while the next ranges are read (a range of an old
+            // partition can take seconds to read).
+            let Some(results) = self.escalating_until(reads, shutdown).await else {
+                return false;
             };
             let mut failed = false;
             for ((index, range), result) in ranges.into_iter().zip(results) {

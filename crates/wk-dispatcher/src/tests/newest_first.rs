@@ -111,3 +111,39 @@ async fn a_record_that_arrives_during_a_restore_waits_for_the_whole_partition() 
     assert!(harness.stored().contains(&(0, 4)));
     harness.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_report_during_a_restore_is_taken_at_once() {
+    let policy = policy();
+    // "a" is back from the first range, its step 1 sent again; Manila refuses it for good
+    // while the history's second range is read: step 2's targets hear of it then, not
+    // once the whole partition is read.
+    let a = Escalation::route(alert("a"), &policy, at(-10));
+    let b = Escalation::route(alert("b"), &policy, at(-20));
+    let changelog = partition_0(
+        vec![state(0, &b, 1), state(50_000, &a, 2)],
+        Duration::from_secs(20),
+    );
+    let harness = Harness::start(changelog.clone());
+    harness.assign(&[0]);
+    wait(Duration::from_secs(21)).await;
+    let a_step_1 = a.deliveries()[0].notification.id.to_string();
+    assert_eq!(harness.notifier.sent(), std::slice::from_ref(&a_step_1));
+    harness
+        .reports
+        .send(Report {
+            partition: 0,
+            subject: crate::held::Subject::Alert(a.alert().id),
+            notification_id: a_step_1,
+            outcome: Outcome::GivenUp {
+                reason: "410 Gone".into(),
+            },
+        })
+        .unwrap();
+    wait(Duration::from_secs(1)).await;
+    assert!(!*harness.ready.borrow(), "the history is still being read");
+    let sent = harness.notifier.sent();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[1].contains("webhook-panama"), "{sent:?}");
+    harness.stop().await;
+}
