@@ -157,20 +157,56 @@ async fn read<S: Send + 'static>(
     .await
 }
 
-/// The low and high watermarks of `topic[partition]`: where a restore newest first starts.
-pub async fn extent(
+/// The first read of a restore newest first, on one consumer: the partition's watermarks
+/// and its newest `span` offsets, read into a [`Chunk`].
+#[derive(Debug)]
+pub struct Newest {
+    pub low: i64,
+    pub high: i64,
+    /// The offsets read: `max(low, high - span)..high`.
+    pub range: Range<i64>,
+    pub chunk: Chunk,
+}
+
+/// Reads the watermarks of `topic[partition]` and its newest `span` offsets (a small
+/// partition whole, in one read, as before restores read newest first).
+pub async fn read_newest(
     kafka: &KafkaConfig,
     topic: &str,
     partition: i32,
+    span: i64,
     timeout: Duration,
-) -> Result<(i64, i64), BusError> {
-    blocking(kafka, topic, move |mut config, topic| {
-        let consumer: BaseConsumer = reader(&mut config, "watchkeeper-restore")
-            .create()
-            .map_err(BusError::kafka("create restore consumer"))?;
-        consumer
+) -> Result<Newest, BusError> {
+    blocking(kafka, topic, move |config, topic| {
+        let started = Instant::now();
+        let consumer = restore_consumer(config)?;
+        let (low, high) = consumer
             .fetch_watermarks(topic, partition, timeout)
-            .map_err(BusError::kafka("fetch watermarks"))
+            .map_err(BusError::kafka("fetch watermarks"))?;
+        let range = high.saturating_sub(span).max(low)..high.max(low);
+        let seen = Seen::default();
+        let chunk = if range.is_empty() {
+            Chunk::default()
+        } else {
+            let wanted = range.clone();
+            let end = (topic, partition, range.end);
+            poll_to(
+                &consumer,
+                end,
+                Offset::Offset(range.start),
+                (started, timeout),
+                Chunk::default(),
+                |chunk, record| {
+                    chunk.gather(&wanted, &seen, record);
+                },
+            )?
+        };
+        Ok(Newest {
+            low,
+            high,
+            range,
+            chunk,
+        })
     })
     .await
 }
@@ -234,26 +270,16 @@ fn reader<'a>(config: &'a mut rdkafka::ClientConfig, group: &str) -> &'a mut rdk
 /// feed records past its end (where its last offsets were compacted away) and stops at the
 /// partition's end.
 fn read_blocking<S>(
-    mut config: rdkafka::ClientConfig,
+    config: rdkafka::ClientConfig,
     topic: &str,
     partition: i32,
     range: Option<Range<i64>>,
     timeout: Duration,
-    mut state: S,
-    mut on_record: impl FnMut(&mut S, Record),
+    state: S,
+    on_record: impl FnMut(&mut S, Record),
 ) -> Result<(S, i64), BusError> {
     let started = Instant::now();
-    let consumer: BaseConsumer = reader(&mut config, "watchkeeper-restore")
-        // Few, large fetches: Tansu 0.6 costs a fetch in proportion to what lies after its
-        // offset, so reading a partition in 1 MiB steps is quadratic.
-        .set("max.partition.fetch.bytes", "16777216")
-        .set("fetch.max.bytes", "67108864")
-        .set("receive.message.max.bytes", "67109376")
-        // A range's start compacted away, or below the log's start: from the next there is.
-        .set("auto.offset.reset", "earliest")
-        .set("enable.partition.eof", "true")
-        .create()
-        .map_err(BusError::kafka("create restore consumer"))?;
+    let consumer = restore_consumer(config)?;
     let (start, high) = match range {
         Some(range) => (Offset::Offset(range.start), range.end),
         None => {
@@ -266,6 +292,42 @@ fn read_blocking<S>(
             (Offset::Beginning, high)
         }
     };
+    let state = poll_to(
+        &consumer,
+        (topic, partition, high),
+        start,
+        (started, timeout),
+        state,
+        on_record,
+    )?;
+    Ok((state, high))
+}
+
+/// A consumer for restores: it commits nothing and reads in few, large fetches.
+fn restore_consumer(mut config: rdkafka::ClientConfig) -> Result<BaseConsumer, BusError> {
+    reader(&mut config, "watchkeeper-restore")
+        // Few, large fetches: Tansu 0.6 costs a fetch in proportion to what lies after its
+        // offset, so reading a partition in 1 MiB steps is quadratic.
+        .set("max.partition.fetch.bytes", "16777216")
+        .set("fetch.max.bytes", "67108864")
+        .set("receive.message.max.bytes", "67109376")
+        // A range's start compacted away, or below the log's start: from the next there is.
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "true")
+        .create()
+        .map_err(BusError::kafka("create restore consumer"))
+}
+
+/// Reads `topic[partition]` from `start` until the offset before `end` (or the partition's
+/// end), feeding each record to `on_record`; fails once `timeout` has passed since `started`.
+fn poll_to<S>(
+    consumer: &BaseConsumer,
+    (topic, partition, end): (&str, i32, i64),
+    start: Offset,
+    (started, timeout): (Instant, Duration),
+    mut state: S,
+    mut on_record: impl FnMut(&mut S, Record),
+) -> Result<S, BusError> {
     let mut list = TopicPartitionList::new();
     list.add_partition_offset(topic, partition, start)
         .map_err(BusError::kafka("assign"))?;
@@ -284,7 +346,7 @@ fn read_blocking<S>(
         let message = match result {
             Ok(message) => message,
             // Read to the partition's end: nothing of the range lies further.
-            Err(rdkafka::error::KafkaError::PartitionEOF(_)) => return Ok((state, high)),
+            Err(rdkafka::error::KafkaError::PartitionEOF(_)) => return Ok(state),
             Err(error) => {
                 return Err(BusError::Kafka {
                     operation: "restore fetch",
@@ -294,8 +356,8 @@ fn read_blocking<S>(
         };
         let offset = message.offset();
         on_record(&mut state, Record::copy_of(&message));
-        if offset >= high - 1 {
-            return Ok((state, high));
+        if offset >= end - 1 {
+            return Ok(state);
         }
     }
 }

@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 use wk_bus::BusError;
 use wk_bus::consumer::{GroupConsumer, Record};
 use wk_bus::producer::{ProduceError, Producer};
-use wk_bus::restore::newest::{Chunk, Seen};
-use wk_bus::restore::{extent, read_range};
+use wk_bus::restore::newest::{Chunk, FIRST_SPAN, Seen};
+use wk_bus::restore::{Newest, read_newest, read_range};
 use wk_core::Timestamp;
 use wk_core::config::KafkaConfig;
 
@@ -102,8 +102,9 @@ pub trait Changelog: Send + Sync + 'static {
         key: &str,
         payload: &[u8],
     ) -> impl Future<Output = Result<(), ProduceError>> + Send;
-    /// The low and high watermarks of the changelog's `partition`.
-    fn extent(&self, partition: i32) -> impl Future<Output = Result<(i64, i64), BusError>> + Send;
+    /// The first read of a restore of the changelog's `partition`: its watermarks and its
+    /// newest offsets (`wk_bus::restore::newest::FIRST_SPAN` of them).
+    fn read_newest(&self, partition: i32) -> impl Future<Output = Result<Newest, BusError>> + Send;
     /// Reads the offsets `range` of the changelog's `partition`: the latest state record of
     /// each key not in `seen` (restore reads newest first: `wk_bus::restore::newest`).
     fn read_range(
@@ -159,11 +160,12 @@ impl Changelog for KafkaChangelog {
         async move { sent?.acknowledged().await.map(|_| ()) }
     }
 
-    fn extent(&self, partition: i32) -> impl Future<Output = Result<(i64, i64), BusError>> + Send {
-        extent(
+    fn read_newest(&self, partition: i32) -> impl Future<Output = Result<Newest, BusError>> + Send {
+        read_newest(
             &self.kafka,
             &self.kafka.state_topic,
             partition,
+            FIRST_SPAN,
             RESTORE_TIMEOUT,
         )
     }

@@ -44,12 +44,9 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             .copied()
             .filter(|partition| !self.store.is_restored(*partition))
             .collect();
-        let Some(mut restoring) = self.extents(missing, shutdown).await else {
+        let Some(mut restoring) = self.read_newest(missing, shutdown).await else {
             return false;
         };
-        for partition in &restoring {
-            self.store.install(partition.partition);
-        }
         loop {
             let ranges: Vec<(usize, Range<i64>)> = restoring
                 .iter()
@@ -122,9 +119,10 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         self.store.is_restored(partition) || self.restore_all(&[partition], shutdown).await
     }
 
-    /// Where each of `partitions` starts and ends, asking again for any that fails; `None`
-    /// on shutdown.
-    async fn extents(
+    /// Installs each of `partitions` and restores its newest offsets (a small partition
+    /// whole) in one read each, concurrently, reading again any that fails; `None` on
+    /// shutdown.
+    async fn read_newest(
         &mut self,
         mut partitions: Vec<i32>,
         shutdown: &CancellationToken,
@@ -132,30 +130,35 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         let mut restoring = Vec::with_capacity(partitions.len());
         while !partitions.is_empty() {
             let changelog = std::sync::Arc::clone(&self.changelog);
-            let asked = futures_util::future::join_all(
+            let reads = futures_util::future::join_all(
                 partitions
                     .iter()
-                    .map(|partition| changelog.extent(*partition)),
+                    .map(|partition| changelog.read_newest(*partition)),
             );
-            let results = tokio::select! {
-                () = shutdown.cancelled() => return None,
-                results = asked => results,
-            };
+            let results = self.escalating_until(reads, shutdown).await?;
             let mut failed = Vec::new();
             for (partition, result) in partitions.into_iter().zip(results) {
                 match result {
-                    Ok((low, high)) => restoring.push(Restoring {
-                        partition,
-                        plan: NewestFirst::new(low, high),
-                        machines: 0,
-                    }),
+                    Ok(newest) => {
+                        self.store.install(partition);
+                        let mut plan = NewestFirst::new(newest.low, newest.high);
+                        let kept = plan.take(&newest.range, newest.chunk);
+                        let machines = kept.len();
+                        self.restore(partition, kept);
+                        restoring.push(Restoring {
+                            partition,
+                            plan,
+                            machines,
+                        });
+                    }
                     Err(error) => {
-                        warn!(partition, %error, "changelog extent not read; retrying");
+                        warn!(partition, %error, "changelog not read; retrying");
                         failed.push(partition);
                     }
                 }
             }
             partitions = failed;
+            self.on_timers();
             if !partitions.is_empty() && pause(shutdown).await {
                 return None;
             }

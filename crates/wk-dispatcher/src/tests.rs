@@ -13,7 +13,8 @@ use wk_bus::codec::{Fact, decode_event, encode_raised};
 use wk_bus::consumer::{Assignment, Record};
 use wk_bus::escalation_codec::encode_escalation;
 use wk_bus::producer::ProduceError;
-use wk_bus::restore::newest::{Chunk, Seen};
+use wk_bus::restore::Newest;
+use wk_bus::restore::newest::{Chunk, FIRST_SPAN, Seen};
 use wk_bus::watch_codec::{encode_check_in, encode_watch};
 use wk_core::Timestamp;
 use wk_core::alert::{Alert, AlertId, Category, Severity};
@@ -131,16 +132,28 @@ impl Changelog for FakeChangelog {
         Ok(())
     }
 
-    async fn extent(&self, partition: i32) -> Result<(i64, i64), BusError> {
-        let log = self.0.lock().unwrap();
-        let records = log.restores.get(&partition);
-        let low = records
-            .and_then(|records| records.first())
-            .map_or(0, |record| record.offset);
-        let high = records
-            .and_then(|records| records.last())
-            .map_or(0, |record| record.offset + 1);
-        Ok((low, high))
+    async fn read_newest(&self, partition: i32) -> Result<Newest, BusError> {
+        let (low, high) = {
+            let log = self.0.lock().unwrap();
+            let records = log.restores.get(&partition);
+            let low = records
+                .and_then(|records| records.first())
+                .map_or(0, |record| record.offset);
+            let high = records
+                .and_then(|records| records.last())
+                .map_or(0, |record| record.offset + 1);
+            (low, high)
+        };
+        let range = high.saturating_sub(FIRST_SPAN).max(low)..high;
+        let chunk = self
+            .read_range(partition, range.clone(), Seen::default())
+            .await?;
+        Ok(Newest {
+            low,
+            high,
+            range,
+            chunk,
+        })
     }
 
     async fn read_range(
