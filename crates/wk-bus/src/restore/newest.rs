@@ -103,10 +103,6 @@ impl NewestFirst {
         Arc::clone(&self.seen)
     }
 
-    pub fn is_done(&self) -> bool {
-        self.next().is_none()
-    }
-
     /// Records read in all.
     pub fn read(&self) -> usize {
         self.read
@@ -192,7 +188,7 @@ mod tests {
         );
         assert_eq!(plan.read(), 10_001);
         assert_eq!(plan.end(), 10_001);
-        assert!(plan.is_done());
+        assert!(plan.next().is_none());
         // Ranges grow: 2,048 from the end, then (up to 8,192) the rest.
         assert_eq!(taken.len(), 2);
         // Every key's latest lies in the last 2,048: the rest is superseded history.
@@ -228,8 +224,8 @@ mod tests {
 
     #[test]
     fn an_empty_partition_needs_no_read() {
-        assert!(NewestFirst::new(5, 5).is_done());
-        assert!(NewestFirst::new(7, 3).is_done());
+        assert!(NewestFirst::new(5, 5).next().is_none());
+        assert!(NewestFirst::new(7, 3).next().is_none());
     }
 
     proptest! {
