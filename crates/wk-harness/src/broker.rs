@@ -25,10 +25,10 @@ pub fn tansu() -> PathBuf {
 }
 
 /// How often the brokers of tests and benchmarks run their maintenance (retention, then
-/// compaction, each one write transaction on the SQLite file that every produce and fetch
-/// waits for): Tansu 0.6's own default, as `./dev run` has it. With [`INDEXES`] a run over a
-/// 500,000-record changelog holds the broker about a second (`wk-bench maintenance`); without
-/// them it held it for minutes, which is why this was once a day.
+/// compaction, during which Tansu serves no other storage request): Tansu 0.6's own default,
+/// as `./dev run` has it. With [`STORAGE`] a run over a 500,000-record changelog holds the
+/// broker 0.3–0.5 s (`wk-bench maintenance`); without its indexes it held it for minutes,
+/// which is why this was once a day.
 pub(crate) const MAINTENANCE_INTERVAL: &str = "10m";
 
 pub struct Broker {
@@ -132,34 +132,48 @@ impl Broker {
     }
 }
 
-/// The indexes Tansu 0.6's SQLite schema lacks. Every fetch looks each record's headers up by
-/// `(topition, offset_id)`, which scanned the whole header table per record. Its compaction
-/// (`policy_compact.sql`) deletes, for each key written more than once, the records of that
-/// key below its latest offset: with only the primary key SQLite's plan walks every record of
-/// the partition below that offset for each such key, quadratic in the partition (a 500,000
-/// record changelog with 250,000 superseded versions held the broker's write lock for more
-/// than 4 minutes); on `(topition, k, offset_id)` it is one range per key (4 s for that
-/// case, 0.3 s when nothing is superseded). An index on `(topition, k)` alone does not help:
-/// SQLite still prefers the primary key's range. Tansu's schema exists once it listens (its
-/// DDL is all `IF NOT EXISTS`, so it never minds what is added), and a restart keeps them. The
-/// same statements as `./dev run`; `tests/indexes.rs` checks the plan.
-pub(crate) const INDEXES: &str = "create index if not exists header_topition_offset on header (topition, offset_id); \
-     create index if not exists record_topition_k_offset on record (topition, k, offset_id); \
-     drop index if exists record_topition_k;";
+/// What Tansu 0.6's SQLite schema lacks (`tansu-storage.sql`, which `./dev run` runs too).
+///
+/// - An index on `header (topition, offset_id)`: every fetch looks each record's headers up by
+///   those, which scanned the whole header table per record.
+/// - An index on `record (topition, k, offset_id)`: the compaction (`policy_compact.sql`)
+///   deletes, for each key written more than once, the records of that key below its latest
+///   offset. With only the primary key SQLite's plan walks every record of the partition below
+///   that offset for each such key, quadratic in the partition (a 500,000 record changelog
+///   with 250,000 superseded versions held the broker's write lock for more than 4 minutes);
+///   with the index it is one range per key (4 s for that case, 0.3 s when nothing is
+///   superseded). An index on `(topition, k)` alone does not help: SQLite still prefers the
+///   primary key's range.
+/// - Planner statistics for the catalog tables, so that the compaction's `group by` reads the
+///   keys in index order instead of sorting every key of the changelog in a temporary B-tree.
+///
+/// Tansu serves every storage request one after another, so the whole maintenance run is a
+/// stall for every produce and fetch. `tests/indexes.rs` checks the plans.
+pub(crate) const STORAGE: &str = include_str!("tansu-storage.sql");
 
-/// Adds [`INDEXES`] to the SQLite file at `db`, with Debian's `sqlite3` (waiting up to 10 s
-/// for a write lock the broker holds).
+/// Runs [`STORAGE`] on the SQLite file at `db`, with Debian's `sqlite3` reading it from its
+/// standard input (`-bail`: the first error stops it; waiting up to 10 s for a write lock the
+/// broker holds).
 fn index_storage(db: &Path) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let output = std::process::Command::new("sqlite3")
-        .args(["-cmd", ".timeout 10000"])
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut sqlite = std::process::Command::new("sqlite3")
+        .args(["-bail", "-cmd", ".timeout 10000"])
         .arg(db)
-        .arg(INDEXES)
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .context(
             "cannot run sqlite3 to index the broker's storage: run `./dev setup` to install it",
         )?;
+    if let Some(mut input) = sqlite.stdin.take() {
+        input
+            .write_all(STORAGE.as_bytes())
+            .context("writing to sqlite3")?;
+    }
+    let output = sqlite.wait_with_output().context("waiting for sqlite3")?;
     anyhow::ensure!(
         output.status.success(),
         "sqlite3 could not index {}: {}",
