@@ -13,6 +13,9 @@ mod headcount;
 mod history;
 mod load;
 mod maintenance;
+mod peer;
+mod peer_http;
+mod peer_report;
 mod receiver;
 mod stack;
 
@@ -147,6 +150,10 @@ enum Command {
     /// Whether the local broker stalls during its storage maintenance: produce latency while
     /// Tansu compacts a changelog of many records (every `--interval` seconds).
     Maintenance(maintenance::Run),
+    /// Watchkeeper beside Prometheus Alertmanager (Debian's package): the same HTTP load
+    /// generator and webhook receiver, interleaved; latency at 100/s and 1,000/s, the most
+    /// alerts delivered per second, memory per open alert, and the ratios.
+    Peer(peer::Run),
     /// How soon a restarted dispatcher resumes its open alerts' timers when the changelog
     /// also holds a long history of resolved alerts.
     Restore(history::Run),
@@ -532,6 +539,7 @@ fn main() -> std::process::ExitCode {
             Command::Broker(run) => broker_share::run(&binaries(&cli)?.tansu, run).await?,
             Command::Maintenance(run) => maintenance::run(&binaries(&cli)?.tansu, run).await?,
             Command::Restore(run) => history::run(&cli, run).await?,
+            Command::Peer(run) => peer::run(&binaries(&cli)?, &cli, run).await?,
             Command::Headcount {
                 people,
                 partitions,

@@ -73,6 +73,8 @@ pub(crate) struct Stack {
     pub(crate) api: Service,
     pub(crate) dispatcher: Option<Service>,
     pub(crate) api_port: u16,
+    /// The api's HTTP listener (integrations, the console).
+    pub(crate) http_port: u16,
     pub(crate) dispatcher_telemetry: u16,
     // Held so the broker lives as long as the stack; dropped after the watchkeeper processes.
     pub(crate) broker: Broker,
@@ -225,6 +227,7 @@ impl Stack {
             api,
             dispatcher,
             api_port,
+            http_port,
             dispatcher_telemetry,
             broker,
             dir,
