@@ -74,6 +74,24 @@ impl Peer {
         }
     }
 
+    /// CPU seconds used so far, by process: Alertmanager's, or Watchkeeper's api,
+    /// dispatcher and broker.
+    fn cpu_seconds(&self) -> anyhow::Result<Vec<(&'static str, f64)>> {
+        match self {
+            Peer::Alertmanager { service, .. } => {
+                Ok(vec![("alertmanager", service.cpu_seconds()?)])
+            }
+            Peer::Watchkeeper(stack) => {
+                let [api, dispatcher, broker] = stack.cpu_seconds()?;
+                Ok(vec![
+                    ("api", api),
+                    ("dispatcher", dispatcher),
+                    ("broker", broker),
+                ])
+            }
+        }
+    }
+
     /// Resident memory of the service: Alertmanager's process, or Watchkeeper's api and
     /// dispatcher (the broker is storage, as Alertmanager's is its own disk).
     fn rss_kib(&self) -> anyhow::Result<u64> {
@@ -213,6 +231,7 @@ async fn measure(
     }
     let mut max = Vec::new();
     for concurrency in &run.max_concurrency {
+        let cpu_before = peer.cpu_seconds()?;
         let started = Instant::now();
         let phase = format!("max{concurrency}");
         let sent = drive(
@@ -228,8 +247,19 @@ async fn measure(
         held += sent.due.len() as u64;
         let last = arrived.iter().flatten().max().copied().unwrap_or(started);
         let delivered = arrived.iter().flatten().count() as u64;
+        // Where the CPU went, per alert delivered: the profile's first question.
+        let cpu_ms_per_alert: serde_json::Map<String, serde_json::Value> = peer
+            .cpu_seconds()?
+            .into_iter()
+            .zip(cpu_before)
+            .map(|((process, after), (_, before))| {
+                let per_alert = (after - before) * 1000.0 / delivered.max(1) as f64;
+                (process.to_owned(), json!(per_alert))
+            })
+            .collect();
         max.push(json!({
             "concurrency": concurrency,
+            "cpu_ms_per_alert": cpu_ms_per_alert,
             "sent": sent.due.len(),
             "accepted": sent.accepted,
             "errors": sent.errors,

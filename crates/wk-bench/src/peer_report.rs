@@ -18,10 +18,10 @@ const FIGURES: [(&str, &str); 8] = [
 pub(crate) fn header() {
     let columns: Vec<&str> = FIGURES.iter().map(|(column, _)| *column).collect();
     println!(
-        "| round | peer | {} | never arrived | errors |",
+        "| round | peer | {} | CPU ms per alert at the best | never arrived | errors |",
         columns.join(" | ")
     );
-    println!("|---|---|{}---|---|", "---|".repeat(FIGURES.len()));
+    println!("|---|---|{}---|---|---|", "---|".repeat(FIGURES.len()));
 }
 
 fn figure(result: &Value, pointer: &str) -> Option<f64> {
@@ -34,6 +34,21 @@ fn cell(value: Option<f64>) -> String {
         Some(value) => format!("{value:.2}"),
         None => "?".to_owned(),
     }
+}
+
+/// CPU milliseconds per alert delivered at the peer's best, by process (`api 0.21, …`).
+fn cpu_text(result: &Value) -> String {
+    result
+        .pointer("/max/cpu_ms_per_alert")
+        .and_then(Value::as_object)
+        .map(|processes| {
+            processes
+                .iter()
+                .filter_map(|(process, ms)| Some(format!("{process} {:.2}", ms.as_f64()?)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
 pub(crate) fn row(result: &Value) {
@@ -60,10 +75,11 @@ pub(crate) fn row(result: &Value) {
         .flat_map(|errors| errors.values().filter_map(Value::as_u64))
         .sum();
     println!(
-        "| {} | {} | {} | {never} | {errors} |",
+        "| {} | {} | {} | {} | {never} | {errors} |",
         result["round"],
         result["peer"].as_str().unwrap_or("?"),
-        cells.join(" | ")
+        cells.join(" | "),
+        cpu_text(result)
     );
 }
 
@@ -120,15 +136,15 @@ pub(crate) fn ratios(results: &[Value]) -> Value {
         }));
     }
     println!(
-        "| median | alertmanager | {} | | |",
+        "| median | alertmanager | {} | | | |",
         alertmanager_cells.join(" | ")
     );
     println!(
-        "| median | watchkeeper | {} | | |",
+        "| median | watchkeeper | {} | | | |",
         watchkeeper_cells.join(" | ")
     );
     println!(
-        "| ratio | watchkeeper / alertmanager | {} | | |",
+        "| ratio | watchkeeper / alertmanager | {} | | | |",
         ratio_cells.join(" | ")
     );
     println!();
