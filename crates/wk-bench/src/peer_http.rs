@@ -178,14 +178,12 @@ async fn receive(
 impl Arrivals {
     pub(crate) async fn start() -> anyhow::Result<Arrivals> {
         let shared = Arc::new(Shared::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let app = axum::Router::new()
-            .route("/{path}", axum::routing::post(receive))
-            .with_state(Arc::clone(&shared));
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (address, server) = crate::receiver::serve(
+            axum::Router::new()
+                .route("/{path}", axum::routing::post(receive))
+                .with_state(Arc::clone(&shared)),
+        )
+        .await?;
         Ok(Arrivals {
             address,
             shared,

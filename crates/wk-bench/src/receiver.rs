@@ -64,17 +64,27 @@ async fn receive(
     StatusCode::OK
 }
 
+/// Serves `app` on a free loopback port until the returned task is aborted.
+pub(crate) async fn serve(
+    app: axum::Router,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((address, server))
+}
+
 impl Receiver {
     pub(crate) async fn start() -> anyhow::Result<Receiver> {
         let shared = Arc::new(Shared::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let app = axum::Router::new()
-            .route("/{console}", axum::routing::post(receive))
-            .with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (address, server) = serve(
+            axum::Router::new()
+                .route("/{console}", axum::routing::post(receive))
+                .with_state(shared.clone()),
+        )
+        .await?;
         Ok(Receiver {
             address,
             shared,
