@@ -136,6 +136,13 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
     let kafka = kafka(broker.address(), run.partitions);
     wk_bus::admin::ensure_topics(&kafka).await?;
     let changelog = Producer::batching(&kafka)?;
+    // The probes' producer is ready before the fill (connected, its producer id taken), so
+    // its first records measure the broker, not the producer's start.
+    let submissions = Producer::new(&kafka)?;
+    submissions
+        .enqueue(&kafka.alerts_topic, "probe-warm-up", b"", None, false)?
+        .acknowledged()
+        .await?;
     let fill_seconds = fill(&changelog, &kafka.state_topic, run).await?;
     let filled_at = started.elapsed();
     let stored_after_fill = stored_records(&db)?;
@@ -148,7 +155,6 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
     let until = due.last().copied().unwrap_or_default() + WINDOW_AFTER + Duration::from_secs(2);
 
     let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
-    let submissions = Producer::new(&kafka)?;
     let instants = due
         .iter()
         .flat_map(|at| {
