@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use wk_bus::producer::{Pending, ProduceError, Producer};
 
+/// How long `send` waits, at most, for a producer queue full of records not its own.
+const QUEUE_FULL_PATIENCE: Duration = Duration::from_secs(30);
+
 pub(crate) struct Filler<'a> {
     producer: &'a Producer,
     pending: VecDeque<Pending>,
@@ -30,6 +33,9 @@ impl<'a> Filler<'a> {
         payload: &[u8],
         partition: Option<i32>,
     ) -> anyhow::Result<()> {
+        // The producer's queue is full with none of this filler's records in it (another
+        // user's): it drains as the broker acknowledges them, or the broker is gone.
+        let give_up = std::time::Instant::now() + QUEUE_FULL_PATIENCE;
         loop {
             if self.pending.len() >= self.limit
                 && let Some(oldest) = self.pending.pop_front()
@@ -45,7 +51,12 @@ impl<'a> Filler<'a> {
                     Some(oldest) => {
                         oldest.acknowledged().await?;
                     }
-                    None => tokio::time::sleep(Duration::from_millis(5)).await,
+                    None if std::time::Instant::now() < give_up => {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    None => anyhow::bail!(
+                        "the producer's queue stayed full for {QUEUE_FULL_PATIENCE:?}"
+                    ),
                 },
                 Err(error) => return Err(error.into()),
             }

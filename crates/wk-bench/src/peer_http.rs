@@ -137,6 +137,10 @@ struct LabelledAlert {
 #[derive(Default)]
 struct Shared {
     first: Mutex<HashMap<String, Instant>>,
+    /// Alerts that have arrived (each counted once), and a wake-up on each new one, for
+    /// `wait_for`.
+    distinct: std::sync::atomic::AtomicU64,
+    arrived: tokio::sync::Notify,
 }
 
 /// The webhook receiver both peers deliver to: `/alertmanager` for Alertmanager, any other
@@ -169,8 +173,20 @@ async fn receive(
         }
     };
     let mut first = shared.first.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut new = 0;
     for id in ids {
-        first.entry(id).or_insert(now);
+        first.entry(id).or_insert_with(|| {
+            new += 1;
+            now
+        });
+    }
+    // Counted under the lock, so that a count read with the map (`missing`) matches it.
+    shared
+        .distinct
+        .fetch_add(new, std::sync::atomic::Ordering::SeqCst);
+    drop(first);
+    if new > 0 {
+        shared.arrived.notify_waiters();
     }
     StatusCode::OK
 }
@@ -202,16 +218,40 @@ impl Arrivals {
     }
 
     /// Waits until every alert of `sent` has arrived, or `grace` has passed since the last
-    /// was due; returns each one's arrival.
+    /// was due; returns each one's arrival. The alerts still missing are looked up again only
+    /// once as many new ones have arrived (of any phase), not on every webhook.
     pub(crate) async fn wait_for(&self, sent: &Sent, grace: Duration) -> Vec<Option<Instant>> {
+        use std::sync::atomic::Ordering;
         let last_due = sent.due.last().map_or_else(Instant::now, |(_, at)| *at);
+        let deadline = tokio::time::Instant::from_std(last_due + grace);
+        let mut missing: Vec<&str> = sent.due.iter().map(|(id, _)| id.as_str()).collect();
         loop {
-            let arrivals = self.first_of(sent.due.iter().map(|(id, _)| id.as_str()));
-            if arrivals.iter().all(Option::is_some) || last_due.elapsed() > grace {
-                return arrivals;
+            let counted;
+            {
+                let first = self
+                    .shared
+                    .first
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                counted = self.shared.distinct.load(Ordering::SeqCst);
+                missing.retain(|id| !first.contains_key(*id));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if missing.is_empty() {
+                break;
+            }
+            let enough = counted + missing.len() as u64;
+            loop {
+                // Registered before the count is read, so no arrival slips between the two.
+                let arrived = self.shared.arrived.notified();
+                if self.shared.distinct.load(Ordering::SeqCst) >= enough {
+                    break;
+                }
+                if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                    return self.first_of(sent.due.iter().map(|(id, _)| id.as_str()));
+                }
+            }
         }
+        self.first_of(sent.due.iter().map(|(id, _)| id.as_str()))
     }
 }
 
@@ -264,5 +304,40 @@ mod tests {
         assert_eq!(bad.status(), 400);
         let first = arrivals.first_of(["am-1", "wk-1", "never"].into_iter());
         assert!(first[0].is_some() && first[1].is_some() && first[2].is_none());
+        // Waiting for what has arrived returns at once; for what never does, at the deadline.
+        let sent = |ids: &[&str]| Sent {
+            due: ids
+                .iter()
+                .map(|id| ((*id).to_owned(), Instant::now()))
+                .collect(),
+            accepted: 0,
+            errors: BTreeMap::new(),
+            elapsed: Duration::ZERO,
+        };
+        let both = arrivals
+            .wait_for(&sent(&["am-1", "wk-1"]), Duration::from_secs(60))
+            .await;
+        assert!(both.iter().all(Option::is_some));
+        let with_late = sent(&["wk-1", "late"]);
+        let late = arrivals.wait_for(&with_late, Duration::from_secs(60));
+        let post_late = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let body = json!({"alert": {"labels": {"bench_id": "late"}}});
+            client
+                .post(format!("http://{}/manila", arrivals.address))
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+        };
+        let (late, _) = tokio::join!(late, post_late);
+        assert!(
+            late.iter().all(Option::is_some),
+            "woken by the late arrival"
+        );
+        let never = arrivals
+            .wait_for(&sent(&["never"]), Duration::from_millis(50))
+            .await;
+        assert_eq!(never, [None]);
     }
 }
