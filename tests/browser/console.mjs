@@ -58,6 +58,14 @@ try {
     return window.getSelection().toString();
   }, earlier);
   check(selectedText.includes('Road block'), 'text selected');
+  // The selected alert's own row changes (the office repeats it: its count goes to 2); the
+  // row is brought up to date in place, so the selected title text stays selected.
+  const repeated = send(['--severity', 'warning', '--title', `Road block on the A3 ${RUN}`, '--dedup-key', `earlier-${RUN}`]);
+  check(repeated === earlier, 'a repeat is the same alert');
+  await manila.waitForFunction((id) => document.querySelector(`#alert-${id} td.count`)?.textContent.trim() === '2',
+    earlier, { timeout: 10000 });
+  check((await manila.evaluate(() => window.getSelection().toString())) === selectedText,
+    'text selection kept through its own row\'s update');
 
   step('a critical alert submitted over gRPC appears on both open boards without reload');
   const title = `Armed men at the compound gate ${RUN}`;

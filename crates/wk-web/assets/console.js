@@ -154,15 +154,33 @@
         || (Number(r.dataset.sev) === sev && Number(r.dataset.at) < at)));
       if (before) rows.insertBefore(tr, before); else rows.appendChild(tr);
     }
-    function upsert(change) {
-      const fresh = fragment(change.html);
-      const old = document.getElementById('alert-' + change.id);
-      if (old) {
-        const box = old.querySelector('input[type="checkbox"]');
-        const freshBox = fresh.querySelector('input[type="checkbox"]');
+    // A changed row is brought up to date in place, cell by cell, and only the cells that
+    // changed are replaced: text an officer selected, or a box ticked, in an unchanged cell
+    // stays as it was. Returns the row now on the board.
+    function refresh(old, fresh) {
+      const carryBox = (from, to) => {
+        const box = from.querySelector('input[type="checkbox"]');
+        const freshBox = to.querySelector('input[type="checkbox"]');
         if (box && freshBox) freshBox.checked = box.checked;
+      };
+      if (old.children.length !== fresh.children.length) {
+        carryBox(old, fresh);
         old.replaceWith(fresh);
+        return fresh;
       }
+      Array.from(fresh.children).forEach((cell, at) => {
+        const was = old.children[at];
+        if (was.isEqualNode(cell)) return;
+        carryBox(was, cell);
+        old.replaceChild(cell, was);
+      });
+      old.getAttributeNames().forEach((name) => { if (!fresh.hasAttribute(name)) old.removeAttribute(name); });
+      fresh.getAttributeNames().forEach((name) => old.setAttribute(name, fresh.getAttribute(name)));
+      return old;
+    }
+    function upsert(change) {
+      const old = document.getElementById('alert-' + change.id);
+      const fresh = old ? refresh(old, fragment(change.html)) : fragment(change.html);
       const list = rowsList();
       const at = list.indexOf(fresh);
       const prev = list[at - 1];
