@@ -320,8 +320,8 @@ mod tests {
         assert!(both.iter().all(Option::is_some));
         let with_late = sent(&["wk-1", "late"]);
         let late = arrivals.wait_for(&with_late, Duration::from_secs(60));
+        // `join!` polls the waiter first: it is waiting before the late alert is even sent.
         let post_late = async {
-            tokio::time::sleep(Duration::from_millis(20)).await;
             let body = json!({"alert": {"labels": {"bench_id": "late"}}});
             client
                 .post(format!("http://{}/manila", arrivals.address))
