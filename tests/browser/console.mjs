@@ -35,6 +35,15 @@ try {
   const manila = await signIn(manilaBrowser, env('WK_OFFICER'), env('WK_OFFICER_PASSWORD'));
   const panama = await signIn(panamaBrowser, env('WK_PANAMA_OFFICER'), env('WK_PANAMA_OFFICER_PASSWORD'));
 
+  // Keeps the page's event streams within reach, so the test can hand the board a `reload`
+  // (what the server sends when a stream cannot resume, as after the console restarts).
+  await manila.addInitScript(() => {
+    window.__streams = [];
+    window.EventSource = class extends window.EventSource {
+      constructor(...args) { super(...args); window.__streams.push(this); }
+    };
+  });
+
   step('the board carries a strict CSP');
   const response = await manila.goto(CONSOLE);
   const csp = response.headers()['content-security-policy'] || '';
@@ -66,6 +75,18 @@ try {
     earlier, { timeout: 10000 });
   check((await manila.evaluate(() => window.getSelection().toString())) === selectedText,
     'text selection kept through its own row\'s update');
+  // The whole list is fetched again: the rows are brought up to date in place, so the
+  // selected row and the selected text stay (the list used to be replaced wholesale).
+  const streams = await manila.evaluate(() => {
+    const count = window.__streams.length;
+    window.__streams[count - 1].dispatchEvent(new MessageEvent('reload', { data: '{}' }));
+    return count;
+  });
+  await manila.waitForFunction((count) => window.__streams.length > count, streams, { timeout: 10000 });
+  await manila.locator('#live-state.ok').waitFor({ timeout: 10000 });
+  check(await manila.locator('tr.selected').getAttribute('data-id') === selectedBefore, 'selection kept through a reload');
+  check((await manila.evaluate(() => window.getSelection().toString())) === selectedText,
+    'text selection kept through a reload');
 
   step('a critical alert submitted over gRPC appears on both open boards without reload');
   const title = `Armed men at the compound gate ${RUN}`;

@@ -204,13 +204,33 @@
       if (old) old.replaceWith(fragment(change.html));
       updateTitle(change.unacknowledged);
     }
+    // The whole list again (the stream could not resume: the console restarted, or this page
+    // fell behind). Rows still on the board are brought up to date in place, as a live change
+    // is, and stay where they stand when the order allows: text an officer selected, or a box
+    // ticked, in an unchanged cell stays as it was. Rows gone leave; new ones come in; the
+    // board ends in the server's order.
     async function reload() {
       const response = await fetch(board.dataset.rows, { headers: { 'X-Requested-With': 'watchkeeper' } });
       if (!response.ok) { location.reload(); return; }
       const data = await response.json();
-      const checked = new Set(Array.from(rows.querySelectorAll('input[type="checkbox"]:checked')).map((b) => b.value));
-      rows.innerHTML = data.rows;
-      rows.querySelectorAll('input[type="checkbox"]').forEach((b) => { b.checked = checked.has(b.value); });
+      const template = document.createElement('template');
+      template.innerHTML = data.rows.trim();
+      const fresh = Array.from(template.content.querySelectorAll('tr[data-id]'));
+      const wanted = new Set(fresh.map((tr) => tr.id));
+      rowsList().forEach((tr) => { if (!wanted.has(tr.id)) tr.remove(); });
+      const following = (tr) => {
+        let next = tr.nextElementSibling;
+        while (next && !next.matches('tr[data-id]')) next = next.nextElementSibling;
+        return next;
+      };
+      let cursor = rows.querySelector('tr[data-id]');
+      fresh.forEach((tr) => {
+        const old = document.getElementById(tr.id);
+        const inPlace = old !== null && old === cursor;
+        const row = old ? refresh(old, tr) : tr;
+        if (inPlace) cursor = following(row);
+        else rows.insertBefore(row, cursor);
+      });
       tiles({ html: data.tiles, unacknowledged: data.unacknowledged });
       if (selected) select(current());
       emptyNote();
