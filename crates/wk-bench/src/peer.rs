@@ -75,21 +75,21 @@ impl Peer {
     }
 
     /// CPU seconds used so far, by process: Alertmanager's, or Watchkeeper's api,
-    /// dispatcher and broker.
+    /// dispatcher and broker; then this process's own (the load generator and the webhook
+    /// receiver, which share the machine with the peer).
     fn cpu_seconds(&self) -> anyhow::Result<Vec<(&'static str, f64)>> {
-        match self {
-            Peer::Alertmanager { service, .. } => {
-                Ok(vec![("alertmanager", service.cpu_seconds()?)])
-            }
+        let mut seconds = match self {
+            Peer::Alertmanager { service, .. } => vec![("alertmanager", service.cpu_seconds()?)],
             Peer::Watchkeeper(stack) => {
                 let [api, dispatcher, broker] = stack.cpu_seconds()?;
-                Ok(vec![
-                    ("api", api),
-                    ("dispatcher", dispatcher),
-                    ("broker", broker),
-                ])
+                vec![("api", api), ("dispatcher", dispatcher), ("broker", broker)]
             }
-        }
+        };
+        seconds.push((
+            "load_and_receiver",
+            wk_harness::cpu_seconds_of(std::process::id())?,
+        ));
+        Ok(seconds)
     }
 
     /// Resident memory of the service: Alertmanager's process, or Watchkeeper's api and

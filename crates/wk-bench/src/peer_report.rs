@@ -36,19 +36,27 @@ fn cell(value: Option<f64>) -> String {
     }
 }
 
-/// CPU milliseconds per alert delivered at the peer's best, by process (`api 0.21, …`).
+/// CPU milliseconds per alert delivered at the peer's best, by process, then all of them
+/// together (`api 0.21, …, all 0.52`): the machine's cores divided by the last are the most
+/// alerts a second this machine could deliver with that peer and this load generator.
 fn cpu_text(result: &Value) -> String {
-    result
+    let Some(processes) = result
         .pointer("/max/cpu_ms_per_alert")
         .and_then(Value::as_object)
-        .map(|processes| {
-            processes
-                .iter()
-                .filter_map(|(process, ms)| Some(format!("{process} {:.2}", ms.as_f64()?)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
+    else {
+        return String::new();
+    };
+    let each: Vec<(&String, f64)> = processes
+        .iter()
+        .filter_map(|(process, ms)| Some((process, ms.as_f64()?)))
+        .collect();
+    let all: f64 = each.iter().map(|(_, ms)| ms).sum();
+    let mut text: Vec<String> = each
+        .iter()
+        .map(|(process, ms)| format!("{process} {ms:.3}"))
+        .collect();
+    text.push(format!("all {all:.3}"));
+    text.join(", ")
 }
 
 pub(crate) fn row(result: &Value) {
@@ -160,6 +168,18 @@ mod tests {
         assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
         assert_eq!(median(Vec::new()), None);
+    }
+
+    #[test]
+    fn cpu_per_alert_is_listed_by_process_and_summed() {
+        let result = json!({"max": {"cpu_ms_per_alert": {
+            "api": 0.1, "broker": 0.25, "load_and_receiver": 0.05,
+        }}});
+        assert_eq!(
+            cpu_text(&result),
+            "api 0.100, broker 0.250, load_and_receiver 0.050, all 0.400"
+        );
+        assert_eq!(cpu_text(&json!({})), "");
     }
 
     #[test]

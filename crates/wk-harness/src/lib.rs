@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 pub use broker::{Broker, tansu};
-pub use service::Service;
+pub use service::{Service, cpu_seconds_of};
 
 /// A port that is free on 127.0.0.1 and that no other test or bench process of this machine
 /// was handed in the last half hour. It is chosen below the kernel's ephemeral range, so no

@@ -140,24 +140,29 @@ impl Service {
 
     /// CPU time used so far (user and system, every thread), from /proc.
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let pid = self.pid().context("process not running")?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-        // After the command name in parentheses: utime and stime are fields 14 and 15.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .context("no command name in /proc/PID/stat")?
-            .1
-            .split_whitespace()
-            .collect();
-        let ticks = |index: usize| -> anyhow::Result<f64> {
-            Ok(fields
-                .get(index)
-                .context("short /proc/PID/stat")?
-                .parse::<f64>()?)
-        };
-        // USER_HZ is 100 on every Linux this runs on (the kernel's ABI since 2.6).
-        Ok((ticks(11)? + ticks(12)?) / 100.0)
+        cpu_seconds_of(self.pid().context("process not running")?)
     }
+}
+
+/// CPU time process `pid` has used so far (user and system, every thread), from /proc: a
+/// service's, or the measuring process's own (`std::process::id()`).
+pub fn cpu_seconds_of(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // After the command name in parentheses: utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("no command name in /proc/PID/stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = |index: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(index)
+            .context("short /proc/PID/stat")?
+            .parse::<f64>()?)
+    };
+    // USER_HZ is 100 on every Linux this runs on (the kernel's ABI since 2.6).
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 impl Drop for Service {
