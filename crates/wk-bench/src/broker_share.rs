@@ -30,6 +30,15 @@ pub(crate) struct Run {
     /// Seconds to wait after the last send for the last records.
     #[arg(long = "grace", default_value_t = 30.0)]
     pub(crate) grace_s: f64,
+    /// Also the broker traffic Watchkeeper's durability adds, without Watchkeeper: for each
+    /// record received, one record of `--state-bytes` on the state topic in the received
+    /// record's partition through the changelog's producer (5 ms linger), and a tail
+    /// following the state topic from its start, as the api's view does. What `e2e` adds
+    /// beyond this is Watchkeeper's own work.
+    #[arg(long)]
+    pub(crate) changelog: bool,
+    #[arg(long, default_value_t = 1_200)]
+    pub(crate) state_bytes: usize,
 }
 
 type Times = Arc<Mutex<HashMap<String, Instant>>>;
@@ -46,6 +55,10 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
     kafka.consumer_group = "bench-broker-share".into();
     wk_bus::admin::ensure_topics(&kafka).await?;
     let (consumer, mut assignments) = GroupConsumer::subscribe(&kafka)?;
+    let changelog = match run.changelog {
+        true => Some(Changelog::start(&kafka, run.state_bytes).await?),
+        false => None,
+    };
     let received: Times = Arc::default();
     // How many records arrived in all, warm-up included: what the waits below wait on.
     let (arrived, mut arrivals) = tokio::sync::watch::channel(0usize);
@@ -55,9 +68,12 @@ pub(crate) async fn run(tansu: &Path, run: &Run) -> anyhow::Result<serde_json::V
             loop {
                 let record = match consumer.recv().await {
                     Ok(record) => record,
-                    Err(error) => return Err::<(), _>(error),
+                    Err(error) => return Err::<(), anyhow::Error>(error.into()),
                 };
                 let at = Instant::now();
+                if let (Some(changelog), Some(key)) = (&changelog, &record.key) {
+                    changelog.write(key, record.partition)?;
+                }
                 if let Some(key) = record.key {
                     received
                         .lock()
@@ -151,9 +167,14 @@ fn report(run: &Run, sent: &Times, received: &Times) -> anyhow::Result<serde_jso
     }
     let share = Percentiles::of(&latency);
     println!(
-        "| broker alone {:.0}/s p={} | {} | {} | {missing} |",
+        "| broker alone {:.0}/s p={}{} | {} | {} | {missing} |",
         run.rate,
         run.partitions,
+        if run.changelog {
+            ", with a changelog"
+        } else {
+            ""
+        },
         run.count,
         share.cells()
     );
@@ -162,7 +183,48 @@ fn report(run: &Run, sent: &Times, received: &Times) -> anyhow::Result<serde_jso
         "rate": run.rate,
         "count": run.count,
         "partitions": run.partitions,
+        "changelog": run.changelog,
         "produce_to_consume": share,
         "never_received": missing,
     }))
+}
+
+/// The broker traffic of Watchkeeper's durability, without Watchkeeper: a state record
+/// written behind each record received, and a tail reading them all back.
+struct Changelog {
+    producer: Producer,
+    topic: String,
+    payload: Vec<u8>,
+    reading: tokio::task::JoinHandle<()>,
+}
+
+impl Changelog {
+    async fn start(kafka: &wk_core::config::KafkaConfig, bytes: usize) -> anyhow::Result<Self> {
+        let tail = wk_bus::tail::Tail::follow(kafka, &kafka.state_topic).await?;
+        // Read and dropped, as the api's view would decode and keep them; a failed read ends
+        // the tail (the figures then show the broker without it).
+        let reading = tokio::spawn(async move { while tail.recv().await.is_ok() {} });
+        Ok(Changelog {
+            producer: Producer::batching(kafka)?,
+            topic: kafka.state_topic.clone(),
+            payload: vec![b's'; bytes],
+            reading,
+        })
+    }
+
+    /// Queues the state record of `key` (not awaited: the dispatcher writes behind).
+    fn write(&self, key: &[u8], partition: i32) -> anyhow::Result<()> {
+        let key = String::from_utf8_lossy(key);
+        drop(
+            self.producer
+                .enqueue(&self.topic, &key, &self.payload, Some(partition), false)?,
+        );
+        Ok(())
+    }
+}
+
+impl Drop for Changelog {
+    fn drop(&mut self) {
+        self.reading.abort();
+    }
 }
