@@ -54,6 +54,7 @@ pub(crate) async fn run(cli: &crate::Cli, run: &Run) -> anyhow::Result<serde_jso
         },
     )?;
     stack.dispatcher_ready(Duration::from_secs(60)).await?;
+    let rss_empty_kib = dispatcher_rss_kib(&stack)?;
     let config_text = std::fs::read_to_string(stack.dir.path().join("dispatcher.toml"))?;
     let config = Config::from_toml(&config_text, std::iter::empty())
         .map_err(|errors| anyhow::anyhow!("the stack's configuration: {errors}"))?;
@@ -97,6 +98,11 @@ pub(crate) async fn run(cli: &crate::Cli, run: &Run) -> anyhow::Result<serde_jso
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // What the restarted dispatcher holds: the open alerts and the whole history, each
+    // resolved alert packed (its state record, compressed).
+    let rss_restored_kib = dispatcher_rss_kib(&stack)?;
+    let held_bytes_per_alert = rss_restored_kib.saturating_sub(rss_empty_kib) as f64 * 1024.0
+        / (run.history + run.open).max(1) as f64;
     let manila = receiver.manila(|manila| manila.first.clone());
     let mut lateness = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
     let (fired, before_ready) = receiver.panama(|panama| {
@@ -112,7 +118,7 @@ pub(crate) async fn run(cli: &crate::Cli, run: &Run) -> anyhow::Result<serde_jso
     });
     let late = Percentiles::of(&lateness);
     println!(
-        "| restore with history {history} resolved + {open} open p={p} | fill {fill_s:.1} s | ready after {ready:.2} s | step 2 fired {fired} ({before_ready} before ready), late p50 {p50:.0} / p99 {p99:.0} / max {max:.0} ms |",
+        "| restore with history {history} resolved + {open} open p={p} | fill {fill_s:.1} s | ready after {ready:.2} s | step 2 fired {fired} ({before_ready} before ready), late p50 {p50:.0} / p99 {p99:.0} / max {max:.0} ms | dispatcher RSS {empty:.0} → {restored:.0} MiB, {held_bytes_per_alert:.0} B per alert held |",
         history = run.history,
         open = run.open,
         p = run.partitions,
@@ -120,6 +126,8 @@ pub(crate) async fn run(cli: &crate::Cli, run: &Run) -> anyhow::Result<serde_jso
         p50 = late.p50_ms,
         p99 = late.p99_ms,
         max = late.max_ms,
+        empty = rss_empty_kib as f64 / 1024.0,
+        restored = rss_restored_kib as f64 / 1024.0,
     );
     Ok(json!({
         "benchmark": "restore_with_history",
@@ -132,7 +140,18 @@ pub(crate) async fn run(cli: &crate::Cli, run: &Run) -> anyhow::Result<serde_jso
         "step2_fired": fired,
         "step2_fired_before_ready": before_ready,
         "step2_lateness": late,
+        "dispatcher_rss_empty_kib": rss_empty_kib,
+        "dispatcher_rss_restored_kib": rss_restored_kib,
+        "dispatcher_bytes_per_alert_held": held_bytes_per_alert,
     }))
+}
+
+fn dispatcher_rss_kib(stack: &Stack) -> anyhow::Result<u64> {
+    stack
+        .dispatcher
+        .as_ref()
+        .context("the stack has no dispatcher")?
+        .rss_kib()
 }
 
 /// Writes `run.history` resolved escalations onto the state topic, spread over its
