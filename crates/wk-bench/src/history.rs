@@ -14,11 +14,13 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 use wk_bus::escalation_codec::encode_escalation;
 use wk_bus::producer::Producer;
+use wk_bus::silence_codec::encode_silence;
 use wk_core::Timestamp;
 use wk_core::alert::{Alert, AlertId, Category, Severity};
 use wk_core::config::Config;
 use wk_core::escalation::{Escalation, Outcome, Responder};
 use wk_core::policy::Directory;
+use wk_core::silence::{Matcher, Silence};
 
 use crate::filler::Filler;
 use crate::load::{self, Mode, Percentiles, Spec};
@@ -103,6 +105,7 @@ pub(crate) async fn run(cli: &crate::Cli, run: &Run) -> anyhow::Result<serde_jso
     let rss_restored_kib = dispatcher_rss_kib(&stack)?;
     let held_bytes_per_alert = rss_restored_kib.saturating_sub(rss_empty_kib) as f64 * 1024.0
         / (run.history + run.open).max(1) as f64;
+    let (idle_cpu_s, silence_cpu_s) = silence_change(&config, &stack).await?;
     let manila = receiver.manila(|manila| manila.first.clone());
     let mut lateness = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
     let (fired, before_ready) = receiver.panama(|panama| {
@@ -118,7 +121,7 @@ pub(crate) async fn run(cli: &crate::Cli, run: &Run) -> anyhow::Result<serde_jso
     });
     let late = Percentiles::of(&lateness);
     println!(
-        "| restore with history {history} resolved + {open} open p={p} | fill {fill_s:.1} s | ready after {ready:.2} s | step 2 fired {fired} ({before_ready} before ready), late p50 {p50:.0} / p99 {p99:.0} / max {max:.0} ms | dispatcher RSS {empty:.0} → {restored:.0} MiB, {held_bytes_per_alert:.0} B per alert held |",
+        "| restore with history {history} resolved + {open} open p={p} | fill {fill_s:.1} s | ready after {ready:.2} s | step 2 fired {fired} ({before_ready} before ready), late p50 {p50:.0} / p99 {p99:.0} / max {max:.0} ms | dispatcher RSS {empty:.0} → {restored:.0} MiB, {held_bytes_per_alert:.0} B per alert held | dispatcher CPU over 10 s: idle {idle_cpu_s:.2} s, a silence created {silence_cpu_s:.2} s |",
         history = run.history,
         open = run.open,
         p = run.partitions,
@@ -143,8 +146,52 @@ pub(crate) async fn run(cli: &crate::Cli, run: &Run) -> anyhow::Result<serde_jso
         "dispatcher_rss_empty_kib": rss_empty_kib,
         "dispatcher_rss_restored_kib": rss_restored_kib,
         "dispatcher_bytes_per_alert_held": held_bytes_per_alert,
+        "idle_dispatcher_cpu_s": idle_cpu_s,
+        "silence_created_dispatcher_cpu_s": silence_cpu_s,
     }))
 }
+
+/// How much CPU the restored dispatcher spends on one silence being created (it judges every
+/// machine it holds again): a silence that matches nothing is written to the silences topic
+/// as the api writes one, and the dispatcher's CPU time is read before it and over the
+/// `SILENCE_WINDOW` after; with the CPU time of a window just before, with nothing happening.
+async fn silence_change(config: &Config, stack: &Stack) -> anyhow::Result<(f64, f64)> {
+    let dispatcher = stack
+        .dispatcher
+        .as_ref()
+        .context("the stack has no dispatcher")?;
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    let silence = Silence {
+        id: format!("bench-{}", std::process::id()),
+        matchers: vec![Matcher::parse("office=\"no-such-office\"").map_err(anyhow::Error::msg)?],
+        starts_at: now,
+        ends_at: now.saturating_add_millis(3_600_000),
+        created_by: "bench".into(),
+        created_at: now,
+        comment: "matches nothing".into(),
+        expired: None,
+        window: None,
+    };
+    // What the dispatcher spends over the same window with nothing happening, to set beside.
+    let idle_from = dispatcher.cpu_seconds()?;
+    tokio::time::sleep(SILENCE_WINDOW).await;
+    let idle = dispatcher.cpu_seconds()? - idle_from;
+    let before = dispatcher.cpu_seconds()?;
+    Producer::new(&config.kafka)?
+        .send(
+            &config.kafka.silences_topic,
+            &silence.id,
+            &encode_silence(&silence),
+            None,
+            false,
+        )
+        .await?;
+    tokio::time::sleep(SILENCE_WINDOW).await;
+    Ok((idle, dispatcher.cpu_seconds()? - before))
+}
+
+/// Long enough for the dispatcher to read the silence and judge what it holds.
+const SILENCE_WINDOW: Duration = Duration::from_secs(10);
 
 fn dispatcher_rss_kib(stack: &Stack) -> anyhow::Result<u64> {
     stack

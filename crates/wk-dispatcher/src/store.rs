@@ -345,11 +345,22 @@ impl Store {
         self.timers.len()
     }
 
-    /// Every held machine's key.
-    pub(crate) fn keys(&self) -> Vec<Key> {
+    /// The keys of the held machines that `keep` keeps, as the gauges see them (a packed
+    /// machine is not unpacked to be looked at).
+    pub(crate) fn keys_where(&self, keep: impl Fn(Seen<'_>) -> bool) -> Vec<Key> {
         self.partitions
             .iter()
-            .flat_map(|(partition, held)| held.keys().map(|subject| (*partition, subject.clone())))
+            .flat_map(|(partition, held)| {
+                held.iter()
+                    .map(move |(subject, slot)| ((*partition, subject), slot))
+            })
+            .filter(|(_, slot)| {
+                keep(match slot {
+                    Slot::Live(tracked) => Seen::Live(&tracked.machine),
+                    Slot::Packed(packed) => Seen::Packed(packed.status),
+                })
+            })
+            .map(|((partition, subject), _)| (partition, subject.clone()))
             .collect()
     }
 

@@ -99,3 +99,48 @@ fn a_packed_escalation_keeps_its_timer() {
     assert!(store.drop_partition(0));
     assert_eq!((store.armed_timers(), store.census()), (0, (0, 0)));
 }
+
+#[test]
+fn a_silence_change_looks_at_every_machine_but_the_packed_resolved_ones() {
+    let policy = policy();
+    let settled = |name: &str| {
+        let mut escalation = Escalation::route(alert(name), &policy, START);
+        while escalation.poll_action().is_some() {}
+        escalation
+    };
+    let (live, packed_open, packed_resolved) = (key("live"), key("open"), key("resolved"));
+    let mut store = store_with(&live, settled("live"));
+    let mut resolved = settled("resolved");
+    let by = wk_core::escalation::Responder {
+        actor: "maria.santos".into(),
+        channel: "console".into(),
+    };
+    resolved.handle_resolve(by, None, &policy.directory, START);
+    while resolved.poll_action().is_some() {}
+    // A resolved escalation is left as it is by any silence: what lets the change pass it by.
+    assert_eq!(
+        resolved.handle_silences(
+            &wk_core::silence::SilenceBook::default(),
+            &policy.directory,
+            START
+        ),
+        wk_core::escalation::SilenceEffect::Unchanged
+    );
+    for (key, escalation) in [
+        (&packed_open, settled("open")),
+        (&packed_resolved, resolved),
+    ] {
+        store.insert(
+            key.clone(),
+            Tracked::new(Held::Escalation(escalation), 3, Default::default()),
+        );
+        assert!(store.pack(key, false));
+    }
+    assert_eq!(store.census(), (1, 2));
+    let mut judged = store.keys_where(crate::silences::may_change);
+    judged.sort_by_key(|(_, subject)| subject.to_string());
+    let mut expected = vec![live, packed_open];
+    expected.sort_by_key(|(_, subject)| subject.to_string());
+    assert_eq!(judged, expected);
+    assert_eq!(store.census(), (1, 2), "nothing unpacked to be looked at");
+}
