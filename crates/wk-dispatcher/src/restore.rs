@@ -5,8 +5,9 @@
 //!
 //! Newest first (`wk_bus::restore::newest`): each partition is read from its end back to
 //! its start in growing ranges, all partitions a range at a time together. A machine met in
-//! a range is final (its latest record), so it is back at once, and between ranges the timers
-//! due meanwhile fire: the alerts still escalating, whose records are the newest, resume
+//! a range is final (its latest record), so it is back at once, and while ranges are read,
+//! and between slices of `RESTORE_SLICE` machines as they are restored, the timers due
+//! meanwhile fire: the alerts still escalating, whose records are the newest, resume
 //! before a long history of resolved ones is read. Input records wait until the whole
 //! partition is read (an older key may be the one they are about).
 
@@ -23,6 +24,9 @@ use crate::dispatcher::{Dispatcher, Flow, pause};
 use crate::held::Held;
 use crate::io::{Changelog, Clock, Input, Notifier};
 use crate::store::Tracked;
+
+/// Machines restored between two looks at the timers (about 15 ms of the loop).
+const RESTORE_SLICE: usize = 2_048;
 
 /// One partition being restored.
 struct Restoring {
@@ -81,7 +85,18 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                         );
                         partition.machines += kept.len();
                         let number = partition.partition;
-                        self.restore(number, kept);
+                        // In slices, firing what fell due between them: a range of 32,768
+                        // machines takes about 0.25 s to restore, six partitions' 1.5 s, and
+                        // a step due meanwhile waited for all of it.
+                        let mut kept = kept.into_iter();
+                        loop {
+                            let mut slice = kept.by_ref().take(RESTORE_SLICE).peekable();
+                            if slice.peek().is_none() {
+                                break;
+                            }
+                            self.restore(number, slice);
+                            self.on_timers();
+                        }
                     }
                     Err(error) => {
                         warn!(partition = partition.partition, %error, "restore read failed; retrying");
@@ -176,7 +191,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     /// changed, before the next is decoded: at no time does the dispatcher hold the partition
     /// both as records and as live machines (holding both left it at twice its running size
     /// after a restore of 100,000).
-    fn restore(&mut self, partition: i32, records: Vec<Kept>) {
+    fn restore(&mut self, partition: i32, records: impl IntoIterator<Item = Kept>) {
         // Pending notifications and publications go out again (same ids); timers re-armed;
         // then silences that began or ended while they were elsewhere are applied; then it
         // is packed unless it changed: a restored dispatcher holds no more than the one it
