@@ -86,7 +86,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                         partition.machines += kept.len();
                         let number = partition.partition;
                         // In slices, firing what fell due between them: a range of 32,768
-                        // machines takes about 0.25 s to restore, six partitions' 1.5 s, and
+                        // machines takes about 0.25 s to restore, six partitions' 1.2 s, and
                         // a step due meanwhile waited for all of it.
                         let mut kept = kept.into_iter();
                         loop {
