@@ -187,10 +187,21 @@ async fn silence_change(config: &Config, stack: &Stack) -> anyhow::Result<(f64, 
         )
         .await?;
     tokio::time::sleep(SILENCE_WINDOW).await;
-    Ok((idle, dispatcher.cpu_seconds()? - before))
+    let spent = dispatcher.cpu_seconds()? - before;
+    // The window is the measurement, not a wait: the figure counts only if the dispatcher
+    // took the silence within it (its gauge, set every 5 s, counts it).
+    let active = stack
+        .dispatcher_metric("watchkeeper_silences_active", "")
+        .await?;
+    anyhow::ensure!(
+        active >= 1.0,
+        "the dispatcher had not taken the silence within {SILENCE_WINDOW:?}"
+    );
+    Ok((idle, spent))
 }
 
-/// Long enough for the dispatcher to read the silence and judge what it holds.
+/// Two fixed windows of CPU time, set side by side: long enough for the dispatcher to read
+/// the silence, judge what it holds and count it in its gauge (every 5 s).
 const SILENCE_WINDOW: Duration = Duration::from_secs(10);
 
 fn dispatcher_rss_kib(stack: &Stack) -> anyhow::Result<u64> {
