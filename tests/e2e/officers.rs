@@ -118,6 +118,92 @@ async fn resolve_closes_and_a_new_trigger_opens_a_new_incident() {
         .await;
 }
 
+/// A resolved alert with every notification delivered is let go by the dispatcher restarted
+/// after a `kill -9` (it keeps only where the broker holds its state): a note on it is read
+/// back from the broker into its timeline, and a repeat opens incident 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolved_alert_let_go_after_a_restart_takes_a_note_and_a_repeat() {
+    let mut stack = Stack::with_policy(1, two_step_chain()).await;
+    let alert_id = stack.submit("Flooded road", "let-go-1").await;
+    stack.state_when(&alert_id, |_| true).await;
+    let mut console = stack.app.console().await;
+    console.resolve(officer_action(&alert_id)).await.unwrap();
+    let delivered = pb::DeliveryStatus::Delivered as i32;
+    stack
+        .state_when(&alert_id, |s| {
+            s.status == pb::AlertStatus::Resolved as i32
+                && s.notifications.iter().all(|n| n.status == delivered)
+        })
+        .await;
+    stack.app.restart();
+    // Restored, the resolved escalation is let go (the gauges are written every 5 s).
+    let metrics = format!("http://127.0.0.1:{}/metrics", stack.settings.telemetry_port);
+    let mut held = String::new();
+    for _ in 0..360 {
+        if let Ok(response) = reqwest::get(&metrics).await
+            && let Ok(text) = response.text().await
+        {
+            held = text
+                .lines()
+                .filter(|line| line.starts_with("watchkeeper_machines_held"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            if held.contains("watchkeeper_machines_held{form=\"away\"} 1") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        held.contains("watchkeeper_machines_held{form=\"away\"} 1"),
+        "never let go after the restart: {held}\n{}",
+        stack.app.log()
+    );
+
+    let mut console = stack.app.console().await;
+    console
+        .add_note(authorized(
+            pb::AddNoteRequest {
+                alert_id: alert_id.clone(),
+                text: "Road reopened; the office confirms".into(),
+            },
+            OFFICER_TOKEN,
+        ))
+        .await
+        .expect("a note on a resolved alert");
+    let noted = stack
+        .state_when(&alert_id, |s| {
+            s.timeline.iter().any(|entry| {
+                matches!(&entry.event, Some(Event::Note(note))
+                    if note.text.starts_with("Road reopened"))
+            })
+        })
+        .await;
+    assert_eq!(noted.incident, 1);
+    assert!(
+        noted
+            .timeline
+            .iter()
+            .any(|entry| matches!(entry.event, Some(Event::Resolved(_)))),
+        "the note follows the timeline read back"
+    );
+    assert_eq!(noted.status, pb::AlertStatus::Resolved as i32);
+
+    let again = stack.submit("Flooded road", "let-go-1").await;
+    assert_eq!(again, alert_id);
+    let reopened = stack.state_when(&alert_id, |s| s.incident == 2).await;
+    assert_eq!(reopened.status, pb::AlertStatus::Open as i32);
+    stack
+        .app
+        .expect(DEADLINE, "incident 2 never notified", || {
+            stack.manila.received_for(&alert_id).iter().any(|w| {
+                w.header("idempotency-key")
+                    .starts_with(&format!("{alert_id}.i2.r0.s0."))
+            })
+        })
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_limit_who_may_act_and_read() {
     let stack = Stack::with_policy(1, two_step_chain()).await;

@@ -1,14 +1,16 @@
 //! Applying one fact from the alerts topic to its machine: an alert's to its escalation
 //! (opened on its first `Raised`), an office's check-in, pause or resumption to its watch.
 
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use wk_bus::codec::Fact;
+use wk_bus::consumer::Record;
 use wk_bus::trace::TraceHeaders;
 use wk_bus::watch_codec::OfficeFact;
 use wk_core::escalation::Escalation;
 use wk_core::watch::{OfficeKey, OfficeWatch};
 
-use crate::dispatcher::Dispatcher;
+use crate::dispatcher::{Dispatcher, Flow, pause};
 use crate::held::{Held, Subject};
 use crate::io::{Changelog, Clock, Input, Notifier};
 use crate::metrics;
@@ -55,6 +57,11 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     ) -> Option<Key> {
         let id = fact.alert_id()?;
         let key = (partition, Subject::Alert(id));
+        let away = self.store.away(&key);
+        if away.is_some_and(|away| offset <= away.input_offset) {
+            // Re-read after a restart: its let-go state reflects it already.
+            return None;
+        }
         let now = self.clock.now();
         let policy = &self.world.policy;
         match (self.store.get_mut(&key), fact) {
@@ -82,7 +89,11 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 tracked.input_offset = offset;
             }
             (None, Fact::Raised { alert, .. }) => {
-                let escalation = Escalation::route_under(alert, policy, &self.world.silences, now);
+                // A repeat of a resolved alert it let go opens the next incident, as
+                // `handle_trigger_under` would on the resolved escalation.
+                let incident = away.map_or(1, |away| away.incident.saturating_add(1));
+                let escalation =
+                    Escalation::open_incident(alert, incident, policy, &self.world.silences, now);
                 let silenced = escalation.is_held();
                 if silenced {
                     metrics::silenced_step();
@@ -148,5 +159,33 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         let judged = self.world.judge_watch(watch, self.clock.now());
         tracked.input_offset = offset;
         (changed || judged).then_some(key)
+    }
+
+    /// Sends an undecodable input record to the dead-letter topic, waiting for the broker
+    /// (retried until shutdown), then lets its offset follow what is queued.
+    pub(crate) async fn dead_letter(
+        &mut self,
+        record: &Record,
+        shutdown: &CancellationToken,
+    ) -> Flow {
+        let key = record
+            .key
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default()
+            .into_owned();
+        let payload = record.payload.as_deref().unwrap_or_default();
+        loop {
+            match self.changelog.dead_letter(&key, payload).await {
+                Ok(()) => break,
+                Err(error) => warn!(%error, "dead letter not acknowledged; retrying"),
+            }
+            if pause(shutdown).await {
+                return Flow::Stop;
+            }
+        }
+        self.pipeline.unchanged(record.partition, record.offset);
+        self.release();
+        Flow::Continue
     }
 }

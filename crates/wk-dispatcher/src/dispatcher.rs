@@ -34,7 +34,7 @@ use wk_core::watch::WatchConfig;
 
 use crate::executor::{Executor, Report};
 use crate::held::{Held, Subject, World};
-use crate::io::{Changelog, Clock, Input, KafkaChangelog, Notifier, WallClock};
+use crate::io::{Acknowledgement, Changelog, Clock, Input, KafkaChangelog, Notifier, WallClock};
 use crate::metrics;
 use crate::pipeline::{Key, Release, Ticket, WriteBehind};
 use crate::store::{Seen, Standing, Store};
@@ -58,7 +58,16 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Between two tries of a refused or failed write.
 pub(crate) const RETRY: Duration = Duration::from_secs(1);
 
-type InFlight = Pin<Box<dyn Future<Output = (Ticket, bool)> + Send>>;
+/// What came of a queued state write.
+pub(crate) enum Answer {
+    /// Acknowledged at this changelog offset.
+    Written(i64),
+    Refused,
+    /// A refused write's pause is over: write the machine's current state again.
+    Retry,
+}
+
+type InFlight = Pin<Box<dyn Future<Output = (Ticket, Key, Answer)> + Send>>;
 pub(crate) type Published =
     Pin<Box<dyn Future<Output = (Key, crate::act::Publishing, bool)> + Send>>;
 
@@ -89,7 +98,7 @@ pub struct Dispatcher<I = GroupConsumer, C = KafkaChangelog, N = Executor, K = W
     assignments: UnboundedReceiver<Assignment>,
     pub(crate) changelog: Arc<C>,
     pub(crate) notifier: N,
-    reports: UnboundedReceiver<Report>,
+    pub(crate) reports: UnboundedReceiver<Report>,
     pub(crate) clock: K,
     pub(crate) world: World,
     pub(crate) store: Store,
@@ -97,7 +106,7 @@ pub struct Dispatcher<I = GroupConsumer, C = KafkaChangelog, N = Executor, K = W
     pub(crate) published: FuturesUnordered<Published>,
     pub(crate) pipeline: WriteBehind,
     /// Acknowledgements of queued writes, in any order (the pipeline orders them).
-    in_flight: FuturesUnordered<InFlight>,
+    pub(crate) in_flight: FuturesUnordered<InFlight>,
     /// True once the group gave this dispatcher its partitions (possibly none) and every one
     /// of them is restored; false again while a new assignment is being restored.
     ready: tokio::sync::watch::Sender<bool>,
@@ -188,8 +197,8 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 () = shutdown.cancelled() => Flow::Stop,
                 Some(assignment) = self.assignments.recv() => self.on_assignment(assignment, &shutdown).await,
                 _ = flushes.tick(), if self.pipeline.dirty() > 0 => self.flush(&shutdown).await,
-                Some((ticket, acknowledged)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
-                    self.settled(ticket, acknowledged)
+                Some((ticket, key, answer)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    self.settled(ticket, key, answer)
                 }
                 Some((key, owed, acknowledged)) = self.published.next(), if !self.published.is_empty() => {
                     self.on_published(key, owed, acknowledged)
@@ -227,35 +236,6 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         self.input.close(CLOSE_TIMEOUT).await?;
         info!("dispatcher stopped; offsets committed");
         Ok(())
-    }
-
-    /// Waits for `work` (a restore's reads) while what is already back escalates on: its
-    /// timers fire as they fall due, its delivery reports are taken (a console that cannot be
-    /// reached fails over at once) and the broker's acknowledgements are settled. `None` on
-    /// shutdown.
-    pub(crate) async fn escalating_until<T>(
-        &mut self,
-        work: impl Future<Output = T>,
-        shutdown: &CancellationToken,
-    ) -> Option<T> {
-        let mut work = std::pin::pin!(work);
-        loop {
-            let wait = self.until_timers();
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => return None,
-                done = &mut work => return Some(done),
-                Some((ticket, acknowledged)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
-                    self.settled(ticket, acknowledged);
-                }
-                Some(report) = self.reports.recv() => {
-                    self.on_report(report);
-                }
-                () = tokio::time::sleep(wait) => {
-                    self.on_timers();
-                }
-            }
-        }
     }
 
     /// How long until the earliest timer or silence boundary falls due.
@@ -361,6 +341,16 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 return Flow::Continue;
             }
         };
+        // A repeat of a let-go alert needs only what the store kept; anything else about it
+        // waits for its state.
+        if let Some(id) = event.alert_id()
+            && !matches!(event, Fact::Raised { .. })
+            && !self
+                .recall(&(partition, Subject::Alert(id)), offset, shutdown)
+                .await
+        {
+            return Flow::Stop;
+        }
         let span = match (&event, event.alert_id()) {
             (_, Some(id)) => info_span!("dispatch", alert_id = %id, partition, offset),
             (Fact::Office { office, .. }, None) => {
@@ -373,7 +363,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         Flow::Continue
     }
 
-    fn on_report(&mut self, report: Report) -> Flow {
+    pub(crate) fn on_report(&mut self, report: Report) -> Flow {
         let key = (report.partition, report.subject);
         let now = self.clock.now();
         match self.store.get_mut(&key).map(|tracked| &mut tracked.machine) {
@@ -417,15 +407,46 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         Flow::Continue
     }
 
-    /// The broker answered a queued write.
-    fn settled(&mut self, ticket: Ticket, acknowledged: bool) -> Flow {
-        if !acknowledged {
-            metrics::produce_error();
-            warn!("state not acknowledged; writing it again");
+    /// The broker answered a queued write, or a refused one is due again.
+    pub(crate) fn settled(&mut self, ticket: Ticket, key: Key, answer: Answer) -> Flow {
+        match answer {
+            Answer::Written(offset) => {
+                self.store.acknowledged(&key, ticket, offset);
+                self.pipeline.settled(ticket, true);
+            }
+            Answer::Refused => {
+                metrics::produce_error();
+                warn!("state not acknowledged; writing it again");
+                self.pipeline.settled(ticket, false);
+            }
+            Answer::Retry => self.rewrite(ticket, key),
         }
-        self.pipeline.settled(ticket, acknowledged);
         self.release();
         Flow::Continue
+    }
+
+    /// Writes `key`'s current state again under `ticket` (encoded now, not when refused: a
+    /// later write of it may have landed meanwhile, and an older state must not follow it).
+    fn rewrite(&mut self, ticket: Ticket, key: Key) {
+        let payload = match self.store.encode(&key) {
+            Some(payload) if !self.store.is_orphaned(key.0) => payload,
+            // Revoked or lost meanwhile (its owner has the last acknowledged state), or let
+            // go (a later write holds its current state).
+            _ => {
+                self.pipeline.settled(ticket, true);
+                return;
+            }
+        };
+        match self.changelog.write(key.0, &key.1.to_string(), &payload) {
+            Ok(acknowledgement) => {
+                self.store.queued(&key, ticket);
+                self.in_flight.push(answered(ticket, key, acknowledgement));
+            }
+            Err(error) => {
+                warn!(%error, key = %key.1, "state not queued again; retrying");
+                self.pipeline.settled(ticket, false);
+            }
+        }
     }
 
     /// Does what the pipeline releases: stores offsets, writes refused states again.
@@ -440,22 +461,9 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                     }
                 }
                 Release::Rewrite { ticket, key } => {
-                    let payload = match self.store.encode(&key) {
-                        Some(payload) if !self.store.is_orphaned(key.0) => payload,
-                        // Revoked or lost meanwhile: its owner has the last acknowledged state.
-                        _ => {
-                            self.pipeline.settled(ticket, true);
-                            continue;
-                        }
-                    };
-                    let changelog = Arc::clone(&self.changelog);
                     self.in_flight.push(Box::pin(async move {
                         tokio::time::sleep(RETRY).await;
-                        let written = match changelog.write(key.0, &key.1.to_string(), &payload) {
-                            Ok(acknowledgement) => acknowledgement.await,
-                            Err(error) => Err(error),
-                        };
-                        (ticket, written.is_ok())
+                        (ticket, key, Answer::Retry)
                     }));
                 }
             }
@@ -490,17 +498,16 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         loop {
             match self.changelog.write(key.0, &name, &payload) {
                 Ok(acknowledgement) => {
-                    let ticket = self.pipeline.queue_write(key);
-                    self.in_flight.push(Box::pin(async move {
-                        (ticket, acknowledgement.await.is_ok())
-                    }));
+                    let ticket = self.pipeline.queue_write(key.clone());
+                    self.store.queued(&key, ticket);
+                    self.in_flight.push(answered(ticket, key, acknowledgement));
                     return true;
                 }
                 Err(ProduceError::QueueFull) => {
                     // Make room: wait for an acknowledgement.
                     match self.in_flight.next().await {
-                        Some((ticket, acknowledged)) => {
-                            self.settled(ticket, acknowledged);
+                        Some((ticket, key, answer)) => {
+                            self.settled(ticket, key, answer);
                         }
                         None => {
                             if pause(shutdown).await {
@@ -530,13 +537,12 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 return;
             }
             while self.pipeline.queued() > 0 {
-                let Some((ticket, acknowledged)) = self.in_flight.next().await else {
+                let Some((ticket, key, Answer::Written(offset))) = self.in_flight.next().await
+                else {
+                    // Refused: not written again on the way out; the restart re-reads its input.
                     return;
                 };
-                if !acknowledged {
-                    // Not written again on the way out: the restart re-reads its input.
-                    return;
-                }
+                self.store.acknowledged(&key, ticket, offset);
                 self.pipeline.settled(ticket, true);
                 self.release();
             }
@@ -549,28 +555,17 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             );
         }
     }
+}
 
-    async fn dead_letter(&mut self, record: &Record, shutdown: &CancellationToken) -> Flow {
-        let key = record
-            .key
-            .as_deref()
-            .map(String::from_utf8_lossy)
-            .unwrap_or_default()
-            .into_owned();
-        let payload = record.payload.as_deref().unwrap_or_default();
-        loop {
-            match self.changelog.dead_letter(&key, payload).await {
-                Ok(()) => break,
-                Err(error) => warn!(%error, "dead letter not acknowledged; retrying"),
-            }
-            if pause(shutdown).await {
-                return Flow::Stop;
-            }
-        }
-        self.pipeline.unchanged(record.partition, record.offset);
-        self.release();
-        Flow::Continue
-    }
+/// A queued state write's answer, under its ticket.
+fn answered(ticket: Ticket, key: Key, acknowledgement: Acknowledgement<i64>) -> InFlight {
+    Box::pin(async move {
+        let answer = match acknowledgement.await {
+            Ok(offset) => Answer::Written(offset),
+            Err(_) => Answer::Refused,
+        };
+        (ticket, key, answer)
+    })
 }
 
 /// The next change of the silences book, if it is followed.

@@ -12,13 +12,15 @@ use wk_bus::BusError;
 use wk_bus::consumer::{GroupConsumer, Record};
 use wk_bus::producer::{ProduceError, Producer};
 use wk_bus::restore::newest::{Chunk, FIRST_SPAN, Seen};
-use wk_bus::restore::{Newest, read_newest, read_range};
+use wk_bus::restore::{Newest, read_newest, read_one, read_range};
 use wk_core::Timestamp;
 use wk_core::config::KafkaConfig;
 
 use crate::executor::{Executor, Job};
 
 const RESTORE_TIMEOUT: Duration = Duration::from_secs(60);
+/// One record read back (a let-go escalation's state).
+const RECALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the loop's `now` comes from. Escalation timers are wall-clock instants (they survive
 /// restarts and move between processes), so production uses [`WallClock`].
@@ -80,8 +82,9 @@ impl Input for GroupConsumer {
     }
 }
 
-/// The broker's acknowledgement (or refusal) of one queued write.
-pub type Acknowledgement = Pin<Box<dyn Future<Output = Result<(), ProduceError>> + Send>>;
+/// The broker's acknowledgement (or refusal) of one queued write: a state write's gives its
+/// changelog offset.
+pub type Acknowledgement<T = ()> = Pin<Box<dyn Future<Output = Result<T, ProduceError>> + Send>>;
 
 /// The state changelog and the dead-letter topic.
 pub trait Changelog: Send + Sync + 'static {
@@ -92,7 +95,7 @@ pub trait Changelog: Send + Sync + 'static {
         partition: i32,
         key: &str,
         payload: &[u8],
-    ) -> Result<Acknowledgement, ProduceError>;
+    ) -> Result<Acknowledgement<i64>, ProduceError>;
     /// Queues a record a machine decided (a watch's silence alert) on the alerts topic, keyed
     /// like every record there; `Err(ProduceError::QueueFull)` when the queue is full.
     fn publish(&self, key: &str, payload: &[u8]) -> Result<Acknowledgement, ProduceError>;
@@ -113,6 +116,13 @@ pub trait Changelog: Send + Sync + 'static {
         range: Range<i64>,
         seen: Seen,
     ) -> impl Future<Output = Result<Chunk, BusError>> + Send;
+    /// The record at `offset` of the changelog's `partition` (a let-go escalation's state);
+    /// `None` when the partition no longer holds that offset.
+    fn read_at(
+        &self,
+        partition: i32,
+        offset: i64,
+    ) -> impl Future<Output = Result<Option<Record>, BusError>> + Send;
 }
 
 /// The changelog on Kafka.
@@ -127,7 +137,7 @@ impl Changelog for KafkaChangelog {
         partition: i32,
         key: &str,
         payload: &[u8],
-    ) -> Result<Acknowledgement, ProduceError> {
+    ) -> Result<Acknowledgement<i64>, ProduceError> {
         let queued = self.producer.enqueue(
             &self.kafka.state_topic,
             key,
@@ -135,9 +145,9 @@ impl Changelog for KafkaChangelog {
             Some(partition),
             false,
         )?;
-        Ok(Box::pin(
-            async move { queued.acknowledged().await.map(|_| ()) },
-        ))
+        Ok(Box::pin(async move {
+            queued.acknowledged().await.map(|written| written.offset)
+        }))
     }
 
     fn publish(&self, key: &str, payload: &[u8]) -> Result<Acknowledgement, ProduceError> {
@@ -183,6 +193,20 @@ impl Changelog for KafkaChangelog {
             range,
             seen,
             RESTORE_TIMEOUT,
+        )
+    }
+
+    fn read_at(
+        &self,
+        partition: i32,
+        offset: i64,
+    ) -> impl Future<Output = Result<Option<Record>, BusError>> + Send {
+        read_one(
+            &self.kafka,
+            &self.kafka.state_topic,
+            partition,
+            offset,
+            RECALL_TIMEOUT,
         )
     }
 }

@@ -94,10 +94,11 @@ pub(crate) fn backlog(armed_timers: usize, pending_writes: usize) {
     metrics::gauge!("watchkeeper_changelog_writes_pending").set(pending_writes as f64);
 }
 
-/// Machines held live and held packed (`Store::sweep`).
-pub(crate) fn machines((live, packed): (usize, usize)) {
+/// Machines held live, held packed (`Store::sweep`) and let go (`Store::let_go`).
+pub(crate) fn machines((live, packed, away): (usize, usize, usize)) {
     metrics::gauge!("watchkeeper_machines_held", "form" => "live").set(live as f64);
     metrics::gauge!("watchkeeper_machines_held", "form" => "packed").set(packed as f64);
+    metrics::gauge!("watchkeeper_machines_held", "form" => "away").set(away as f64);
 }
 
 pub(crate) fn produce_error() {

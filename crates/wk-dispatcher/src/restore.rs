@@ -13,8 +13,9 @@
 
 use std::ops::Range;
 
+use futures_util::StreamExt as _;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 use wk_bus::restore::Kept;
 use wk_bus::restore::newest::NewestFirst;
 use wk_bus::state_codec::decode_state;
@@ -23,7 +24,8 @@ use wk_bus::trace::TraceHeaders;
 use crate::dispatcher::{Dispatcher, Flow, pause};
 use crate::held::Held;
 use crate::io::{Changelog, Clock, Input, Notifier};
-use crate::store::Tracked;
+use crate::pipeline::Key;
+use crate::store::{Tracked, Written};
 
 /// Machines restored between two looks at the timers (about 15 ms of the loop).
 const RESTORE_SLICE: usize = 2_048;
@@ -125,6 +127,35 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
         true
     }
 
+    /// Waits for `work` (a restore's reads) while what is already back escalates on: its
+    /// timers fire as they fall due, its delivery reports are taken (a console that cannot be
+    /// reached fails over at once) and the broker's acknowledgements are settled. `None` on
+    /// shutdown.
+    pub(crate) async fn escalating_until<T>(
+        &mut self,
+        work: impl Future<Output = T>,
+        shutdown: &CancellationToken,
+    ) -> Option<T> {
+        let mut work = std::pin::pin!(work);
+        loop {
+            let wait = self.until_timers();
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return None,
+                done = &mut work => return Some(done),
+                Some((ticket, key, answer)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    self.settled(ticket, key, answer);
+                }
+                Some(report) = self.reports.recv() => {
+                    self.on_report(report);
+                }
+                () = tokio::time::sleep(wait) => {
+                    self.on_timers();
+                }
+            }
+        }
+    }
+
     /// Restores `partition` unless already restored; false on shutdown.
     pub(crate) async fn ensure_restored(
         &mut self,
@@ -220,11 +251,80 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             let mut tracked = Tracked::new(machine, input_offset, TraceHeaders::default());
             // Restored history was counted by whoever lived it.
             tracked.counted = usize::MAX;
+            tracked.written = Written::At(record.offset);
             let key = (partition, subject);
             self.store.insert(key.clone(), tracked);
             self.act(key.clone());
             self.judge(key.clone(), now);
-            self.store.pack(&key, self.pipeline.is_dirty(&key));
+            let dirty = self.pipeline.is_dirty(&key);
+            // Done ones are let go at once: a restored dispatcher holds what is going on.
+            if self.store.pack(&key, dirty) {
+                self.store.let_go(&key, dirty);
+            }
         }
+    }
+
+    /// Reads the state of `key` back from the changelog if it was let go, and holds it again,
+    /// before a fact about it (at `input_offset`) other than a repeat is applied (an acknowledgement, a
+    /// resolution or a note on a resolved alert goes in its timeline). What is back
+    /// escalates on meanwhile; a failed read is tried again; false on shutdown.
+    pub(crate) async fn recall(
+        &mut self,
+        key: &Key,
+        input_offset: i64,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let offset = match self.store.away(key) {
+            // A record re-read after a restart, already in its state, changes nothing.
+            Some(away) if input_offset > away.input_offset => away.offset,
+            _ => return true,
+        };
+        let changelog = std::sync::Arc::clone(&self.changelog);
+        let payload = loop {
+            let Some(read) = self
+                .escalating_until(changelog.read_at(key.0, offset), shutdown)
+                .await
+            else {
+                return false;
+            };
+            match read {
+                Ok(record) => {
+                    break record
+                        .filter(|record| {
+                            record.key.as_deref() == Some(key.1.to_string().as_bytes())
+                        })
+                        .and_then(|record| record.payload);
+                }
+                Err(error) => {
+                    warn!(partition = key.0, offset, %error, "state of a let-go alert not read back; retrying");
+                    let paused = tokio::time::sleep(crate::dispatcher::RETRY);
+                    if self.escalating_until(paused, shutdown).await.is_none() {
+                        return false;
+                    }
+                }
+            }
+        };
+        let restored = payload
+            .as_deref()
+            .and_then(|payload| decode_state(payload).ok())
+            .and_then(|(state, input_offset)| {
+                Held::restore(state, &self.world).map(|(_, machine)| (machine, input_offset))
+            });
+        let Some((machine, input_offset)) = restored else {
+            // Only this dispatcher writes its partitions' states and compaction keeps each
+            // key's latest, so this does not happen; were it to, the alert is taken as unknown.
+            error!(
+                partition = key.0,
+                offset, "state of a let-go alert not on the changelog where it was left"
+            );
+            self.store.forget(key);
+            return true;
+        };
+        debug!(partition = key.0, offset, "let-go alert read back");
+        let mut tracked = Tracked::new(machine, input_offset, TraceHeaders::default());
+        tracked.counted = usize::MAX;
+        tracked.written = Written::At(offset);
+        self.store.insert(key.clone(), tracked);
+        true
     }
 }

@@ -5,6 +5,13 @@
 //! waiting) is held packed: its state record, LZ4-compressed, a third of the live machine or
 //! less; it is unpacked when next touched (`get_mut`), exactly as it was (`Packed`). Most open
 //! alerts wait minutes for an acknowledgement or their next step, so most are packed.
+//!
+//! An escalation that is done (`Escalation::is_done`: resolved, nothing owed, no timer) and
+//! whose current state the changelog has acknowledged is let go after `REST_SWEEPS` packed
+//! (at once when restored): the store keeps only where that state is and what a repeat
+//! needs (`Away`: a repeat opens the next incident afresh), and the dispatcher reads the
+//! state back (`Dispatcher::recall`) before any other fact about it is applied. So the
+//! dispatcher holds the alerts still going on, not its history.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -18,10 +25,26 @@ use wk_core::escalation::{Escalation, Status, TimerQueue};
 use wk_core::policy::Chain;
 
 use crate::held::{Held, Subject};
-use crate::pipeline::Key;
+use crate::pipeline::{Key, Ticket};
 
 /// Sweeps (one a second) a machine stays untouched before it is packed.
 pub(crate) const IDLE_SWEEPS: u64 = 10;
+/// Sweeps a done escalation stays packed before it is let go (a repeat within them, the
+/// common one, needs no read).
+pub(crate) const REST_SWEEPS: u64 = 600;
+
+/// Where the changelog holds a machine's current state, as far as this process knows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// Not written since it was made here.
+    #[default]
+    No,
+    /// Its latest write, not acknowledged yet.
+    Queued(Ticket),
+    /// Its latest write, acknowledged at this changelog offset (a change since is dirty in
+    /// the pipeline until its write is queued).
+    At(i64),
+}
 
 pub(crate) struct Tracked<M = Held> {
     pub(crate) machine: M,
@@ -34,6 +57,8 @@ pub(crate) struct Tracked<M = Held> {
     /// The trace context of the record that raised it (empty with OpenTelemetry off or after a
     /// restore): timer-driven steps join the alert's trace.
     pub(crate) trace: TraceHeaders,
+    /// Where its current state is on the changelog.
+    pub(crate) written: Written,
     /// The sweep during which it was last touched.
     touched: u64,
 }
@@ -47,6 +72,7 @@ impl Tracked {
             armed: None,
             counted: 0,
             trace,
+            written: Written::No,
             touched: 0,
         }
     }
@@ -61,6 +87,24 @@ struct Packed {
     counted: usize,
     trace: TraceHeaders,
     status: Standing,
+    written: Written,
+    /// `Escalation::is_done` when packed.
+    done: bool,
+    /// The sweep it was packed in.
+    since: u64,
+    incident: u32,
+}
+
+/// What the store keeps of a done escalation it let go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Away {
+    /// The changelog offset of its current state.
+    pub(crate) offset: i64,
+    /// The alerts-topic offset of the last event that state reflects (a record re-read
+    /// after a restart at or before it changes nothing).
+    pub(crate) input_offset: i64,
+    /// The incident resolved: a repeat opens the next.
+    pub(crate) incident: u32,
 }
 
 /// What the gauges count of a packed escalation.
@@ -91,14 +135,33 @@ pub(crate) enum Seen<'a> {
 
 enum Slot {
     Live(Box<Tracked>),
-    Packed(Packed),
+    Packed(Box<Packed>),
+    /// A done escalation let go.
+    Away(Away),
 }
 
 impl Slot {
-    fn armed_mut(&mut self) -> &mut Option<Timestamp> {
+    fn armed_mut(&mut self) -> Option<&mut Option<Timestamp>> {
         match self {
-            Slot::Live(tracked) => &mut tracked.armed,
-            Slot::Packed(packed) => &mut packed.armed,
+            Slot::Live(tracked) => Some(&mut tracked.armed),
+            Slot::Packed(packed) => Some(&mut packed.armed),
+            Slot::Away(_) => None,
+        }
+    }
+
+    fn written_mut(&mut self) -> Option<&mut Written> {
+        match self {
+            Slot::Live(tracked) => Some(&mut tracked.written),
+            Slot::Packed(packed) => Some(&mut packed.written),
+            Slot::Away(_) => None,
+        }
+    }
+
+    fn seen(&self) -> Seen<'_> {
+        match self {
+            Slot::Live(tracked) => Seen::Live(&tracked.machine),
+            Slot::Packed(packed) => Seen::Packed(packed.status),
+            Slot::Away(_) => Seen::Packed(Standing::Resolved),
         }
     }
 }
@@ -122,6 +185,8 @@ pub(crate) struct Store {
     /// Live machines in the order they were last touched, with that sweep (an entry whose
     /// machine was touched again since is stale and skipped).
     touched: VecDeque<(u64, Key)>,
+    /// Done escalations in the order they were packed, with that sweep (likewise).
+    resting: VecDeque<(u64, Key)>,
 }
 
 impl Store {
@@ -154,7 +219,24 @@ impl Store {
             .is_some_and(|slots| slots.contains_key(id))
     }
 
-    /// The machine of `key`, unpacked if it was packed.
+    /// What is kept of `key` if it was let go (a repeat opens its next incident; any other
+    /// fact about it waits until its state is read back).
+    pub(crate) fn away(&self, (partition, id): &Key) -> Option<Away> {
+        match self.partitions.get(partition)?.get(id)? {
+            Slot::Away(away) => Some(*away),
+            _ => None,
+        }
+    }
+
+    /// Forgets `key` (a let-go escalation whose state is not where it was left).
+    pub(crate) fn forget(&mut self, (partition, id): &Key) {
+        if let Some(slots) = self.partitions.get_mut(partition) {
+            slots.remove(id);
+        }
+    }
+
+    /// The machine of `key`, unpacked if it was packed; `None` if it is not held or was let
+    /// go ([`Store::away`]).
     pub(crate) fn get_mut(&mut self, key: &Key) -> Option<&mut Tracked> {
         let slot = self.partitions.get_mut(&key.0)?.get_mut(&key.1)?;
         if let Slot::Packed(packed) = slot {
@@ -184,7 +266,29 @@ impl Store {
         match self.partitions.get(partition)?.get(id)? {
             Slot::Live(tracked) => Some(tracked.machine.encode(tracked.input_offset)),
             Slot::Packed(packed) => decompress(&packed.record),
+            Slot::Away(_) => None,
         }
+    }
+
+    /// A write of `key`'s current state was queued under `ticket`.
+    pub(crate) fn queued(&mut self, key: &Key, ticket: Ticket) {
+        if let Some(written) = self.slot_mut(key).and_then(Slot::written_mut) {
+            *written = Written::Queued(ticket);
+        }
+    }
+
+    /// The write of `ticket` was acknowledged at `offset`: if it is `key`'s latest, the
+    /// changelog holds its current state there.
+    pub(crate) fn acknowledged(&mut self, key: &Key, ticket: Ticket, offset: i64) {
+        if let Some(written) = self.slot_mut(key).and_then(Slot::written_mut)
+            && *written == Written::Queued(ticket)
+        {
+            *written = Written::At(offset);
+        }
+    }
+
+    fn slot_mut(&mut self, (partition, id): &Key) -> Option<&mut Slot> {
+        self.partitions.get_mut(partition)?.get_mut(id)
     }
 
     /// Calls `judge` with the machine of `key`; a packed one is unpacked for it and kept
@@ -197,6 +301,7 @@ impl Store {
         let slot = self.partitions.get_mut(&key.0)?.get_mut(&key.1)?;
         match slot {
             Slot::Live(tracked) => Some(judge(&mut tracked.machine)),
+            Slot::Away(_) => None,
             Slot::Packed(packed) => {
                 let mut tracked = unpack(packed, &self.chains)?;
                 let changed = judge(&mut tracked.machine);
@@ -229,15 +334,46 @@ impl Store {
             return false;
         }
         let record = encode_escalation(escalation.as_snapshot(), tracked.input_offset);
-        *slot = Slot::Packed(Packed {
+        let done = escalation.is_done();
+        *slot = Slot::Packed(Box::new(Packed {
             record: lz4_flex::block::compress_prepend_size(&record).into_boxed_slice(),
             input_offset: tracked.input_offset,
             armed: tracked.armed,
             counted: tracked.counted,
             trace: std::mem::take(&mut tracked.trace),
             status: Standing::of(escalation),
-        });
+            written: tracked.written,
+            done,
+            since: self.sweep,
+            incident: escalation.incident(),
+        }));
+        if done {
+            self.resting.push_back((self.sweep, key.clone()));
+        }
         true
+    }
+
+    /// Lets `key` go if it is a packed done escalation whose current state the changelog
+    /// holds (and `waiting`, a change of it not written yet, is false); whether it is away.
+    pub(crate) fn let_go(&mut self, key: &Key, waiting: bool) -> bool {
+        let Some(slot) = self.slot_mut(key) else {
+            return false;
+        };
+        match slot {
+            Slot::Away(_) => true,
+            Slot::Packed(packed) if packed.done && packed.armed.is_none() && !waiting => {
+                let Written::At(offset) = packed.written else {
+                    return false;
+                };
+                *slot = Slot::Away(Away {
+                    offset,
+                    input_offset: packed.input_offset,
+                    incident: packed.incident,
+                });
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Starts the next sweep and packs, of the machines untouched for `IDLE_SWEEPS`, at most
@@ -276,7 +412,36 @@ impl Store {
                 self.touched.push_back((self.sweep, key));
             }
         }
+        self.let_go_rested(limit, &waiting);
         packed
+    }
+
+    /// Lets go of at most `limit` of the done escalations packed `REST_SWEEPS` ago; one
+    /// whose write is not acknowledged yet is looked at again later.
+    fn let_go_rested(&mut self, limit: usize, waiting: &impl Fn(&Key) -> bool) {
+        let mut looked = 0;
+        while looked < limit {
+            let Some((at, key)) = self
+                .resting
+                .front()
+                .filter(|(at, _)| at + REST_SWEEPS <= self.sweep)
+                .cloned()
+            else {
+                break;
+            };
+            self.resting.pop_front();
+            looked += 1;
+            let sweep = self.sweep;
+            let current =
+                matches!(self.slot_mut(&key), Some(Slot::Packed(packed)) if packed.since == at);
+            if !current || self.let_go(&key, waiting(&key)) {
+                continue;
+            }
+            if let Some(Slot::Packed(packed)) = self.slot_mut(&key) {
+                packed.since = sweep;
+                self.resting.push_back((sweep, key));
+            }
+        }
     }
 
     /// Forgets `partition` and its timers; true if it was held.
@@ -286,6 +451,7 @@ impl Store {
             self.timers
                 .retain(|(timer_partition, _)| *timer_partition != partition);
             self.touched.retain(|(_, (p, _))| *p != partition);
+            self.resting.retain(|(_, (p, _))| *p != partition);
             true
         } else {
             false
@@ -314,12 +480,12 @@ impl Store {
 
     /// Re-arms the timer of `key` at `due` (none: disarmed).
     pub(crate) fn rearm(&mut self, key: &Key, due: Option<Timestamp>) {
-        if let Some(slot) = self
+        if let Some(armed) = self
             .partitions
             .get_mut(&key.0)
             .and_then(|s| s.get_mut(&key.1))
+            .and_then(Slot::armed_mut)
         {
-            let armed = slot.armed_mut();
             *armed = self.timers.rearm(key.clone(), *armed, due);
         }
     }
@@ -331,12 +497,13 @@ impl Store {
     /// The next escalation whose timer is due at `now`, disarmed.
     pub(crate) fn pop_due(&mut self, now: Timestamp) -> Option<Key> {
         let key = self.timers.pop_due(now)?;
-        if let Some(slot) = self
+        if let Some(armed) = self
             .partitions
             .get_mut(&key.0)
             .and_then(|s| s.get_mut(&key.1))
+            .and_then(Slot::armed_mut)
         {
-            *slot.armed_mut() = None;
+            *armed = None;
         }
         Some(key)
     }
@@ -354,12 +521,7 @@ impl Store {
                 held.iter()
                     .map(move |(subject, slot)| ((*partition, subject), slot))
             })
-            .filter(|(_, slot)| {
-                keep(match slot {
-                    Slot::Live(tracked) => Seen::Live(&tracked.machine),
-                    Slot::Packed(packed) => Seen::Packed(packed.status),
-                })
-            })
+            .filter(|(_, slot)| keep(slot.seen()))
             .map(|((partition, subject), _)| (partition, subject.clone()))
             .collect()
     }
@@ -369,21 +531,19 @@ impl Store {
         self.partitions
             .values()
             .flat_map(HashMap::values)
-            .map(|slot| match slot {
-                Slot::Live(tracked) => Seen::Live(&tracked.machine),
-                Slot::Packed(packed) => Seen::Packed(packed.status),
-            })
+            .map(Slot::seen)
     }
 
-    /// Held machines: live, and packed.
-    pub(crate) fn census(&self) -> (usize, usize) {
-        self.partitions
-            .values()
-            .flat_map(HashMap::values)
-            .fold((0, 0), |(live, packed), slot| match slot {
-                Slot::Live(_) => (live + 1, packed),
-                Slot::Packed(_) => (live, packed + 1),
-            })
+    /// Held machines: live, packed, and let go.
+    pub(crate) fn census(&self) -> (usize, usize, usize) {
+        self.partitions.values().flat_map(HashMap::values).fold(
+            (0, 0, 0),
+            |(live, packed, away), slot| match slot {
+                Slot::Live(_) => (live + 1, packed, away),
+                Slot::Packed(_) => (live, packed + 1, away),
+                Slot::Away(_) => (live, packed, away + 1),
+            },
+        )
     }
 }
 
@@ -415,6 +575,7 @@ fn unpack(packed: &Packed, chains: &BTreeMap<String, Arc<Chain>>) -> Option<Trac
         armed: packed.armed,
         counted: packed.counted,
         trace: packed.trace.clone(),
+        written: packed.written,
         touched: 0,
     })
 }

@@ -28,6 +28,7 @@ use crate::executor::{Job, Report};
 use crate::io::{Acknowledgement, Changelog, Input, Notifier, TokioClock};
 
 mod headcounts;
+mod let_go;
 mod newest_first;
 mod packed;
 mod silenced;
@@ -75,7 +76,16 @@ struct Log {
     read_delay: Duration,
     /// The ranges restores read, in order.
     ranges: Vec<(i32, std::ops::Range<i64>)>,
+    /// Every state written, by partition, at offsets from `WRITTEN_FROM`.
+    written: HashMap<i32, Vec<Record>>,
+    /// Single records read back (`read_at`), in order.
+    reads_at: Vec<(i32, i64)>,
+    /// How many of the next `read_at`s fail.
+    failing_reads: usize,
 }
+
+/// Where the fake changelog's own writes start, past any record a test restores from.
+const WRITTEN_FROM: i64 = 1_000_000;
 
 #[derive(Clone, Default)]
 struct FakeChangelog(Arc<Mutex<Log>>);
@@ -109,17 +119,22 @@ impl Changelog for FakeChangelog {
         partition: i32,
         key: &str,
         payload: &[u8],
-    ) -> Result<Acknowledgement, ProduceError> {
+    ) -> Result<Acknowledgement<i64>, ProduceError> {
         let mut log = self.0.lock().unwrap();
         log.writes.push((partition, key.to_owned()));
         log.last.insert(key.to_owned(), payload.to_vec());
+        let written = log.written.entry(partition).or_default();
+        let offset = WRITTEN_FROM + written.len() as i64;
+        written.push(state_record(partition, offset, key, payload));
         let (sender, receiver) = oneshot::channel();
         if log.hold {
             log.held.push(sender);
         } else {
             let _ = sender.send(Ok(()));
         }
-        Ok(Box::pin(async move { receiver.await.unwrap_or(Ok(())) }))
+        Ok(Box::pin(async move {
+            receiver.await.unwrap_or(Ok(())).map(|()| offset)
+        }))
     }
 
     fn publish(&self, key: &str, payload: &[u8]) -> Result<Acknowledgement, ProduceError> {
@@ -170,6 +185,36 @@ impl Changelog for FakeChangelog {
         };
         tokio::time::sleep(delay).await;
         Ok(Chunk::of(records, &range, &seen))
+    }
+
+    async fn read_at(&self, partition: i32, offset: i64) -> Result<Option<Record>, BusError> {
+        let mut log = self.0.lock().unwrap();
+        log.reads_at.push((partition, offset));
+        if log.failing_reads > 0 {
+            log.failing_reads -= 1;
+            return Err(BusError::Topic {
+                topic: "state".into(),
+                reason: "broker away".into(),
+            });
+        }
+        let found = [log.restores.get(&partition), log.written.get(&partition)]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|record| record.offset == offset)
+            .cloned();
+        Ok(found)
+    }
+}
+
+/// A state record as the changelog holds it.
+fn state_record(partition: i32, offset: i64, key: &str, payload: &[u8]) -> Record {
+    Record {
+        partition,
+        offset,
+        key: Some(key.as_bytes().to_vec()),
+        payload: Some(payload.to_vec()),
+        trace: Default::default(),
     }
 }
 
@@ -391,6 +436,50 @@ async fn a_refused_write_is_written_again_before_later_offsets_are_stored() {
     changelog.answer(true);
     wait(Duration::from_secs(3)).await;
     assert_eq!(harness.stored(), [(0, 1), (0, 2)], "in input order");
+    harness.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_write_is_written_again_with_the_state_current_then() {
+    let changelog = FakeChangelog::default();
+    changelog.hold(true);
+    let harness = Harness::start(changelog.clone());
+    harness.assign(&[0]);
+    let first = alert("a");
+    harness.send(raised(0, 1, &first));
+    wait(Duration::from_millis(20)).await;
+    changelog.answer(false);
+    // Changed while the refused write waits for its retry: written at once (held).
+    harness.send(Record {
+        partition: 0,
+        offset: 2,
+        key: Some(first.id.to_string().into_bytes()),
+        payload: Some(wk_bus::codec::encode_action(
+            first.id,
+            &wk_bus::codec::OfficerAction::Acknowledge,
+            &wk_core::escalation::Responder {
+                actor: "maria.santos".into(),
+                channel: "console".into(),
+            },
+            None,
+            START,
+        )),
+        trace: Default::default(),
+    });
+    wait(Duration::from_millis(20)).await;
+    assert_eq!(changelog.writes(), 2);
+    let acknowledged = changelog.0.lock().unwrap().last[&first.id.to_string()].clone();
+    wait(Duration::from_secs(2)).await;
+    assert_eq!(changelog.writes(), 3, "the refused one, written again");
+    assert_eq!(
+        changelog.0.lock().unwrap().last[&first.id.to_string()],
+        acknowledged,
+        "the latest record holds the acknowledged state, not the one refused"
+    );
+    changelog.hold(false);
+    changelog.answer(true);
+    wait(Duration::from_secs(1)).await;
+    assert_eq!(harness.stored(), [(0, 1), (0, 2)]);
     harness.stop().await;
 }
 

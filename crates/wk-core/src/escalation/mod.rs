@@ -150,9 +150,31 @@ impl Escalation {
         silences: &SilenceBook,
         now: Timestamp,
     ) -> Escalation {
+        Escalation::open_incident(alert, 1, policy, silences, now)
+    }
+
+    /// Routes `alert` with `policy` and opens its incident `incident` under `silences`: what
+    /// a repeat of a resolved alert becomes (`handle_trigger_under`), its notification ids
+    /// apart from every earlier incident's. Nothing of the resolved one is kept but its
+    /// number, so a driver that let the resolved one go needs only that.
+    pub fn open_incident(
+        alert: Alert,
+        incident: u32,
+        policy: &Policy,
+        silences: &SilenceBook,
+        now: Timestamp,
+    ) -> Escalation {
         let (route, chain) = policy.route(&alert);
         let (route, chain) = (route.to_owned(), chain.clone());
-        Escalation::new(alert, 1, &route, chain, &policy.directory, silences, now)
+        Escalation::new(
+            alert,
+            incident,
+            &route,
+            chain,
+            &policy.directory,
+            silences,
+            now,
+        )
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -187,6 +209,20 @@ impl Escalation {
     /// snapshot, and `resume_in` gives it back exactly, so a driver may hold it encoded.
     pub fn is_settled(&self) -> bool {
         self.actions.is_empty()
+    }
+
+    /// Whether nothing more can come of it but from a new fact: resolved, settled, no
+    /// delivery still owed (none will report back) and no timer armed. A driver may then let
+    /// it go and read its state back when a fact about it comes.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state.status, Status::Resolved { .. })
+            && self.is_settled()
+            && self.poll_timeout().is_none()
+            && !self
+                .state
+                .deliveries
+                .iter()
+                .any(|record| record.state.is_open())
     }
 
     /// An escalation that was settled when `snapshot` was taken, as it was: unlike `restore`,

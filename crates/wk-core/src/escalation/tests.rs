@@ -440,6 +440,42 @@ fn a_repeat_folds_in_and_a_trigger_after_resolve_opens_a_new_incident() {
 }
 
 #[test]
+fn done_only_once_resolved_with_nothing_owed_and_a_repeat_needs_only_its_number() {
+    let policy = policy(0, None);
+    let by = Responder {
+        actor: "maria".into(),
+        channel: "console".into(),
+    };
+    let mut escalation = Escalation::route(alert(), &policy, minutes("0m"));
+    let sent: Vec<String> = std::iter::from_fn(|| escalation.poll_action())
+        .map(|Action::Deliver(notification)| notification.id.to_string())
+        .collect();
+    assert!(!escalation.is_done(), "open");
+    escalation.handle_resolve(by, None, &policy.directory, minutes("1m"));
+    while escalation.poll_action().is_some() {}
+    assert!(
+        !escalation.is_done(),
+        "resolved, its notifications not reported yet"
+    );
+    for id in &sent {
+        escalation.handle_delivery(id, Outcome::Delivered, &policy.directory, minutes("2m"));
+    }
+    while escalation.poll_action().is_some() {}
+    assert!(escalation.is_done());
+    // What a repeat makes of the resolved escalation, from its incident number alone.
+    let mut repeated = escalation.clone();
+    repeated.handle_trigger(alert(), &policy, minutes("3m"));
+    let opened = Escalation::open_incident(
+        alert(),
+        escalation.incident() + 1,
+        &policy,
+        &SilenceBook::default(),
+        minutes("3m"),
+    );
+    assert_eq!(repeated.snapshot(), opened.snapshot());
+}
+
+#[test]
 fn a_console_given_up_fails_over_at_once_and_the_timeline_says_why() {
     let policy = policy(0, None);
     let lines = trace(

@@ -56,14 +56,10 @@ impl Escalation {
         now: Timestamp,
     ) {
         if let Status::Resolved { .. } = self.state.status {
-            let (route, chain) = policy.route(&alert);
-            let (route, chain) = (route.to_owned(), chain.clone());
-            *self = Escalation::new(
+            *self = Escalation::open_incident(
                 alert,
-                self.state.incident + 1,
-                &route,
-                chain,
-                &policy.directory,
+                self.state.incident.saturating_add(1),
+                policy,
                 silences,
                 now,
             );

@@ -3,7 +3,7 @@
 
 use crate::held::{Held, Subject};
 use crate::pipeline::Key;
-use crate::store::{IDLE_SWEEPS, Store, Tracked};
+use crate::store::{IDLE_SWEEPS, REST_SWEEPS, Store, Tracked};
 
 use super::*;
 
@@ -43,7 +43,7 @@ fn a_settled_escalation_is_packed_after_it_is_left_alone_and_comes_back_as_it_wa
         );
     }
     assert_eq!(store.sweep(100, |_| false), 1);
-    assert_eq!(store.census(), (0, 1));
+    assert_eq!(store.census(), (0, 1, 0));
     assert_eq!(
         store.encode(&k),
         Some(written),
@@ -51,11 +51,11 @@ fn a_settled_escalation_is_packed_after_it_is_left_alone_and_comes_back_as_it_wa
     );
     // Judged without a change: it stays packed.
     assert_eq!(store.judge(&k, |_| false), Some(false));
-    assert_eq!(store.census(), (0, 1));
+    assert_eq!(store.census(), (0, 1, 0));
     let tracked = store.get_mut(&k).expect("held");
     assert_eq!(tracked.input_offset, 7);
     assert_eq!(snapshot(&mut store, &k), expected);
-    assert_eq!(store.census(), (1, 0), "unpacked when touched");
+    assert_eq!(store.census(), (1, 0, 0), "unpacked when touched");
 }
 
 #[test]
@@ -72,14 +72,14 @@ fn an_escalation_with_actions_to_take_or_a_write_waiting_is_not_packed() {
     for _ in 0..IDLE_SWEEPS * 3 {
         store.sweep(100, |key| *key == b);
     }
-    assert_eq!(store.census(), (2, 0));
+    assert_eq!(store.census(), (2, 0, 0));
     assert!(!store.pack(&a, false), "actions to take");
     assert!(!store.pack(&b, true), "a write waiting");
     // Once written, the sweep packs it (it was looked at again, not forgotten).
     for _ in 0..IDLE_SWEEPS {
         store.sweep(100, |_| false);
     }
-    assert_eq!(store.census(), (1, 1));
+    assert_eq!(store.census(), (1, 1, 0));
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn a_packed_escalation_keeps_its_timer() {
     store.rearm(&k, Some(due));
     assert_eq!(store.armed_timers(), 1);
     assert!(store.drop_partition(0));
-    assert_eq!((store.armed_timers(), store.census()), (0, (0, 0)));
+    assert_eq!((store.armed_timers(), store.census()), (0, (0, 0, 0)));
 }
 
 #[test]
@@ -136,11 +136,76 @@ fn a_silence_change_looks_at_every_machine_but_the_packed_resolved_ones() {
         );
         assert!(store.pack(key, false));
     }
-    assert_eq!(store.census(), (1, 2));
+    assert_eq!(store.census(), (1, 2, 0));
     let mut judged = store.keys_where(crate::silences::may_change);
     judged.sort_by_key(|(_, subject)| subject.to_string());
     let mut expected = vec![live, packed_open];
     expected.sort_by_key(|(_, subject)| subject.to_string());
     assert_eq!(judged, expected);
-    assert_eq!(store.census(), (1, 2), "nothing unpacked to be looked at");
+    assert_eq!(
+        store.census(),
+        (1, 2, 0),
+        "nothing unpacked to be looked at"
+    );
+}
+
+#[test]
+fn a_done_escalation_is_let_go_only_once_its_latest_write_is_acknowledged() {
+    let k = key("a");
+    let mut store = store_with(&k, super::let_go::done(&alert("a")));
+    let mut pipeline = crate::pipeline::WriteBehind::default();
+    let older = pipeline.queue_write(k.clone());
+    store.queued(&k, older);
+    let latest = pipeline.queue_write(k.clone());
+    store.queued(&k, latest);
+    let rest = |store: &mut Store| {
+        for _ in 0..REST_SWEEPS {
+            store.sweep(100, |_| false);
+        }
+    };
+    for _ in 0..IDLE_SWEEPS {
+        store.sweep(100, |_| false);
+    }
+    assert_eq!(store.census(), (0, 1, 0), "packed");
+    rest(&mut store);
+    assert_eq!(store.away(&k), None, "its latest write is not acknowledged");
+    store.acknowledged(&k, older, 10);
+    rest(&mut store);
+    assert_eq!(
+        store.away(&k),
+        None,
+        "an older write's acknowledgement does not hold its current state"
+    );
+    store.acknowledged(&k, latest, 11);
+    assert_eq!(store.census(), (0, 1, 0), "still resting");
+    rest(&mut store);
+    let away = store.away(&k).expect("let go");
+    assert_eq!((away.offset, away.input_offset, away.incident), (11, 7, 1));
+    assert_eq!(store.census(), (0, 0, 1));
+    assert!(store.get_mut(&k).is_none() && store.encode(&k).is_none());
+    assert_eq!(
+        store.keys_where(|seen| !matches!(
+            seen,
+            crate::store::Seen::Packed(crate::store::Standing::Resolved)
+        )),
+        Vec::<Key>::new(),
+        "a silence change passes it over"
+    );
+}
+
+#[test]
+fn an_open_escalation_is_never_let_go() {
+    let k = key("a");
+    let mut opened = Escalation::route(alert("a"), &policy(), START);
+    while opened.poll_action().is_some() {}
+    let mut store = store_with(&k, opened);
+    let mut pipeline = crate::pipeline::WriteBehind::default();
+    let ticket = pipeline.queue_write(k.clone());
+    store.queued(&k, ticket);
+    store.acknowledged(&k, ticket, 3);
+    for _ in 0..(IDLE_SWEEPS + 2 * REST_SWEEPS) {
+        store.sweep(100, |_| false);
+    }
+    assert_eq!(store.census(), (0, 1, 0));
+    assert!(!store.let_go(&k, false));
 }
