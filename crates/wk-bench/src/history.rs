@@ -100,9 +100,15 @@ pub(crate) async fn run(cli: &crate::Cli, run: &Run) -> anyhow::Result<serde_jso
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // What the restarted dispatcher holds: the open alerts and the whole history, each
-    // resolved alert packed (its state record, compressed).
+    // What the restarted dispatcher holds: the open alerts, and of the history each resolved
+    // alert let go (where its state is) or, in versions before, packed.
     let rss_restored_kib = dispatcher_rss_kib(&stack)?;
+    let mut held = [0.0; 3];
+    for (count, form) in held.iter_mut().zip(["live", "packed", "away"]) {
+        *count = stack
+            .dispatcher_metric("watchkeeper_machines_held", &format!("form=\"{form}\""))
+            .await?;
+    }
     let held_bytes_per_alert = rss_restored_kib.saturating_sub(rss_empty_kib) as f64 * 1024.0
         / (run.history + run.open).max(1) as f64;
     let (idle_cpu_s, silence_cpu_s) = silence_change(&config, &stack).await?;
@@ -121,7 +127,7 @@ pub(crate) async fn run(cli: &crate::Cli, run: &Run) -> anyhow::Result<serde_jso
     });
     let late = Percentiles::of(&lateness);
     println!(
-        "| restore with history {history} resolved + {open} open p={p} | fill {fill_s:.1} s | ready after {ready:.2} s | step 2 fired {fired} ({before_ready} before ready), late p50 {p50:.0} / p99 {p99:.0} / max {max:.0} ms | dispatcher RSS {empty:.0} → {restored:.0} MiB, {held_bytes_per_alert:.0} B per alert held | dispatcher CPU over 10 s: idle {idle_cpu_s:.2} s, a silence created {silence_cpu_s:.2} s |",
+        "| restore with history {history} resolved + {open} open p={p} | fill {fill_s:.1} s | ready after {ready:.2} s | step 2 fired {fired} ({before_ready} before ready), late p50 {p50:.0} / p99 {p99:.0} / max {max:.0} ms | dispatcher RSS {empty:.0} → {restored:.0} MiB, {held_bytes_per_alert:.0} B per alert held (live {live:.0}, packed {packed:.0}, let go {away:.0}) | dispatcher CPU over 10 s: idle {idle_cpu_s:.2} s, a silence created {silence_cpu_s:.2} s |",
         history = run.history,
         open = run.open,
         p = run.partitions,
@@ -131,6 +137,9 @@ pub(crate) async fn run(cli: &crate::Cli, run: &Run) -> anyhow::Result<serde_jso
         max = late.max_ms,
         empty = rss_empty_kib as f64 / 1024.0,
         restored = rss_restored_kib as f64 / 1024.0,
+        live = held[0],
+        packed = held[1],
+        away = held[2],
     );
     Ok(json!({
         "benchmark": "restore_with_history",
@@ -146,6 +155,7 @@ pub(crate) async fn run(cli: &crate::Cli, run: &Run) -> anyhow::Result<serde_jso
         "dispatcher_rss_empty_kib": rss_empty_kib,
         "dispatcher_rss_restored_kib": rss_restored_kib,
         "dispatcher_bytes_per_alert_held": held_bytes_per_alert,
+        "dispatcher_machines_held": { "live": held[0], "packed": held[1], "away": held[2] },
         "idle_dispatcher_cpu_s": idle_cpu_s,
         "silence_created_dispatcher_cpu_s": silence_cpu_s,
     }))

@@ -276,6 +276,6 @@ impl Stack {
             .lines()
             .filter(|line| line.starts_with(name) && line.contains(labels))
             .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum())
+            .fold(0.0, |sum, value| sum + value))
     }
 }

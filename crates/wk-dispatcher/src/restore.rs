@@ -257,9 +257,10 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             self.act(key.clone());
             self.judge(key.clone(), now);
             let dirty = self.pipeline.is_dirty(&key);
-            // Done ones are let go at once: a restored dispatcher holds what is going on.
-            if self.store.pack(&key, dirty) {
-                self.store.let_go(&key, dirty);
+            // Done ones are let go at once (not packed first: nothing to encode or compress),
+            // so a restored dispatcher holds what is going on.
+            if !self.store.let_go(&key, dirty) {
+                self.store.pack(&key, dirty);
             }
         }
     }
