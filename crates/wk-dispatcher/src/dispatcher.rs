@@ -488,6 +488,8 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     async fn write_state(&mut self, key: Key, shutdown: &CancellationToken) -> bool {
         if self.store.is_orphaned(key.0) {
             // Another member may own it now; the next assignment restores from the changelog.
+            // Its change is not there, so it is not let go meanwhile.
+            self.store.unwritten(&key);
             return true;
         }
         let Some(payload) = self.store.encode(&key) else {

@@ -16,16 +16,19 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use tracing::error;
 use wk_bus::escalation_codec::encode_escalation;
-use wk_bus::state_codec::{State, decode_state};
 use wk_bus::trace::TraceHeaders;
 use wk_core::Timestamp;
-use wk_core::escalation::{Escalation, Status, TimerQueue};
+use wk_core::escalation::TimerQueue;
 use wk_core::policy::Chain;
 
 use crate::held::{Held, Subject};
 use crate::pipeline::{Key, Ticket};
+
+mod packed;
+
+pub(crate) use packed::Standing;
+use packed::{Packed, decompress, unpack};
 
 /// Sweeps (one a second) a machine stays untouched before it is packed.
 pub(crate) const IDLE_SWEEPS: u64 = 10;
@@ -78,23 +81,6 @@ impl Tracked {
     }
 }
 
-/// A settled escalation, packed: what `Tracked` holds, its machine as its state record.
-struct Packed {
-    /// `encode_escalation(snapshot, input_offset)`, LZ4-compressed.
-    record: Box<[u8]>,
-    input_offset: i64,
-    armed: Option<Timestamp>,
-    counted: usize,
-    trace: TraceHeaders,
-    status: Standing,
-    written: Written,
-    /// `Escalation::is_done` when packed.
-    done: bool,
-    /// The sweep it was packed in.
-    since: u64,
-    incident: u32,
-}
-
 /// What the store keeps of a done escalation it let go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Away {
@@ -105,26 +91,6 @@ pub(crate) struct Away {
     pub(crate) input_offset: i64,
     /// The incident resolved: a repeat opens the next.
     pub(crate) incident: u32,
-}
-
-/// What the gauges count of a packed escalation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Standing {
-    Triggered { held: bool },
-    Acknowledged,
-    Resolved,
-}
-
-impl Standing {
-    pub(crate) fn of(escalation: &Escalation) -> Standing {
-        match escalation.status() {
-            Status::Triggered => Standing::Triggered {
-                held: escalation.is_held(),
-            },
-            Status::Acknowledged { .. } => Standing::Acknowledged,
-            Status::Resolved { .. } => Standing::Resolved,
-        }
-    }
 }
 
 /// A held machine as the gauges see it.
@@ -279,6 +245,13 @@ impl Store {
     pub(crate) fn queued(&mut self, key: &Key, ticket: Ticket) {
         if let Some(written) = self.slot_mut(key).and_then(Slot::written_mut) {
             *written = Written::Queued(ticket);
+        }
+    }
+
+    /// `key` changed and its change will not be written (its partition was lost).
+    pub(crate) fn unwritten(&mut self, key: &Key) {
+        if let Some(written) = self.slot_mut(key).and_then(Slot::written_mut) {
+            *written = Written::No;
         }
     }
 
@@ -560,37 +533,4 @@ impl Store {
             },
         )
     }
-}
-
-fn decompress(record: &[u8]) -> Option<Vec<u8>> {
-    lz4_flex::block::decompress_size_prepended(record)
-        .inspect_err(|error| error!(%error, "a packed escalation does not unpack"))
-        .ok()
-}
-
-/// The live machine of `packed`. Its record is this store's own encoding of a settled
-/// escalation, so it decodes; were it ever not to, it is logged and the machine is lost to
-/// this process (its last written state stays on the changelog for the next restore).
-fn unpack(packed: &Packed, chains: &BTreeMap<String, Arc<Chain>>) -> Option<Tracked> {
-    let record = decompress(&packed.record)?;
-    let snapshot = match decode_state(&record) {
-        Ok((State::Escalation(snapshot), _)) => snapshot,
-        Ok(_) => {
-            error!("a packed escalation holds another kind of machine");
-            return None;
-        }
-        Err(error) => {
-            error!(%error, "a packed escalation does not decode");
-            return None;
-        }
-    };
-    Some(Tracked {
-        machine: Held::Escalation(Escalation::resume_in(snapshot, chains)),
-        input_offset: packed.input_offset,
-        armed: packed.armed,
-        counted: packed.counted,
-        trace: packed.trace.clone(),
-        written: packed.written,
-        touched: 0,
-    })
 }
