@@ -346,3 +346,34 @@ async fn a_let_go_alert_whose_record_is_gone_is_taken_as_unknown() {
     assert!(harness.stored().contains(&(0, 3)), "the input goes on");
     harness.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_escalation_changed_after_its_partition_was_lost_is_not_let_go() {
+    let changelog = FakeChangelog::default();
+    let harness = Harness::start(changelog.clone());
+    harness.assign(&[0]);
+    let first = alert("a");
+    let mut reported = 0;
+    harness.send(raised(0, 1, &first));
+    wait(Duration::from_secs(1)).await;
+    deliver_sent(&harness, &first, &mut reported);
+    harness.send(resolve(2, &first, 1));
+    wait(Duration::from_secs(1)).await;
+    deliver_sent(&harness, &first, &mut reported);
+    wait(Duration::from_secs(1)).await;
+    harness
+        .assignments
+        .send(Assignment::Lost(vec![0]))
+        .expect("the loop runs");
+    // Noted from memory: not written (another member may own the partition now).
+    let writes = changelog.writes();
+    harness.send(note(3, &first, 3));
+    wait(Duration::from_secs(1)).await;
+    assert_eq!(changelog.writes(), writes);
+    wait(until_let_go()).await;
+    // Had it been let go, this note would read back the state without the first one.
+    harness.send(note(4, &first, 700));
+    wait(Duration::from_secs(1)).await;
+    assert_eq!(reads_at(&changelog), []);
+    harness.stop().await;
+}
