@@ -91,6 +91,24 @@ async fn the_cli_acknowledges_annotates_shows_and_lists() {
     assert_eq!(everything.as_array().unwrap().len(), 2);
 }
 
+/// The resolved `alert_id` (dedup key `dedup_key`) submitted again: incident 2 opens and its
+/// first step reaches Manila under incident 2's ids.
+async fn repeat_opens_incident_two(stack: &Stack, alert_id: &str, dedup_key: &str) {
+    let again = stack.submit("Flooded road", dedup_key).await;
+    assert_eq!(again, alert_id);
+    let reopened = stack.state_when(alert_id, |s| s.incident == 2).await;
+    assert_eq!(reopened.status, pb::AlertStatus::Open as i32);
+    stack
+        .app
+        .expect(DEADLINE, "incident 2 never notified", || {
+            stack.manila.received_for(alert_id).iter().any(|w| {
+                w.header("idempotency-key")
+                    .starts_with(&format!("{alert_id}.i2.r0.s0."))
+            })
+        })
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resolve_closes_and_a_new_trigger_opens_a_new_incident() {
     let stack = Stack::with_policy(1, two_step_chain()).await;
@@ -103,19 +121,7 @@ async fn resolve_closes_and_a_new_trigger_opens_a_new_incident() {
         .await;
     assert_eq!(resolved.status_by.unwrap().actor, OFFICER);
 
-    let again = stack.submit("Flooded road", "flood-1").await;
-    assert_eq!(again, alert_id);
-    let reopened = stack.state_when(&alert_id, |s| s.incident == 2).await;
-    assert_eq!(reopened.status, pb::AlertStatus::Open as i32);
-    stack
-        .app
-        .expect(DEADLINE, "incident 2 never notified", || {
-            stack.manila.received_for(&alert_id).iter().any(|w| {
-                w.header("idempotency-key")
-                    .starts_with(&format!("{alert_id}.i2.r0.s0."))
-            })
-        })
-        .await;
+    repeat_opens_incident_two(&stack, &alert_id, "flood-1").await;
 }
 
 /// A resolved alert with every notification delivered is let go by the dispatcher restarted
@@ -189,19 +195,7 @@ async fn a_resolved_alert_let_go_after_a_restart_takes_a_note_and_a_repeat() {
     );
     assert_eq!(noted.status, pb::AlertStatus::Resolved as i32);
 
-    let again = stack.submit("Flooded road", "let-go-1").await;
-    assert_eq!(again, alert_id);
-    let reopened = stack.state_when(&alert_id, |s| s.incident == 2).await;
-    assert_eq!(reopened.status, pb::AlertStatus::Open as i32);
-    stack
-        .app
-        .expect(DEADLINE, "incident 2 never notified", || {
-            stack.manila.received_for(&alert_id).iter().any(|w| {
-                w.header("idempotency-key")
-                    .starts_with(&format!("{alert_id}.i2.r0.s0."))
-            })
-        })
-        .await;
+    repeat_opens_incident_two(&stack, &alert_id, "let-go-1").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

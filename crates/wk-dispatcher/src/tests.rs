@@ -303,6 +303,36 @@ fn raised(partition: i32, offset: i64, alert: &Alert) -> Record {
     }
 }
 
+/// The duty officer the tests act as.
+fn officer() -> wk_core::escalation::Responder {
+    wk_core::escalation::Responder {
+        actor: "maria.santos".into(),
+        channel: "console".into(),
+    }
+}
+
+/// The officer's `action` on `alert`, at `offset` of partition 0, taken at `at`.
+fn action(
+    offset: i64,
+    alert: &Alert,
+    action: wk_bus::codec::OfficerAction,
+    at: Timestamp,
+) -> Record {
+    Record {
+        partition: 0,
+        offset,
+        key: Some(alert.id.to_string().into_bytes()),
+        payload: Some(wk_bus::codec::encode_action(
+            alert.id,
+            &action,
+            &officer(),
+            None,
+            at,
+        )),
+        trace: Default::default(),
+    }
+}
+
 struct Harness {
     records: mpsc::UnboundedSender<Record>,
     assignments: mpsc::UnboundedSender<Assignment>,
@@ -450,22 +480,12 @@ async fn a_refused_write_is_written_again_with_the_state_current_then() {
     wait(Duration::from_millis(20)).await;
     changelog.answer(false);
     // Changed while the refused write waits for its retry: written at once (held).
-    harness.send(Record {
-        partition: 0,
-        offset: 2,
-        key: Some(first.id.to_string().into_bytes()),
-        payload: Some(wk_bus::codec::encode_action(
-            first.id,
-            &wk_bus::codec::OfficerAction::Acknowledge,
-            &wk_core::escalation::Responder {
-                actor: "maria.santos".into(),
-                channel: "console".into(),
-            },
-            None,
-            START,
-        )),
-        trace: Default::default(),
-    });
+    harness.send(action(
+        2,
+        &first,
+        wk_bus::codec::OfficerAction::Acknowledge,
+        START,
+    ));
     wait(Duration::from_millis(20)).await;
     assert_eq!(changelog.writes(), 2);
     let acknowledged = changelog.0.lock().unwrap().last[&first.id.to_string()].clone();

@@ -2,9 +2,9 @@
 //! holds their state, and a fact about one reads it back first (`Dispatcher::recall`), so a
 //! repeat opens its next incident with the whole timeline, exactly as if it had been held.
 
-use wk_bus::codec::{OfficerAction, encode_action};
+use wk_bus::codec::OfficerAction;
 use wk_bus::state_codec::{State, decode_state};
-use wk_core::escalation::{Responder, Snapshot, Status};
+use wk_core::escalation::{Snapshot, Status};
 
 use super::*;
 use crate::held::Subject;
@@ -14,27 +14,13 @@ fn at(seconds: i64) -> Timestamp {
     START.saturating_add_millis(seconds * 1000)
 }
 
-fn officer() -> Responder {
-    Responder {
-        actor: "maria.santos".into(),
-        channel: "console".into(),
-    }
+fn resolve(offset: i64, alert: &Alert, seconds: i64) -> Record {
+    action(offset, alert, OfficerAction::Resolve, at(seconds))
 }
 
-fn resolve(offset: i64, alert: &Alert, seconds: i64) -> Record {
-    Record {
-        partition: 0,
-        offset,
-        key: Some(alert.id.to_string().into_bytes()),
-        payload: Some(encode_action(
-            alert.id,
-            &OfficerAction::Resolve,
-            &officer(),
-            None,
-            at(seconds),
-        )),
-        trace: Default::default(),
-    }
+fn note(offset: i64, alert: &Alert, seconds: i64) -> Record {
+    let text = "called the office back".to_owned();
+    action(offset, alert, OfficerAction::Note(text), at(seconds))
 }
 
 /// Reports every notification sent so far, from the `reported`th on, as delivered.
@@ -72,34 +58,23 @@ fn until_let_go() -> Duration {
     Duration::from_secs(IDLE_SWEEPS + REST_SWEEPS + 5)
 }
 
-/// Raises `alert` at offset 1, delivers what it sends, resolves it at offset 2 (at 60 s) and
-/// delivers the office's notice; then waits until it is let go.
-async fn raised_resolved_and_let_go(harness: &Harness, alert: &Alert) {
+/// Raises `alert` at offset 1 and delivers what it sends; resolves it at offset 2, at
+/// `resolved_at` seconds, and delivers the office's notice.
+async fn raised_and_resolved(harness: &Harness, alert: &Alert, resolved_at: u64) {
     let mut reported = 0;
     harness.send(raised(0, 1, alert));
     wait(Duration::from_secs(1)).await;
     deliver_sent(harness, alert, &mut reported);
-    wait(Duration::from_secs(59)).await;
-    harness.send(resolve(2, alert, 60));
+    wait(Duration::from_secs(resolved_at.saturating_sub(1))).await;
+    harness.send(resolve(2, alert, resolved_at as i64));
     wait(Duration::from_secs(1)).await;
     deliver_sent(harness, alert, &mut reported);
-    wait(until_let_go()).await;
 }
 
-fn note(offset: i64, alert: &Alert, seconds: i64) -> Record {
-    Record {
-        partition: 0,
-        offset,
-        key: Some(alert.id.to_string().into_bytes()),
-        payload: Some(encode_action(
-            alert.id,
-            &OfficerAction::Note("called the office back".into()),
-            &officer(),
-            None,
-            at(seconds),
-        )),
-        trace: Default::default(),
-    }
+/// As `raised_and_resolved` at 60 s, then waits until it is let go.
+async fn raised_resolved_and_let_go(harness: &Harness, alert: &Alert) {
+    raised_and_resolved(harness, alert, 60).await;
+    wait(until_let_go()).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -180,13 +155,7 @@ async fn a_repeat_within_the_rest_reads_nothing_back() {
     let harness = Harness::start(changelog.clone());
     harness.assign(&[0]);
     let first = alert("a");
-    let mut reported = 0;
-    harness.send(raised(0, 1, &first));
-    wait(Duration::from_secs(1)).await;
-    deliver_sent(&harness, &first, &mut reported);
-    harness.send(resolve(2, &first, 1));
-    wait(Duration::from_secs(1)).await;
-    deliver_sent(&harness, &first, &mut reported);
+    raised_and_resolved(&harness, &first, 1).await;
     wait(Duration::from_secs(IDLE_SWEEPS + REST_SWEEPS / 2)).await;
     harness.send(note(3, &first, 400));
     wait(Duration::from_secs(1)).await;
@@ -262,23 +231,24 @@ pub(super) fn done(first: &Alert) -> Escalation {
     escalation
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_restored_done_escalation_is_let_go_at_once_and_a_record_re_read_changes_nothing() {
+/// A dispatcher restored from a changelog holding `first` done, at offset 41, its input
+/// offset 2.
+async fn restored_done(first: &Alert) -> (FakeChangelog, Escalation, Harness) {
     let changelog = FakeChangelog::default();
-    let first = alert("a");
-    let escalation = done(&first);
-    changelog.0.lock().unwrap().restores.insert(
-        0,
-        vec![state_record(
-            0,
-            41,
-            &first.id.to_string(),
-            &encode_escalation(&escalation.snapshot(), 2),
-        )],
-    );
+    let escalation = done(first);
+    let record = encode_escalation(&escalation.snapshot(), 2);
+    let record = state_record(0, 41, &first.id.to_string(), &record);
+    changelog.0.lock().unwrap().restores.insert(0, vec![record]);
     let harness = Harness::start(changelog.clone());
     harness.assign(&[0]);
     wait(Duration::from_secs(1)).await;
+    (changelog, escalation, harness)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restored_done_escalation_is_let_go_at_once_and_a_record_re_read_changes_nothing() {
+    let first = alert("a");
+    let (changelog, _, harness) = restored_done(&first).await;
     // Re-read after the restart: already reflected in the restored state (input offset 2).
     harness.send(raised(0, 1, &first));
     harness.send(resolve(2, &first, 2));
@@ -292,21 +262,8 @@ async fn a_restored_done_escalation_is_let_go_at_once_and_a_record_re_read_chang
 
 #[tokio::test(start_paused = true)]
 async fn a_restored_done_escalation_is_read_back_from_its_record_for_a_note() {
-    let changelog = FakeChangelog::default();
     let first = alert("a");
-    let escalation = done(&first);
-    changelog.0.lock().unwrap().restores.insert(
-        0,
-        vec![state_record(
-            0,
-            41,
-            &first.id.to_string(),
-            &encode_escalation(&escalation.snapshot(), 2),
-        )],
-    );
-    let harness = Harness::start(changelog.clone());
-    harness.assign(&[0]);
-    wait(Duration::from_secs(1)).await;
+    let (changelog, escalation, harness) = restored_done(&first).await;
     harness.send(note(3, &first, 5));
     wait(Duration::from_secs(1)).await;
     assert_eq!(reads_at(&changelog), [(0, 41)]);
@@ -353,13 +310,7 @@ async fn an_escalation_changed_after_its_partition_was_lost_is_not_let_go() {
     let harness = Harness::start(changelog.clone());
     harness.assign(&[0]);
     let first = alert("a");
-    let mut reported = 0;
-    harness.send(raised(0, 1, &first));
-    wait(Duration::from_secs(1)).await;
-    deliver_sent(&harness, &first, &mut reported);
-    harness.send(resolve(2, &first, 1));
-    wait(Duration::from_secs(1)).await;
-    deliver_sent(&harness, &first, &mut reported);
+    raised_and_resolved(&harness, &first, 1).await;
     wait(Duration::from_secs(1)).await;
     harness
         .assignments

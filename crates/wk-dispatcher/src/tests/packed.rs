@@ -2,8 +2,7 @@
 //! report and an acknowledgement exactly as the live machine would, and writes the same
 //! state; its timer, kept while packed, fires on time.
 
-use wk_bus::codec::{OfficerAction, encode_action};
-use wk_core::escalation::Responder;
+use wk_bus::codec::OfficerAction;
 
 use super::*;
 
@@ -35,23 +34,8 @@ async fn a_packed_escalation_takes_a_report_and_an_acknowledgement_as_the_live_o
         .unwrap();
     wait(Duration::from_secs(30)).await;
     expected.handle_delivery(&sent[0], Outcome::Delivered, &policy.directory, at(30));
-    let by = Responder {
-        actor: "maria.santos".into(),
-        channel: "console".into(),
-    };
-    harness.send(Record {
-        partition: 0,
-        offset: 2,
-        key: Some(raised_alert.id.to_string().into_bytes()),
-        payload: Some(encode_action(
-            raised_alert.id,
-            &OfficerAction::Acknowledge,
-            &by,
-            None,
-            at(60),
-        )),
-        trace: Default::default(),
-    });
+    let by = officer();
+    harness.send(action(2, &raised_alert, OfficerAction::Acknowledge, at(60)));
     wait(Duration::from_secs(30)).await;
     expected.handle_ack(by, None, &policy.directory, at(60));
     let written = changelog.0.lock().unwrap().last[&raised_alert.id.to_string()].clone();
