@@ -111,7 +111,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             if self.pipeline.dirty() > 0 && matches!(self.flush(shutdown).await, Flow::Stop) {
                 return false;
             }
-            if failed && pause(shutdown).await {
+            if failed && !self.escalating_pause(shutdown).await {
                 return false;
             }
         }
@@ -154,6 +154,13 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 }
             }
         }
+    }
+
+    /// Waits `RETRY` before a read is tried again, what is back escalating on; false on
+    /// shutdown.
+    async fn escalating_pause(&mut self, shutdown: &CancellationToken) -> bool {
+        let paused = tokio::time::sleep(crate::dispatcher::RETRY);
+        self.escalating_until(paused, shutdown).await.is_some()
     }
 
     /// Restores `partition` unless already restored; false on shutdown.
@@ -298,8 +305,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 }
                 Err(error) => {
                     warn!(partition = key.0, offset, %error, "state of a let-go alert not read back; retrying");
-                    let paused = tokio::time::sleep(crate::dispatcher::RETRY);
-                    if self.escalating_until(paused, shutdown).await.is_none() {
+                    if !self.escalating_pause(shutdown).await {
                         return false;
                     }
                 }

@@ -82,6 +82,8 @@ struct Log {
     reads_at: Vec<(i32, i64)>,
     /// How many of the next `read_at`s fail.
     failing_reads: usize,
+    /// How many of the next `read_range`s fail.
+    failing_ranges: usize,
 }
 
 /// Where the fake changelog's own writes start, past any record a test restores from.
@@ -110,6 +112,25 @@ impl FakeChangelog {
                 ))
             });
         }
+    }
+}
+
+impl FakeChangelog {
+    /// A range read (the first read of a restore's too), after `read_delay`.
+    async fn range(
+        &self,
+        partition: i32,
+        range: std::ops::Range<i64>,
+        seen: Seen,
+    ) -> Result<Chunk, BusError> {
+        let (records, delay) = {
+            let mut log = self.0.lock().unwrap();
+            log.ranges.push((partition, range.clone()));
+            let records = log.restores.get(&partition).cloned().unwrap_or_default();
+            (records, log.read_delay)
+        };
+        tokio::time::sleep(delay).await;
+        Ok(Chunk::of(records, &range, &seen))
     }
 }
 
@@ -161,7 +182,7 @@ impl Changelog for FakeChangelog {
         };
         let range = high.saturating_sub(FIRST_SPAN).max(low)..high;
         let chunk = self
-            .read_range(partition, range.clone(), Seen::default())
+            .range(partition, range.clone(), Seen::default())
             .await?;
         Ok(Newest {
             low,
@@ -177,14 +198,18 @@ impl Changelog for FakeChangelog {
         range: std::ops::Range<i64>,
         seen: Seen,
     ) -> Result<Chunk, BusError> {
-        let (records, delay) = {
+        {
             let mut log = self.0.lock().unwrap();
-            log.ranges.push((partition, range.clone()));
-            let records = log.restores.get(&partition).cloned().unwrap_or_default();
-            (records, log.read_delay)
-        };
-        tokio::time::sleep(delay).await;
-        Ok(Chunk::of(records, &range, &seen))
+            if log.failing_ranges > 0 {
+                log.failing_ranges -= 1;
+                log.ranges.push((partition, range));
+                return Err(BusError::Topic {
+                    topic: "state".into(),
+                    reason: "broker away".into(),
+                });
+            }
+        }
+        self.range(partition, range, seen).await
     }
 
     async fn read_at(&self, partition: i32, offset: i64) -> Result<Option<Record>, BusError> {

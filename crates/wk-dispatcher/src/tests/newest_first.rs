@@ -147,3 +147,27 @@ async fn a_report_during_a_restore_is_taken_at_once() {
     assert!(sent[1].contains("webhook-panama"), "{sent:?}");
     harness.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn while_an_older_range_is_read_again_the_newest_escalations_escalate_on() {
+    let policy = policy();
+    // "a", written last, opened 4m54.5s ago: step 2 is due 5.5 s after the restart, while
+    // the second range's read fails again and again (a second between tries).
+    let a = Escalation::route(alert("a"), &policy, START.saturating_add_millis(-294_500));
+    let b = Escalation::route(alert("b"), &policy, at(-60));
+    let changelog = partition_0(vec![state(0, &b, 1), state(50_000, &a, 3)], Duration::ZERO);
+    changelog.0.lock().unwrap().failing_ranges = 10;
+    let harness = Harness::start(changelog.clone());
+    harness.assign(&[0]);
+    wait(Duration::from_millis(5_800)).await;
+    assert!(!*harness.ready.borrow(), "the history is still being read");
+    let sent = harness.notifier.sent();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent[1].contains("webhook-panama"),
+        "a's step 2, due at 5.5 s, fired on time, not at the next try: {sent:?}"
+    );
+    wait(Duration::from_secs(10)).await;
+    assert!(*harness.ready.borrow(), "read at last");
+    harness.stop().await;
+}
