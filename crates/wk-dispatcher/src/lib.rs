@@ -6,9 +6,11 @@
 //! is acknowledged (ARCHITECTURE.md, departure 10).
 //!
 //! Where to look: `dispatcher` (the loop), `pipeline` (the write-behind ordering rule, pure),
-//! `held` (the kinds and their keys), `store` (machines by partition, one timer queue),
-//! `restore` (on assignment), `act` (notifications, publications and timers), `io` (the clock, input, changelog and notifier seams),
-//! `executor` (deliveries).
+//! `held` (the kinds and their keys), `store` (machines by partition, one timer queue;
+//! escalations left alone packed, done ones let go), `restore` (on assignment, and a let-go
+//! escalation read back), `apply` (facts to machines), `act` (notifications, publications
+//! and timers), `io` (the clock, input, changelog and notifier seams), `executor`
+//! (deliveries).
 
 mod act;
 mod apply;

@@ -9,7 +9,9 @@
 //! and between slices of `RESTORE_SLICE` machines as they are restored, the timers due
 //! meanwhile fire: the alerts still escalating, whose records are the newest, resume
 //! before a long history of resolved ones is read. Input records wait until the whole
-//! partition is read (an older key may be the one they are about).
+//! partition is read (an older key may be the one they are about). A restored escalation
+//! that is done is let go at once (`Store::let_go`); `recall` reads one back when a fact
+//! other than a repeat comes for it.
 
 use std::ops::Range;
 
