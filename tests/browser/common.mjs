@@ -18,16 +18,29 @@ export function check(condition, message) {
   if (!condition) throw new Error(`FAILED: ${message}`);
 }
 
+// Chromium itself has crashed while starting (SIGSEGV before its first page, once in a
+// loaded CI run): what is under test is the console, not the browser's start-up, so a
+// launch that fails is tried again, at most three times, each with a fresh profile.
+const LAUNCHES = 3;
+
 export async function browser() {
-  // A fresh profile per browser: two officers, two cookie jars.
-  const dir = mkdtempSync(join(tmpdir(), 'wk-chromium-'));
-  return chromium.launchPersistentContext(dir, {
-    executablePath: process.env.WK_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  for (let attempt = 1; ; attempt += 1) {
+    // A fresh profile per browser: two officers, two cookie jars.
+    const dir = mkdtempSync(join(tmpdir(), 'wk-chromium-'));
+    try {
+      return await chromium.launchPersistentContext(dir, {
+        executablePath: process.env.WK_CHROMIUM || '/usr/bin/chromium',
+        headless: true,
+        viewport: { width: 1440, height: 900 },
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+    } catch (error) {
+      if (attempt >= LAUNCHES) throw error;
+      console.error(`chromium did not start (attempt ${attempt} of ${LAUNCHES}): ${error.message.split('\n')[0]}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 }
 
 // Records page errors and console errors (a CSP violation is one) in `pageErrors`.
