@@ -275,9 +275,9 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
     }
 
     /// Reads the state of `key` back from the changelog if it was let go, and holds it again,
-    /// before a fact about it (at `input_offset`) other than a repeat is applied (an acknowledgement, a
-    /// resolution or a note on a resolved alert goes in its timeline). What is back
-    /// escalates on meanwhile; a failed read is tried again; false on shutdown.
+    /// before a fact about it (at `input_offset`) other than a repeat is applied: an
+    /// acknowledgement, a resolution or a note on a resolved alert goes in its timeline.
+    /// What is back escalates on meanwhile; a failed read is tried again; false on shutdown.
     pub(crate) async fn recall(
         &mut self,
         key: &Key,
