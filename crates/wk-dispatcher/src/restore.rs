@@ -27,7 +27,7 @@ use crate::dispatcher::{Dispatcher, Flow, pause};
 use crate::held::Held;
 use crate::io::{Changelog, Clock, Input, Notifier};
 use crate::pipeline::Key;
-use crate::store::{Tracked, Written};
+use crate::store::{Away, Tracked, Written};
 
 /// Machines restored between two looks at the timers (about 15 ms of the loop).
 const RESTORE_SLICE: usize = 2_048;
@@ -257,17 +257,29 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
                 );
                 continue;
             };
+            let key = (partition, subject);
+            // A done escalation owes nothing and no silence changes it: it is let go at once,
+            // neither acted on, judged nor packed, so a restored dispatcher holds what is
+            // going on and the history costs a decode each.
+            if let Held::Escalation(escalation) = &machine
+                && escalation.is_done()
+            {
+                let away = Away {
+                    offset: record.offset,
+                    input_offset,
+                    incident: escalation.incident(),
+                };
+                self.store.insert_away(key, away);
+                continue;
+            }
             let mut tracked = Tracked::new(machine, input_offset, TraceHeaders::default());
             // Restored history was counted by whoever lived it.
             tracked.counted = usize::MAX;
             tracked.written = Written::At(record.offset);
-            let key = (partition, subject);
             self.store.insert(key.clone(), tracked);
             self.act(key.clone());
             self.judge(key.clone(), now);
             let dirty = self.pipeline.is_dirty(&key);
-            // Done ones are let go at once (not packed first: nothing to encode or compress),
-            // so a restored dispatcher holds what is going on.
             if !self.store.let_go(&key, dirty) {
                 self.store.pack(&key, dirty);
             }

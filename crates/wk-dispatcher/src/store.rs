@@ -199,6 +199,14 @@ impl Store {
         }
     }
 
+    /// Holds `key` as let go (a restored escalation that is done).
+    pub(crate) fn insert_away(&mut self, (partition, id): Key, away: Away) {
+        self.partitions
+            .entry(partition)
+            .or_default()
+            .insert(id, Slot::Away(away));
+    }
+
     /// Forgets `key` (a let-go escalation whose state is not where it was left).
     pub(crate) fn forget(&mut self, (partition, id): &Key) {
         if let Some(slots) = self.partitions.get_mut(partition) {
