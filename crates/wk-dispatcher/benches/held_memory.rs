@@ -135,44 +135,16 @@ fn record(partition: i32, offset: i64, key: &str, payload: &[u8]) -> Record {
     }
 }
 
+/// The dispatcher's unit tests' configuration: one office, Manila then Panama.
 fn config() -> Config {
-    let text = r#"
-[kafka]
-brokers = "127.0.0.1:9"
-[[offices]]
-id = "ng-abuja"
-token_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-country = "NG"
-[consoles.manila]
-webhook_url = "http://127.0.0.1:9/manila"
-signing_secret = "manila-secret-0123456789"
-[consoles.panama]
-webhook_url = "http://127.0.0.1:9/panama"
-signing_secret = "panama-secret-0123456789"
-[smtp]
-host = "127.0.0.1"
-port = 25
-security = "none"
-from = "Watchkeeper <alerts@example.org>"
-[[chains]]
-id = "two"
-[[chains.steps]]
-timeout = "15m"
-targets = ["console:manila"]
-[[chains.steps]]
-timeout = "1h"
-targets = ["console:panama"]
-[routing]
-default_chain = "two"
-"#;
-    Config::from_toml(text, Vec::new()).expect("valid")
+    Config::from_toml(include_str!("../src/tests/config.toml"), Vec::new()).expect("valid")
 }
 
 fn alert(index: usize) -> Alert {
     let dedup = format!("history-{index:08}");
     Alert {
-        id: AlertId::for_dedup_key("ng-abuja", &dedup),
-        office_id: "ng-abuja".into(),
+        id: AlertId::for_dedup_key("ng-maiduguri", &dedup),
+        office_id: "ng-maiduguri".into(),
         severity: Severity::Warning,
         category: Category::CivilUnrest,
         title: "Road blocked by demonstrators".into(),

@@ -265,38 +265,9 @@ fn policy() -> wk_core::policy::Policy {
     config().policy
 }
 
+/// The configuration of these tests (and of the held_memory bench).
 fn config() -> Config {
-    let text = r#"
-[kafka]
-brokers = "127.0.0.1:9"
-[[offices]]
-id = "ng-maiduguri"
-token_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-country = "NG"
-check_in = { every = "1h" }
-[consoles.manila]
-webhook_url = "http://127.0.0.1:9/manila"
-signing_secret = "manila-secret-0123456789"
-[consoles.panama]
-webhook_url = "http://127.0.0.1:9/panama"
-signing_secret = "panama-secret-0123456789"
-[smtp]
-host = "127.0.0.1"
-port = 25
-security = "none"
-from = "Watchkeeper <alerts@example.org>"
-[[chains]]
-id = "two"
-[[chains.steps]]
-timeout = "5m"
-targets = ["console:manila"]
-[[chains.steps]]
-timeout = "10m"
-targets = ["console:panama"]
-[routing]
-default_chain = "two"
-"#;
-    Config::from_toml(text, Vec::new()).expect("valid")
+    Config::from_toml(include_str!("tests/config.toml"), Vec::new()).expect("valid")
 }
 
 fn alert(key: &str) -> Alert {
