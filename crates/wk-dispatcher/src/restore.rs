@@ -10,7 +10,7 @@
 //! meanwhile fire: the alerts still escalating, whose records are the newest, resume
 //! before a long history of resolved ones is read. Input records wait until the whole
 //! partition is read (an older key may be the one they are about). A restored escalation
-//! that is done is let go at once (`Store::let_go`); `recall` reads one back when a fact
+//! that is done is let go at once (`Store::insert_away`); `recall` reads one back when a fact
 //! other than a repeat comes for it.
 
 use std::ops::Range;
@@ -279,10 +279,7 @@ impl<I: Input, C: Changelog, N: Notifier, K: Clock> Dispatcher<I, C, N, K> {
             self.store.insert(key.clone(), tracked);
             self.act(key.clone());
             self.judge(key.clone(), now);
-            let dirty = self.pipeline.is_dirty(&key);
-            if !self.store.let_go(&key, dirty) {
-                self.store.pack(&key, dirty);
-            }
+            self.store.pack(&key, self.pipeline.is_dirty(&key));
         }
     }
 

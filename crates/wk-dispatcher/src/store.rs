@@ -339,32 +339,22 @@ impl Store {
         true
     }
 
-    /// Lets `key` go if it is a done escalation, live or packed, whose current state the
-    /// changelog holds (and `waiting`, a change of it not written yet, is false); whether it
-    /// is away.
+    /// Lets `key` go if it is a packed done escalation whose current state the changelog
+    /// holds (and `waiting`, a change of it not written yet, is false); whether it is away.
     pub(crate) fn let_go(&mut self, key: &Key, waiting: bool) -> bool {
         let Some(slot) = self.slot_mut(key) else {
             return false;
         };
-        let (written, input_offset, incident) = match slot {
-            Slot::Away(_) => return true,
-            Slot::Packed(p) if p.done && p.armed.is_none() => {
-                (p.written, p.input_offset, p.incident)
-            }
-            Slot::Live(t) => match &t.machine {
-                Held::Escalation(e) if e.is_done() && t.armed.is_none() => {
-                    (t.written, t.input_offset, e.incident())
-                }
-                _ => return false,
-            },
-            Slot::Packed(_) => return false,
-        };
-        match written {
-            Written::At(offset) if !waiting => {
+        match slot {
+            Slot::Away(_) => true,
+            Slot::Packed(packed) if packed.done && packed.armed.is_none() && !waiting => {
+                let Written::At(offset) = packed.written else {
+                    return false;
+                };
                 *slot = Slot::Away(Away {
                     offset,
-                    input_offset,
-                    incident,
+                    input_offset: packed.input_offset,
+                    incident: packed.incident,
                 });
                 true
             }
